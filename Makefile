@@ -1,0 +1,31 @@
+# pg_pat: PGXS build. `make && make install`, then `make installcheck` against a running server
+# (scripts/test does all of it against a throwaway cluster).
+
+EXTENSION = pg_pat
+MODULE_big = pg_pat
+DATA = $(sort $(wildcard extension/pg_pat--*.sql))
+
+CORE_SRCS = $(sort $(wildcard src/core/*.cpp))
+GLUE_SRCS = $(sort $(wildcard src/pg/*.cpp))
+OBJS = $(CORE_SRCS:.cpp=.o) $(GLUE_SRCS:.cpp=.o)
+
+REGRESS = $(basename $(notdir $(sort $(wildcard sql/*.sql))))
+REGRESS_OPTS = --load-extension=pg_pat
+ISOLATION = $(basename $(notdir $(sort $(wildcard test/specs/*.spec))))
+ISOLATION_OPTS = --inputdir=test --load-extension=pg_pat
+TAP_TESTS = 1
+PROVE_TESTS = $(sort $(wildcard test/t/*.pl))
+
+PG_CONFIG ?= pg_config
+PG_CPPFLAGS = -I$(srcdir)/src
+PG_CXXFLAGS = -std=gnu++17 -Wall -Wextra -Werror -Wno-register -Wno-unused-parameter \
+	-Wno-missing-field-initializers -fno-strict-aliasing
+SHLIB_LINK = -lcrypto -lstdc++
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# PostgreSQL's server headers are third-party code to us: -isystem keeps -Werror on our code only.
+override CPPFLAGS := $(patsubst -I$(includedir_server),-isystem $(includedir_server),$(CPPFLAGS))
+# The LLVM bitcode for JIT inlining is compiled with clang and without PG_CXXFLAGS by default.
+COMPILE.cxx.bc += $(PG_CXXFLAGS)

@@ -1,0 +1,40 @@
+// An error raised by the PostgreSQL-free core. It carries the SQLSTATE the glue reports, so the
+// core decides what kind of failure it is without ever seeing a PostgreSQL header.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace pat {
+
+class Error : public std::runtime_error {
+  public:
+    // sqlstate: five characters, e.g. "22023".
+    Error(const char *sqlstate, std::string message, std::string detail = {}, std::string hint = {})
+        : std::runtime_error(std::move(message)),
+          sqlstate_(sqlstate),
+          detail_(std::move(detail)),
+          hint_(std::move(hint)) {}
+
+    const char *sqlstate() const noexcept { return sqlstate_; }
+    const std::string &detail() const noexcept { return detail_; }
+    const std::string &hint() const noexcept { return hint_; }
+
+  private:
+    const char *sqlstate_;
+    std::string detail_;
+    std::string hint_;
+};
+
+// SQLSTATEs the core uses, spelled as PostgreSQL's errcodes.txt does.
+namespace sqlstate {
+inline constexpr const char *kInvalidParameterValue = "22023";
+inline constexpr const char *kInsufficientPrivilege = "42501";
+inline constexpr const char *kInvalidAuthorization = "28000";
+inline constexpr const char *kInvalidDatetimeFormat = "22007";
+inline constexpr const char *kStringDataRightTruncation = "22001";
+inline constexpr const char *kInternalError = "XX000";
+}  // namespace sqlstate
+
+}  // namespace pat

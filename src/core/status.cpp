@@ -1,0 +1,38 @@
+// Deciding a stored token's status.
+#include "status.hpp"
+
+namespace pat {
+
+// The name of a status as SQL reports it.
+std::string_view status_name(TokenStatus status) noexcept {
+    switch (status) {
+        case TokenStatus::valid:
+            return "valid";
+        case TokenStatus::malformed:
+            return "malformed";
+        case TokenStatus::not_found:
+            return "not_found";
+        case TokenStatus::expired:
+            return "expired";
+        case TokenStatus::revoked:
+            return "revoked";
+        case TokenStatus::insufficient_scope:
+            return "insufficient_scope";
+    }
+    return "unknown";
+}
+
+// Applies the precedence revoked > expired > insufficient_scope > valid.
+TokenStatus decide_status(std::int64_t now, const StoredTokenState &state,
+                          const ScopeSet &effective_scopes, const ScopeSet &required_scopes,
+                          bool required_complete) noexcept {
+    if (state.revoked)
+        return TokenStatus::revoked;
+    if (state.expires_at && now >= *state.expires_at)
+        return TokenStatus::expired;
+    if (!required_complete || !effective_scopes.contains_all(required_scopes))
+        return TokenStatus::insufficient_scope;
+    return TokenStatus::valid;
+}
+
+}  // namespace pat

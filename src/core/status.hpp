@@ -1,0 +1,29 @@
+// The outcome of checking a token, decided from a stored token's state.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "scope.hpp"
+
+namespace pat {
+
+enum class TokenStatus { valid, malformed, not_found, expired, revoked, insufficient_scope };
+
+// "valid", "malformed", "not_found", "expired", "revoked", "insufficient_scope".
+std::string_view status_name(TokenStatus status) noexcept;
+
+struct StoredTokenState {
+    bool revoked = false;
+    std::optional<std::int64_t> expires_at;  // nullopt: never expires
+};
+
+// Revoked wins over expired, expired over a missing scope. A token expires at expires_at
+// (expired when now >= expires_at). required_complete is false when the caller asked for a
+// scope that cannot be held (NULL or undefined), which can only be insufficient_scope.
+TokenStatus decide_status(std::int64_t now, const StoredTokenState &state,
+                          const ScopeSet &effective_scopes, const ScopeSet &required_scopes,
+                          bool required_complete = true) noexcept;
+
+}  // namespace pat

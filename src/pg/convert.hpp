@@ -1,0 +1,34 @@
+// Conversions between PostgreSQL datums and the core's C++ types.
+#pragma once
+
+#include "pg/postgres.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pat::pg {
+
+// The bytes of a detoasted text value (valid while the value is).
+inline std::string_view text_view(const text *value) {
+    return {VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value)};
+}
+
+// A text[] argument as strings; nullopt stands for a NULL element. Throws PgError on bad input.
+std::vector<std::optional<std::string>> text_array_elements(ArrayType *array);
+
+// A palloc'd text[] of the given strings, in order.
+ArrayType *make_text_array(const std::vector<std::string> &items);
+
+// A palloc'd text value.
+text *make_text(std::string_view value);
+
+}  // namespace pat::pg
+
+namespace pat::pg {
+
+// Throws pat::Error 22004 ("<what> must not be null") when argument n is NULL.
+void require_arg(FunctionCallInfo fcinfo, int n, const char *what);
+
+}  // namespace pat::pg

@@ -1,0 +1,91 @@
+// pat.expiry_from_*: turning what a caller asked for into an expires_at, under the lifetime
+// policy. NULL means the token never expires.
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/error.hpp"
+#include "core/expiry.hpp"
+#include "pg/convert.hpp"
+#include "pg/datetime.hpp"
+#include "pg/guard.hpp"
+#include "pg/settings.hpp"
+
+using pat::pg::call_pg;
+
+namespace {
+
+// Longest expiration text worth parsing; anything longer is not a date or an interval.
+constexpr size_t kMaxExpiryText = 128;
+
+// Checks expires_at against now and pat.max_lifetime, and returns it as the function result.
+Datum checked_expiry(FunctionCallInfo fcinfo, std::optional<TimestampTz> expires_at) {
+    TimestampTz now = GetCurrentTransactionStartTimestamp();
+    pat::require_valid_expiry(
+        pat::check_expiry(now, expires_at, pat::pg::latest_allowed_expiry(now)));
+    if (!expires_at) {
+        PG_RETURN_NULL();
+    }
+    PG_RETURN_TIMESTAMPTZ(*expires_at);
+}
+
+// now + span, raising 22008 if it overflows.
+TimestampTz now_plus(Interval *span) {
+    TimestampTz now = GetCurrentTransactionStartTimestamp();
+    return call_pg([&] {
+        return DatumGetTimestampTz(DirectFunctionCall2(
+            timestamptz_pl_interval, TimestampTzGetDatum(now), IntervalPGetDatum(span)));
+    });
+}
+
+// An absolute expiry; +infinity reads as never.
+std::optional<TimestampTz> absolute_expiry(TimestampTz at) {
+    if (TIMESTAMP_IS_NOEND(at)) {
+        return std::nullopt;
+    }
+    return at;
+}
+
+[[noreturn]] void invalid_expiry(std::string_view text) {
+    std::string shown(text.substr(0, 64));
+    throw pat::Error(pat::sqlstate::kInvalidDatetimeFormat,
+                     "invalid expiration \"" + shown + (text.size() > 64 ? "...\"" : "\""), "",
+                     "Use a positive interval such as '30 days', a future date such as "
+                     "'2027-03-01', or 'never'.");
+}
+
+}  // namespace
+
+// pat.expiry_from_text('30 days' | '2027-03-01' | 'never').
+PAT_FUNCTION(pat_expiry_from_text) {
+    pat::pg::require_arg(fcinfo, 0, "expires");
+    std::string_view spec = pat::pg::text_view(PG_GETARG_TEXT_PP(0));
+    if (pat::is_never_keyword(spec)) {
+        return checked_expiry(fcinfo, std::nullopt);
+    }
+    if (spec.size() > kMaxExpiryText || spec.find('\0') != std::string_view::npos) {
+        invalid_expiry(spec);
+    }
+    std::string spec_text(spec);
+    Interval span;
+    if (pat::pg::parse_interval(spec_text.c_str(), &span)) {
+        return checked_expiry(fcinfo, now_plus(&span));
+    }
+    TimestampTz at;
+    if (call_pg([&] { return pat::pg::parse_timestamptz(spec_text.c_str(), &at); })) {
+        return checked_expiry(fcinfo, absolute_expiry(at));
+    }
+    invalid_expiry(spec);
+}
+
+// pat.expiry_from_interval(interval).
+PAT_FUNCTION(pat_expiry_from_interval) {
+    pat::pg::require_arg(fcinfo, 0, "expires");
+    return checked_expiry(fcinfo, now_plus(PG_GETARG_INTERVAL_P(0)));
+}
+
+// pat.expiry_from_timestamptz(timestamptz).
+PAT_FUNCTION(pat_expiry_from_timestamptz) {
+    pat::pg::require_arg(fcinfo, 0, "expires");
+    return checked_expiry(fcinfo, absolute_expiry(PG_GETARG_TIMESTAMPTZ(0)));
+}

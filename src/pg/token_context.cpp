@@ -1,0 +1,108 @@
+// The token a transaction authenticated with, and the SQL functions that read it.
+#include "pg/token_context.hpp"
+
+#include <optional>
+#include <utility>
+
+#include "core/error.hpp"
+#include "pg/convert.hpp"
+#include "pg/guard.hpp"
+
+namespace pat::pg {
+
+namespace {
+
+std::optional<TokenContext> current;
+// The subtransaction that set the context: its abort takes the context with it.
+SubTransactionId set_in_subtransaction = InvalidSubTransactionId;
+
+void on_transaction_event(XactEvent event, void *) {
+    switch (event) {
+        case XACT_EVENT_COMMIT:
+        case XACT_EVENT_PARALLEL_COMMIT:
+        case XACT_EVENT_ABORT:
+        case XACT_EVENT_PARALLEL_ABORT:
+        case XACT_EVENT_PREPARE:
+            current.reset();
+            break;
+        default:
+            break;
+    }
+}
+
+void on_subtransaction_event(SubXactEvent event, SubTransactionId subxact, SubTransactionId parent,
+                             void *) {
+    if (event == SUBXACT_EVENT_ABORT_SUB && current && subxact == set_in_subtransaction) {
+        current.reset();
+    } else if (event == SUBXACT_EVENT_COMMIT_SUB && current && subxact == set_in_subtransaction) {
+        // Released savepoint: the context now belongs to the parent.
+        set_in_subtransaction = parent;
+    }
+}
+
+}  // namespace
+
+void set_token_context(TokenContext context) {
+    current = std::move(context);
+    set_in_subtransaction = GetCurrentSubTransactionId();
+}
+
+const TokenContext *current_token_context() {
+    return current ? &*current : nullptr;
+}
+
+void register_token_context_callbacks() {
+    RegisterXactCallback(on_transaction_event, nullptr);
+    RegisterSubXactCallback(on_subtransaction_event, nullptr);
+}
+
+}  // namespace pat::pg
+
+using pat::pg::current_token_context;
+
+// pat_current_user(): the user the transaction's token belongs to, NULL without one.
+PAT_FUNCTION(pat_current_user) {
+    const auto *context = current_token_context();
+    if (context == nullptr) {
+        PG_RETURN_NULL();
+    }
+    PG_RETURN_TEXT_P(pat::pg::make_text(context->user_id));
+}
+
+// pat_current_token_id(): the transaction's token, NULL without one.
+PAT_FUNCTION(pat_current_token_id) {
+    const auto *context = current_token_context();
+    if (context == nullptr) {
+        PG_RETURN_NULL();
+    }
+    auto *id = static_cast<pg_uuid_t *>(pat::pg::call_pg([] { return palloc(sizeof(pg_uuid_t)); }));
+    *id = context->token_id;
+    PG_RETURN_UUID_P(id);
+}
+
+// pat_has_scope(scope): whether the transaction's token holds scope; false without a token.
+PAT_FUNCTION(pat_has_scope) {
+    const auto *context = current_token_context();
+    if (PG_ARGISNULL(0) || context == nullptr) {
+        PG_RETURN_BOOL(false);
+    }
+    PG_RETURN_BOOL(context->scopes.contains(pat::pg::text_view(PG_GETARG_TEXT_PP(0))));
+}
+
+// pat_require_scope(scope): raises 42501 unless the transaction's token holds scope.
+PAT_FUNCTION(pat_require_scope) {
+    pat::pg::require_arg(fcinfo, 0, "scope");
+    std::string_view scope = pat::pg::text_view(PG_GETARG_TEXT_PP(0));
+    const auto *context = current_token_context();
+    if (context == nullptr) {
+        throw pat::Error(pat::sqlstate::kInsufficientPrivilege,
+                         "no personal access token is authenticated in this transaction", "",
+                         "Call pat_authenticate() first, in the same transaction.");
+    }
+    if (!context->scopes.contains(scope)) {
+        throw pat::Error(pat::sqlstate::kInsufficientPrivilege,
+                         "personal access token lacks scope \"" +
+                             std::string(scope.substr(0, pat::kScopeMaxChars)) + "\"");
+    }
+    PG_RETURN_VOID();
+}

@@ -1,0 +1,163 @@
+// Reading a stored token, and recording its use, as the owner of pat.tokens.
+//
+// The caller (a validating service) has no privilege on the tables: the queries run with the
+// table owner's user id, schema-qualify every table and operator, and so do not depend on the
+// caller's search_path. Plans are prepared once per backend.
+#include "pg/token_store.hpp"
+
+namespace pat::pg {
+
+static const char kFetchQuery[] =
+    "SELECT t.token_id, t.user_id, t.name, t.scopes, t.expires_at, t.last_used_at,"
+    "       t.revoked_at IS NOT NULL,"
+    "       EXISTS (SELECT 1 FROM pat.user_roles ur JOIN pat.roles r"
+    "                 ON r.role OPERATOR(pg_catalog.=) ur.role"
+    "               WHERE ur.user_id OPERATOR(pg_catalog.=) t.user_id AND r.all_scopes),"
+    "       ARRAY(SELECT rs.scope FROM pat.user_roles ur JOIN pat.role_scopes rs"
+    "               ON rs.role OPERATOR(pg_catalog.=) ur.role"
+    "             WHERE ur.user_id OPERATOR(pg_catalog.=) t.user_id)"
+    "  FROM pat.tokens t WHERE t.digest OPERATOR(pg_catalog.=) $1";
+
+// SKIP LOCKED: a row locked by an edit, a revoke or another validate is simply not touched.
+static const char kTouchQuery[] =
+    "UPDATE pat.tokens SET last_used_at = $2"
+    " WHERE token_id OPERATOR(pg_catalog.=)"
+    "   (SELECT token_id FROM pat.tokens"
+    "     WHERE token_id OPERATOR(pg_catalog.=) $1"
+    "       AND (last_used_at IS NULL OR last_used_at OPERATOR(pg_catalog.<) $3)"
+    "     FOR UPDATE SKIP LOCKED)";
+
+// How often last_used_at may be written per token.
+static constexpr int64 kTouchInterval = 60 * USECS_PER_SEC;
+
+static SPIPlanPtr fetch_plan = nullptr;
+static SPIPlanPtr touch_plan = nullptr;
+
+// The owner of pat.tokens, as whom the queries run.
+static Oid tokens_owner() {
+    Oid schema = get_namespace_oid("pat", false);
+    Oid relation = get_relname_relid("tokens", schema);
+    if (!OidIsValid(relation)) {
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("pat.tokens does not exist"),
+                        errhint("Is the pg_pat extension installed in this database?")));
+    }
+    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relation));
+    if (!HeapTupleIsValid(tuple)) {
+        elog(ERROR, "cache lookup failed for relation %u", relation);
+    }
+    Oid owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relowner;
+    ReleaseSysCache(tuple);
+    return owner;
+}
+
+// A plan kept for the life of the backend.
+static SPIPlanPtr keep_plan(const char *query, int nargs, Oid *types) {
+    SPIPlanPtr plan = SPI_prepare(query, nargs, types);
+    if (plan == nullptr) {
+        elog(ERROR, "pg_pat could not prepare a query: %s", SPI_result_code_string(SPI_result));
+    }
+    SPI_keepplan(plan);
+    return plan;
+}
+
+// The caller's user id, saved while queries run as the table owner. Plain functions rather than
+// RAII: an error longjmps past this frame, and the transaction abort restores the user id.
+struct SavedUser {
+    Oid user = InvalidOid;
+    int security = 0;
+};
+
+static SavedUser become_table_owner() {
+    SavedUser saved;
+    GetUserIdAndSecContext(&saved.user, &saved.security);
+    SetUserIdAndSecContext(tokens_owner(), saved.security | SECURITY_LOCAL_USERID_CHANGE);
+    return saved;
+}
+
+static void restore_user(const SavedUser &saved) {
+    SetUserIdAndSecContext(saved.user, saved.security);
+}
+
+// A copy of a varlena datum in the current memory context.
+template <typename T>
+static T *copy_varlena(Datum value) {
+    return reinterpret_cast<T *>(PG_DETOAST_DATUM_COPY(value));
+}
+
+bool fetch_stored_token(const Digest &digest, StoredToken *token) {
+    MemoryContext caller_memory = CurrentMemoryContext;
+    SavedUser saved = become_table_owner();
+    if (SPI_connect() != SPI_OK_CONNECT) {
+        elog(ERROR, "pg_pat could not connect to SPI");
+    }
+    if (fetch_plan == nullptr) {
+        Oid types[1] = {BYTEAOID};
+        fetch_plan = keep_plan(kFetchQuery, 1, types);
+    }
+    bytea *key = static_cast<bytea *>(palloc(VARHDRSZ + digest.size()));
+    SET_VARSIZE(key, VARHDRSZ + digest.size());
+    memcpy(VARDATA(key), digest.data(), digest.size());
+    Datum args[1] = {PointerGetDatum(key)};
+    int rc = SPI_execute_plan(fetch_plan, args, nullptr, true, 1);
+    if (rc != SPI_OK_SELECT) {
+        elog(ERROR, "pg_pat token lookup failed: %s", SPI_result_code_string(rc));
+    }
+    bool found = SPI_processed == 1;
+    if (found) {
+        HeapTuple row = SPI_tuptable->vals[0];
+        TupleDesc desc = SPI_tuptable->tupdesc;
+        bool is_null = false;
+        MemoryContext spi_memory = MemoryContextSwitchTo(caller_memory);
+        token->token_id = *DatumGetUUIDP(SPI_getbinval(row, desc, 1, &is_null));
+        token->user_id = copy_varlena<text>(SPI_getbinval(row, desc, 2, &is_null));
+        token->name = copy_varlena<text>(SPI_getbinval(row, desc, 3, &is_null));
+        token->scopes = copy_varlena<ArrayType>(SPI_getbinval(row, desc, 4, &is_null));
+        Datum expires = SPI_getbinval(row, desc, 5, &is_null);
+        token->has_expiry = !is_null;
+        token->expires_at = is_null ? 0 : DatumGetTimestampTz(expires);
+        Datum last_used = SPI_getbinval(row, desc, 6, &is_null);
+        token->has_last_used = !is_null;
+        token->last_used_at = is_null ? 0 : DatumGetTimestampTz(last_used);
+        token->revoked = DatumGetBool(SPI_getbinval(row, desc, 7, &is_null));
+        token->all_scopes = DatumGetBool(SPI_getbinval(row, desc, 8, &is_null));
+        token->role_scopes = copy_varlena<ArrayType>(SPI_getbinval(row, desc, 9, &is_null));
+        MemoryContextSwitchTo(spi_memory);
+    }
+    SPI_finish();
+    restore_user(saved);
+    return found;
+}
+
+void record_token_use(const pg_uuid_t &token_id, TimestampTz now) {
+    if (XactReadOnly || RecoveryInProgress() || IsolationUsesXactSnapshot()) {
+        return;
+    }
+    SavedUser saved = become_table_owner();
+    if (SPI_connect() != SPI_OK_CONNECT) {
+        elog(ERROR, "pg_pat could not connect to SPI");
+    }
+    if (touch_plan == nullptr) {
+        Oid types[3] = {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+        touch_plan = keep_plan(kTouchQuery, 3, types);
+    }
+    pg_uuid_t *id = static_cast<pg_uuid_t *>(palloc(sizeof(pg_uuid_t)));
+    *id = token_id;
+    Datum args[3] = {UUIDPGetDatum(id), TimestampTzGetDatum(now),
+                     TimestampTzGetDatum(now - kTouchInterval)};
+    int rc = SPI_execute_plan(touch_plan, args, nullptr, false, 0);
+    if (rc != SPI_OK_UPDATE) {
+        elog(ERROR, "pg_pat could not record token use: %s", SPI_result_code_string(rc));
+    }
+    SPI_finish();
+    restore_user(saved);
+}
+
+}  // namespace pat::pg
+
+namespace pat::pg {
+
+bool token_use_due(bool has_last_used, TimestampTz last_used_at, TimestampTz now) {
+    return !has_last_used || last_used_at < now - kTouchInterval;
+}
+
+}  // namespace pat::pg
