@@ -418,6 +418,10 @@ CREATE FUNCTION @extschema@.pat_current_token_id() RETURNS uuid
 AS 'MODULE_PATHNAME', 'pat_current_token_id'
 LANGUAGE C STABLE PARALLEL RESTRICTED;
 
+CREATE FUNCTION @extschema@.pat_current_token_name() RETURNS text
+AS 'MODULE_PATHNAME', 'pat_current_token_name'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+
 CREATE FUNCTION @extschema@.pat_has_scope(scope text) RETURNS boolean
 AS 'MODULE_PATHNAME', 'pat_has_scope'
 LANGUAGE C STABLE PARALLEL RESTRICTED;
@@ -530,6 +534,7 @@ REVOKE ALL ON FUNCTION
     @extschema@.pat_authenticate(text, text[]),
     @extschema@.pat_current_user(),
     @extschema@.pat_current_token_id(),
+    @extschema@.pat_current_token_name(),
     @extschema@.pat_has_scope(text),
     @extschema@.pat_require_scope(text),
     @extschema@.pat_update(uuid, text, text[]),

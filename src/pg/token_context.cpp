@@ -80,6 +80,15 @@ PAT_FUNCTION(pat_current_token_id) {
     PG_RETURN_UUID_P(id);
 }
 
+// pat_current_token_name(): the name of the transaction's token, NULL without one.
+PAT_FUNCTION(pat_current_token_name) {
+    const auto *context = current_token_context();
+    if (context == nullptr) {
+        PG_RETURN_NULL();
+    }
+    PG_RETURN_TEXT_P(pat::pg::make_text(context->token_name));
+}
+
 // pat_has_scope(scope): whether the transaction's token holds scope; false without a token.
 PAT_FUNCTION(pat_has_scope) {
     const auto *context = current_token_context();
