@@ -37,6 +37,10 @@ CREATE FUNCTION pat.tokens_before_update() RETURNS trigger
     AS 'MODULE_PATHNAME', 'pat_tokens_before_update'
     LANGUAGE C;
 
+CREATE FUNCTION pat.invalidate_token_caches() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'pat_invalidate_token_caches'
+    LANGUAGE C;
+
 -- Tables ------------------------------------------------------------------------------------
 
 CREATE TABLE pat.scopes (
@@ -84,6 +88,20 @@ CREATE INDEX tokens_user_id_idx ON pat.tokens (user_id);
 -- Expirations only shorten, revocations are final, identity columns never change.
 CREATE TRIGGER tokens_before_update BEFORE UPDATE ON pat.tokens
     FOR EACH ROW EXECUTE FUNCTION pat.tokens_before_update();
+
+-- Every backend caches validated tokens; these make any committed change reach every cache.
+CREATE TRIGGER tokens_invalidate_caches AFTER DELETE OR TRUNCATE ON pat.tokens
+    FOR EACH STATEMENT EXECUTE FUNCTION pat.invalidate_token_caches();
+CREATE TRIGGER scopes_invalidate_caches AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON pat.scopes
+    FOR EACH STATEMENT EXECUTE FUNCTION pat.invalidate_token_caches();
+CREATE TRIGGER roles_invalidate_caches AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON pat.roles
+    FOR EACH STATEMENT EXECUTE FUNCTION pat.invalidate_token_caches();
+CREATE TRIGGER role_scopes_invalidate_caches
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON pat.role_scopes
+    FOR EACH STATEMENT EXECUTE FUNCTION pat.invalidate_token_caches();
+CREATE TRIGGER user_roles_invalidate_caches
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON pat.user_roles
+    FOR EACH STATEMENT EXECUTE FUNCTION pat.invalidate_token_caches();
 
 SELECT pg_catalog.pg_extension_config_dump('pat.scopes', '');
 SELECT pg_catalog.pg_extension_config_dump('pat.roles', '');

@@ -36,6 +36,13 @@ bool is_valid_scope_name(std::string_view scope) noexcept {
     return !segment_empty;
 }
 
+bool sorted_scopes_contain(const std::string_view *sorted, std::size_t count,
+                           std::string_view scope) noexcept {
+    const std::string_view *end = sorted + count;
+    const std::string_view *it = std::lower_bound(sorted, end, scope);
+    return it != end && *it == scope;
+}
+
 // Normalizes to sorted and distinct, which every other operation relies on.
 ScopeSet::ScopeSet(std::vector<std::string> scopes) : items_(std::move(scopes)) {
     std::sort(items_.begin(), items_.end());

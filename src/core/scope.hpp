@@ -14,6 +14,10 @@ inline constexpr std::size_t kScopeMaxChars = 100;
 // '-' or '.'; at most 100 characters in all. ("catalog:read", "workflowRuns:writeEvents")
 bool is_valid_scope_name(std::string_view scope) noexcept;
 
+// Membership in a sorted array of scope names (binary search; no allocation).
+bool sorted_scopes_contain(const std::string_view *sorted, std::size_t count,
+                           std::string_view scope) noexcept;
+
 // A sorted set of distinct scope names.
 class ScopeSet {
   public:

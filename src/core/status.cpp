@@ -24,15 +24,21 @@ std::string_view status_name(TokenStatus status) noexcept {
 
 // Applies the precedence revoked > expired > insufficient_scope > valid.
 TokenStatus decide_status(std::int64_t now, const StoredTokenState &state,
-                          const ScopeSet &effective_scopes, const ScopeSet &required_scopes,
-                          bool required_complete) noexcept {
+                          bool holds_required) noexcept {
     if (state.revoked)
         return TokenStatus::revoked;
     if (state.expires_at && now >= *state.expires_at)
         return TokenStatus::expired;
-    if (!required_complete || !effective_scopes.contains_all(required_scopes))
+    if (!holds_required)
         return TokenStatus::insufficient_scope;
     return TokenStatus::valid;
+}
+
+TokenStatus decide_status(std::int64_t now, const StoredTokenState &state,
+                          const ScopeSet &effective_scopes, const ScopeSet &required_scopes,
+                          bool required_complete) noexcept {
+    return decide_status(now, state,
+                         required_complete && effective_scopes.contains_all(required_scopes));
 }
 
 }  // namespace pat

@@ -22,6 +22,11 @@ struct StoredTokenState {
 // Revoked wins over expired, expired over a missing scope. A token expires at expires_at
 // (expired when now >= expires_at). required_complete is false when the caller asked for a
 // scope that cannot be held (NULL or undefined), which can only be insufficient_scope.
+// holds_required: the token holds every scope the caller asked for.
+TokenStatus decide_status(std::int64_t now, const StoredTokenState &state,
+                          bool holds_required) noexcept;
+
+// The same, deciding holds_required from the two sets.
 TokenStatus decide_status(std::int64_t now, const StoredTokenState &state,
                           const ScopeSet &effective_scopes, const ScopeSet &required_scopes,
                           bool required_complete = true) noexcept;

@@ -56,14 +56,21 @@ auto call_pg(Fn &&fn) -> decltype(fn()) {
     sigjmp_buf local;
     if (sigsetjmp(local, 0) == 0) {
         PG_exception_stack = &local;
-        if constexpr (std::is_void_v<Result>) {
-            fn();
+        try {
+            if constexpr (std::is_void_v<Result>) {
+                fn();
+                PG_exception_stack = saved_stack;
+                return;
+            } else {
+                Result result = fn();
+                PG_exception_stack = saved_stack;
+                return result;
+            }
+        } catch (...) {
+            // A C++ exception from inside fn: the handler must not point at this dead frame.
             PG_exception_stack = saved_stack;
-            return;
-        } else {
-            Result result = fn();
-            PG_exception_stack = saved_stack;
-            return result;
+            error_context_stack = saved_context;
+            throw;
         }
     }
     PG_exception_stack = saved_stack;

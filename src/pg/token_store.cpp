@@ -33,14 +33,19 @@ static constexpr int64 kTouchInterval = 60 * USECS_PER_SEC;
 static SPIPlanPtr fetch_plan = nullptr;
 static SPIPlanPtr touch_plan = nullptr;
 
-// The owner of pat.tokens, as whom the queries run.
-static Oid tokens_owner() {
-    Oid schema = get_namespace_oid("pat", false);
-    Oid relation = get_relname_relid("tokens", schema);
+Oid tokens_relation() {
+    Oid schema = get_namespace_oid("pat", true);
+    Oid relation = OidIsValid(schema) ? get_relname_relid("tokens", schema) : InvalidOid;
     if (!OidIsValid(relation)) {
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("pat.tokens does not exist"),
                         errhint("Is the pg_pat extension installed in this database?")));
     }
+    return relation;
+}
+
+// The owner of pat.tokens, as whom the queries run.
+static Oid tokens_owner() {
+    Oid relation = tokens_relation();
     HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relation));
     if (!HeapTupleIsValid(tuple)) {
         elog(ERROR, "cache lookup failed for relation %u", relation);
@@ -98,7 +103,10 @@ bool fetch_stored_token(const Digest &digest, StoredToken *token) {
     SET_VARSIZE(key, VARHDRSZ + digest.size());
     memcpy(VARDATA(key), digest.data(), digest.size());
     Datum args[1] = {PointerGetDatum(key)};
-    int rc = SPI_execute_plan(fetch_plan, args, nullptr, true, 1);
+    // The latest committed state, whatever the caller's isolation level: a revoke committed
+    // after a REPEATABLE READ transaction began must still refuse the token.
+    int rc = SPI_execute_snapshot(fetch_plan, args, nullptr, GetLatestSnapshot(), InvalidSnapshot,
+                                  true, false, 1);
     if (rc != SPI_OK_SELECT) {
         elog(ERROR, "pg_pat token lookup failed: %s", SPI_result_code_string(rc));
     }

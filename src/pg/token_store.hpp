@@ -22,8 +22,11 @@ struct StoredToken {
     bool revoked;
 };
 
-// Looks the digest up; false when no token has it. Plain PostgreSQL code: it may ereport, so
-// C++ callers reach it through call_pg.
+// The oid of pat.tokens; raises 42P01 when the extension is not installed here.
+Oid tokens_relation();
+
+// Looks the digest up in the latest committed state; false when no token has it. Plain PostgreSQL
+// code: it may ereport, so C++ callers reach it through call_pg.
 bool fetch_stored_token(const Digest &digest, StoredToken *token);
 
 // Sets last_used_at = now unless the token was used less than a minute ago, without ever

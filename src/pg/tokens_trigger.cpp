@@ -1,9 +1,11 @@
-// pat.tokens_before_update(): what no UPDATE of pat.tokens may do, whoever runs it.
+// pat.tokens_before_update(): what no UPDATE of pat.tokens may do, whoever runs it, and the
+// cache invalidation any real change needs.
 #include <optional>
 
 #include "core/error.hpp"
 #include "core/expiry.hpp"
 #include "pg/guard.hpp"
+#include "pg/token_cache.hpp"
 
 namespace {
 
@@ -72,6 +74,17 @@ PAT_FUNCTION(pat_tokens_before_update) {
                             timestamp_column(new_tuple, desc, expires_attno))) {
         throw pat::Error("55000", "a token's expiration cannot be extended", "",
                          "Create a new token to renew access.");
+    }
+    // Only last_used_at changing (a validation recording use) leaves caches as they are.
+    for (int attno = 1; attno <= desc->natts; ++attno) {
+        Form_pg_attribute attribute = TupleDescAttr(desc, attno - 1);
+        if (attribute->attisdropped || strcmp(NameStr(attribute->attname), "last_used_at") == 0) {
+            continue;
+        }
+        if (column_changed(old_tuple, new_tuple, desc, attno)) {
+            pat::pg::invalidate_token_caches();
+            break;
+        }
     }
     return PointerGetDatum(new_tuple);
 }

@@ -1,11 +1,10 @@
 // pat_validate and pat_authenticate: checking a bearer token.
 //
-// Malformed input is rejected by the core's format and checksum check before any table is
-// touched. A well-formed token is looked up by its digest; its effective scopes are its own
-// scopes intersected with what the user's roles allow now.
-#include <optional>
+// Malformed input is rejected by the core's format and checksum check before any table or cache
+// is touched. A well-formed token is looked up by digest in the backend's token cache (see
+// token_cache.hpp), which falls back to the tables. Everything on this path is plain data, so
+// an ereport() may pass through these frames.
 #include <string>
-#include <vector>
 
 #include "core/digest.hpp"
 #include "core/error.hpp"
@@ -14,161 +13,158 @@
 #include "core/token.hpp"
 #include "pg/convert.hpp"
 #include "pg/guard.hpp"
+#include "pg/token_cache.hpp"
 #include "pg/token_context.hpp"
-#include "pg/token_store.hpp"
-
-using pat::pg::call_pg;
 
 namespace {
 
-struct RequiredScopes {
-    pat::ScopeSet scopes;
-    bool complete = true;  // false when NULL was asked for: no token can hold it
+struct Check {
+    pat::TokenStatus status;
+    pat::pg::CachedToken *token;     // the stored token, unless malformed or not_found
+    std::string_view missing_scope;  // a required scope the token lacks, if one was named
 };
 
-struct CheckOutcome {
-    pat::TokenStatus status = pat::TokenStatus::malformed;
-    pat::pg::StoredToken stored = {};  // filled unless malformed or not_found
-    pat::ScopeSet effective;
-    RequiredScopes required;
-};
+// The token argument, or false when it cannot be a token (NULL or too long); the length is
+// read without detoasting, so a megabyte of garbage costs nothing.
+bool token_argument(FunctionCallInfo fcinfo, std::string_view *token) {
+    if (PG_ARGISNULL(0)) {
+        return false;
+    }
+    if (toast_raw_datum_size(PG_GETARG_DATUM(0)) > VARHDRSZ + pat::kTokenMaxChars) {
+        return false;
+    }
+    *token = pat::pg::text_view(PG_GETARG_TEXT_PP(0));
+    return true;
+}
 
-// The strings of a text[] without its NULL elements; *had_null says whether there were any.
-std::vector<std::string> array_strings(ArrayType *array, bool *had_null) {
-    std::vector<std::string> strings;
-    for (auto &element : pat::pg::text_array_elements(array)) {
-        if (element) {
-            strings.push_back(std::move(*element));
-        } else if (had_null != nullptr) {
-            *had_null = true;
+// Whether token holds every scope in the required_scopes argument; a NULL array or a NULL
+// element asks for something no token holds (fail closed). Names a missing scope in check.
+bool holds_required_scopes(FunctionCallInfo fcinfo, const pat::pg::CachedToken &token,
+                           Check *check) {
+    if (PG_ARGISNULL(1)) {
+        return false;
+    }
+    ArrayType *required = PG_GETARG_ARRAYTYPE_P(1);
+    if (ARR_NDIM(required) == 0) {
+        return true;
+    }
+    Datum *elements = nullptr;
+    bool *nulls = nullptr;
+    int count = 0;
+    deconstruct_array(required, TEXTOID, -1, false, TYPALIGN_INT, &elements, &nulls, &count);
+    for (int i = 0; i < count; ++i) {
+        if (nulls[i]) {
+            return false;
+        }
+        std::string_view scope = pat::pg::text_view(DatumGetTextPP(elements[i]));
+        if (!pat::sorted_scopes_contain(token.sorted_scopes, token.scope_count, scope)) {
+            check->missing_scope = scope;
+            return false;
         }
     }
-    return strings;
+    return true;
 }
 
-// The required_scopes argument; a NULL array asks for nothing a token can hold (fail closed).
-RequiredScopes required_scopes_argument(FunctionCallInfo fcinfo) {
-    RequiredScopes required;
-    if (PG_ARGISNULL(1)) {
-        required.complete = false;
-        return required;
+Check check_token(FunctionCallInfo fcinfo) {
+    Check check = {pat::TokenStatus::malformed, nullptr, {}};
+    std::string_view token_text;
+    if (!token_argument(fcinfo, &token_text) || !pat::is_well_formed_token(token_text)) {
+        return check;
     }
-    ArrayType *array = call_pg([&] { return PG_GETARG_ARRAYTYPE_P(1); });
-    bool had_null = false;
-    required.scopes = pat::ScopeSet(array_strings(array, &had_null));
-    required.complete = !had_null;
-    return required;
-}
-
-// The token argument as text, or nullopt when it cannot be a token (NULL or too long); the
-// length is read without detoasting, so a megabyte of garbage costs nothing.
-std::optional<std::string_view> token_argument(FunctionCallInfo fcinfo) {
-    if (PG_ARGISNULL(0)) {
-        return std::nullopt;
+    check.token = pat::pg::find_token(pat::token_digest(token_text, {}));
+    if (check.token == nullptr) {
+        check.status = pat::TokenStatus::not_found;
+        return check;
     }
-    Datum raw = PG_GETARG_DATUM(0);
-    if (toast_raw_datum_size(raw) > VARHDRSZ + pat::kTokenMaxChars) {
-        return std::nullopt;
-    }
-    return pat::pg::text_view(call_pg([&] { return PG_GETARG_TEXT_PP(0); }));
-}
-
-CheckOutcome check_token(FunctionCallInfo fcinfo) {
-    CheckOutcome outcome;
-    outcome.required = required_scopes_argument(fcinfo);
-    std::optional<std::string_view> token = token_argument(fcinfo);
-    if (!token || !pat::is_well_formed_token(*token)) {
-        outcome.status = pat::TokenStatus::malformed;
-        return outcome;
-    }
-    pat::Digest digest = pat::token_digest(*token, {});
-    if (!call_pg([&] { return pat::pg::fetch_stored_token(digest, &outcome.stored); })) {
-        outcome.status = pat::TokenStatus::not_found;
-        return outcome;
-    }
-    const pat::pg::StoredToken &stored = outcome.stored;
-    pat::ScopeSet token_scopes(array_strings(stored.scopes, nullptr));
-    outcome.effective =
-        stored.all_scopes
-            ? std::move(token_scopes)
-            : token_scopes.intersect(pat::ScopeSet(array_strings(stored.role_scopes, nullptr)));
     pat::StoredTokenState state;
-    state.revoked = stored.revoked;
-    if (stored.has_expiry) {
-        state.expires_at = stored.expires_at;
+    state.revoked = check.token->revoked;
+    if (check.token->has_expiry) {
+        state.expires_at = check.token->expires_at;
     }
     TimestampTz now = GetCurrentStatementStartTimestamp();
-    outcome.status = pat::decide_status(now, state, outcome.effective, outcome.required.scopes,
-                                        outcome.required.complete);
-    if (outcome.status == pat::TokenStatus::valid &&
-        pat::pg::token_use_due(stored.has_last_used, stored.last_used_at, now)) {
-        pg_uuid_t id = stored.token_id;
-        call_pg([&] { pat::pg::record_token_use(id, now); });
-    }
-    return outcome;
+    check.status =
+        pat::decide_status(now, state, holds_required_scopes(fcinfo, *check.token, &check));
+    return check;
 }
 
-// Whether the outcome names a stored token (its id, user and name may be shown).
-bool names_stored_token(pat::TokenStatus status) {
-    return status != pat::TokenStatus::malformed && status != pat::TokenStatus::not_found;
+// Records the use of a valid token; last, because it may run a query that invalidates the
+// cache entry check.token points to.
+void note_use(const Check &check) {
+    if (check.status == pat::TokenStatus::valid) {
+        pat::pg::note_token_use(check.token, GetCurrentStatementStartTimestamp());
+    }
+}
+
+// The blessed result row type of pat_validate, looked up once per call site.
+TupleDesc validate_result_type(FunctionCallInfo fcinfo) {
+    auto *cached = static_cast<TupleDesc>(fcinfo->flinfo->fn_extra);
+    if (cached == nullptr) {
+        TupleDesc type = nullptr;
+        if (get_call_result_type(fcinfo, nullptr, &type) != TYPEFUNC_COMPOSITE) {
+            elog(ERROR, "pat_validate must return a composite type");
+        }
+        MemoryContext caller = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+        cached = BlessTupleDesc(CreateTupleDescCopy(type));
+        MemoryContextSwitchTo(caller);
+        fcinfo->flinfo->fn_extra = cached;
+    }
+    return cached;
 }
 
 }  // namespace
 
 // pat_validate(token, required_scopes): exactly one row, never an error for a bad token.
 PAT_FUNCTION(pat_validate) {
-    TupleDesc result_type = nullptr;
-    call_pg([&] {
-        if (get_call_result_type(fcinfo, nullptr, &result_type) != TYPEFUNC_COMPOSITE) {
-            elog(ERROR, "pat_validate must return a composite type");
-        }
-        result_type = BlessTupleDesc(result_type);
-    });
-    CheckOutcome outcome = check_token(fcinfo);
+    TupleDesc result_type = validate_result_type(fcinfo);
+    Check check = check_token(fcinfo);
     Datum values[7] = {};
     bool nulls[7] = {false, false, true, true, true, true, true};
-    values[0] = BoolGetDatum(outcome.status == pat::TokenStatus::valid);
-    values[1] = PointerGetDatum(pat::pg::make_text(pat::status_name(outcome.status)));
-    if (names_stored_token(outcome.status)) {
-        const pat::pg::StoredToken &stored = outcome.stored;
-        values[2] = UUIDPGetDatum(&outcome.stored.token_id);
-        values[3] = PointerGetDatum(stored.user_id);
-        values[4] = PointerGetDatum(stored.name);
-        values[5] = PointerGetDatum(pat::pg::make_text_array(outcome.effective.items()));
-        values[6] = TimestampTzGetDatum(stored.expires_at);
+    values[0] = BoolGetDatum(check.status == pat::TokenStatus::valid);
+    std::string_view status = pat::status_name(check.status);
+    values[1] = PointerGetDatum(cstring_to_text_with_len(status.data(), status.size()));
+    if (check.token != nullptr) {
+        const pat::pg::CachedToken &token = *check.token;
+        values[2] = UUIDPGetDatum(&check.token->token_id);
+        values[3] = PointerGetDatum(token.user_id);
+        values[4] = PointerGetDatum(token.name);
+        values[5] = PointerGetDatum(token.scopes);
+        values[6] = TimestampTzGetDatum(token.expires_at);
         nulls[2] = nulls[3] = nulls[4] = nulls[5] = false;
-        nulls[6] = !stored.has_expiry;
+        nulls[6] = !token.has_expiry;
     }
-    HeapTuple tuple = call_pg([&] { return heap_form_tuple(result_type, values, nulls); });
+    HeapTuple tuple = heap_form_tuple(result_type, values, nulls);
+    note_use(check);
     return HeapTupleGetDatum(tuple);
 }
 
 // pat_authenticate(token, required_scopes): the user id, or 28000 / 42501; sets the context.
 PAT_FUNCTION(pat_authenticate) {
-    CheckOutcome outcome = check_token(fcinfo);
-    switch (outcome.status) {
+    Check check = check_token(fcinfo);
+    switch (check.status) {
         case pat::TokenStatus::valid:
             break;
-        case pat::TokenStatus::insufficient_scope: {
-            std::vector<std::string> missing =
-                outcome.required.scopes.missing_from(outcome.effective);
-            std::string what =
-                missing.empty()
-                    ? std::string("a required scope")
-                    : "required scope \"" + missing.front().substr(0, pat::kScopeMaxChars) + "\"";
-            throw pat::Error(pat::sqlstate::kInsufficientPrivilege,
-                             "personal access token lacks " + what);
-        }
+        case pat::TokenStatus::insufficient_scope:
+            throw pat::Error(
+                pat::sqlstate::kInsufficientPrivilege,
+                check.missing_scope.empty()
+                    ? std::string("personal access token lacks a required scope")
+                    : "personal access token lacks required scope \"" +
+                          std::string(check.missing_scope.substr(0, pat::kScopeMaxChars)) + "\"");
         default:
             throw pat::Error(pat::sqlstate::kInvalidAuthorization, "invalid personal access token",
-                             "The token is " + std::string(pat::status_name(outcome.status)) + ".");
+                             "The token is " + std::string(pat::status_name(check.status)) + ".");
     }
-    const pat::pg::StoredToken &stored = outcome.stored;
-    pat::pg::TokenContext context;
-    context.token_id = stored.token_id;
-    context.user_id = std::string(pat::pg::text_view(stored.user_id));
-    context.token_name = std::string(pat::pg::text_view(stored.name));
-    context.scopes = std::move(outcome.effective);
-    pat::pg::set_token_context(std::move(context));
-    PG_RETURN_TEXT_P(stored.user_id);
+    const pat::pg::CachedToken &token = *check.token;
+    text *user_id = static_cast<text *>(PG_DETOAST_DATUM_COPY(PointerGetDatum(token.user_id)));
+    {
+        pat::pg::TokenContext context;
+        context.token_id = token.token_id;
+        context.user_id = std::string(pat::pg::text_view(token.user_id));
+        context.token_name = std::string(pat::pg::text_view(token.name));
+        context.scopes = pat::ScopeSet(
+            std::vector<std::string>(token.sorted_scopes, token.sorted_scopes + token.scope_count));
+        pat::pg::set_token_context(std::move(context));
+    }
+    note_use(check);
+    PG_RETURN_TEXT_P(user_id);
 }

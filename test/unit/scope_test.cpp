@@ -111,3 +111,12 @@ TEST(ScopeSet, MissingFrom) {
 }
 
 }  // namespace
+
+TEST(SortedScopesContain, FindsOnlyMembers) {
+    const std::string_view sorted[] = {"a:read", "b:write", "catalog:read"};
+    EXPECT_TRUE(pat::sorted_scopes_contain(sorted, 3, "a:read"));
+    EXPECT_TRUE(pat::sorted_scopes_contain(sorted, 3, "catalog:read"));
+    EXPECT_FALSE(pat::sorted_scopes_contain(sorted, 3, "b:read"));
+    EXPECT_FALSE(pat::sorted_scopes_contain(sorted, 3, "catalog:rea"));
+    EXPECT_FALSE(pat::sorted_scopes_contain(sorted, 0, "a:read"));
+}

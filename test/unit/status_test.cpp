@@ -84,3 +84,13 @@ TEST(DecideStatus, NeverExpiringTokenNeverExpires) {
 }
 
 }  // namespace
+
+TEST(DecideStatusHoldsRequired, SamePrecedenceAsSetForm) {
+    pat::StoredTokenState state;
+    EXPECT_EQ(pat::decide_status(10, state, true), pat::TokenStatus::valid);
+    EXPECT_EQ(pat::decide_status(10, state, false), pat::TokenStatus::insufficient_scope);
+    state.expires_at = 10;
+    EXPECT_EQ(pat::decide_status(10, state, false), pat::TokenStatus::expired);
+    state.revoked = true;
+    EXPECT_EQ(pat::decide_status(10, state, true), pat::TokenStatus::revoked);
+}
