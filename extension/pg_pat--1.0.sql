@@ -536,6 +536,59 @@ $$;
 COMMENT ON FUNCTION @extschema@.pat_list(text) IS
     'a user''s tokens with their status (active, expired, revoked); never a digest or secret';
 
+-- An application role given direct access to pat.tokens sees and edits only the rows of the
+-- user its transaction authenticated as (pat_authenticate). The API functions run as the
+-- table owner, to whom the policy does not apply.
+ALTER TABLE pat.tokens ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tokens_of_authenticated_user ON pat.tokens
+    USING (user_id OPERATOR(pg_catalog.=) @extschema@.pat_current_user());
+
+CREATE FUNCTION @extschema@.pat_grant_profile(grantee regrole, profile text) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    validator_functions text[] := ARRAY[
+        'pat_validate(text, text[])', 'pat_authenticate(text, text[])', 'pat_current_user()',
+        'pat_current_token_id()', 'pat_current_token_name()', 'pat_has_scope(text)',
+        'pat_require_scope(text)'];
+    application_functions text[] := validator_functions || ARRAY[
+        'pat_grantable_scopes(text)', 'pat_create(text, text, text[], text)',
+        'pat_create(text, text, text[], interval)', 'pat_create(text, text, text[], timestamptz)',
+        'pat_update(uuid, text, text[])', 'pat_revoke(uuid)', 'pat_revoke_all(text)',
+        'pat_list(text)'];
+    role_functions text[] := ARRAY['pat_grant_role(text, text)', 'pat_revoke_role(text, text)'];
+    admin_functions text[] := application_functions || role_functions || ARRAY[
+        'pat_define_scope(text, text)', 'pat_define_role(text, text[], boolean)'];
+    chosen text[];
+    fn text;
+BEGIN
+    PERFORM pat.require_not_null(grantee, 'grantee');
+    chosen := CASE profile
+        WHEN 'validator' THEN validator_functions
+        WHEN 'application' THEN application_functions
+        WHEN 'application_role_admin' THEN application_functions || role_functions
+        WHEN 'admin' THEN admin_functions
+    END;
+    IF chosen IS NULL THEN
+        RAISE EXCEPTION 'unknown grant profile "%"', profile
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Profiles: validator, application, application_role_admin, admin.';
+    END IF;
+    EXECUTE format('GRANT USAGE ON SCHEMA %I TO %s', '@extschema@', grantee);
+    FOREACH fn IN ARRAY chosen LOOP
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %I.%s TO %s', '@extschema@', fn, grantee);
+    END LOOP;
+    IF profile = 'admin' THEN
+        -- Read-only access to the tables, for investigations; digests are not secrets.
+        EXECUTE format('GRANT USAGE ON SCHEMA pat TO %s', grantee);
+        EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA pat TO %s', grantee);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.pat_grant_profile(regrole, text) IS
+    'grant a database role one of the profiles validator, application, application_role_admin, admin';
+
 -- Privileges: nothing for PUBLIC. See the README for the grant profiles.
 REVOKE ALL ON ALL TABLES IN SCHEMA pat FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA pat FROM PUBLIC;
@@ -558,5 +611,6 @@ REVOKE ALL ON FUNCTION
     @extschema@.pat_update(uuid, text, text[]),
     @extschema@.pat_revoke(uuid),
     @extschema@.pat_revoke_all(text),
-    @extschema@.pat_list(text)
+    @extschema@.pat_list(text),
+    @extschema@.pat_grant_profile(regrole, text)
 FROM PUBLIC;

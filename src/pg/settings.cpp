@@ -12,6 +12,16 @@ namespace pat::pg {
 
 static char *token_prefix_setting = nullptr;
 static char *max_lifetime_setting = nullptr;
+static char *digest_key_setting = nullptr;
+static char *previous_keys_setting = nullptr;
+// digest_key_setting followed by the previous keys, rebuilt when either changes.
+static std::vector<std::string> candidate_keys;
+static bool candidate_keys_valid = false;
+
+// Keys shorter than this are passwords, not keys.
+static constexpr size_t kMinKeyChars = 32;
+// In pat.digest_previous_keys: the unkeyed SHA-256 used while no key was set.
+static constexpr std::string_view kPlainDigestName = "sha256";
 // The parsed pat.max_lifetime; null when unset.
 static Interval *max_lifetime = nullptr;
 
@@ -49,6 +59,37 @@ static bool check_max_lifetime(char **newval, void **extra, GucSource source) {
     return true;
 }
 
+// A key is empty (plain SHA-256) or at least 32 characters.
+static bool check_digest_key(char **newval, void **extra, GucSource source) {
+    size_t length = *newval == nullptr ? 0 : strlen(*newval);
+    if (length != 0 && length < kMinKeyChars) {
+        GUC_check_errdetail("pat.digest_key must be empty or at least 32 characters.");
+        return false;
+    }
+    return true;
+}
+
+// A comma-separated list of former keys, each at least 32 characters or "sha256".
+static bool check_previous_keys(char **newval, void **extra, GucSource source) {
+    std::string_view rest = *newval == nullptr ? "" : *newval;
+    while (!rest.empty()) {
+        size_t comma = rest.find(',');
+        std::string_view key = rest.substr(0, comma);
+        if (key != kPlainDigestName && key.size() < kMinKeyChars) {
+            GUC_check_errdetail(
+                "Each former key must be at least 32 characters, or \"sha256\" for tokens made "
+                "before any key was set.");
+            return false;
+        }
+        rest = comma == std::string_view::npos ? "" : rest.substr(comma + 1);
+    }
+    return true;
+}
+
+static void invalidate_candidate_keys(const char *, void *) {
+    candidate_keys_valid = false;
+}
+
 static void assign_max_lifetime(const char *newval, void *extra) {
     max_lifetime = static_cast<Interval *>(extra);
 }
@@ -62,11 +103,42 @@ void define_settings() {
         "pat.max_lifetime", "Longest lifetime a new token may have; empty for no limit.",
         "When set, tokens that never expire are refused.", &max_lifetime_setting, "", PGC_SUSET, 0,
         check_max_lifetime, assign_max_lifetime, nullptr);
+    DefineCustomStringVariable(
+        "pat.digest_key", "Server key: token digests become HMAC-SHA-256 under it.",
+        "Set in postgresql.conf; a stolen table dump alone then cannot confirm a token.",
+        &digest_key_setting, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL, check_digest_key,
+        invalidate_candidate_keys, nullptr);
+    DefineCustomStringVariable(
+        "pat.digest_previous_keys",
+        "Former digest keys, comma-separated, still accepted for tokens made under them.",
+        "\"sha256\" stands for tokens made before any key was set.", &previous_keys_setting, "",
+        PGC_SIGHUP, GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL, check_previous_keys,
+        invalidate_candidate_keys, nullptr);
     MarkGUCPrefixReserved("pat");
 }
 
 std::string_view token_prefix() {
     return token_prefix_setting != nullptr ? token_prefix_setting : "pat_";
+}
+
+std::string_view digest_key() {
+    return digest_key_setting != nullptr ? digest_key_setting : "";
+}
+
+const std::vector<std::string> &digest_candidate_keys() {
+    if (!candidate_keys_valid) {
+        candidate_keys.clear();
+        candidate_keys.emplace_back(digest_key());
+        std::string_view rest = previous_keys_setting != nullptr ? previous_keys_setting : "";
+        while (!rest.empty()) {
+            size_t comma = rest.find(',');
+            std::string_view key = rest.substr(0, comma);
+            candidate_keys.emplace_back(key == kPlainDigestName ? std::string_view() : key);
+            rest = comma == std::string_view::npos ? "" : rest.substr(comma + 1);
+        }
+        candidate_keys_valid = true;
+    }
+    return candidate_keys;
 }
 
 std::optional<TimestampTz> latest_allowed_expiry(TimestampTz now) {

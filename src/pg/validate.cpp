@@ -13,6 +13,7 @@
 #include "core/token.hpp"
 #include "pg/convert.hpp"
 #include "pg/guard.hpp"
+#include "pg/settings.hpp"
 #include "pg/token_cache.hpp"
 #include "pg/token_context.hpp"
 
@@ -71,7 +72,13 @@ Check check_token(FunctionCallInfo fcinfo) {
     if (!token_argument(fcinfo, &token_text) || !pat::is_well_formed_token(token_text)) {
         return check;
     }
-    check.token = pat::pg::find_token(pat::token_digest(token_text, {}));
+    // Current key first; former keys only for tokens made before a rotation.
+    for (const std::string &key : pat::pg::digest_candidate_keys()) {
+        check.token = pat::pg::find_token(pat::token_digest(token_text, key));
+        if (check.token != nullptr) {
+            break;
+        }
+    }
     if (check.token == nullptr) {
         check.status = pat::TokenStatus::not_found;
         return check;
