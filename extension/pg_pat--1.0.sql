@@ -79,11 +79,17 @@ CREATE TABLE pat.tokens (
     digest       bytea NOT NULL UNIQUE,
     created_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
     expires_at   timestamptz,
-    last_used_at timestamptz,
     revoked_at   timestamptz
 );
 COMMENT ON COLUMN pat.tokens.digest IS 'SHA-256 of the token; the token itself is stored nowhere';
 CREATE INDEX tokens_user_id_idx ON pat.tokens (user_id);
+
+-- When each token was last used, apart from the token row: a validation that records a use
+-- locks only this row, so it never holds up a revoke or an edit of the token.
+CREATE TABLE pat.token_usage (
+    token_id     uuid PRIMARY KEY REFERENCES pat.tokens ON DELETE CASCADE,
+    last_used_at timestamptz
+);
 
 -- Expirations only shorten, revocations are final, identity columns never change.
 CREATE TRIGGER tokens_before_update BEFORE UPDATE ON pat.tokens
@@ -108,6 +114,7 @@ SELECT pg_catalog.pg_extension_config_dump('pat.roles', '');
 SELECT pg_catalog.pg_extension_config_dump('pat.role_scopes', '');
 SELECT pg_catalog.pg_extension_config_dump('pat.user_roles', '');
 SELECT pg_catalog.pg_extension_config_dump('pat.tokens', '');
+SELECT pg_catalog.pg_extension_config_dump('pat.token_usage', '');
 
 -- Internal helpers --------------------------------------------------------------------------
 
@@ -230,6 +237,7 @@ BEGIN
     INSERT INTO pat.tokens AS t (user_id, name, scopes, digest, expires_at)
     VALUES (create_token.user_id, create_token.name, checked, fresh.digest, resolved_expiry)
     RETURNING t.token_id, t.expires_at INTO create_token.token_id, create_token.expires_at;
+    INSERT INTO pat.token_usage (token_id) VALUES (create_token.token_id);
     token := fresh.token;
 END
 $$;
@@ -523,12 +531,13 @@ AS $$
 BEGIN
     PERFORM pat.check_user_id(user_id);
     RETURN QUERY
-    SELECT t.token_id, t.name, t.scopes, t.created_at, t.expires_at, t.last_used_at,
+    SELECT t.token_id, t.name, t.scopes, t.created_at, t.expires_at, u.last_used_at,
            t.revoked_at,
            CASE WHEN t.revoked_at IS NOT NULL THEN 'revoked'
                 WHEN t.expires_at OPERATOR(pg_catalog.<=) now() THEN 'expired'
                 ELSE 'active' END
     FROM pat.tokens t
+    LEFT JOIN pat.token_usage u ON u.token_id OPERATOR(pg_catalog.=) t.token_id
     WHERE t.user_id OPERATOR(pg_catalog.=) pat_list.user_id
     ORDER BY t.created_at DESC, t.token_id;
 END

@@ -8,7 +8,7 @@
 namespace pat::pg {
 
 static const char kFetchQuery[] =
-    "SELECT t.token_id, t.user_id, t.name, t.scopes, t.expires_at, t.last_used_at,"
+    "SELECT t.token_id, t.user_id, t.name, t.scopes, t.expires_at, u.last_used_at,"
     "       t.revoked_at IS NOT NULL,"
     "       EXISTS (SELECT 1 FROM pat.user_roles ur JOIN pat.roles r"
     "                 ON r.role OPERATOR(pg_catalog.=) ur.role"
@@ -16,16 +16,19 @@ static const char kFetchQuery[] =
     "       ARRAY(SELECT rs.scope FROM pat.user_roles ur JOIN pat.role_scopes rs"
     "               ON rs.role OPERATOR(pg_catalog.=) ur.role"
     "             WHERE ur.user_id OPERATOR(pg_catalog.=) t.user_id)"
-    "  FROM pat.tokens t WHERE t.digest OPERATOR(pg_catalog.=) $1";
+    "  FROM pat.tokens t LEFT JOIN pat.token_usage u"
+    "    ON u.token_id OPERATOR(pg_catalog.=) t.token_id"
+    " WHERE t.digest OPERATOR(pg_catalog.=) $1";
 
-// SKIP LOCKED: a row locked by an edit, a revoke or another validate is simply not touched.
+// SKIP LOCKED: a usage row another validation is writing is simply not touched. The token row
+// itself is never locked here, so revokes and edits never wait for a validating transaction.
 static const char kTouchQuery[] =
-    "UPDATE pat.tokens SET last_used_at = $2"
+    "UPDATE pat.token_usage SET last_used_at = $2"
     " WHERE token_id OPERATOR(pg_catalog.=)"
-    "   (SELECT token_id FROM pat.tokens"
+    "   (SELECT token_id FROM pat.token_usage"
     "     WHERE token_id OPERATOR(pg_catalog.=) $1"
     "       AND (last_used_at IS NULL OR last_used_at OPERATOR(pg_catalog.<) $3)"
-    "     FOR UPDATE SKIP LOCKED)";
+    "     FOR NO KEY UPDATE SKIP LOCKED)";
 
 // How often last_used_at may be written per token.
 static constexpr int64 kTouchInterval = 60 * USECS_PER_SEC;

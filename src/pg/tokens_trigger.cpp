@@ -75,16 +75,6 @@ PAT_FUNCTION(pat_tokens_before_update) {
         throw pat::Error("55000", "a token's expiration cannot be extended", "",
                          "Create a new token to renew access.");
     }
-    // Only last_used_at changing (a validation recording use) leaves caches as they are.
-    for (int attno = 1; attno <= desc->natts; ++attno) {
-        Form_pg_attribute attribute = TupleDescAttr(desc, attno - 1);
-        if (attribute->attisdropped || strcmp(NameStr(attribute->attname), "last_used_at") == 0) {
-            continue;
-        }
-        if (column_changed(old_tuple, new_tuple, desc, attno)) {
-            pat::pg::invalidate_token_caches();
-            break;
-        }
-    }
+    pat::pg::invalidate_token_caches();
     return PointerGetDatum(new_tuple);
 }
