@@ -551,6 +551,12 @@ COMMENT ON FUNCTION @extschema@.pat_list(text) IS
 ALTER TABLE pat.tokens ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tokens_of_authenticated_user ON pat.tokens
     USING (user_id OPERATOR(pg_catalog.=) @extschema@.pat_current_user());
+-- Whoever may define roles (the admin profile) may read every token row, for investigations.
+CREATE POLICY tokens_readable_by_admins ON pat.tokens FOR SELECT
+    USING (pg_catalog.has_function_privilege(
+        '@extschema@.pat_define_role(pg_catalog.text, pg_catalog.text[], pg_catalog.bool)'
+            ::pg_catalog.regprocedure,
+        'EXECUTE'));
 
 CREATE FUNCTION @extschema@.pat_grant_profile(grantee regrole, profile text) RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -573,6 +579,7 @@ DECLARE
     fn text;
 BEGIN
     PERFORM pat.require_not_null(grantee, 'grantee');
+    PERFORM pat.require_not_null(profile, 'profile');
     chosen := CASE profile
         WHEN 'validator' THEN validator_functions
         WHEN 'application' THEN application_functions

@@ -2,6 +2,7 @@
 #include "digest.hpp"
 
 #include <climits>
+#include <cstring>
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -49,6 +50,104 @@ Digest token_digest(std::string_view token, std::string_view key) {
             len != kDigestBytes)
             throw_openssl_error("could not compute HMAC-SHA-256 digest");
     }
+    return out;
+}
+
+// The fetched algorithm, the pads' absorbed states (HMAC only) and a scratch context.
+struct TokenDigester::OpenSslState {
+    EVP_MD *sha256 = nullptr;
+    EVP_MD_CTX *inner = nullptr;  // after absorbing key XOR ipad; null for plain SHA-256
+    EVP_MD_CTX *outer = nullptr;  // after absorbing key XOR opad
+    EVP_MD_CTX *scratch = nullptr;
+};
+
+TokenDigester::TokenDigester(std::string_view key) : state_(new OpenSslState) {
+    try {
+        state_->sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+        state_->scratch = EVP_MD_CTX_new();
+        if (state_->sha256 == nullptr || state_->scratch == nullptr)
+            throw_openssl_error("could not set up SHA-256");
+        if (key.empty())
+            return;
+        // RFC 2104: a key longer than the block is hashed first, then zero-padded to a block.
+        constexpr std::size_t kBlock = 64;
+        unsigned char block[kBlock] = {};
+        if (key.size() > kBlock) {
+            unsigned int len = 0;
+            if (EVP_Digest(bytes_of(key), key.size(), block, &len, state_->sha256, nullptr) != 1)
+                throw_openssl_error("could not hash the HMAC key");
+        } else {
+            std::memcpy(block, key.data(), key.size());
+        }
+        unsigned char pad[kBlock];
+        auto absorb = [&](unsigned char mask) {
+            for (std::size_t i = 0; i < kBlock; ++i)
+                pad[i] = block[i] ^ mask;
+            EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+            if (ctx == nullptr || EVP_DigestInit_ex(ctx, state_->sha256, nullptr) != 1 ||
+                EVP_DigestUpdate(ctx, pad, kBlock) != 1) {
+                EVP_MD_CTX_free(ctx);
+                throw_openssl_error("could not prepare the HMAC key");
+            }
+            return ctx;
+        };
+        state_->inner = absorb(0x36);
+        state_->outer = absorb(0x5c);
+        OPENSSL_cleanse(block, sizeof block);
+        OPENSSL_cleanse(pad, sizeof pad);
+    } catch (...) {
+        release();
+        throw;
+    }
+}
+
+TokenDigester::~TokenDigester() {
+    release();
+}
+
+TokenDigester::TokenDigester(TokenDigester &&other) noexcept : state_(other.state_) {
+    other.state_ = nullptr;
+}
+
+TokenDigester &TokenDigester::operator=(TokenDigester &&other) noexcept {
+    if (this != &other) {
+        release();
+        state_ = other.state_;
+        other.state_ = nullptr;
+    }
+    return *this;
+}
+
+void TokenDigester::release() noexcept {
+    if (state_ == nullptr)
+        return;
+    EVP_MD_CTX_free(state_->inner);
+    EVP_MD_CTX_free(state_->outer);
+    EVP_MD_CTX_free(state_->scratch);
+    EVP_MD_free(state_->sha256);
+    delete state_;
+    state_ = nullptr;
+}
+
+Digest TokenDigester::digest(std::string_view token) const {
+    Digest out{};
+    unsigned int len = 0;
+    EVP_MD_CTX *ctx = state_->scratch;
+    if (state_->inner == nullptr) {
+        if (EVP_DigestInit_ex(ctx, state_->sha256, nullptr) != 1 ||
+            EVP_DigestUpdate(ctx, bytes_of(token), token.size()) != 1 ||
+            EVP_DigestFinal_ex(ctx, out.data(), &len) != 1)
+            throw_openssl_error("could not compute SHA-256 digest");
+        return out;
+    }
+    Digest inner{};
+    if (EVP_MD_CTX_copy_ex(ctx, state_->inner) != 1 ||
+        EVP_DigestUpdate(ctx, bytes_of(token), token.size()) != 1 ||
+        EVP_DigestFinal_ex(ctx, inner.data(), &len) != 1 ||
+        EVP_MD_CTX_copy_ex(ctx, state_->outer) != 1 ||
+        EVP_DigestUpdate(ctx, inner.data(), inner.size()) != 1 ||
+        EVP_DigestFinal_ex(ctx, out.data(), &len) != 1)
+        throw_openssl_error("could not compute HMAC-SHA-256 digest");
     return out;
 }
 

@@ -14,6 +14,28 @@ using Digest = std::array<unsigned char, kDigestBytes>;
 // (XX000) if OpenSSL fails.
 Digest token_digest(std::string_view token, std::string_view key);
 
+// A digest function prepared once: SHA-256, or HMAC-SHA-256 under a key, with OpenSSL's
+// algorithm fetched and the key's inner and outer pads absorbed up front, so each token costs
+// two short hash updates. Not thread-safe (one scratch context); a backend is one thread.
+class TokenDigester {
+  public:
+    explicit TokenDigester(std::string_view key);  // empty key: plain SHA-256
+    ~TokenDigester();
+    TokenDigester(TokenDigester &&other) noexcept;
+    TokenDigester &operator=(TokenDigester &&other) noexcept;
+    TokenDigester(const TokenDigester &) = delete;
+    TokenDigester &operator=(const TokenDigester &) = delete;
+
+    // Equals token_digest(token, key). Throws pat::Error (XX000) if OpenSSL fails.
+    Digest digest(std::string_view token) const;
+
+  private:
+    void release() noexcept;
+
+    struct OpenSslState;
+    OpenSslState *state_ = nullptr;
+};
+
 // Constant-time equality for secrets of equal length (false for different lengths).
 bool constant_time_equal(const unsigned char *a, std::size_t a_len, const unsigned char *b,
                          std::size_t b_len) noexcept;

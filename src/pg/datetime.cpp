@@ -5,6 +5,10 @@ namespace pat::pg {
 
 bool parse_interval(const char *text, Interval *result) {
     char workbuf[256];
+    // Longer text is not an interval worth reading, and must not be cut short and then parsed.
+    if (strlen(text) >= sizeof workbuf) {
+        return false;
+    }
     char *fields[MAXDATEFIELDS];
     int field_types[MAXDATEFIELDS];
     int field_count = 0;

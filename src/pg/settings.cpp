@@ -14,9 +14,9 @@ static char *token_prefix_setting = nullptr;
 static char *max_lifetime_setting = nullptr;
 static char *digest_key_setting = nullptr;
 static char *previous_keys_setting = nullptr;
-// digest_key_setting followed by the previous keys, rebuilt when either changes.
-static std::vector<std::string> candidate_keys;
-static bool candidate_keys_valid = false;
+// Digesters for digest_key_setting followed by the previous keys, rebuilt when either changes.
+static std::vector<pat::TokenDigester> digesters;
+static bool digesters_valid = false;
 
 // Keys shorter than this are passwords, not keys.
 static constexpr size_t kMinKeyChars = 32;
@@ -86,8 +86,8 @@ static bool check_previous_keys(char **newval, void **extra, GucSource source) {
     return true;
 }
 
-static void invalidate_candidate_keys(const char *, void *) {
-    candidate_keys_valid = false;
+static void invalidate_digesters(const char *, void *) {
+    digesters_valid = false;
 }
 
 static void assign_max_lifetime(const char *newval, void *extra) {
@@ -107,13 +107,13 @@ void define_settings() {
         "pat.digest_key", "Server key: token digests become HMAC-SHA-256 under it.",
         "Set in postgresql.conf; a stolen table dump alone then cannot confirm a token.",
         &digest_key_setting, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL, check_digest_key,
-        invalidate_candidate_keys, nullptr);
+        invalidate_digesters, nullptr);
     DefineCustomStringVariable(
         "pat.digest_previous_keys",
         "Former digest keys, comma-separated, still accepted for tokens made under them.",
         "\"sha256\" stands for tokens made before any key was set.", &previous_keys_setting, "",
-        PGC_SIGHUP, GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL, check_previous_keys,
-        invalidate_candidate_keys, nullptr);
+        PGC_SIGHUP, GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL, check_previous_keys, invalidate_digesters,
+        nullptr);
     MarkGUCPrefixReserved("pat");
 }
 
@@ -121,24 +121,20 @@ std::string_view token_prefix() {
     return token_prefix_setting != nullptr ? token_prefix_setting : "pat_";
 }
 
-std::string_view digest_key() {
-    return digest_key_setting != nullptr ? digest_key_setting : "";
-}
-
-const std::vector<std::string> &digest_candidate_keys() {
-    if (!candidate_keys_valid) {
-        candidate_keys.clear();
-        candidate_keys.emplace_back(digest_key());
+const std::vector<pat::TokenDigester> &token_digesters() {
+    if (!digesters_valid) {
+        digesters.clear();
+        digesters.emplace_back(digest_key_setting != nullptr ? digest_key_setting : "");
         std::string_view rest = previous_keys_setting != nullptr ? previous_keys_setting : "";
         while (!rest.empty()) {
             size_t comma = rest.find(',');
             std::string_view key = rest.substr(0, comma);
-            candidate_keys.emplace_back(key == kPlainDigestName ? std::string_view() : key);
+            digesters.emplace_back(key == kPlainDigestName ? std::string_view() : key);
             rest = comma == std::string_view::npos ? "" : rest.substr(comma + 1);
         }
-        candidate_keys_valid = true;
+        digesters_valid = true;
     }
-    return candidate_keys;
+    return digesters;
 }
 
 std::optional<TimestampTz> latest_allowed_expiry(TimestampTz now) {

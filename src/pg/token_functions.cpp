@@ -27,7 +27,7 @@ PAT_FUNCTION(pat_new_token) {
         result_type = BlessTupleDesc(result_type);
     });
     std::string token = pat::generate_token(pat::pg::token_prefix());
-    pat::Digest digest = pat::token_digest(token, pat::pg::digest_key());
+    pat::Digest digest = pat::pg::token_digesters().front().digest(token);
     Datum values[2];
     bool nulls[2] = {false, false};
     values[0] = PointerGetDatum(pat::pg::make_text(token));

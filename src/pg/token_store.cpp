@@ -139,10 +139,11 @@ bool fetch_stored_token(const Digest &digest, StoredToken *token) {
     return found;
 }
 
+bool token_use_recordable() {
+    return !XactReadOnly && !RecoveryInProgress() && !IsolationUsesXactSnapshot();
+}
+
 void record_token_use(const pg_uuid_t &token_id, TimestampTz now) {
-    if (XactReadOnly || RecoveryInProgress() || IsolationUsesXactSnapshot()) {
-        return;
-    }
     SavedUser saved = become_table_owner();
     if (SPI_connect() != SPI_OK_CONNECT) {
         elog(ERROR, "pg_pat could not connect to SPI");

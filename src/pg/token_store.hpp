@@ -29,9 +29,12 @@ Oid tokens_relation();
 // code: it may ereport, so C++ callers reach it through call_pg.
 bool fetch_stored_token(const Digest &digest, StoredToken *token);
 
-// Sets last_used_at = now unless the token was used less than a minute ago, without ever
-// waiting for a row lock; does nothing in a read-only transaction, on a standby, or where a
+// Whether this transaction may record a use: not read-only, not on a standby, and not where a
 // write could make the caller's transaction fail (REPEATABLE READ, SERIALIZABLE).
+bool token_use_recordable();
+
+// Sets last_used_at = now unless the token was used less than a minute ago, without ever
+// waiting for a row lock. Call only when token_use_recordable().
 void record_token_use(const pg_uuid_t &token_id, TimestampTz now);
 
 // True when a token last used at last_used_at (has_last_used false: never) is due a new

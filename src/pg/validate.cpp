@@ -73,8 +73,8 @@ Check check_token(FunctionCallInfo fcinfo) {
         return check;
     }
     // Current key first; former keys only for tokens made before a rotation.
-    for (const std::string &key : pat::pg::digest_candidate_keys()) {
-        check.token = pat::pg::find_token(pat::token_digest(token_text, key));
+    for (const pat::TokenDigester &digester : pat::pg::token_digesters()) {
+        check.token = pat::pg::find_token(digester.digest(token_text));
         if (check.token != nullptr) {
             break;
         }
