@@ -558,41 +558,59 @@ CREATE POLICY tokens_readable_by_admins ON pat.tokens FOR SELECT
             ::pg_catalog.regprocedure,
         'EXECUTE'));
 
+-- Which grant profile first gets each API function; each profile includes the ones before it
+-- (validator < application < application_role_admin < admin). Upgrade scripts add their rows.
+CREATE TABLE pat.profile_functions (
+    function_signature text PRIMARY KEY,  -- in @extschema@, as GRANT ... ON FUNCTION spells it
+    least_profile      text NOT NULL
+                       CHECK (least_profile IN ('validator', 'application',
+                                                'application_role_admin', 'admin'))
+);
+INSERT INTO pat.profile_functions (function_signature, least_profile) VALUES
+    ('pat_validate(text, text[])', 'validator'),
+    ('pat_authenticate(text, text[])', 'validator'),
+    ('pat_current_user()', 'validator'),
+    ('pat_current_token_id()', 'validator'),
+    ('pat_current_token_name()', 'validator'),
+    ('pat_has_scope(text)', 'validator'),
+    ('pat_require_scope(text)', 'validator'),
+    ('pat_grantable_scopes(text)', 'application'),
+    ('pat_create(text, text, text[], text)', 'application'),
+    ('pat_create(text, text, text[], interval)', 'application'),
+    ('pat_create(text, text, text[], timestamptz)', 'application'),
+    ('pat_update(uuid, text, text[])', 'application'),
+    ('pat_revoke(uuid)', 'application'),
+    ('pat_revoke_all(text)', 'application'),
+    ('pat_list(text)', 'application'),
+    ('pat_grant_role(text, text)', 'application_role_admin'),
+    ('pat_revoke_role(text, text)', 'application_role_admin'),
+    ('pat_define_scope(text, text)', 'admin'),
+    ('pat_define_role(text, text[], boolean)', 'admin');
+
 CREATE FUNCTION @extschema@.pat_grant_profile(grantee regrole, profile text) RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    validator_functions text[] := ARRAY[
-        'pat_validate(text, text[])', 'pat_authenticate(text, text[])', 'pat_current_user()',
-        'pat_current_token_id()', 'pat_current_token_name()', 'pat_has_scope(text)',
-        'pat_require_scope(text)'];
-    application_functions text[] := validator_functions || ARRAY[
-        'pat_grantable_scopes(text)', 'pat_create(text, text, text[], text)',
-        'pat_create(text, text, text[], interval)', 'pat_create(text, text, text[], timestamptz)',
-        'pat_update(uuid, text, text[])', 'pat_revoke(uuid)', 'pat_revoke_all(text)',
-        'pat_list(text)'];
-    role_functions text[] := ARRAY['pat_grant_role(text, text)', 'pat_revoke_role(text, text)'];
-    admin_functions text[] := application_functions || role_functions || ARRAY[
-        'pat_define_scope(text, text)', 'pat_define_role(text, text[], boolean)'];
-    chosen text[];
+    profiles CONSTANT text[] := ARRAY['validator', 'application', 'application_role_admin',
+                                      'admin'];
+    rank integer;
     fn text;
 BEGIN
     PERFORM pat.require_not_null(grantee, 'grantee');
     PERFORM pat.require_not_null(profile, 'profile');
-    chosen := CASE profile
-        WHEN 'validator' THEN validator_functions
-        WHEN 'application' THEN application_functions
-        WHEN 'application_role_admin' THEN application_functions || role_functions
-        WHEN 'admin' THEN admin_functions
-    END;
-    IF chosen IS NULL THEN
+    rank := array_position(profiles, profile);
+    IF rank IS NULL THEN
         RAISE EXCEPTION 'unknown grant profile "%"', profile
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Profiles: validator, application, application_role_admin, admin.';
     END IF;
     EXECUTE format('GRANT USAGE ON SCHEMA %I TO %s', '@extschema@', grantee);
-    FOREACH fn IN ARRAY chosen LOOP
+    FOR fn IN
+        SELECT p.function_signature FROM pat.profile_functions p
+        WHERE array_position(profiles, p.least_profile) <= rank
+        ORDER BY p.function_signature
+    LOOP
         EXECUTE format('GRANT EXECUTE ON FUNCTION %I.%s TO %s', '@extschema@', fn, grantee);
     END LOOP;
     IF profile = 'admin' THEN

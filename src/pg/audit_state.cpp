@@ -1,0 +1,146 @@
+// The audit actor, the chain lock and tail, and the purge permission: transaction-local
+// backend state.
+#include "pg/audit_state.hpp"
+
+#include <utility>
+#include <vector>
+
+#include "pg/guard.hpp"
+
+namespace pat::pg {
+
+namespace {
+
+// One actor per (sub)transaction level that set one, innermost last; a subtransaction's abort
+// drops its level, its commit hands the value to the parent.
+struct ActorLevel {
+    SubTransactionId subxact;
+    std::optional<std::string> actor;
+};
+std::vector<ActorLevel> actor_levels;
+
+// The subtransaction that took the chain lock (its abort releases the lock); invalid when the
+// transaction does not hold it.
+SubTransactionId chain_locked_in = InvalidSubTransactionId;
+
+// The chain tail this transaction appended last; valid only while tail_known.
+ChainTail tail = {0, nullptr};
+bool tail_known = false;
+
+// The seq through which pat_audit_purge() may delete; -1 when no purge is running.
+int64 purge_through = -1;
+
+bool callbacks_registered = false;
+
+void on_transaction_event(XactEvent event, void *) {
+    switch (event) {
+        case XACT_EVENT_COMMIT:
+        case XACT_EVENT_PARALLEL_COMMIT:
+        case XACT_EVENT_ABORT:
+        case XACT_EVENT_PARALLEL_ABORT:
+        case XACT_EVENT_PREPARE:
+            actor_levels.clear();
+            chain_locked_in = InvalidSubTransactionId;
+            tail_known = false;
+            purge_through = -1;
+            break;
+        default:
+            break;
+    }
+}
+
+void on_subtransaction_event(SubXactEvent event, SubTransactionId subxact, SubTransactionId parent,
+                             void *) {
+    if (event == SUBXACT_EVENT_ABORT_SUB && subxact == chain_locked_in) {
+        chain_locked_in = InvalidSubTransactionId;
+    } else if (event == SUBXACT_EVENT_COMMIT_SUB && subxact == chain_locked_in) {
+        chain_locked_in = parent;
+    }
+    if (event == SUBXACT_EVENT_ABORT_SUB) {
+        tail_known = false;
+        purge_through = -1;
+        if (!actor_levels.empty() && actor_levels.back().subxact == subxact) {
+            actor_levels.pop_back();
+        }
+    } else if (event == SUBXACT_EVENT_COMMIT_SUB && !actor_levels.empty() &&
+               actor_levels.back().subxact == subxact) {
+        size_t count = actor_levels.size();
+        if (count >= 2 && actor_levels[count - 2].subxact == parent) {
+            actor_levels[count - 2].actor = std::move(actor_levels.back().actor);
+            actor_levels.pop_back();
+        } else {
+            actor_levels.back().subxact = parent;
+        }
+    }
+}
+
+}  // namespace
+
+void register_audit_callbacks() {
+    if (callbacks_registered) {
+        return;
+    }
+    call_pg([] {
+        RegisterXactCallback(on_transaction_event, nullptr);
+        RegisterSubXactCallback(on_subtransaction_event, nullptr);
+    });
+    callbacks_registered = true;
+}
+
+void set_audit_actor(std::optional<std::string> actor) {
+    register_audit_callbacks();
+    SubTransactionId subxact = GetCurrentSubTransactionId();
+    if (!actor_levels.empty() && actor_levels.back().subxact == subxact) {
+        actor_levels.back().actor = std::move(actor);
+    } else {
+        actor_levels.push_back(ActorLevel{subxact, std::move(actor)});
+    }
+}
+
+const std::string *current_audit_actor() {
+    if (actor_levels.empty() || !actor_levels.back().actor) {
+        return nullptr;
+    }
+    return &*actor_levels.back().actor;
+}
+
+bool audit_chain_locked() {
+    return chain_locked_in != InvalidSubTransactionId;
+}
+
+void note_audit_chain_locked() {
+    chain_locked_in = GetCurrentSubTransactionId();
+}
+
+const ChainTail *known_audit_chain_tail() {
+    return tail_known && audit_chain_locked() ? &tail : nullptr;
+}
+
+void set_known_audit_chain_tail(int64 seq, const bytea *hash) {
+    bytea *copy = nullptr;
+    if (hash != nullptr) {
+        copy = static_cast<bytea *>(MemoryContextAlloc(TopTransactionContext, VARSIZE(hash)));
+        memcpy(copy, hash, VARSIZE(hash));
+    }
+    // The previous copy belongs to this transaction only while tail_known.
+    if (tail_known && tail.hash != nullptr) {
+        pfree(tail.hash);
+    }
+    tail = ChainTail{seq, copy};
+    tail_known = true;
+}
+
+PurgePermission::PurgePermission(int64 through_seq) {
+    register_audit_callbacks();
+    purge_through = through_seq;
+}
+
+PurgePermission::~PurgePermission() {
+    purge_through = -1;
+}
+
+bool purge_allows_delete(int64 seq) {
+    return purge_through >= 0 && seq <= purge_through;
+}
+
+}  // namespace pat::pg

@@ -1,0 +1,51 @@
+// Appending to pat.audit_log: the one place audit rows are written and hashed.
+//
+// A transaction's first append locks the single row of pat.audit_chain_head until the
+// transaction ends and reads the chain's last row with a snapshot taken after the lock; each
+// append inserts the next row with seq = last seq + 1, prev_hash = the last row_hash and
+// row_hash = pat.audit_hash(...) of the new row, and remembers it as the tail for the next
+// append. Holding the lock to commit makes seq gapless and the chain order the commit order; it
+// also means that a second transaction writing audit rows waits for the first to end.
+//
+// The queries run as the owner of pat.audit_log (callers need no privilege on it), schema-qualify
+// every name and operator, and pass values as typed parameters, so no search_path reaches them.
+#pragma once
+
+#include "pg/postgres.hpp"
+
+namespace pat::pg {
+
+// One audit row's own columns; the writer adds seq, occurred_at, db_role, session_role, txid and
+// the hashes. Pointers are palloc'd values; nullptr stands for SQL NULL.
+struct AuditEntry {
+    const char *action = nullptr;
+    text *table_name = nullptr;
+    text *user_id = nullptr;
+    pg_uuid_t *token_id = nullptr;
+    text *token_name = nullptr;
+    text *actor = nullptr;
+    Jsonb *old_data = nullptr;
+    Jsonb *new_data = nullptr;
+};
+
+// Appends entry to the chain and returns its seq. Plain PostgreSQL code in the sense of
+// guard.hpp: it may ereport, so C++ frames owning objects call it through call_pg. Callers
+// first call register_audit_callbacks().
+int64 append_audit_entry(const AuditEntry &entry);
+
+// Takes the chain lock (the row of pat.audit_chain_head) for the rest of the transaction,
+// unless the transaction holds it already. Must run inside SPI_connect, as the owner of
+// pat.audit_log; may ereport.
+void lock_audit_chain();
+
+// Runs the caller's user id switch to the owner of pat.audit_log for the SPI work of an
+// append or a purge, and back. Plain functions rather than RAII: an error longjmps past the
+// caller, and the (sub)transaction abort restores the user id.
+struct SavedAuditUser {
+    Oid user = InvalidOid;
+    int security = 0;
+};
+SavedAuditUser become_audit_owner();
+void restore_audit_user(const SavedAuditUser &saved);
+
+}  // namespace pat::pg
