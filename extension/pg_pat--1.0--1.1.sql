@@ -343,6 +343,7 @@ COMMENT ON FUNCTION @extschema@.pat_audit_verify() IS
 INSERT INTO pat.profile_functions (function_signature, least_profile) VALUES
     ('pat_set_actor(text)', 'application'),
     ('pat_current_actor()', 'application'),
+    ('pat_audit()', 'admin'),
     ('pat_audit_verify()', 'admin'),
     ('pat_audit_purge(interval)', 'admin'),
     ('pat_audit_table(regclass, boolean, text[])', 'admin'),
