@@ -385,8 +385,8 @@ PAT_FUNCTION(pat_audit_purge) {
     entry.actor = actor_for(entry.user_id);
     pat::pg::register_audit_callbacks();
 
-    pat::pg::SavedAuditUser saved = call_pg([] {
-        pat::pg::SavedAuditUser user = pat::pg::become_audit_owner();
+    pat::pg::SavedUser saved = call_pg([] {
+        pat::pg::SavedUser user = pat::pg::become_audit_owner();
         if (SPI_connect() != SPI_OK_CONNECT) {
             elog(ERROR, "pg_pat could not connect to SPI");
         }
@@ -410,7 +410,7 @@ PAT_FUNCTION(pat_audit_purge) {
     }
     call_pg([&] {
         SPI_finish();
-        pat::pg::restore_audit_user(saved);
+        pat::pg::restore_user(saved);
     });
     PG_RETURN_INT64(deleted);
 }

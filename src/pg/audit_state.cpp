@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "pg/guard.hpp"
+#include "pg/spi_support.hpp"
 
 namespace pat::pg {
 
@@ -33,19 +34,11 @@ int64 purge_through = -1;
 bool callbacks_registered = false;
 
 void on_transaction_event(XactEvent event, void *) {
-    switch (event) {
-        case XACT_EVENT_COMMIT:
-        case XACT_EVENT_PARALLEL_COMMIT:
-        case XACT_EVENT_ABORT:
-        case XACT_EVENT_PARALLEL_ABORT:
-        case XACT_EVENT_PREPARE:
-            actor_levels.clear();
-            chain_locked_in = InvalidSubTransactionId;
-            tail_known = false;
-            purge_through = -1;
-            break;
-        default:
-            break;
+    if (ends_transaction(event)) {
+        actor_levels.clear();
+        chain_locked_in = InvalidSubTransactionId;
+        tail_known = false;
+        purge_through = -1;
     }
 }
 

@@ -2,6 +2,7 @@
 #include "pg/audit_writer.hpp"
 
 #include "pg/audit_state.hpp"
+#include "pg/spi_support.hpp"
 
 namespace pat::pg {
 
@@ -30,34 +31,6 @@ SPIPlanPtr lock_plan = nullptr;
 SPIPlanPtr tail_plan = nullptr;
 SPIPlanPtr append_plan = nullptr;
 
-// A plan kept for the life of the backend.
-SPIPlanPtr keep_plan(const char *query, int nargs, Oid *types) {
-    SPIPlanPtr plan = SPI_prepare(query, nargs, types);
-    if (plan == nullptr) {
-        elog(ERROR, "pg_pat could not prepare an audit query: %s",
-             SPI_result_code_string(SPI_result));
-    }
-    SPI_keepplan(plan);
-    return plan;
-}
-
-// The owner of pat.audit_log; 42P01 when this database's pg_pat has no audit log.
-Oid audit_log_owner() {
-    Oid schema = get_namespace_oid("pat", true);
-    Oid relation = OidIsValid(schema) ? get_relname_relid("audit_log", schema) : InvalidOid;
-    if (!OidIsValid(relation)) {
-        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("pat.audit_log does not exist"),
-                        errhint("Update the extension: ALTER EXTENSION pg_pat UPDATE.")));
-    }
-    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relation));
-    if (!HeapTupleIsValid(tuple)) {
-        elog(ERROR, "cache lookup failed for relation %u", relation);
-    }
-    Oid owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relowner;
-    ReleaseSysCache(tuple);
-    return owner;
-}
-
 // A role's name as text.
 text *role_name(Oid role) {
     return cstring_to_text(GetUserNameFromId(role, false));
@@ -65,16 +38,9 @@ text *role_name(Oid role) {
 
 }  // namespace
 
-SavedAuditUser become_audit_owner() {
-    SavedAuditUser saved;
-    GetUserIdAndSecContext(&saved.user, &saved.security);
-    SetUserIdAndSecContext(audit_log_owner(), saved.security | SECURITY_LOCAL_USERID_CHANGE |
-                                                  SECURITY_RESTRICTED_OPERATION);
-    return saved;
-}
-
-void restore_audit_user(const SavedAuditUser &saved) {
-    SetUserIdAndSecContext(saved.user, saved.security);
+SavedUser become_audit_owner() {
+    return become_owner_of(
+        pat_relation("audit_log", "Update the extension: ALTER EXTENSION pg_pat UPDATE."));
 }
 
 void lock_audit_chain() {
@@ -128,7 +94,7 @@ int64 append_audit_entry(const AuditEntry &entry) {
     text *session_role = role_name(GetSessionUserId());
     int64 txid = static_cast<int64>(U64FromFullTransactionId(GetTopFullTransactionId()));
 
-    SavedAuditUser saved = become_audit_owner();
+    SavedUser saved = become_audit_owner();
     if (SPI_connect() != SPI_OK_CONNECT) {
         elog(ERROR, "pg_pat could not connect to SPI");
     }
@@ -173,7 +139,7 @@ int64 append_audit_entry(const AuditEntry &entry) {
     Datum row_hash = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null);
     set_known_audit_chain_tail(seq, DatumGetByteaP(row_hash));
     SPI_finish();
-    restore_audit_user(saved);
+    restore_user(saved);
     return seq;
 }
 

@@ -12,6 +12,7 @@
 #pragma once
 
 #include "pg/postgres.hpp"
+#include "pg/spi_support.hpp"
 
 namespace pat::pg {
 
@@ -38,14 +39,8 @@ int64 append_audit_entry(const AuditEntry &entry);
 // pat.audit_log; may ereport.
 void lock_audit_chain();
 
-// Runs the caller's user id switch to the owner of pat.audit_log for the SPI work of an
-// append or a purge, and back. Plain functions rather than RAII: an error longjmps past the
-// caller, and the (sub)transaction abort restores the user id.
-struct SavedAuditUser {
-    Oid user = InvalidOid;
-    int security = 0;
-};
-SavedAuditUser become_audit_owner();
-void restore_audit_user(const SavedAuditUser &saved);
+// Switches to the owner of pat.audit_log for the SPI work of an append or a purge; undo with
+// restore_user() (spi_support.hpp).
+SavedUser become_audit_owner();
 
 }  // namespace pat::pg

@@ -13,6 +13,7 @@
 #include "core/scope.hpp"
 #include "pg/convert.hpp"
 #include "pg/guard.hpp"
+#include "pg/spi_support.hpp"
 #include "pg/token_store.hpp"
 
 namespace pat::pg {
@@ -49,9 +50,7 @@ void on_transaction_end(XactEvent event, void *) {
             }
         }
     }
-    if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
-        event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
-        event == XACT_EVENT_PREPARE) {
+    if (ends_transaction(event)) {
         uses_noted_count = 0;
         uses_noted_overflow = false;
     }

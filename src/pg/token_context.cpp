@@ -7,6 +7,7 @@
 #include "core/error.hpp"
 #include "pg/convert.hpp"
 #include "pg/guard.hpp"
+#include "pg/spi_support.hpp"
 
 namespace pat::pg {
 
@@ -17,16 +18,8 @@ std::optional<TokenContext> current;
 SubTransactionId set_in_subtransaction = InvalidSubTransactionId;
 
 void on_transaction_event(XactEvent event, void *) {
-    switch (event) {
-        case XACT_EVENT_COMMIT:
-        case XACT_EVENT_PARALLEL_COMMIT:
-        case XACT_EVENT_ABORT:
-        case XACT_EVENT_PARALLEL_ABORT:
-        case XACT_EVENT_PREPARE:
-            current.reset();
-            break;
-        default:
-            break;
+    if (ends_transaction(event)) {
+        current.reset();
     }
 }
 

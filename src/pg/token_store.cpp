@@ -5,6 +5,8 @@
 // caller's search_path. Plans are prepared once per backend.
 #include "pg/token_store.hpp"
 
+#include "pg/spi_support.hpp"
+
 namespace pat::pg {
 
 static const char kFetchQuery[] =
@@ -37,53 +39,7 @@ static SPIPlanPtr fetch_plan = nullptr;
 static SPIPlanPtr touch_plan = nullptr;
 
 Oid tokens_relation() {
-    Oid schema = get_namespace_oid("pat", true);
-    Oid relation = OidIsValid(schema) ? get_relname_relid("tokens", schema) : InvalidOid;
-    if (!OidIsValid(relation)) {
-        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("pat.tokens does not exist"),
-                        errhint("Is the pg_pat extension installed in this database?")));
-    }
-    return relation;
-}
-
-// The owner of pat.tokens, as whom the queries run.
-static Oid tokens_owner() {
-    Oid relation = tokens_relation();
-    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relation));
-    if (!HeapTupleIsValid(tuple)) {
-        elog(ERROR, "cache lookup failed for relation %u", relation);
-    }
-    Oid owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relowner;
-    ReleaseSysCache(tuple);
-    return owner;
-}
-
-// A plan kept for the life of the backend.
-static SPIPlanPtr keep_plan(const char *query, int nargs, Oid *types) {
-    SPIPlanPtr plan = SPI_prepare(query, nargs, types);
-    if (plan == nullptr) {
-        elog(ERROR, "pg_pat could not prepare a query: %s", SPI_result_code_string(SPI_result));
-    }
-    SPI_keepplan(plan);
-    return plan;
-}
-
-// The caller's user id, saved while queries run as the table owner. Plain functions rather than
-// RAII: an error longjmps past this frame, and the transaction abort restores the user id.
-struct SavedUser {
-    Oid user = InvalidOid;
-    int security = 0;
-};
-
-static SavedUser become_table_owner() {
-    SavedUser saved;
-    GetUserIdAndSecContext(&saved.user, &saved.security);
-    SetUserIdAndSecContext(tokens_owner(), saved.security | SECURITY_LOCAL_USERID_CHANGE);
-    return saved;
-}
-
-static void restore_user(const SavedUser &saved) {
-    SetUserIdAndSecContext(saved.user, saved.security);
+    return pat_relation("tokens", "Is the pg_pat extension installed in this database?");
 }
 
 // A copy of a varlena datum in the current memory context.
@@ -94,7 +50,7 @@ static T *copy_varlena(Datum value) {
 
 bool fetch_stored_token(const Digest &digest, StoredToken *token) {
     MemoryContext caller_memory = CurrentMemoryContext;
-    SavedUser saved = become_table_owner();
+    SavedUser saved = become_owner_of(tokens_relation());
     if (SPI_connect() != SPI_OK_CONNECT) {
         elog(ERROR, "pg_pat could not connect to SPI");
     }
@@ -144,7 +100,7 @@ bool token_use_recordable() {
 }
 
 void record_token_use(const pg_uuid_t &token_id, TimestampTz now) {
-    SavedUser saved = become_table_owner();
+    SavedUser saved = become_owner_of(tokens_relation());
     if (SPI_connect() != SPI_OK_CONNECT) {
         elog(ERROR, "pg_pat could not connect to SPI");
     }

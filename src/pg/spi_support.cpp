@@ -1,0 +1,61 @@
+// What the glue's SPI work shares; see spi_support.hpp.
+#include "pg/spi_support.hpp"
+
+namespace pat::pg {
+
+SPIPlanPtr keep_plan(const char *query, int nargs, Oid *types) {
+    SPIPlanPtr plan = SPI_prepare(query, nargs, types);
+    if (plan == nullptr) {
+        elog(ERROR, "pg_pat could not prepare a query: %s", SPI_result_code_string(SPI_result));
+    }
+    SPI_keepplan(plan);
+    return plan;
+}
+
+Oid pat_relation(const char *name, const char *hint) {
+    Oid schema = get_namespace_oid("pat", true);
+    Oid relation = OidIsValid(schema) ? get_relname_relid(name, schema) : InvalidOid;
+    if (!OidIsValid(relation)) {
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("pat.%s does not exist", name),
+                        errhint("%s", hint)));
+    }
+    return relation;
+}
+
+// The owner of a relation, from the syscache.
+static Oid relation_owner(Oid relation) {
+    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relation));
+    if (!HeapTupleIsValid(tuple)) {
+        elog(ERROR, "cache lookup failed for relation %u", relation);
+    }
+    Oid owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relowner;
+    ReleaseSysCache(tuple);
+    return owner;
+}
+
+SavedUser become_owner_of(Oid relation) {
+    SavedUser saved;
+    GetUserIdAndSecContext(&saved.user, &saved.security);
+    SetUserIdAndSecContext(relation_owner(relation), saved.security | SECURITY_LOCAL_USERID_CHANGE |
+                                                         SECURITY_RESTRICTED_OPERATION);
+    return saved;
+}
+
+void restore_user(const SavedUser &saved) {
+    SetUserIdAndSecContext(saved.user, saved.security);
+}
+
+bool ends_transaction(XactEvent event) {
+    switch (event) {
+        case XACT_EVENT_COMMIT:
+        case XACT_EVENT_PARALLEL_COMMIT:
+        case XACT_EVENT_ABORT:
+        case XACT_EVENT_PARALLEL_ABORT:
+        case XACT_EVENT_PREPARE:
+            return true;
+        default:
+            return false;
+    }
+}
+
+}  // namespace pat::pg

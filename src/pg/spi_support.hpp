@@ -1,0 +1,30 @@
+// What the glue's SPI work shares: kept plans, resolving pg_pat's tables, running as their
+// owner, and transaction-end events.
+#pragma once
+
+#include "pg/postgres.hpp"
+
+namespace pat::pg {
+
+// A prepared plan kept for the life of the backend. May ereport.
+SPIPlanPtr keep_plan(const char *query, int nargs, Oid *types);
+
+// The oid of table pat.<name>; 42P01 with hint when this database has none. May ereport.
+Oid pat_relation(const char *name, const char *hint);
+
+// The caller's user id, saved while SPI work runs as a table's owner (callers need no privilege
+// on pg_pat's tables). Plain functions rather than RAII: an error longjmps past the caller, and
+// the (sub)transaction abort restores the user id.
+struct SavedUser {
+    Oid user = InvalidOid;
+    int security = 0;
+};
+
+// Switches to the owner of relation, in a restricted security context. May ereport.
+SavedUser become_owner_of(Oid relation);
+void restore_user(const SavedUser &saved);
+
+// Whether event ends the top-level transaction (commit, abort or prepare).
+bool ends_transaction(XactEvent event);
+
+}  // namespace pat::pg
