@@ -117,11 +117,13 @@ SELECT pg_catalog.pg_extension_config_dump('pat.tokens', '');
 SELECT pg_catalog.pg_extension_config_dump('pat.token_usage', '');
 
 -- Internal helpers --------------------------------------------------------------------------
+-- Only the owner may execute these; they run under the search_path the calling API function
+-- pinned, and schema-qualify what they touch, so they carry no SET clause of their own (a SET
+-- clause makes every call save and restore the setting).
 
 -- Raises 22004 when value is NULL: bad input is an error, never a silent no-op.
 CREATE FUNCTION pat.require_not_null(value anyelement, what text) RETURNS void
 LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF value IS NULL THEN
@@ -133,7 +135,6 @@ $$;
 -- A user id: non-blank, at most 255 characters.
 CREATE FUNCTION pat.check_user_id(user_id text) RETURNS void
 LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM pat.require_not_null(user_id, 'user_id');
@@ -147,7 +148,6 @@ $$;
 -- A token name: non-blank, at most 255 characters.
 CREATE FUNCTION pat.check_token_name(name text) RETURNS void
 LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM pat.require_not_null(name, 'token name');
@@ -164,7 +164,6 @@ $$;
 -- The scopes a user's roles allow now, sorted.
 CREATE FUNCTION pat.grantable_scopes(user_id text) RETURNS text[]
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT coalesce(array_agg(s.scope ORDER BY s.scope COLLATE "C"), '{}')
     FROM pat.scopes s
@@ -181,7 +180,6 @@ $$;
 -- 22004 for NULLs, 22023 for an undefined scope, 42501 for one the user's roles don't allow.
 CREATE FUNCTION pat.checked_scopes(user_id text, scopes text[]) RETURNS text[]
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     wanted text[];
@@ -224,7 +222,6 @@ CREATE FUNCTION pat.create_token(user_id text, name text, scopes text[],
                                  resolved_expiry timestamptz,
                                  OUT token_id uuid, OUT token text, OUT expires_at timestamptz)
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     checked text[];
@@ -245,7 +242,6 @@ $$;
 -- A token row locked for an edit; 22004 for NULL, 22023 when it does not exist.
 CREATE FUNCTION pat.lock_token(token_id uuid) RETURNS pat.tokens
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     found_row pat.tokens;
@@ -327,7 +323,6 @@ COMMENT ON FUNCTION @extschema@.pat_define_role(text, text[], boolean) IS
 -- Raises 22023 for a role that is not defined.
 CREATE FUNCTION pat.require_role(role text) RETURNS void
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM pat.require_not_null(role, 'role');
