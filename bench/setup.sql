@@ -1,0 +1,316 @@
+-- bench/setup.sql: schema, helpers and scopes/roles for bench/run (loaded after pg_pat and
+-- bench/baseline.sql). Everything here lives in schema bench; nothing touches pg_pat itself.
+
+CREATE SCHEMA bench;
+
+-- Primary-key lookup reference: a plain table with as many rows as there are tokens.
+CREATE TABLE bench.plain (id integer PRIMARY KEY, payload text NOT NULL);
+
+-- A uniform quarter of every token created, to draw samples from (plaintext: throwaway
+-- cluster only). used: the sample it went into.
+CREATE UNLOGGED TABLE bench.kept (impl text NOT NULL, token_id uuid NOT NULL,
+                                  token text NOT NULL, used text);
+
+-- The tokens checked at the current scale: i = 1..K per (impl, kind). Over the wire uses i = 1.
+CREATE TABLE bench.sample (
+    impl     text NOT NULL,      -- pat | baseline
+    kind     text NOT NULL,      -- valid | revoked | malformed | not_found
+    i        integer NOT NULL,
+    token    text NOT NULL,
+    token_id uuid,
+    PRIMARY KEY (impl, kind, i)
+);
+
+-- Every measurement of the run, one row per repetition.
+CREATE TABLE bench.results (
+    section text NOT NULL,       -- wire (TPS) | loop (µs per call, gross) | create (tokens/s) | info
+    metric  text NOT NULL,
+    scale   text NOT NULL,
+    rep     integer NOT NULL,
+    value   double precision NOT NULL
+);
+
+-- Scopes and roles, the same in both implementations. Tokens carry catalog:read and
+-- orders:read; the checks ask for catalog:read.
+SELECT pat_define_scope(s) FROM unnest('{catalog:read,catalog:write,orders:read}'::text[]) AS s;
+SELECT pat_define_role('member', '{catalog:read,orders:read}');
+SELECT baseline.define_role('member', '{catalog:read,orders:read}');
+
+-- n_users users holding role member.
+CREATE FUNCTION bench.add_users(n_users integer) RETURNS void LANGUAGE sql AS $$
+    SELECT count(*) FROM generate_series(0, n_users - 1) AS u,
+        LATERAL pat_grant_role('user-' || u, 'member') AS g;
+    SELECT count(*) FROM generate_series(0, n_users - 1) AS u,
+        LATERAL baseline.grant_role('user-' || u, 'member') AS g;
+$$;
+
+-- Tokens g = first..last through the public API (pat_create / baseline.create_token), keeping
+-- a uniform quarter of them. The filter reads the function's output, so it cannot be pushed
+-- below the call: every g creates a token.
+CREATE FUNCTION bench.create_api(impl text, first bigint, last bigint, n_users integer)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF impl = 'pat' THEN
+        INSERT INTO bench.kept (impl, token_id, token)
+        SELECT 'pat', c.token_id, c.token
+        FROM generate_series(first, last) AS g,
+             LATERAL pat_create('user-' || g % n_users, 'token-' || g,
+                                '{catalog:read,orders:read}', '90 days'::text) AS c
+        WHERE hashtext(c.token) & 3 = 0;
+    ELSE
+        INSERT INTO bench.kept (impl, token_id, token)
+        SELECT 'baseline', c.token_id, c.token
+        FROM generate_series(first, last) AS g,
+             LATERAL baseline.create_token('user-' || g % n_users, 'token-' || g,
+                                           '{catalog:read,orders:read}', '90 days') AS c
+        WHERE hashtext(c.token) & 3 = 0;
+    END IF;
+END
+$$;
+
+-- A fresh sample of k tokens per kind and implementation: valid and revoked ones drawn at
+-- random from every token kept so far (so they are spread over the whole table and index),
+-- revoked through the API; malformed = garbage of token length; not_found = well-formed
+-- tokens that were never stored.
+CREATE FUNCTION bench.draw_sample(k integer) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    short text;
+BEGIN
+    DELETE FROM bench.sample;
+    SELECT string_agg(impl, ', ') INTO short FROM (
+        SELECT impl FROM bench.kept WHERE used IS NULL GROUP BY impl HAVING count(*) < 2 * k
+    ) AS s;
+    IF short IS NOT NULL THEN
+        RAISE EXCEPTION 'not enough unused kept tokens for a sample of % (%)', k, short;
+    END IF;
+    WITH pick AS (
+        SELECT token_id, row_number() OVER (PARTITION BY impl ORDER BY random()) AS rn
+        FROM bench.kept WHERE used IS NULL
+    ), chosen AS (
+        UPDATE bench.kept AS kp
+        SET used = CASE WHEN p.rn <= k THEN 'valid' ELSE 'revoked' END
+        FROM pick AS p
+        WHERE kp.token_id = p.token_id AND p.rn <= 2 * k
+        RETURNING kp.impl, kp.used, p.rn, kp.token, kp.token_id
+    )
+    INSERT INTO bench.sample (impl, kind, i, token, token_id)
+    SELECT impl, used, CASE WHEN used = 'valid' THEN rn ELSE rn - k END, token, token_id
+    FROM chosen;
+
+    PERFORM count(*) FROM bench.sample AS s, LATERAL pat_revoke(s.token_id) AS r
+    WHERE s.impl = 'pat' AND s.kind = 'revoked';
+    PERFORM count(*) FROM bench.sample AS s, LATERAL baseline.revoke_token(s.token_id) AS r
+    WHERE s.impl = 'baseline' AND s.kind = 'revoked';
+
+    INSERT INTO bench.sample (impl, kind, i, token)
+    SELECT impl, 'malformed', i, 'garbage-' || md5(impl || i || random())
+    FROM unnest('{pat,baseline}'::text[]) AS impl, generate_series(1, k) AS i;
+
+    INSERT INTO bench.sample (impl, kind, i, token)
+    SELECT 'pat', 'not_found', i, (pat.new_token()).token FROM generate_series(1, k) AS i;
+    INSERT INTO bench.sample (impl, kind, i, token)
+    SELECT 'baseline', 'not_found', i,
+           'bpat_' || translate(encode(gen_random_bytes(24), 'base64'), '+/', '-_')
+    FROM generate_series(1, k) AS i;
+END
+$$;
+
+-- One in-server loop: `calls` checks in a single statement, rotating over the sample of
+-- (impl, kind); returns the gross µs per call. The empty loop is the same statement without
+-- the check. cache_off: pg_pat with pat.token_cache_size = 0 for this transaction (NULL when
+-- pg_pat has no such setting). Raises unless every call returned the status the kind expects.
+CREATE FUNCTION bench.loop(impl text, kind text, calls integer, empty boolean DEFAULT false,
+                           cache_off boolean DEFAULT false)
+RETURNS double precision LANGUAGE plpgsql AS $$
+DECLARE
+    k integer;
+    fn text := CASE impl WHEN 'pat' THEN 'public.pat_validate' ELSE 'baseline.validate' END;
+    what text;
+    q text;
+    t0 timestamptz;
+    secs double precision;
+    n bigint;
+BEGIN
+    SELECT count(*) INTO k FROM bench.sample AS s WHERE s.impl = loop.impl AND s.kind = loop.kind;
+    IF k = 0 THEN
+        RAISE EXCEPTION 'no sample for % %', impl, kind;
+    END IF;
+    IF cache_off THEN
+        IF current_setting('pat.token_cache_size', true) IS NULL THEN
+            RETURN NULL;
+        END IF;
+        PERFORM set_config('pat.token_cache_size', '0', true);
+    END IF;
+    what := CASE WHEN empty THEN 'count(*) FILTER (WHERE s.token IS NOT NULL)'
+                 ELSE format('count(*) FILTER (WHERE (%s(s.token, %L)).status = %L)',
+                             fn, '{catalog:read}', kind) END;
+    -- generate_series in the select list streams (in FROM it would be materialized first).
+    q := format('SELECT %s FROM (SELECT generate_series(0, %s) AS g) AS gs'
+                ' JOIN bench.sample AS s ON s.impl = %L AND s.kind = %L AND s.i = 1 + gs.g %% %s',
+                what, calls - 1, impl, kind, k);
+    t0 := clock_timestamp();
+    EXECUTE q INTO n;
+    secs := extract(epoch FROM clock_timestamp() - t0);
+    IF n <> calls THEN
+        RAISE EXCEPTION '% %: % of % calls returned status %', impl, kind, n, calls, kind;
+    END IF;
+    RETURN secs * 1e6 / calls;
+END
+$$;
+
+-- Index and sequential scans per call of the check on the first `calls` sample tokens of a
+-- kind, counted in this transaction (0 for malformed input means no table was touched).
+CREATE FUNCTION bench.scans_per_call(impl text, kind text, calls integer)
+RETURNS double precision LANGUAGE plpgsql AS $$
+DECLARE
+    before bigint;
+    after bigint;
+    schema_name text := CASE impl WHEN 'pat' THEN 'pat' ELSE 'baseline' END;
+    fn text := CASE impl WHEN 'pat' THEN 'public.pat_validate' ELSE 'baseline.validate' END;
+BEGIN
+    SELECT coalesce(sum(seq_scan + coalesce(idx_scan, 0)), 0) INTO before
+    FROM pg_stat_xact_user_tables WHERE schemaname = schema_name;
+    EXECUTE format('SELECT count(*) FROM bench.sample AS s, LATERAL %s(s.token, %L) AS v'
+                   ' WHERE s.impl = %L AND s.kind = %L AND s.i <= %s',
+                   fn, '{catalog:read}', impl, kind, calls);
+    SELECT coalesce(sum(seq_scan + coalesce(idx_scan, 0)), 0) INTO after
+    FROM pg_stat_xact_user_tables WHERE schemaname = schema_name;
+    RETURN (after - before)::double precision / calls;
+END
+$$;
+
+-- Median of a measurement over its repetitions.
+CREATE FUNCTION bench.med(p_section text, p_metric text, p_scale text)
+RETURNS double precision LANGUAGE sql STABLE AS $$
+    SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY value) FROM bench.results
+    WHERE section = p_section AND metric = p_metric AND scale = p_scale
+$$;
+
+-- Median over repetitions of (loop - empty loop of the same repetition): net µs per call.
+CREATE FUNCTION bench.net(p_metric text, p_scale text)
+RETURNS double precision LANGUAGE sql STABLE AS $$
+    SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY r.value - e.value)
+    FROM bench.results AS r
+    JOIN bench.results AS e ON e.section = 'loop' AND e.metric = 'empty loop'
+                           AND e.scale = r.scale AND e.rep = r.rep
+    WHERE r.section = 'loop' AND r.metric = p_metric AND r.scale = p_scale
+$$;
+
+-- The result table, as markdown lines. s, l: the labels of the two scales. The cost column is
+-- cost at l / cost at s: µs ratio, or TPS at s / TPS at l (above 1: dearer with more tokens).
+CREATE FUNCTION bench.report(s text, l text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE
+    r record;
+    a double precision;
+    b double precision;
+    target text;
+BEGIN
+    RETURN NEXT format('| measurement | %s tokens | %s tokens | cost %s / %s | target (at %s) |',
+                       s, l, l, s, l);
+    RETURN NEXT '|---|---:|---:|---:|---|';
+
+    RETURN NEXT '| **over the wire: transactions/s** (pgbench, median) | | | | |';
+    FOR r IN SELECT * FROM (VALUES
+            (1, 'SELECT 1'), (2, 'primary-key lookup (plain table)'),
+            (3, 'same parameters, no check'),
+            (4, 'pat_validate valid'), (5, 'pat_validate malformed'),
+            (6, 'pat_validate revoked'), (7, 'baseline.validate valid'),
+            (8, 'baseline.validate malformed'), (9, 'baseline.validate revoked')) AS v(o, m)
+            ORDER BY o LOOP
+        a := bench.med('wire', r.m, s);
+        b := bench.med('wire', r.m, l);
+        RETURN NEXT format('| %s | %s | %s | %s | |', r.m, bench.fmt(a, 0), bench.fmt(b, 0),
+                           bench.fmt(a / nullif(b, 0), 2));
+    END LOOP;
+    a := bench.med('wire', 'pat_validate valid', s) / bench.med('wire', 'SELECT 1', s);
+    b := bench.med('wire', 'pat_validate valid', l) / bench.med('wire', 'SELECT 1', l);
+    RETURN NEXT format('| ratio pat_validate valid / SELECT 1 | %s | %s | | ≥ 0.90: %s |',
+                       bench.fmt(a, 3), bench.fmt(b, 3), bench.verdict(b >= 0.90));
+    a := bench.med('wire', 'same parameters, no check', s) / bench.med('wire', 'SELECT 1', s);
+    b := bench.med('wire', 'same parameters, no check', l) / bench.med('wire', 'SELECT 1', l);
+    RETURN NEXT format('| ratio same parameters, no check / SELECT 1 | %s | %s | | |',
+                       bench.fmt(a, 3), bench.fmt(b, 3));
+    FOR r IN SELECT * FROM unnest('{valid,malformed,revoked}'::text[]) WITH ORDINALITY AS v(k, o)
+             ORDER BY o LOOP
+        a := bench.med('wire', 'pat_validate ' || r.k, s)
+             / bench.med('wire', 'baseline.validate ' || r.k, s);
+        b := bench.med('wire', 'pat_validate ' || r.k, l)
+             / bench.med('wire', 'baseline.validate ' || r.k, l);
+        RETURN NEXT format('| ratio pat_validate / baseline, %s | %s | %s | | |',
+                           r.k, bench.fmt(a, 2), bench.fmt(b, 2));
+    END LOOP;
+
+    RETURN NEXT '| **inside the server: µs per call** (loop in one statement, net of the empty loop, median) | | | | |';
+    a := bench.med('loop', 'empty loop', s);
+    b := bench.med('loop', 'empty loop', l);
+    RETURN NEXT format('| empty loop (subtracted from the rows below) | %s | %s | | |',
+                       bench.fmt(a, 3), bench.fmt(b, 3));
+    FOR r IN SELECT * FROM (VALUES
+            (1, 'pat_validate valid'), (2, 'pat_validate valid, cache off'),
+            (3, 'pat_validate malformed'), (4, 'pat_validate revoked'),
+            (5, 'pat_validate not_found'),
+            (6, 'baseline.validate valid'), (7, 'baseline.validate malformed'),
+            (8, 'baseline.validate revoked'), (9, 'baseline.validate not_found')) AS v(o, m)
+            ORDER BY o LOOP
+        a := bench.net(r.m, s);
+        b := bench.net(r.m, l);
+        target := '';
+        IF r.m = 'pat_validate valid' THEN
+            target := format('≤ 1 µs: %s; cost ≤ 1.3: %s', bench.verdict(b <= 1.0),
+                             bench.verdict(b / nullif(a, 0) <= 1.3));
+        END IF;
+        RETURN NEXT format('| %s | %s | %s | %s | %s |', r.m, bench.fmt(a, 3), bench.fmt(b, 3),
+                           bench.fmt(b / nullif(a, 0), 2), target);
+    END LOOP;
+    FOR r IN SELECT * FROM unnest('{valid,malformed,revoked,not_found}'::text[])
+                           WITH ORDINALITY AS v(k, o) ORDER BY o LOOP
+        a := bench.net('baseline.validate ' || r.k, s) / nullif(bench.net('pat_validate ' || r.k, s), 0);
+        b := bench.net('baseline.validate ' || r.k, l) / nullif(bench.net('pat_validate ' || r.k, l), 0);
+        RETURN NEXT format('| ratio baseline / pat_validate (times faster), %s | %s | %s | | %s |',
+                           r.k, bench.fmt(a, 1), bench.fmt(b, 1),
+                           CASE WHEN r.k = 'valid' THEN '≥ 5: ' || bench.verdict(b >= 5) ELSE '' END);
+    END LOOP;
+    FOR r IN SELECT * FROM (VALUES
+            (1, 'pat_validate valid, first check in a session'),
+            (2, 'pat_validate valid, repeated'),
+            (3, 'pat_validate malformed'),
+            (4, 'baseline.validate valid'),
+            (5, 'baseline.validate malformed')) AS v(o, m)
+            ORDER BY o LOOP
+        a := bench.med('info', 'scans ' || r.m, s);
+        b := bench.med('info', 'scans ' || r.m, l);
+        target := CASE WHEN r.m = 'pat_validate malformed'
+                       THEN '0 (no table touched): ' || bench.verdict(b = 0) ELSE '' END;
+        RETURN NEXT format('| table/index scans per call, %s | %s | %s | | %s |',
+                           r.m, bench.fmt(a, 2), bench.fmt(b, 2), target);
+    END LOOP;
+    FOR r IN SELECT * FROM (VALUES (1, 'pat'), (2, 'baseline')) AS v(o, i) ORDER BY o LOOP
+        RETURN NEXT format('| rows written during the wire runs (last-used), %s | %s in %s min | %s in %s min | | ≤ 1 per token per minute: %s |',
+                           r.i,
+                           bench.fmt(bench.med('info', 'writes ' || r.i, s), 0),
+                           bench.fmt(bench.med('info', 'wire minutes', s), 1),
+                           bench.fmt(bench.med('info', 'writes ' || r.i, l), 0),
+                           bench.fmt(bench.med('info', 'wire minutes', l), 1),
+                           bench.verdict(bench.med('info', 'writes ' || r.i, l)
+                                         <= ceil(bench.med('info', 'wire minutes', l)) + 1));
+    END LOOP;
+
+    RETURN NEXT format('| **creating tokens: tokens/s** (API, batches of %s, median; tables growing from %s) | | | | |',
+                       bench.fmt(bench.med('info', 'create batch', 'all'), 0), s);
+    a := bench.med('create', 'pat_create', 'all');
+    b := bench.med('create', 'baseline.create_token', 'all');
+    RETURN NEXT format('| pat_create | %s | | | |', bench.fmt(a, 0));
+    RETURN NEXT format('| baseline.create_token | %s | | | |', bench.fmt(b, 0));
+    RETURN NEXT format('| ratio pat_create / baseline.create_token | %s | | | |', bench.fmt(a / nullif(b, 0), 2));
+END
+$$;
+
+CREATE FUNCTION bench.fmt(x double precision, digits integer) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN x IS NULL OR x = 'NaN' THEN 'n/a'
+                ELSE round(x::numeric, digits)::text END
+$$;
+
+CREATE FUNCTION bench.verdict(ok boolean) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN ok THEN 'met' WHEN NOT ok THEN '**missed**' ELSE 'n/a' END
+$$;
