@@ -102,20 +102,45 @@ void note_use(const Check &check) {
     }
 }
 
-// The blessed result row type of pat_validate, looked up once per call site.
+// pat_validate's blessed result row type, built once per backend rather than once per query
+// execution (fn_extra lives only as long as one execution's FmgrInfo). Any change to pg_proc
+// marks it stale; it is replaced on the next call, never while a call may be using it.
+struct ResultType {
+    Oid function = InvalidOid;
+    TupleDesc type = nullptr;
+    bool stale = false;
+    bool callback_registered = false;
+};
+ResultType validate_result;
+
+void on_proc_invalidation(Datum, int, uint32) {
+    validate_result.stale = true;
+}
+
 TupleDesc validate_result_type(FunctionCallInfo fcinfo) {
-    auto *cached = static_cast<TupleDesc>(fcinfo->flinfo->fn_extra);
-    if (cached == nullptr) {
-        TupleDesc type = nullptr;
-        if (get_call_result_type(fcinfo, nullptr, &type) != TYPEFUNC_COMPOSITE) {
-            elog(ERROR, "pat_validate must return a composite type");
-        }
-        MemoryContext caller = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-        cached = BlessTupleDesc(CreateTupleDescCopy(type));
-        MemoryContextSwitchTo(caller);
-        fcinfo->flinfo->fn_extra = cached;
+    Oid function = fcinfo->flinfo->fn_oid;
+    if (validate_result.type != nullptr && !validate_result.stale &&
+        validate_result.function == function) {
+        return validate_result.type;
     }
-    return cached;
+    if (!validate_result.callback_registered) {
+        CacheRegisterSyscacheCallback(PROCOID, on_proc_invalidation, 0);
+        validate_result.callback_registered = true;
+    }
+    TupleDesc type = nullptr;
+    if (get_call_result_type(fcinfo, nullptr, &type) != TYPEFUNC_COMPOSITE) {
+        elog(ERROR, "pat_validate must return a composite type");
+    }
+    MemoryContext caller = MemoryContextSwitchTo(CacheMemoryContext);
+    TupleDesc blessed = BlessTupleDesc(CreateTupleDescCopy(type));
+    MemoryContextSwitchTo(caller);
+    if (validate_result.type != nullptr) {
+        FreeTupleDesc(validate_result.type);
+    }
+    validate_result.type = blessed;
+    validate_result.function = function;
+    validate_result.stale = false;
+    return blessed;
 }
 
 }  // namespace
