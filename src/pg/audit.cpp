@@ -11,6 +11,7 @@
 #include "pg/audit_writer.hpp"
 #include "pg/convert.hpp"
 #include "pg/guard.hpp"
+#include "pg/spi_support.hpp"
 #include "pg/token_context.hpp"
 
 using pat::pg::call_pg;
@@ -188,22 +189,12 @@ struct PurgePlan {
     Jsonb *record;
 };
 
-// A plan kept for the life of the backend.
-SPIPlanPtr keep_purge_plan(const char *query, Oid type) {
-    SPIPlanPtr plan = SPI_prepare(query, 1, &type);
-    if (plan == nullptr) {
-        elog(ERROR, "pg_pat could not prepare a purge query: %s",
-             SPI_result_code_string(SPI_result));
-    }
-    SPI_keepplan(plan);
-    return plan;
-}
-
 // Under the chain lock and with a fresh snapshot: the purge's boundary, count and record.
 // Inside SPI, as the log's owner; may ereport.
 PurgePlan plan_purge(Interval *older_than) {
     if (purge_plan == nullptr) {
-        purge_plan = keep_purge_plan(kPurgePlanQuery, INTERVALOID);
+        Oid type = INTERVALOID;
+        purge_plan = pat::pg::keep_plan(kPurgePlanQuery, 1, &type);
     }
     pat::pg::lock_audit_chain();
     Datum values[1] = {IntervalPGetDatum(older_than)};
@@ -226,7 +217,8 @@ PurgePlan plan_purge(Interval *older_than) {
 // Deletes the rows before boundary, with a fresh snapshot; returns how many. May ereport.
 int64 delete_before(int64 boundary) {
     if (purge_delete_plan == nullptr) {
-        purge_delete_plan = keep_purge_plan(kPurgeDeleteQuery, INT8OID);
+        Oid type = INT8OID;
+        purge_delete_plan = pat::pg::keep_plan(kPurgeDeleteQuery, 1, &type);
     }
     Datum values[1] = {Int64GetDatum(boundary)};
     int rc = SPI_execute_snapshot(purge_delete_plan, values, nullptr, GetLatestSnapshot(),
