@@ -31,25 +31,10 @@
 
 #include "core/scope.hpp"
 
+#include "fuzz_check.hpp"
+
 namespace {
 
-[[noreturn]] void fail(const char *what, std::string_view input) {
-    std::fprintf(stderr, "\n*** PROPERTY VIOLATED: %s\n*** input (%zu bytes): \"", what, input.size());
-    for (unsigned char c : input) {
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
-            std::fputc(c, stderr);
-        else
-            std::fprintf(stderr, "\\x%02x", c);
-    }
-    std::fprintf(stderr, "\"\n");
-    std::abort();
-}
-
-#define CHECK(cond, what, input)       \
-    do {                               \
-        if (!(cond))                   \
-            fail(what, input);         \
-    } while (0)
 
 // Reference grammar. The length test comes first, so the regex only ever sees <= 100 characters
 // (libstdc++'s regex executor recurses per character and would overflow the stack on megabytes).

@@ -32,28 +32,9 @@
 #include "core/crc32.hpp"
 #include "core/token.hpp"
 
+#include "fuzz_check.hpp"
+
 namespace {
-
-// ---------------------------------------------------------------------------------------------
-// Failure reporting
-
-[[noreturn]] void fail(const char *what, std::string_view input) {
-    std::fprintf(stderr, "\n*** PROPERTY VIOLATED: %s\n*** input (%zu bytes): \"", what, input.size());
-    for (unsigned char c : input) {
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
-            std::fputc(c, stderr);
-        else
-            std::fprintf(stderr, "\\x%02x", c);
-    }
-    std::fprintf(stderr, "\"\n");
-    std::abort();
-}
-
-#define CHECK(cond, what, input)       \
-    do {                               \
-        if (!(cond))                   \
-            fail(what, input);         \
-    } while (0)
 
 // ---------------------------------------------------------------------------------------------
 // Allocation counting: ASan calls these hooks for every malloc/new/free in the process.
