@@ -1,26 +1,14 @@
-// Reading a stored token, and recording its use, as the owner of pat.tokens.
+// Reading a stored token, and recording its use.
 //
-// The caller (a validating service) has no privilege on the tables: the queries run with the
-// table owner's user id, schema-qualify every table and operator, and so do not depend on the
-// caller's search_path. Plans are prepared once per backend.
+// The caller (a validating service) has no privilege on the tables. A token is read by direct
+// index scans, which check no privilege and resolve no name through the search_path; a use is
+// recorded by a prepared query run as the table owner, schema-qualifying every table and
+// operator.
 #include "pg/token_store.hpp"
 
 #include "pg/spi_support.hpp"
 
 namespace pat::pg {
-
-static const char kFetchQuery[] =
-    "SELECT t.token_id, t.user_id, t.name, t.scopes, t.expires_at, u.last_used_at,"
-    "       t.revoked_at IS NOT NULL,"
-    "       EXISTS (SELECT 1 FROM pat.user_roles ur JOIN pat.roles r"
-    "                 ON r.role OPERATOR(pg_catalog.=) ur.role"
-    "               WHERE ur.user_id OPERATOR(pg_catalog.=) t.user_id AND r.all_scopes),"
-    "       ARRAY(SELECT rs.scope FROM pat.user_roles ur JOIN pat.role_scopes rs"
-    "               ON rs.role OPERATOR(pg_catalog.=) ur.role"
-    "             WHERE ur.user_id OPERATOR(pg_catalog.=) t.user_id)"
-    "  FROM pat.tokens t LEFT JOIN pat.token_usage u"
-    "    ON u.token_id OPERATOR(pg_catalog.=) t.token_id"
-    " WHERE t.digest OPERATOR(pg_catalog.=) $1";
 
 // SKIP LOCKED: a usage row another validation is writing is simply not touched. The token row
 // itself is never locked here, so revokes and edits never wait for a validating transaction.
@@ -35,7 +23,6 @@ static const char kTouchQuery[] =
 // How often last_used_at may be written per token.
 static constexpr int64 kTouchInterval = 60 * USECS_PER_SEC;
 
-static SPIPlanPtr fetch_plan = nullptr;
 static SPIPlanPtr touch_plan = nullptr;
 
 Oid tokens_relation() {
@@ -48,50 +35,151 @@ static T *copy_varlena(Datum value) {
     return reinterpret_cast<T *>(PG_DETOAST_DATUM_COPY(value));
 }
 
+namespace {
+
+// A pg_pat table and one of its indexes, opened for equality lookups. No privilege check
+// applies (table_open checks none), so the caller needs no grant on the table, and no name is
+// resolved through a search_path.
+struct IndexedTable {
+    Relation table;
+    Relation index;
+    TupleTableSlot *slot;
+};
+
+IndexedTable open_indexed(const char *table_name, const char *index_name) {
+    Oid schema = get_namespace_oid("pat", false);
+    Oid table = get_relname_relid(table_name, schema);
+    Oid index = get_relname_relid(index_name, schema);
+    if (!OidIsValid(table) || !OidIsValid(index)) {
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
+                        errmsg("pg_pat's table pat.%s or its index pat.%s is missing", table_name,
+                               index_name),
+                        errhint("Reinstall the extension.")));
+    }
+    IndexedTable opened;
+    opened.table = table_open(table, AccessShareLock);
+    opened.index = index_open(index, AccessShareLock);
+    opened.slot = table_slot_create(opened.table, nullptr);
+    return opened;
+}
+
+void close_indexed(const IndexedTable &opened) {
+    ExecDropSingleTupleTableSlot(opened.slot);
+    index_close(opened.index, AccessShareLock);
+    table_close(opened.table, AccessShareLock);
+}
+
+AttrNumber column_number(const IndexedTable &opened, const char *name) {
+    AttrNumber attno = get_attnum(RelationGetRelid(opened.table), name);
+    if (attno == InvalidAttrNumber) {
+        elog(ERROR, "pg_pat's table %s has no column \"%s\"", RelationGetRelationName(opened.table),
+             name);
+    }
+    return attno;
+}
+
+// Visits the rows whose leading index columns equal key (one column, compared with
+// equality_proc) until visit returns false.
+template <typename Visit>
+void scan_equal(const IndexedTable &opened, Snapshot snapshot, Datum key,
+                RegProcedure equality_proc, Visit visit) {
+    ScanKeyData scan_key;
+    ScanKeyEntryInitialize(&scan_key, 0, 1, BTEqualStrategyNumber, InvalidOid,
+                           opened.index->rd_indcollation[0], equality_proc, key);
+    IndexScanDesc scan = index_beginscan(opened.table, opened.index, snapshot, 1, 0);
+    index_rescan(scan, &scan_key, 1, nullptr, 0);
+    while (index_getnext_slot(scan, ForwardScanDirection, opened.slot)) {
+        if (!visit(opened.slot)) {
+            break;
+        }
+    }
+    index_endscan(scan);
+}
+
+// The timestamptz column attno of slot, or has_value false when NULL.
+void read_timestamp(TupleTableSlot *slot, AttrNumber attno, bool *has_value, TimestampTz *value) {
+    bool is_null = false;
+    Datum datum = slot_getattr(slot, attno, &is_null);
+    *has_value = !is_null;
+    *value = is_null ? 0 : DatumGetTimestampTz(datum);
+}
+
+// The user's roles: whether one grants every scope, and the scopes they name.
+void read_role_scopes(Snapshot snapshot, Datum user_id, StoredToken *token) {
+    IndexedTable user_roles = open_indexed("user_roles", "user_roles_pkey");
+    IndexedTable roles = open_indexed("roles", "roles_pkey");
+    IndexedTable role_scopes = open_indexed("role_scopes", "role_scopes_pkey");
+    AttrNumber role_column = column_number(user_roles, "role");
+    AttrNumber all_scopes_column = column_number(roles, "all_scopes");
+    AttrNumber scope_column = column_number(role_scopes, "scope");
+    ArrayBuildState *scopes = initArrayResult(TEXTOID, CurrentMemoryContext, false);
+    token->all_scopes = false;
+    scan_equal(user_roles, snapshot, user_id, F_TEXTEQ, [&](TupleTableSlot *user_role) {
+        bool is_null = false;
+        Datum role = datumCopy(slot_getattr(user_role, role_column, &is_null), false, -1);
+        scan_equal(roles, snapshot, role, F_TEXTEQ, [&](TupleTableSlot *row) {
+            token->all_scopes |= DatumGetBool(slot_getattr(row, all_scopes_column, &is_null));
+            return false;
+        });
+        scan_equal(role_scopes, snapshot, role, F_TEXTEQ, [&](TupleTableSlot *row) {
+            Datum scope = slot_getattr(row, scope_column, &is_null);
+            accumArrayResult(scopes, datumCopy(scope, false, -1), false, TEXTOID,
+                             CurrentMemoryContext);
+            return true;
+        });
+        return true;
+    });
+    token->role_scopes = DatumGetArrayTypeP(makeArrayResult(scopes, CurrentMemoryContext));
+    close_indexed(role_scopes);
+    close_indexed(roles);
+    close_indexed(user_roles);
+}
+
+}  // namespace
+
 bool fetch_stored_token(const Digest &digest, StoredToken *token) {
-    MemoryContext caller_memory = CurrentMemoryContext;
-    SavedUser saved = become_owner_of(tokens_relation());
-    if (SPI_connect() != SPI_OK_CONNECT) {
-        elog(ERROR, "pg_pat could not connect to SPI");
-    }
-    if (fetch_plan == nullptr) {
-        Oid types[1] = {BYTEAOID};
-        fetch_plan = keep_plan(kFetchQuery, 1, types);
-    }
+    // The latest committed state, whatever the caller's isolation level: a revoke committed
+    // after a REPEATABLE READ transaction began must still refuse the token.
+    Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
     bytea *key = static_cast<bytea *>(palloc(VARHDRSZ + digest.size()));
     SET_VARSIZE(key, VARHDRSZ + digest.size());
     memcpy(VARDATA(key), digest.data(), digest.size());
-    Datum args[1] = {PointerGetDatum(key)};
-    // The latest committed state, whatever the caller's isolation level: a revoke committed
-    // after a REPEATABLE READ transaction began must still refuse the token.
-    int rc = SPI_execute_snapshot(fetch_plan, args, nullptr, GetLatestSnapshot(), InvalidSnapshot,
-                                  true, false, 1);
-    if (rc != SPI_OK_SELECT) {
-        elog(ERROR, "pg_pat token lookup failed: %s", SPI_result_code_string(rc));
-    }
-    bool found = SPI_processed == 1;
-    if (found) {
-        HeapTuple row = SPI_tuptable->vals[0];
-        TupleDesc desc = SPI_tuptable->tupdesc;
+
+    IndexedTable tokens = open_indexed("tokens", "tokens_digest_key");
+    AttrNumber id_column = column_number(tokens, "token_id");
+    AttrNumber user_column = column_number(tokens, "user_id");
+    AttrNumber name_column = column_number(tokens, "name");
+    AttrNumber scopes_column = column_number(tokens, "scopes");
+    AttrNumber expires_column = column_number(tokens, "expires_at");
+    AttrNumber revoked_column = column_number(tokens, "revoked_at");
+    bool found = false;
+    scan_equal(tokens, snapshot, PointerGetDatum(key), F_BYTEAEQ, [&](TupleTableSlot *row) {
         bool is_null = false;
-        MemoryContext spi_memory = MemoryContextSwitchTo(caller_memory);
-        token->token_id = *DatumGetUUIDP(SPI_getbinval(row, desc, 1, &is_null));
-        token->user_id = copy_varlena<text>(SPI_getbinval(row, desc, 2, &is_null));
-        token->name = copy_varlena<text>(SPI_getbinval(row, desc, 3, &is_null));
-        token->scopes = copy_varlena<ArrayType>(SPI_getbinval(row, desc, 4, &is_null));
-        Datum expires = SPI_getbinval(row, desc, 5, &is_null);
-        token->has_expiry = !is_null;
-        token->expires_at = is_null ? 0 : DatumGetTimestampTz(expires);
-        Datum last_used = SPI_getbinval(row, desc, 6, &is_null);
-        token->has_last_used = !is_null;
-        token->last_used_at = is_null ? 0 : DatumGetTimestampTz(last_used);
-        token->revoked = DatumGetBool(SPI_getbinval(row, desc, 7, &is_null));
-        token->all_scopes = DatumGetBool(SPI_getbinval(row, desc, 8, &is_null));
-        token->role_scopes = copy_varlena<ArrayType>(SPI_getbinval(row, desc, 9, &is_null));
-        MemoryContextSwitchTo(spi_memory);
+        token->token_id = *DatumGetUUIDP(slot_getattr(row, id_column, &is_null));
+        token->user_id = copy_varlena<text>(slot_getattr(row, user_column, &is_null));
+        token->name = copy_varlena<text>(slot_getattr(row, name_column, &is_null));
+        token->scopes = copy_varlena<ArrayType>(slot_getattr(row, scopes_column, &is_null));
+        read_timestamp(row, expires_column, &token->has_expiry, &token->expires_at);
+        slot_getattr(row, revoked_column, &is_null);
+        token->revoked = !is_null;
+        found = true;
+        return false;
+    });
+    close_indexed(tokens);
+
+    if (found) {
+        IndexedTable usage = open_indexed("token_usage", "token_usage_pkey");
+        AttrNumber last_used_column = column_number(usage, "last_used_at");
+        token->has_last_used = false;
+        scan_equal(
+            usage, snapshot, UUIDPGetDatum(&token->token_id), F_UUID_EQ, [&](TupleTableSlot *row) {
+                read_timestamp(row, last_used_column, &token->has_last_used, &token->last_used_at);
+                return false;
+            });
+        close_indexed(usage);
+        read_role_scopes(snapshot, PointerGetDatum(token->user_id), token);
     }
-    SPI_finish();
-    restore_user(saved);
+    UnregisterSnapshot(snapshot);
     return found;
 }
 

@@ -1,4 +1,4 @@
-// Reading a stored token, and recording its use, as the owner of pat.tokens.
+// Reading a stored token (direct index scans) and recording its use (as the owner of pat.tokens).
 #pragma once
 
 #include "pg/postgres.hpp"
@@ -25,7 +25,8 @@ struct StoredToken {
 // The oid of pat.tokens; raises 42P01 when the extension is not installed here.
 Oid tokens_relation();
 
-// Looks the digest up in the latest committed state; false when no token has it. Plain PostgreSQL
+// Looks the digest up in the latest committed state, with the token's last use and what the
+// user's roles allow; false when no token has it. Plain PostgreSQL
 // code: it may ereport, so C++ callers reach it through call_pg.
 bool fetch_stored_token(const Digest &digest, StoredToken *token);
 
