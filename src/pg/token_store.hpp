@@ -26,8 +26,8 @@ struct StoredToken {
 Oid tokens_relation();
 
 // Looks the digest up in the latest committed state, with the token's last use and what the
-// user's roles allow; false when no token has it. Plain PostgreSQL
-// code: it may ereport, so C++ callers reach it through call_pg.
+// user's roles allow; false when no token has it. Plain PostgreSQL code: it may ereport, so C++
+// callers reach it through call_pg.
 bool fetch_stored_token(const Digest &digest, StoredToken *token);
 
 // Whether this transaction may record a use: not read-only, not on a standby, and not where a
