@@ -169,9 +169,13 @@ CachedToken *find_token(const pat::Digest &digest) {
     if (hash_get_num_entries(table()) >= cache_capacity) {
         reset_cache();
     }
+    // Filled before it is entered, so an error while filling leaves no half-made entry behind.
+    CachedToken filled = {};
+    filled.digest = digest;
+    fill_entry(stored, cache_memory, &filled);
     bool found = false;
     auto *entry = static_cast<CachedToken *>(hash_search(table(), &digest, HASH_ENTER, &found));
-    fill_entry(stored, cache_memory, entry);
+    *entry = filled;
     return entry;
 }
 
