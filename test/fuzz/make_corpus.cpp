@@ -3,7 +3,8 @@
 // regeneration gives different random parts):
 //
 //   d=$(mktemp -d)
-//   clang++-14 -std=gnu++17 -I src test/fuzz/make_corpus.cpp src/core/{token,base62,crc32,random}.cpp \
+//   clang++-14 -std=gnu++17 -I src test/fuzz/make_corpus.cpp
+//   src/core/{token,base62,crc32,random}.cpp \
 //       -lcrypto -o "$d/make_corpus"
 //   rm -rf test/fuzz/corpus && "$d/make_corpus" test/fuzz/corpus
 #include <sys/stat.h>
@@ -28,7 +29,8 @@ void put(const char *target, const char *name, std::string_view bytes) {
     ::mkdir(dir.c_str(), 0755);
     const std::string path = dir + "/" + name;
     FILE *f = std::fopen(path.c_str(), "wb");
-    if (f == nullptr || std::fwrite(bytes.data(), 1, bytes.size(), f) != bytes.size() || std::fclose(f) != 0) {
+    if (f == nullptr || std::fwrite(bytes.data(), 1, bytes.size(), f) != bytes.size() ||
+        std::fclose(f) != 0) {
         std::perror(path.c_str());
         std::exit(1);
     }
@@ -40,7 +42,8 @@ std::string with_checksum(const std::string &body) {
 }
 
 // A string literal with embedded NULs, without its terminator.
-template <std::size_t N> std::string lit(const char (&a)[N]) {
+template <std::size_t N>
+std::string lit(const char (&a)[N]) {
     return std::string(a, N - 1);
 }
 

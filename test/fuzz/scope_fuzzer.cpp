@@ -35,11 +35,11 @@
 
 namespace {
 
-
 // Reference grammar. The length test comes first, so the regex only ever sees <= 100 characters
 // (libstdc++'s regex executor recurses per character and would overflow the stack on megabytes).
 bool ref_valid_scope(std::string_view s) {
-    static const std::regex kGrammar("^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)*$", std::regex::ECMAScript);
+    static const std::regex kGrammar("^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)*$",
+                                     std::regex::ECMAScript);
     if (s.empty() || s.size() > 100)
         return false;
     return std::regex_match(s.begin(), s.end(), kGrammar);
@@ -64,7 +64,8 @@ std::vector<std::string> split_lines(std::string_view s) {
     std::size_t start = 0;
     for (;;) {
         const std::size_t nl = s.find('\n', start);
-        out.emplace_back(s.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start));
+        out.emplace_back(
+            s.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start));
         if (nl == std::string_view::npos)
             break;
         start = nl + 1;
@@ -84,7 +85,8 @@ void check_set_shape(const pat::ScopeSet &set, const std::set<std::string> &want
                      std::string_view input) {
     CHECK(strictly_sorted(set.items()), what, input);
     CHECK(set.size() == want.size() && set.empty() == want.empty(), what, input);
-    CHECK(std::equal(set.items().begin(), set.items().end(), want.begin(), want.end()), what, input);
+    CHECK(std::equal(set.items().begin(), set.items().end(), want.begin(), want.end()), what,
+          input);
 }
 
 }  // namespace
@@ -99,8 +101,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
     // Two lists.
     const std::size_t nul = input.find('\0');
     const std::vector<std::string> list_a = split_lines(input.substr(0, nul));
-    const std::vector<std::string> list_b =
-        nul == std::string_view::npos ? std::vector<std::string>{} : split_lines(input.substr(nul + 1));
+    const std::vector<std::string> list_b = nul == std::string_view::npos
+                                                ? std::vector<std::string>{}
+                                                : split_lines(input.substr(nul + 1));
 
     std::vector<std::string> all(list_a);
     all.insert(all.end(), list_b.begin(), list_b.end());
@@ -120,10 +123,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
     for (const std::string &s : all) {
         const bool in_a = ref_a.count(s) > 0;
         CHECK(a.contains(s) == in_a, "ScopeSet::contains disagrees with std::set", input);
-        CHECK(b.contains(s) == (ref_b.count(s) > 0), "ScopeSet::contains disagrees with std::set", input);
+        CHECK(b.contains(s) == (ref_b.count(s) > 0), "ScopeSet::contains disagrees with std::set",
+              input);
         CHECK(pat::sorted_scopes_contain(views_a.data(), views_a.size(), s) == in_a,
               "sorted_scopes_contain disagrees with std::set", input);
-        CHECK(!pat::sorted_scopes_contain(nullptr, 0, s), "sorted_scopes_contain on nothing", input);
+        CHECK(!pat::sorted_scopes_contain(nullptr, 0, s), "sorted_scopes_contain on nothing",
+              input);
         CHECK(!pat::ScopeSet().contains(s), "empty ScopeSet contains something", input);
     }
 
@@ -135,8 +140,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
     check_set_shape(ab, ref_ab, "A.intersect(B) is not the reference intersection", input);
     check_set_shape(ba, ref_ab, "B.intersect(A) is not the reference intersection", input);
     for (const std::string &s : ab.items())
-        CHECK(a.contains(s) && b.contains(s), "intersection element missing from an operand", input);
-    CHECK(a.contains_all(ab) && b.contains_all(ab), "intersection not contained in both operands", input);
+        CHECK(a.contains(s) && b.contains(s), "intersection element missing from an operand",
+              input);
+    CHECK(a.contains_all(ab) && b.contains_all(ab), "intersection not contained in both operands",
+          input);
 
     // Difference.
     std::vector<std::string> ref_b_minus_a, ref_a_minus_b;
@@ -144,8 +151,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
                         std::back_inserter(ref_b_minus_a));
     std::set_difference(ref_a.begin(), ref_a.end(), ref_b.begin(), ref_b.end(),
                         std::back_inserter(ref_a_minus_b));
-    CHECK(b.missing_from(a) == ref_b_minus_a, "B.missing_from(A) is not the reference difference", input);
-    CHECK(a.missing_from(b) == ref_a_minus_b, "A.missing_from(B) is not the reference difference", input);
+    CHECK(b.missing_from(a) == ref_b_minus_a, "B.missing_from(A) is not the reference difference",
+          input);
+    CHECK(a.missing_from(b) == ref_a_minus_b, "A.missing_from(B) is not the reference difference",
+          input);
 
     // contains_all, four ways.
     bool ref_all = true;
@@ -154,7 +163,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
     CHECK(a.contains_all(b) == ref_all, "A.contains_all(B) disagrees with the reference", input);
     CHECK(a.contains_all(b) == b.missing_from(a).empty(), "contains_all vs missing_from", input);
     CHECK(a.contains_all(b) == (ab.items() == b.items()), "contains_all vs intersect", input);
-    CHECK(a.contains_all(a) && a.contains_all(pat::ScopeSet()), "contains_all not reflexive", input);
+    CHECK(a.contains_all(a) && a.contains_all(pat::ScopeSet()), "contains_all not reflexive",
+          input);
     CHECK(pat::ScopeSet().contains_all(b) == b.empty(), "empty set contains_all", input);
     return 0;
 }

@@ -142,7 +142,8 @@ bool ref_well_formed(std::string_view t) {
     const std::size_t plen = t.size() - kRandom - kChecksum;
     if (!ref_prefix_ok(t.substr(0, plen)) || !ref_random_ok(t.substr(plen, kRandom)))
         return false;
-    const std::optional<std::string> sum = ref_encode(ref_crc32(t.substr(0, plen + kRandom)), kChecksum);
+    const std::optional<std::string> sum =
+        ref_encode(ref_crc32(t.substr(0, plen + kRandom)), kChecksum);
     return sum && *sum == t.substr(plen + kRandom);
 }
 
@@ -179,8 +180,9 @@ bool checked_is_well_formed(std::string_view input) {
 void check_token(std::string_view input) {
     const bool got = checked_is_well_formed(input);
     const bool want = ref_well_formed(input);
-    CHECK(got == want, got ? "is_well_formed_token accepted what the reference rejects"
-                           : "is_well_formed_token rejected what the reference accepts",
+    CHECK(got == want,
+          got ? "is_well_formed_token accepted what the reference rejects"
+              : "is_well_formed_token rejected what the reference accepts",
           input);
 
     // Rebuild from the parts as the parser splits them (from the end).
@@ -200,7 +202,8 @@ void check_token(std::string_view input) {
         }
         CHECK(threw == !parts_ok, "assemble_token threw/did not throw wrongly", input);
         if (!threw)
-            CHECK((rebuilt == input) == got, "assemble_token(parsed parts) == input disagrees", input);
+            CHECK((rebuilt == input) == got, "assemble_token(parsed parts) == input disagrees",
+                  input);
     }
 
     if (got) {
@@ -218,8 +221,8 @@ void check_token(std::string_view input) {
                 if (c == orig)
                     continue;
                 mutated[i] = c;
-                CHECK(!pat::is_well_formed_token(mutated), "single-byte substitution still well-formed",
-                      input);
+                CHECK(!pat::is_well_formed_token(mutated),
+                      "single-byte substitution still well-formed", input);
             }
             mutated[i] = orig;
         }
@@ -253,10 +256,11 @@ void check_assemble(std::string_view input) {
     } catch (const std::invalid_argument &) {
         threw = true;
     }
-    CHECK(threw == (prefix.size() > kPrefixMax), "assemble_token on mapped parts threw wrongly", input);
+    CHECK(threw == (prefix.size() > kPrefixMax), "assemble_token on mapped parts threw wrongly",
+          input);
     if (!threw) {
-        CHECK(token.size() == prefix.size() + kRandom + kChecksum, "assembled token has wrong length",
-              input);
+        CHECK(token.size() == prefix.size() + kRandom + kChecksum,
+              "assembled token has wrong length", input);
         CHECK(token.compare(0, prefix.size(), prefix) == 0 &&
                   token.compare(prefix.size(), kRandom, random) == 0,
               "assembled token does not start with prefix + random part", input);
@@ -322,7 +326,8 @@ void check_base62(std::string_view input) {
 extern "C" int LLVMFuzzerInitialize(int *, char ***) {
     __sanitizer_install_malloc_and_free_hooks(malloc_hook, free_hook);
     // Self-test of the references against known answers, so a broken reference cannot hide bugs.
-    if (ref_crc32("123456789") != 0xCBF43926U || ref_encode(61, 2) != std::optional<std::string>("0z") ||
+    if (ref_crc32("123456789") != 0xCBF43926U ||
+        ref_encode(61, 2) != std::optional<std::string>("0z") ||
         ref_decode("LygHa16AHYF") != std::optional<std::uint64_t>(UINT64_MAX) ||
         ref_decode("LygHa16AHYG").has_value()) {
         std::fprintf(stderr, "token_fuzzer: reference self-test failed\n");
