@@ -1,5 +1,7 @@
-// The pat.* configuration parameters. Both are superuser-only (PGC_SUSET) so that an
-// application role cannot lift a lifetime policy or change what tokens look like.
+// The pat.* configuration parameters. All are superuser-only (PGC_SUSET, or PGC_SIGHUP for the
+// digest keys, which are also hidden from other roles), so that an application role cannot lift
+// a lifetime policy, change what tokens look like or read a key. pat.token_cache_size is
+// defined with the cache (token_cache.cpp).
 #include "pg/settings.hpp"
 
 #include <cstdlib>
