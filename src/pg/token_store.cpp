@@ -47,15 +47,9 @@ struct IndexedTable {
 };
 
 IndexedTable open_indexed(const char *table_name, const char *index_name) {
-    Oid schema = get_namespace_oid("pat", false);
-    Oid table = get_relname_relid(table_name, schema);
-    Oid index = get_relname_relid(index_name, schema);
-    if (!OidIsValid(table) || !OidIsValid(index)) {
-        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
-                        errmsg("pg_pat's table pat.%s or its index pat.%s is missing", table_name,
-                               index_name),
-                        errhint("Reinstall the extension.")));
-    }
+    const char *hint = "Reinstall the extension.";
+    Oid table = pat_relation(table_name, hint);
+    Oid index = pat_relation(index_name, hint);
     IndexedTable opened;
     opened.table = table_open(table, AccessShareLock);
     opened.index = index_open(index, AccessShareLock);
