@@ -17,10 +17,12 @@ TAP_TESTS = 1
 PROVE_TESTS = $(sort $(wildcard test/t/*.pl))
 
 PG_CONFIG ?= pg_config
-PG_CPPFLAGS = -I$(srcdir)/src
+PG_CPPFLAGS = -I$(srcdir)/src -I$(libpq_srcdir)
 PG_CXXFLAGS = -std=gnu++17 -Wall -Wextra -Werror -Wno-register -Wno-unused-parameter \
 	-Wno-missing-field-initializers -fno-strict-aliasing
 SHLIB_LINK = -lcrypto -lstdc++
+# libpq: a standby's usage worker forwards usage to the primary.
+SHLIB_LINK_INTERNAL = $(libpq)
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)

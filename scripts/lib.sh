@@ -96,6 +96,7 @@ fsync = off
 synchronous_commit = off
 full_page_writes = off
 max_prepared_transactions = 10
+shared_preload_libraries = 'pg_pat'
 ${PAT_EXTRA_CONF:-}
 CONF
     if ! pat_as_pg "$base" pg_ctl -D "$PAT_CLUSTER_DATA" -l "$base/server.log" -w -t 60 start >/dev/null; then

@@ -1,8 +1,14 @@
-// Module entry: settings and transaction callbacks, set up once per backend.
+// Module entry: pg_pat must be preloaded (shared_preload_libraries), so that its settings are
+// real, reserved and privileged before any client sets them, and its shared memory and
+// background worker exist. Loaded any other way, loading fails, and with it CREATE EXTENSION
+// and every function.
 #include "pg/guard.hpp"
 #include "pg/settings.hpp"
 #include "pg/token_cache.hpp"
 #include "pg/token_context.hpp"
+#include "pg/usage_flush.hpp"
+#include "pg/usage_store.hpp"
+#include "pg/usage_worker.hpp"
 
 extern "C" {
 PG_MODULE_MAGIC;
@@ -10,8 +16,21 @@ PG_MODULE_MAGIC;
 void _PG_init(void);
 
 void _PG_init(void) {
+    if (!process_shared_preload_libraries_in_progress) {
+        ereport(ERROR,
+                (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                 errmsg("pg_pat must be loaded via shared_preload_libraries"),
+                 errdetail("Loaded later, its settings could be set or read by any role, and its "
+                           "shared memory and background worker would be missing."),
+                 errhint("Add 'pg_pat' to shared_preload_libraries in postgresql.conf and "
+                         "restart the server.")));
+    }
     pat::pg::define_settings();
     pat::pg::register_token_context_callbacks();
     pat::pg::setup_token_cache();
+    pat::pg::setup_usage_store();
+    pat::pg::setup_usage_flush();
+    pat::pg::setup_usage_worker();
+    MarkGUCPrefixReserved("pat");
 }
 }

@@ -116,7 +116,6 @@ void define_settings() {
         "\"sha256\" stands for tokens made before any key was set.", &previous_keys_setting, "",
         PGC_SIGHUP, GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL, check_previous_keys, invalidate_digesters,
         nullptr);
-    MarkGUCPrefixReserved("pat");
 }
 
 std::string_view token_prefix() {

@@ -29,33 +29,6 @@ bool cache_stale = false;
 // pat.tokens as last resolved; its relcache invalidations are the cache's signal.
 Oid cached_tokens_relation = InvalidOid;
 
-// Tokens whose use this transaction noted: if it aborts, their write is undone, so the cache
-// must not claim it happened. Past the limit, an abort simply drops the whole cache.
-constexpr int kMaxUsesNoted = 64;
-pat::Digest uses_noted[kMaxUsesNoted];
-int uses_noted_count = 0;
-bool uses_noted_overflow = false;
-
-void on_transaction_end(XactEvent event, void *) {
-    if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) {
-        if (uses_noted_overflow) {
-            cache_stale = true;
-        } else if (cache_table != nullptr) {
-            for (int i = 0; i < uses_noted_count; ++i) {
-                auto *entry = static_cast<CachedToken *>(
-                    hash_search(cache_table, &uses_noted[i], HASH_FIND, nullptr));
-                if (entry != nullptr) {
-                    entry->has_last_use = false;
-                }
-            }
-        }
-    }
-    if (ends_transaction(event)) {
-        uses_noted_count = 0;
-        uses_noted_overflow = false;
-    }
-}
-
 void on_relcache_invalidation(Datum, Oid relation) {
     if (relation == InvalidOid || relation == cached_tokens_relation) {
         cache_stale = true;
@@ -132,8 +105,6 @@ void fill_entry(const StoredToken &stored, MemoryContext memory, CachedToken *en
     entry->has_expiry = stored.has_expiry;
     entry->expires_at = stored.expires_at;
     entry->revoked = stored.revoked;
-    entry->has_last_use = stored.has_last_used;
-    entry->last_use_at = stored.last_used_at;
     set_effective_scopes(stored, memory, entry);
 }
 
@@ -179,23 +150,6 @@ CachedToken *find_token(const pat::Digest &digest) {
     return entry;
 }
 
-void note_token_use(CachedToken *token, TimestampTz now) {
-    if (!token_use_due(token->has_last_use, token->last_use_at, now) || !token_use_recordable()) {
-        return;
-    }
-    // Noted before the write, so this backend tries at most once a minute per token even when
-    // another session holds the row or already wrote it; forgotten if the transaction aborts.
-    token->has_last_use = true;
-    token->last_use_at = now;
-    if (uses_noted_count < kMaxUsesNoted) {
-        uses_noted[uses_noted_count++] = token->digest;
-    } else {
-        uses_noted_overflow = true;
-    }
-    pg_uuid_t token_id = token->token_id;
-    record_token_use(token_id, now);
-}
-
 void setup_token_cache() {
     DefineCustomIntVariable("pat.token_cache_size",
                             "Tokens each backend keeps in its validation cache; 0 turns it off.",
@@ -203,7 +157,6 @@ void setup_token_cache() {
                             &cache_capacity, 10000, 0, 10000000, PGC_SUSET, 0, nullptr, nullptr,
                             nullptr);
     CacheRegisterRelcacheCallback(on_relcache_invalidation, 0);
-    RegisterXactCallback(on_transaction_end, nullptr);
 }
 
 }  // namespace pat::pg

@@ -27,17 +27,11 @@ struct CachedToken {
     bool has_expiry;
     TimestampTz expires_at;
     bool revoked;
-    bool has_last_use;
-    TimestampTz last_use_at;  // last use written (or attempted) by this backend, or stored
 };
 
 // The token stored under digest, or nullptr when there is none. Plain PostgreSQL code in the
 // sense of guard.hpp: it may ereport, so C++ frames owning objects call it through call_pg.
 CachedToken *find_token(const pat::Digest &digest);
-
-// Records a use of the token (last_used_at) if none was recorded in the last minute; never
-// waits for a row lock. May ereport.
-void note_token_use(CachedToken *token, TimestampTz now);
 
 // Makes every backend drop its cache when the current transaction commits.
 void invalidate_token_caches();

@@ -1,29 +1,13 @@
-// Reading a stored token, and recording its use.
+// Reading a stored token.
 //
 // The caller (a validating service) has no privilege on the tables. A token is read by direct
-// index scans, which check no privilege and resolve no name through the search_path; a use is
-// recorded by a prepared query run as the table owner, schema-qualifying every table and
-// operator.
+// index scans, which check no privilege and resolve no name through the search_path. Its use is
+// counted in shared memory (usage_store.hpp), never written here.
 #include "pg/token_store.hpp"
 
 #include "pg/spi_support.hpp"
 
 namespace pat::pg {
-
-// SKIP LOCKED: a usage row another validation is writing is simply not touched. The token row
-// itself is never locked here, so revokes and edits never wait for a validating transaction.
-static const char kTouchQuery[] =
-    "UPDATE pat.token_usage SET last_used_at = $2"
-    " WHERE token_id OPERATOR(pg_catalog.=)"
-    "   (SELECT token_id FROM pat.token_usage"
-    "     WHERE token_id OPERATOR(pg_catalog.=) $1"
-    "       AND (last_used_at IS NULL OR last_used_at OPERATOR(pg_catalog.<) $3)"
-    "     FOR NO KEY UPDATE SKIP LOCKED)";
-
-// How often last_used_at may be written per token.
-static constexpr int64 kTouchInterval = 60 * USECS_PER_SEC;
-
-static SPIPlanPtr touch_plan = nullptr;
 
 Oid tokens_relation() {
     return pat_relation("tokens", "Is the pg_pat extension installed in this database?");
@@ -162,52 +146,10 @@ bool fetch_stored_token(const Digest &digest, StoredToken *token) {
     close_indexed(tokens);
 
     if (found) {
-        IndexedTable usage = open_indexed("token_usage", "token_usage_pkey");
-        AttrNumber last_used_column = column_number(usage, "last_used_at");
-        token->has_last_used = false;
-        scan_equal(
-            usage, snapshot, UUIDPGetDatum(&token->token_id), F_UUID_EQ, [&](TupleTableSlot *row) {
-                read_timestamp(row, last_used_column, &token->has_last_used, &token->last_used_at);
-                return false;
-            });
-        close_indexed(usage);
         read_role_scopes(snapshot, PointerGetDatum(token->user_id), token);
     }
     UnregisterSnapshot(snapshot);
     return found;
-}
-
-bool token_use_recordable() {
-    return !XactReadOnly && !RecoveryInProgress() && !IsolationUsesXactSnapshot();
-}
-
-void record_token_use(const pg_uuid_t &token_id, TimestampTz now) {
-    SavedUser saved = become_owner_of(tokens_relation());
-    if (SPI_connect() != SPI_OK_CONNECT) {
-        elog(ERROR, "pg_pat could not connect to SPI");
-    }
-    if (touch_plan == nullptr) {
-        Oid types[3] = {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-        touch_plan = keep_plan(kTouchQuery, 3, types);
-    }
-    pg_uuid_t *id = static_cast<pg_uuid_t *>(palloc(sizeof(pg_uuid_t)));
-    *id = token_id;
-    Datum args[3] = {UUIDPGetDatum(id), TimestampTzGetDatum(now),
-                     TimestampTzGetDatum(now - kTouchInterval)};
-    int rc = SPI_execute_plan(touch_plan, args, nullptr, false, 0);
-    if (rc != SPI_OK_UPDATE) {
-        elog(ERROR, "pg_pat could not record token use: %s", SPI_result_code_string(rc));
-    }
-    SPI_finish();
-    restore_user(saved);
-}
-
-}  // namespace pat::pg
-
-namespace pat::pg {
-
-bool token_use_due(bool has_last_used, TimestampTz last_used_at, TimestampTz now) {
-    return !has_last_used || last_used_at < now - kTouchInterval;
 }
 
 }  // namespace pat::pg

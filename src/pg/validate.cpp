@@ -16,6 +16,7 @@
 #include "pg/settings.hpp"
 #include "pg/token_cache.hpp"
 #include "pg/token_context.hpp"
+#include "pg/usage_store.hpp"
 
 namespace {
 
@@ -94,12 +95,11 @@ Check check_token(FunctionCallInfo fcinfo) {
     return check;
 }
 
-// Records the use of a valid token; last, because it may run a query that invalidates the
-// cache entry check.token points to.
-void note_use(const Check &check) {
-    if (check.status == pat::TokenStatus::valid) {
-        pat::pg::note_token_use(check.token, GetCurrentStatementStartTimestamp());
-    }
+// Counts the check in shared memory (usage_store.hpp): no table is written, no transaction id
+// taken, no WAL generated.
+void count_use(const Check &check) {
+    pat::pg::count_check(check.token != nullptr ? &check.token->token_id : nullptr, check.status,
+                         GetCurrentStatementStartTimestamp());
 }
 
 // pat_validate's blessed result row type, built once per backend rather than once per query
@@ -165,13 +165,14 @@ PAT_FUNCTION(pat_validate) {
         nulls[6] = !token.has_expiry;
     }
     HeapTuple tuple = heap_form_tuple(result_type, values, nulls);
-    note_use(check);
+    count_use(check);
     return HeapTupleGetDatum(tuple);
 }
 
 // pat_authenticate(token, required_scopes): the user id, or 28000 / 42501; sets the context.
 PAT_FUNCTION(pat_authenticate) {
     Check check = check_token(fcinfo);
+    count_use(check);
     switch (check.status) {
         case pat::TokenStatus::valid:
             break;
@@ -197,6 +198,5 @@ PAT_FUNCTION(pat_authenticate) {
             std::vector<std::string>(token.sorted_scopes, token.sorted_scopes + token.scope_count));
         pat::pg::set_token_context(std::move(context));
     }
-    note_use(check);
     PG_RETURN_TEXT_P(user_id);
 }

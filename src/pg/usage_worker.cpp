@@ -1,0 +1,148 @@
+// The usage launcher and flush workers; see usage_worker.hpp.
+#include "pg/usage_worker.hpp"
+
+#include "pg/postgres.hpp"
+#include "pg/usage_flush.hpp"
+#include "pg/usage_store.hpp"
+
+extern "C" {
+PGDLLEXPORT void pat_usage_launcher_main(Datum);
+PGDLLEXPORT void pat_usage_flush_main(Datum database);
+}
+
+namespace pat::pg {
+
+namespace {
+
+int flush_interval_ms = 10000;
+// Databases flushed per round; more wait for the next round.
+constexpr int kMaxDatabasesPerRound = 256;
+
+void fill_worker(BackgroundWorker *worker, const char *function, const char *name) {
+    memset(worker, 0, sizeof(*worker));
+    snprintf(worker->bgw_library_name, BGW_MAXLEN, "pg_pat");
+    snprintf(worker->bgw_function_name, BGW_MAXLEN, "%s", function);
+    snprintf(worker->bgw_name, BGW_MAXLEN, "%s", name);
+    snprintf(worker->bgw_type, BGW_MAXLEN, "%s", name);
+}
+
+// Starts a flush worker for database and waits until it has exited.
+void flush_database(Oid database) {
+    BackgroundWorker worker;
+    fill_worker(&worker, "pat_usage_flush_main", "pg_pat usage flush");
+    worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+    worker.bgw_start_time = BgWorkerStart_ConsistentState;
+    worker.bgw_restart_time = BGW_NEVER_RESTART;
+    worker.bgw_main_arg = ObjectIdGetDatum(database);
+    worker.bgw_notify_pid = MyProcPid;
+    BackgroundWorkerHandle *handle = nullptr;
+    if (!RegisterDynamicBackgroundWorker(&worker, &handle)) {
+        ereport(LOG, (errmsg("pg_pat could not start a usage flush worker; retrying in the next "
+                             "interval"),
+                      errhint("Raise max_worker_processes.")));
+        return;
+    }
+    WaitForBackgroundWorkerShutdown(handle);
+    pfree(handle);
+}
+
+// Drops the pending usage of databases that no longer exist: nobody can write it.
+void drop_usage_of_dropped(Oid *databases, int *count) {
+    StartTransactionCommand();
+    int kept = 0;
+    for (int i = 0; i < *count; ++i) {
+        if (SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(databases[i]))) {
+            databases[kept++] = databases[i];
+            continue;
+        }
+        int dropped = 0;
+        pfree(take_pending(databases[i], &dropped));
+        ereport(LOG, (errmsg("pg_pat dropped the usage of %d tokens of dropped database %u",
+                             dropped, databases[i])));
+    }
+    CommitTransactionCommand();
+    *count = kept;
+}
+
+void flush_round() {
+    uint64 lost = take_lost_checks();
+    if (lost > 0) {
+        ereport(WARNING, (errmsg("pg_pat could not keep the usage of %llu checks: shared memory "
+                                 "was full",
+                                 static_cast<unsigned long long>(lost)),
+                          errhint("Raise pat.usage_max_entries or lower "
+                                  "pat.usage_flush_interval.")));
+    }
+    Oid databases[kMaxDatabasesPerRound];
+    int count = databases_with_pending(databases, kMaxDatabasesPerRound);
+    drop_usage_of_dropped(databases, &count);
+    for (int i = 0; i < count && !ShutdownRequestPending; ++i) {
+        flush_database(databases[i]);
+    }
+}
+
+}  // namespace
+
+void setup_usage_worker() {
+    DefineCustomIntVariable(
+        "pat.usage_flush_interval",
+        "How often pg_pat's background worker writes usage from shared memory to the tables.",
+        "A crash loses at most the usage of one interval.", &flush_interval_ms, 10000, 100,
+        3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+    BackgroundWorker worker;
+    fill_worker(&worker, "pat_usage_launcher_main", "pg_pat usage launcher");
+    // Connected to no database: it reads only pg_database, a shared catalog.
+    worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+    // Consistent state: a hot standby runs it too, and forwards its usage to the primary.
+    worker.bgw_start_time = BgWorkerStart_ConsistentState;
+    worker.bgw_restart_time = 10;
+    RegisterBackgroundWorker(&worker);
+}
+
+}  // namespace pat::pg
+
+void pat_usage_launcher_main(Datum) {
+    pqsignal(SIGHUP, SignalHandlerForConfigReload);
+    pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+    BackgroundWorkerUnblockSignals();
+    BackgroundWorkerInitializeConnection(nullptr, nullptr, 0);
+    pat::pg::set_flush_latch(MyLatch);
+    while (!ShutdownRequestPending) {
+        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+                        pat::pg::flush_interval_ms, PG_WAIT_EXTENSION);
+        ResetLatch(MyLatch);
+        CHECK_FOR_INTERRUPTS();
+        if (ConfigReloadPending) {
+            ConfigReloadPending = false;
+            ProcessConfigFile(PGC_SIGHUP);
+        }
+        if (!ShutdownRequestPending) {
+            pat::pg::flush_round();
+        }
+    }
+    pat::pg::set_flush_latch(nullptr);
+    proc_exit(0);
+}
+
+void pat_usage_flush_main(Datum database) {
+    pqsignal(SIGTERM, die);
+    BackgroundWorkerUnblockSignals();
+    BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(database), InvalidOid,
+                                              BGWORKER_BYPASS_ALLOWCONN);
+    SetCurrentStatementStartTimestamp();
+    StartTransactionCommand();
+    PushActiveSnapshot(GetTransactionSnapshot());
+    pgstat_report_activity(STATE_RUNNING, "pg_pat: writing usage");
+    if (OidIsValid(get_extension_oid("pg_pat", true))) {
+        pat::pg::flush_usage();
+    } else {
+        int dropped = pat::pg::discard_usage();
+        ereport(LOG, (errmsg("pg_pat dropped the usage of %d tokens: database \"%s\" has no "
+                             "pg_pat extension",
+                             dropped, get_database_name(MyDatabaseId))));
+    }
+    PopActiveSnapshot();
+    CommitTransactionCommand();
+    pgstat_report_activity(STATE_IDLE, nullptr);
+    proc_exit(0);
+}
