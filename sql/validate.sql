@@ -171,38 +171,29 @@ SELECT status, scopes FROM pat_validate(:'root_tok', '{catalog:read}');
 SELECT pat_define_role('va_admin', '{}', true);
 SELECT status, scopes FROM pat_validate(:'root_tok', '{billing:read}');
 
--- last_used_at: recorded by a valid check, at most once a minute, never by a failed check,
--- and silently not at all in a read-only or REPEATABLE READ / SERIALIZABLE transaction.
+-- last_used_at: a valid check is a use, a failed one is not. Checks are counted in shared
+-- memory, so pat_list shows a use at once, before anything is written (sql/usage.sql covers the
+-- writing); a check never writes, whatever the transaction.
 SELECT token AS lu_tok, token_id AS lu_id
 FROM pat_create('va-alice', 'last used', '{catalog:read}', '1 day') \gset
 SELECT last_used_at FROM pat_list('va-alice') WHERE token_id = :'lu_id';
 SELECT status FROM pat_validate(:'lu_tok', '{scorecards:write}');
 SELECT last_used_at FROM pat_list('va-alice') WHERE token_id = :'lu_id';
 SELECT valid, status FROM pat_validate(:'lu_tok');
-SELECT last_used_at BETWEEN now() - interval '1 hour' AND now() AS recorded
+SELECT last_used_at BETWEEN now() - interval '1 hour' AND clock_timestamp() AS recorded
 FROM pat_list('va-alice') WHERE token_id = :'lu_id';
-SELECT coalesce(last_used_at, '-infinity') AS first_use
-FROM pat_list('va-alice') WHERE token_id = :'lu_id' \gset
--- A second check within the minute leaves it alone.
-SELECT valid, status FROM pat_validate(:'lu_tok');
-SELECT last_used_at = :'first_use' AS unchanged FROM pat_list('va-alice') WHERE token_id = :'lu_id';
--- Once the recorded use is more than a minute old, the next valid check moves it forward
--- (checked from a new session, as the use is backdated rather than waited for).
-UPDATE pat.token_usage SET last_used_at = last_used_at - interval '61 seconds'
-WHERE token_id = :'lu_id';
-\c -
+SELECT last_used_at AS first_use FROM pat_list('va-alice') WHERE token_id = :'lu_id' \gset
+-- A later valid check, in another transaction, moves it forward.
+SELECT pg_sleep(0.01);
 SELECT valid, status FROM pat_validate(:'lu_tok');
 SELECT last_used_at > :'first_use' AS moved_forward
 FROM pat_list('va-alice') WHERE token_id = :'lu_id';
--- A failed check does not: not for a missing scope, nor once expired or revoked.
-\c -
-UPDATE pat.token_usage SET last_used_at = '2026-01-01 00:00:00+00' WHERE token_id = :'lu_id';
+SELECT last_used_at AS second_use FROM pat_list('va-alice') WHERE token_id = :'lu_id' \gset
+-- Failed checks do not: not for a missing scope, nor once revoked or expired.
 SELECT status FROM pat_validate(:'lu_tok', '{scorecards:write}');
-SELECT last_used_at = '2026-01-01 00:00:00+00' AS unchanged
-FROM pat_list('va-alice') WHERE token_id = :'lu_id';
 SELECT pat_revoke(:'lu_id') AS revoked;
 SELECT status FROM pat_validate(:'lu_tok');
-SELECT last_used_at = '2026-01-01 00:00:00+00' AS unchanged
+SELECT last_used_at = :'second_use' AS unchanged
 FROM pat_list('va-alice') WHERE token_id = :'lu_id';
 SELECT token AS lu_exp_tok, token_id AS lu_exp_id
 FROM pat_create('va-alice', 'expired, never used', '{catalog:read}', '1 day') \gset
@@ -210,38 +201,41 @@ UPDATE pat.tokens SET expires_at = now() - interval '1 second' WHERE token_id = 
 SELECT status FROM pat_validate(:'lu_exp_tok');
 SELECT last_used_at FROM pat_list('va-alice') WHERE token_id = :'lu_exp_id';
 
--- Read-only and snapshot-isolation transactions validate but record nothing...
+-- Read-only and snapshot-isolation transactions record the use too, and no check takes a
+-- transaction id.
 SELECT token AS ro_tok, token_id AS ro_id
 FROM pat_create('va-alice', 'read-only use', '{catalog:read}', '1 day') \gset
 BEGIN READ ONLY;
 SELECT valid, status FROM pat_validate(:'ro_tok');
+SELECT txid_current_if_assigned() IS NULL AS no_transaction_id;
 COMMIT;
-SELECT last_used_at FROM pat_list('va-alice') WHERE token_id = :'ro_id';
+SELECT last_used_at BETWEEN now() - interval '1 hour' AND clock_timestamp() AS recorded
+FROM pat_list('va-alice') WHERE token_id = :'ro_id';
+SELECT last_used_at AS ro_use FROM pat_list('va-alice') WHERE token_id = :'ro_id' \gset
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT valid, status FROM pat_validate(:'ro_tok');
+SELECT txid_current_if_assigned() IS NULL AS no_transaction_id;
 COMMIT;
+SELECT last_used_at > :'ro_use' AS recorded FROM pat_list('va-alice') WHERE token_id = :'ro_id';
+SELECT last_used_at AS ro_use FROM pat_list('va-alice') WHERE token_id = :'ro_id' \gset
 BEGIN ISOLATION LEVEL SERIALIZABLE;
 SELECT valid, status FROM pat_validate(:'ro_tok');
+SELECT txid_current_if_assigned() IS NULL AS no_transaction_id;
 COMMIT;
+SELECT last_used_at > :'ro_use' AS recorded FROM pat_list('va-alice') WHERE token_id = :'ro_id';
+SELECT last_used_at AS ro_use FROM pat_list('va-alice') WHERE token_id = :'ro_id' \gset
 SET default_transaction_read_only = on;
 SELECT valid, status FROM pat_validate(:'ro_tok');
 RESET default_transaction_read_only;
-SELECT last_used_at FROM pat_list('va-alice') WHERE token_id = :'ro_id';
--- ...so the next valid check in an ordinary transaction, in the same session, records the use.
-SELECT valid, status FROM pat_validate(:'ro_tok');
-SELECT last_used_at BETWEEN now() - interval '1 hour' AND now() AS recorded
-FROM pat_list('va-alice') WHERE token_id = :'ro_id';
+SELECT last_used_at > :'ro_use' AS recorded FROM pat_list('va-alice') WHERE token_id = :'ro_id';
 
--- A use recorded by a transaction that rolls back is not recorded; the next valid check,
--- in the same session, records it.
+-- A check inside a transaction that rolls back still happened: its use is kept.
 SELECT token AS rb_tok, token_id AS rb_id
 FROM pat_create('va-alice', 'rolled back use', '{catalog:read}', '1 day') \gset
 BEGIN;
 SELECT valid, status FROM pat_validate(:'rb_tok');
 ROLLBACK;
-SELECT last_used_at FROM pat_list('va-alice') WHERE token_id = :'rb_id';
-SELECT valid, status FROM pat_validate(:'rb_tok');
-SELECT last_used_at BETWEEN now() - interval '1 hour' AND now() AS recorded
+SELECT last_used_at BETWEEN now() - interval '1 hour' AND clock_timestamp() AS recorded
 FROM pat_list('va-alice') WHERE token_id = :'rb_id';
 
 -- Any change reaches the next check in this session, also a direct UPDATE or a TRUNCATE.
