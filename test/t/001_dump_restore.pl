@@ -9,6 +9,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use PatNode;
 use IPC::Run;
 
 my $KEY = 'tap-dump-restore-digest-key-0123456789abcdef';
@@ -100,8 +103,7 @@ sub audit_rows
 
 # --- source: data under no key, then under a key -----------------------------------------
 
-my $node = PostgreSQL::Test::Cluster->new('dump_source');
-$node->init;
+my $node = PatNode::new_node('dump_source');
 $node->start;
 $node->safe_psql('postgres', "CREATE DATABASE $SRC");
 $node->safe_psql($SRC, 'CREATE EXTENSION pg_pat');
@@ -150,8 +152,9 @@ is( $node->safe_psql($SRC,
 	"digest of '$_->{name}' is " . ($_ == $plain ? 'plain SHA-256' : 'keyed'))
   for ($plain, $ci, $bobcli);
 
-# Record uses (last_used_at) for two tokens before the dump.
+# Record uses (last_used_at) for two tokens before the dump: counted, then written out.
 statuses($node, $SRC, [ $ci, $bobcli ]);
+is($node->safe_psql($SRC, 'SELECT pat_flush_usage()'), '2', 'the two uses are written out');
 is( $node->safe_psql($SRC, 'SELECT count(*) FROM pat.token_usage WHERE last_used_at IS NOT NULL'),
 	'2', 'two tokens have a recorded use before the dump');
 
@@ -246,8 +249,7 @@ sub check_restored
 
 check_restored($node, 'restored', 'same node, new database');
 
-my $fresh = PostgreSQL::Test::Cluster->new('restore_target');
-$fresh->init;
+my $fresh = PatNode::new_node('restore_target');
 $fresh->append_conf('postgresql.conf',
 	"pat.digest_key = '$KEY'\npat.digest_previous_keys = 'sha256'\n");
 $fresh->start;

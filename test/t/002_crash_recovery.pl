@@ -7,9 +7,11 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use PatNode;
 
-my $node = PostgreSQL::Test::Cluster->new('crash');
-$node->init;
+my $node = PatNode::new_node('crash');
 # No checkpoint between the work and the crash: everything below is recovered from WAL.
 $node->append_conf('postgresql.conf', "checkpoint_timeout = '1h'\nmax_wal_size = '1GB'\n");
 $node->start;
@@ -72,7 +74,8 @@ sub statuses
 }
 
 # A recorded use (committed by the validating transaction itself).
-is(statuses(['a3'], '{}', \%tok), 'a3=valid', 'a3 validates (records a use)');
+is(statuses(['a3'], '{}', \%tok), 'a3=valid', 'a3 validates (counts a use)');
+is($node->safe_psql('postgres', 'SELECT pat_flush_usage() > 0'), 't', 'the use is written out');
 
 # Lifecycle changes, each committed, the last ones right before the crash.
 $node->safe_psql(
@@ -132,7 +135,7 @@ is($node->safe_psql('postgres', "SELECT name FROM pat.tokens WHERE token_id = '$
 	'a2 renamed', 'the committed rename holds');
 is($node->safe_psql('postgres',
 		"SELECT last_used_at IS NOT NULL FROM pat.token_usage WHERE token_id = '$tok{a3}{id}'"),
-	't', 'the recorded use survived');
+	't', 'the written use survived');
 is( $node->safe_psql('postgres',
 		q{SELECT string_agg(u || ':' || l.status || '=' || n, ',' ORDER BY u, l.status)
 		    FROM (SELECT u, status, count(*) AS n

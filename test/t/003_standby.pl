@@ -8,10 +8,14 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use PatNode;
 use Time::HiRes qw(time usleep);
 
-my $primary = PostgreSQL::Test::Cluster->new('primary');
-$primary->init(allows_streaming => 1);
+my $primary = PatNode::new_node('primary', allows_streaming => 1);
+# Short, so that the test sees forwarded usage soon; the standby inherits it with the backup.
+$primary->append_conf('postgresql.conf', "pat.usage_flush_interval = '300ms'\n");
 $primary->start;
 $primary->safe_psql(
 	'postgres', q{
@@ -99,10 +103,30 @@ is( session_query($cached,
 is(session_query($cached, 'SELECT pat_current_user() IS NULL', 'context after commit'),
 	't', 'standby: the context ends with the transaction');
 
-# No use was recorded on the primary for tokens only validated on the standby (nor could it be).
-is( $primary->safe_psql('postgres',
-		"SELECT count(*) FROM pat.token_usage WHERE last_used_at IS NOT NULL"),
-	'0', 'no last_used_at recorded by standby validations');
+# Tokens only validated on the standby: the standby wrote nothing, its worker forwarded the
+# uses and counts to the primary (over primary_conninfo), within a few intervals.
+my $forwarded_at = time();
+ok( $primary->poll_query_until(
+		'postgres', qq{SELECT count(*) = 2 FROM pat.token_usage
+		               WHERE token_id IN ('$a1->{id}', '$a2->{id}') AND last_used_at IS NOT NULL}),
+	'standby checks appear as last use on the primary');
+note(sprintf('standby usage reached the primary %.1f s after polling began', time() - $forwarded_at));
+is( $primary->safe_psql(
+		'postgres', qq{SELECT string_agg(outcome || '=' || (checks > 0), ',' ORDER BY outcome)
+		               FROM pat.token_checks WHERE token_id = '$a1->{id}'}),
+	'valid=true', 'standby checks are counted on the primary');
+is($primary->safe_psql('postgres', "SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_type = 'pg_pat usage launcher'"),
+	't', 'the primary runs the usage launcher');
+is($standby->safe_psql('postgres', "SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_type = 'pg_pat usage launcher'"),
+	't', 'the standby runs the usage launcher');
+# A check on the standby that is refused is counted too.
+is(session_query($cached, "SELECT status FROM pat_validate('$a1->{token}', '{nope:nope}')", 'refused'),
+	'insufficient_scope', 'standby: a refused check');
+ok( $primary->poll_query_until(
+		'postgres', qq{SELECT EXISTS (SELECT FROM pat.token_checks
+		               WHERE token_id = '$a1->{id}' AND outcome = 'insufficient_scope')}),
+	'a refused standby check is counted on the primary');
+like($standby->safe_psql('postgres', 'SELECT pg_is_in_recovery()'), qr/^t$/, 'still a standby');
 
 # --- revocation lag ----------------------------------------------------------------------
 

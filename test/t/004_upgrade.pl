@@ -9,9 +9,11 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use PatNode;
 
-my $node = PostgreSQL::Test::Cluster->new('upgrade');
-$node->init;
+my $node = PatNode::new_node('upgrade');
 $node->start;
 
 # Runs SQL; fails the test unless psql exits 0 with nothing on stderr (no error, no warning)
