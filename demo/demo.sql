@@ -74,4 +74,9 @@ SELECT valid, status FROM pat_validate(:'token', '{catalog:read}');
 \echo '== 13. Garbage is rejected without a lookup -> malformed'
 SELECT valid, status FROM pat_validate('hello');
 
+\echo '== 14. Usage of the token: counted in shared memory by each check (no check wrote anything),'
+\echo '==     written out by pg_pat''s background worker, or now by pat_flush_usage()'
+SELECT pat_flush_usage() IS NOT NULL AS flushed;
+SELECT outcome, checks FROM pat_usage(:'token_id') ORDER BY outcome;
+
 \echo '== Done.'
