@@ -13,7 +13,6 @@
 #include "core/scope.hpp"
 #include "pg/convert.hpp"
 #include "pg/guard.hpp"
-#include "pg/spi_support.hpp"
 #include "pg/token_store.hpp"
 
 namespace pat::pg {

@@ -66,13 +66,9 @@ void on_subtransaction_end(SubXactEvent event, SubTransactionId mine, SubTransac
 // Takes this database's pending usage and registers it as in flight.
 InFlight *take_batch() {
     int count = 0;
-    UsageEntry *taken = take_pending(MyDatabaseId, &count);
-    MemoryContext caller = MemoryContextSwitchTo(TopMemoryContext);
-    auto *batch = static_cast<InFlight *>(palloc(sizeof(InFlight)));
-    batch->entries = static_cast<UsageEntry *>(palloc(sizeof(UsageEntry) * (count + 1)));
-    MemoryContextSwitchTo(caller);
-    memcpy(batch->entries, taken, sizeof(UsageEntry) * count);
-    pfree(taken);
+    UsageEntry *entries = take_pending(MyDatabaseId, TopMemoryContext, &count);
+    auto *batch = static_cast<InFlight *>(MemoryContextAlloc(TopMemoryContext, sizeof(InFlight)));
+    batch->entries = entries;
     batch->count = count;
     batch->subtransaction = GetCurrentSubTransactionId();
     batch->next = in_flight;
@@ -262,7 +258,7 @@ int flush_usage() {
 
 int discard_usage() {
     int count = 0;
-    pfree(take_pending(MyDatabaseId, &count));
+    pfree(take_pending(MyDatabaseId, CurrentMemoryContext, &count));
     return count;
 }
 

@@ -256,11 +256,11 @@ void count_check(const pg_uuid_t *token_id, pat::TokenStatus status, TimestampTz
     add(key, one, true);
 }
 
-UsageEntry *take_pending(Oid database, int *count) {
+UsageEntry *take_pending(Oid database, MemoryContext memory, int *count) {
     lock_all(LW_EXCLUSIVE);
     long held = hash_get_num_entries(usage_table);
     auto *taken = static_cast<UsageEntry *>(
-        palloc_extended(sizeof(UsageEntry) * (held + 1), MCXT_ALLOC_NO_OOM));
+        MemoryContextAllocExtended(memory, sizeof(UsageEntry) * (held + 1), MCXT_ALLOC_NO_OOM));
     int n = 0;
     if (taken != nullptr) {
         HASH_SEQ_STATUS scan;

@@ -35,8 +35,9 @@ void setup_usage_store();
 // Counts one check of token_id (nullptr when no stored token was found) at now.
 void count_check(const pg_uuid_t *token_id, pat::TokenStatus status, TimestampTz now);
 
-// Removes this database's pending entries and returns them, palloc'd; *count is set.
-UsageEntry *take_pending(Oid database, int *count);
+// Removes this database's pending entries and returns them, allocated in memory; *count is
+// set.
+UsageEntry *take_pending(Oid database, MemoryContext memory, int *count);
 
 // Adds entries back (a flush that failed), merging with whatever arrived meanwhile.
 void put_back(const UsageEntry *entries, int count);

@@ -56,7 +56,7 @@ void drop_usage_of_dropped(Oid *databases, int *count) {
             continue;
         }
         int dropped = 0;
-        pfree(take_pending(databases[i], &dropped));
+        pfree(take_pending(databases[i], CurrentMemoryContext, &dropped));
         ereport(LOG, (errmsg("pg_pat dropped the usage of %d tokens of dropped database %u",
                              dropped, databases[i])));
     }
