@@ -43,6 +43,18 @@ bool sorted_scopes_contain(const std::string_view *sorted, std::size_t count,
     return it != end && *it == scope;
 }
 
+std::size_t sort_unique_scopes(std::string_view *items, std::size_t count) noexcept {
+    std::sort(items, items + count);
+    return static_cast<std::size_t>(std::unique(items, items + count) - items);
+}
+
+std::size_t intersect_sorted_scopes(const std::string_view *a, std::size_t a_count,
+                                    const std::string_view *b, std::size_t b_count,
+                                    std::string_view *out) noexcept {
+    return static_cast<std::size_t>(std::set_intersection(a, a + a_count, b, b + b_count, out) -
+                                    out);
+}
+
 // Normalizes to sorted and distinct, which every other operation relies on.
 ScopeSet::ScopeSet(std::vector<std::string> scopes) : items_(std::move(scopes)) {
     std::sort(items_.begin(), items_.end());

@@ -18,6 +18,15 @@ bool is_valid_scope_name(std::string_view scope) noexcept;
 bool sorted_scopes_contain(const std::string_view *sorted, std::size_t count,
                            std::string_view scope) noexcept;
 
+// Sorts items and removes duplicates in place; returns how many remain.
+std::size_t sort_unique_scopes(std::string_view *items, std::size_t count) noexcept;
+
+// The elements of both sorted, distinct arrays, written sorted to out (room for the smaller
+// count); returns how many.
+std::size_t intersect_sorted_scopes(const std::string_view *a, std::size_t a_count,
+                                    const std::string_view *b, std::size_t b_count,
+                                    std::string_view *out) noexcept;
+
 // A sorted set of distinct scope names.
 class ScopeSet {
   public:

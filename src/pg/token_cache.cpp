@@ -1,178 +1,393 @@
-// A per-backend cache of stored tokens, keyed by digest.
+// The per-backend token cache; see token_cache.hpp.
 //
-// Entries and the hash table live in one memory context under CacheMemoryContext; invalidation
-// only marks the cache stale, and the next find_token() resets the context, so a pointer
-// returned by find_token() stays valid until the next call whatever invalidations arrive.
+// Entries, their payloads and the hash tables live in one memory context under
+// CacheMemoryContext. Invalidation callbacks never free anything: a signal bumps a generation
+// counter, a reset only sets a flag. Memory is freed only inside find_token(), so a pointer it
+// returned stays valid until the next call whatever invalidations arrive.
+//
+// Why a lookup cannot cache a stale row: the generation of a slot is read before the snapshot
+// the row is read with is taken, and PostgreSQL delivers a transaction's invalidations only
+// after the transaction is visible to new snapshots. Either the snapshot sees the change, or the
+// signal arrives later and bumps the generation the entry was stored under.
 #include "pg/token_cache.hpp"
 
-#include <new>
-#include <string>
-#include <vector>
+#include <algorithm>
 
-#include "core/error.hpp"
+#include "core/cache_signal.hpp"
 #include "core/scope.hpp"
 #include "pg/convert.hpp"
-#include "pg/guard.hpp"
 #include "pg/token_store.hpp"
 
 namespace pat::pg {
 
 namespace {
 
-// pat.token_cache_size: entries per backend; 0 turns the cache off.
-int cache_capacity = 10000;
+int token_capacity = 100000;      // pat.token_cache_size: tokens (and users) per backend
+int memory_limit_kb = 32 * 1024;  // pat.token_cache_memory
+// An entry bigger than this share of pat.token_cache_memory is used once and not kept.
+constexpr Size kLargestEntryShare = 8;
+// What an entry costs beyond its payload: the hash element and its header.
+constexpr Size kEntryOverhead = 64;
+
+// What one user's roles allow, cached by a 64-bit hash of the user id.
+struct CachedUser {
+    uint64 key;  // the hash key: must stay first
+    text *user_id;
+    bool all_scopes;
+    const std::string_view *scopes;  // sorted, distinct
+    int scope_count;
+    uint32 slot;
+    uint32 generation;
+    void *payload;
+    Size bytes;
+    bool referenced;
+};
 
 MemoryContext cache_memory = nullptr;
-HTAB *cache_table = nullptr;
+MemoryContext scratch_memory = nullptr;  // a lookup's working memory, reset by the next one
+HTAB *token_table = nullptr;
+HTAB *user_table = nullptr;
+Size cached_bytes = 0;
 bool cache_stale = false;
-// pat.tokens as last resolved; its relcache invalidations are the cache's signal.
-Oid cached_tokens_relation = InvalidOid;
+// One generation counter per signal slot, bumped by each signal received.
+uint32 slot_generation[pat::kSignalSlots];
+TokenCacheStats counters = {};
 
 void on_relcache_invalidation(Datum, Oid relation) {
-    if (relation == InvalidOid || relation == cached_tokens_relation) {
+    uint32 slot = 0;
+    if (pat::signal_slot_of(relation, &slot)) {
+        ++slot_generation[slot];
+    } else if (relation == InvalidOid || is_lookup_relation(relation)) {
+        // A queue overflow, a global signal (sent as pat.tokens) or DDL on a table we read.
         cache_stale = true;
     }
 }
 
+bool caching() {
+    return token_capacity > 0 && memory_limit_kb > 0;
+}
+
+Size limit_bytes() {
+    return static_cast<Size>(memory_limit_kb) * 1024;
+}
+
 void reset_cache() {
+    if (token_table != nullptr || user_table != nullptr) {
+        ++counters.resets;
+    }
     if (cache_memory != nullptr) {
         MemoryContextReset(cache_memory);
     }
-    cache_table = nullptr;
+    token_table = nullptr;
+    user_table = nullptr;
+    cached_bytes = 0;
     cache_stale = false;
+    forget_lookup_relations();
 }
 
-HTAB *table() {
+void create_tables() {
     if (cache_memory == nullptr) {
         cache_memory =
             AllocSetContextCreate(CacheMemoryContext, "pg_pat token cache", ALLOCSET_DEFAULT_SIZES);
     }
-    if (cache_table == nullptr) {
+    if (token_table == nullptr) {
         HASHCTL control = {};
         control.keysize = sizeof(pat::Digest);
         control.entrysize = sizeof(CachedToken);
         control.hcxt = cache_memory;
-        cache_table =
+        token_table =
             hash_create("pg_pat tokens", 1024, &control, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
     }
-    return cache_table;
+    if (user_table == nullptr) {
+        HASHCTL control = {};
+        control.keysize = sizeof(uint64);
+        control.entrysize = sizeof(CachedUser);
+        control.hcxt = cache_memory;
+        user_table =
+            hash_create("pg_pat users", 256, &control, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+    }
 }
 
-// Fills the effective scopes of token (sorted, as an array and as views into it) in memory:
-// the token's own scopes, less those the user's roles no longer allow.
-void set_effective_scopes(const StoredToken &stored, MemoryContext memory, CachedToken *token) {
-    auto strings = [](ArrayType *array) {
-        std::vector<std::string> result;
-        for (auto &element : text_array_elements(array)) {
-            if (element) {
-                result.push_back(std::move(*element));
+MemoryContext scratch() {
+    if (scratch_memory == nullptr) {
+        scratch_memory =
+            AllocSetContextCreate(TopMemoryContext, "pg_pat lookup", ALLOCSET_SMALL_SIZES);
+    }
+    return scratch_memory;
+}
+
+void remove_token(CachedToken *entry) {
+    pfree(entry->payload);
+    cached_bytes -= entry->bytes;
+    hash_search(token_table, &entry->digest, HASH_REMOVE, nullptr);
+}
+
+void remove_user(CachedUser *entry) {
+    pfree(entry->payload);
+    cached_bytes -= entry->bytes;
+    hash_search(user_table, &entry->key, HASH_REMOVE, nullptr);
+}
+
+bool within(Size needed, Size bytes, long entries) {
+    return cached_bytes + needed <= bytes && hash_get_num_entries(token_table) < entries &&
+           hash_get_num_entries(user_table) < entries;
+}
+
+// One sweep over a table: with second_chance, removes entries unused since the last sweep and
+// marks the rest unused; without, removes entries until within the bounds.
+template <typename Entry, typename Remove>
+void sweep(HTAB *table, bool second_chance, Size needed, Size bytes, long entries, Remove remove) {
+    HASH_SEQ_STATUS status;
+    hash_seq_init(&status, table);
+    while (auto *entry = static_cast<Entry *>(hash_seq_search(&status))) {
+        if (!second_chance && within(needed, bytes, entries)) {
+            hash_seq_term(&status);
+            return;
+        }
+        if (second_chance && entry->referenced) {
+            entry->referenced = false;
+            continue;
+        }
+        remove(entry);
+        ++counters.evicted;
+    }
+}
+
+// Makes room for an entry of needed bytes: when a bound would be exceeded, frees at least a
+// quarter of both.
+void make_room(Size needed) {
+    if (within(needed, limit_bytes(), token_capacity)) {
+        return;
+    }
+    Size bytes = limit_bytes() / 4 * 3;
+    long entries = std::max(1L, static_cast<long>(token_capacity) / 4 * 3);
+    for (bool second_chance : {true, false}) {
+        sweep<CachedToken>(token_table, second_chance, needed, bytes, entries, remove_token);
+        sweep<CachedUser>(user_table, second_chance, needed, bytes, entries, remove_user);
+    }
+}
+
+// Where an entry's payload goes: the cache's memory if it may be kept, else the scratch memory
+// (it lives until the next lookup).
+MemoryContext payload_memory(Size payload_bytes, bool *keep) {
+    *keep = caching() && payload_bytes + kEntryOverhead <= limit_bytes() / kLargestEntryShare;
+    return *keep ? cache_memory : scratch();
+}
+
+Size entry_bytes(void *payload) {
+    return GetMemoryChunkSpace(payload) + kEntryOverhead;
+}
+
+// What the user's roles allow, from the cache or the tables. In the scratch memory if not kept.
+CachedUser *find_user(text *user_id) {
+    std::string_view id = text_view(user_id);
+    uint64 key = hash_bytes_extended(reinterpret_cast<const unsigned char *>(id.data()),
+                                     static_cast<int>(id.size()), 0);
+    uint32 slot = pat::signal_slot(pat::SignalKind::user, pat::user_stripe(id));
+    if (caching()) {
+        auto *hit = static_cast<CachedUser *>(hash_search(user_table, &key, HASH_FIND, nullptr));
+        if (hit != nullptr) {
+            if (hit->generation == slot_generation[slot] && text_view(hit->user_id) == id) {
+                hit->referenced = true;
+                return hit;
             }
+            remove_user(hit);
         }
-        return result;
-    };
-    pat::ScopeSet own(strings(stored.scopes));
-    pat::ScopeSet effective = stored.all_scopes
-                                  ? std::move(own)
-                                  : own.intersect(pat::ScopeSet(strings(stored.role_scopes)));
-    const std::vector<std::string> &items = effective.items();
-    call_pg([&] {
-        MemoryContext caller = MemoryContextSwitchTo(memory);
-        token->scopes = make_text_array(items);
-        auto *views =
-            static_cast<std::string_view *>(palloc(sizeof(std::string_view) * (items.size() + 1)));
-        Datum *elements = nullptr;
-        int count = 0;
-        deconstruct_array(token->scopes, TEXTOID, -1, false, TYPALIGN_INT, &elements, nullptr,
-                          &count);
-        for (int i = 0; i < count; ++i) {
-            text *element = DatumGetTextPP(elements[i]);
-            new (&views[i]) std::string_view(VARDATA_ANY(element), VARSIZE_ANY_EXHDR(element));
-        }
-        token->sorted_scopes = views;
-        token->scope_count = count;
-        MemoryContextSwitchTo(caller);
-    });
+    }
+    uint32 generation = slot_generation[slot];
+    StoredRoles roles = {};
+    fetch_user_roles(user_id, &roles);
+
+    auto *views =
+        static_cast<std::string_view *>(palloc(sizeof(std::string_view) * (roles.scope_count + 1)));
+    for (int i = 0; i < roles.scope_count; ++i) {
+        views[i] = text_view(DatumGetTextPP(roles.scopes[i]));
+    }
+    std::size_t count = pat::sort_unique_scopes(views, roles.scope_count);
+    Size id_bytes = MAXALIGN(VARSIZE_ANY(user_id));
+    Size views_bytes = MAXALIGN(sizeof(std::string_view) * (count + 1));
+    Size total = id_bytes + views_bytes;
+    for (std::size_t i = 0; i < count; ++i) {
+        total += views[i].size();
+    }
+    bool keep = false;
+    char *payload = static_cast<char *>(MemoryContextAlloc(payload_memory(total, &keep), total));
+    CachedUser filled = {};
+    filled.key = key;
+    filled.user_id = reinterpret_cast<text *>(payload);
+    memcpy(payload, user_id, VARSIZE_ANY(user_id));
+    auto *kept_views = reinterpret_cast<std::string_view *>(payload + id_bytes);
+    char *bytes = payload + id_bytes + views_bytes;
+    for (std::size_t i = 0; i < count; ++i) {
+        memcpy(bytes, views[i].data(), views[i].size());
+        new (&kept_views[i]) std::string_view(bytes, views[i].size());
+        bytes += views[i].size();
+    }
+    filled.all_scopes = roles.all_scopes;
+    filled.scopes = kept_views;
+    filled.scope_count = static_cast<int>(count);
+    filled.slot = slot;
+    filled.generation = generation;
+    filled.payload = payload;
+    if (!keep) {
+        auto *entry = static_cast<CachedUser *>(MemoryContextAlloc(scratch(), sizeof(CachedUser)));
+        *entry = filled;
+        return entry;
+    }
+    filled.bytes = entry_bytes(payload);
+    make_room(filled.bytes);
+    auto *entry = static_cast<CachedUser *>(hash_search(user_table, &key, HASH_ENTER, nullptr));
+    *entry = filled;
+    cached_bytes += filled.bytes;
+    return entry;
 }
 
-// Copies a stored token into entry, its varlena values into memory.
-void fill_entry(const StoredToken &stored, MemoryContext memory, CachedToken *entry) {
-    MemoryContext caller = MemoryContextSwitchTo(memory);
-    entry->token_id = stored.token_id;
-    entry->user_id = static_cast<text *>(PG_DETOAST_DATUM_COPY(PointerGetDatum(stored.user_id)));
-    entry->name = static_cast<text *>(PG_DETOAST_DATUM_COPY(PointerGetDatum(stored.name)));
-    MemoryContextSwitchTo(caller);
-    entry->has_expiry = stored.has_expiry;
-    entry->expires_at = stored.expires_at;
-    entry->revoked = stored.revoked;
-    set_effective_scopes(stored, memory, entry);
+// Builds the cache entry of a stored token in filled (the payload where payload_memory says):
+// its effective scopes are its own, less those the user's roles no longer allow.
+void fill_token(const StoredToken &stored, const CachedUser &user, CachedToken *filled,
+                bool *keep) {
+    Datum *own = nullptr;
+    bool *nulls = nullptr;
+    int own_count = 0;
+    deconstruct_array(stored.scopes, TEXTOID, -1, false, TYPALIGN_INT, &own, &nulls, &own_count);
+    auto *views =
+        static_cast<std::string_view *>(palloc(sizeof(std::string_view) * (own_count + 1)));
+    std::size_t count = 0;
+    for (int i = 0; i < own_count; ++i) {
+        if (!nulls[i]) {
+            views[count++] = text_view(DatumGetTextPP(own[i]));
+        }
+    }
+    count = pat::sort_unique_scopes(views, count);
+    if (!user.all_scopes) {
+        auto *allowed =
+            static_cast<std::string_view *>(palloc(sizeof(std::string_view) * (count + 1)));
+        count = pat::intersect_sorted_scopes(views, count, user.scopes, user.scope_count, allowed);
+        views = allowed;
+    }
+    auto *elements = static_cast<Datum *>(palloc(sizeof(Datum) * (count + 1)));
+    for (std::size_t i = 0; i < count; ++i) {
+        elements[i] = PointerGetDatum(
+            cstring_to_text_with_len(views[i].data(), static_cast<int>(views[i].size())));
+    }
+    ArrayType *effective =
+        construct_array(elements, static_cast<int>(count), TEXTOID, -1, false, TYPALIGN_INT);
+
+    Size id_bytes = MAXALIGN(VARSIZE_ANY(stored.user_id));
+    Size name_bytes = MAXALIGN(VARSIZE_ANY(stored.name));
+    Size scopes_bytes = MAXALIGN(VARSIZE(effective));
+    Size total = id_bytes + name_bytes + scopes_bytes + sizeof(std::string_view) * (count + 1);
+    char *payload = static_cast<char *>(MemoryContextAlloc(payload_memory(total, keep), total));
+    filled->user_id = reinterpret_cast<text *>(payload);
+    memcpy(payload, stored.user_id, VARSIZE_ANY(stored.user_id));
+    filled->name = reinterpret_cast<text *>(payload + id_bytes);
+    memcpy(payload + id_bytes, stored.name, VARSIZE_ANY(stored.name));
+    filled->scopes = reinterpret_cast<ArrayType *>(payload + id_bytes + name_bytes);
+    memcpy(filled->scopes, effective, VARSIZE(effective));
+    // The views point into the kept array's elements (deconstruct_array does not copy them).
+    Datum *kept = nullptr;
+    int kept_count = 0;
+    deconstruct_array(filled->scopes, TEXTOID, -1, false, TYPALIGN_INT, &kept, nullptr,
+                      &kept_count);
+    auto *kept_views =
+        reinterpret_cast<std::string_view *>(payload + id_bytes + name_bytes + scopes_bytes);
+    for (int i = 0; i < kept_count; ++i) {
+        new (&kept_views[i]) std::string_view(text_view(DatumGetTextPP(kept[i])));
+    }
+    filled->sorted_scopes = kept_views;
+    filled->scope_count = kept_count;
+    filled->payload = payload;
+    filled->token_id = stored.token_id;
+    filled->has_expiry = stored.has_expiry;
+    filled->expires_at = stored.expires_at;
+    filled->revoked = stored.revoked;
+}
+
+bool is_current(const CachedToken &entry) {
+    return entry.token_generation == slot_generation[entry.token_slot] &&
+           entry.user_generation == slot_generation[entry.user_slot];
 }
 
 }  // namespace
 
 CachedToken *find_token(const pat::Digest &digest) {
     AcceptInvalidationMessages();
-    if (cache_stale) {
+    if (cache_stale || (!caching() && token_table != nullptr)) {
         reset_cache();
     }
-    if (cache_capacity > 0) {
-        bool found = false;
-        auto *hit = static_cast<CachedToken *>(hash_search(table(), &digest, HASH_FIND, &found));
+    if (caching()) {
+        create_tables();
+    }
+    uint32 token_slot =
+        pat::signal_slot(pat::SignalKind::token, pat::token_stripe(digest.data(), digest.size()));
+    if (caching()) {
+        auto *hit =
+            static_cast<CachedToken *>(hash_search(token_table, &digest, HASH_FIND, nullptr));
         if (hit != nullptr) {
-            return hit;
+            if (is_current(*hit)) {
+                hit->referenced = true;
+                ++counters.hits;
+                return hit;
+            }
+            remove_token(hit);
+            ++counters.dropped;
         }
     }
-
-    // Known before the lookup, so an invalidation arriving during it marks the cache stale.
-    cached_tokens_relation = tokens_relation();
+    ++counters.misses;
+    uint32 token_generation = slot_generation[token_slot];
+    MemoryContextReset(scratch());
+    MemoryContext caller = MemoryContextSwitchTo(scratch());
     StoredToken stored = {};
-    if (!fetch_stored_token(digest, &stored)) {
+    if (!fetch_token_row(digest, &stored)) {
+        MemoryContextSwitchTo(caller);
         return nullptr;
     }
-    if (cache_capacity <= 0 || cache_stale) {
-        // Not cached: uncached by choice, or a change committed while we read (the row may
-        // predate it); the next call resets the cache and reads again.
-        auto *entry = static_cast<CachedToken *>(palloc0(sizeof(CachedToken)));
-        entry->digest = digest;
-        fill_entry(stored, CurrentMemoryContext, entry);
-        return entry;
-    }
-    if (hash_get_num_entries(table()) >= cache_capacity) {
-        reset_cache();
-    }
-    // Filled before it is entered, so an error while filling leaves no half-made entry behind.
+    CachedUser *user = find_user(stored.user_id);
     CachedToken filled = {};
     filled.digest = digest;
-    fill_entry(stored, cache_memory, &filled);
-    bool found = false;
-    auto *entry = static_cast<CachedToken *>(hash_search(table(), &digest, HASH_ENTER, &found));
+    filled.token_slot = token_slot;
+    filled.token_generation = token_generation;
+    filled.user_slot = user->slot;
+    filled.user_generation = user->generation;
+    bool keep = false;
+    fill_token(stored, *user, &filled, &keep);
+    MemoryContextSwitchTo(caller);
+    if (!keep) {
+        auto *entry = static_cast<CachedToken *>(palloc(sizeof(CachedToken)));
+        *entry = filled;
+        return entry;
+    }
+    // Entered only once filled, so an error while filling leaves no half-made entry behind.
+    filled.bytes = entry_bytes(filled.payload);
+    make_room(filled.bytes);
+    auto *entry =
+        static_cast<CachedToken *>(hash_search(token_table, &digest, HASH_ENTER, nullptr));
     *entry = filled;
+    cached_bytes += filled.bytes;
     return entry;
 }
 
+TokenCacheStats token_cache_stats() {
+    TokenCacheStats stats = counters;
+    stats.tokens = token_table != nullptr ? hash_get_num_entries(token_table) : 0;
+    stats.users = user_table != nullptr ? hash_get_num_entries(user_table) : 0;
+    stats.bytes = static_cast<int64>(cached_bytes);
+    return stats;
+}
+
 void setup_token_cache() {
-    DefineCustomIntVariable("pat.token_cache_size",
-                            "Tokens each backend keeps in its validation cache; 0 turns it off.",
-                            "Changes to tokens, roles and scopes invalidate every cache at commit.",
-                            &cache_capacity, 10000, 0, 10000000, PGC_SUSET, 0, nullptr, nullptr,
-                            nullptr);
+    DefineCustomIntVariable(
+        "pat.token_cache_size",
+        "Tokens each backend keeps in its validation cache; 0 turns it off.",
+        "As many users' roles are kept alongside. A committed change drops only the tokens and "
+        "users it reaches.",
+        &token_capacity, 100000, 0, 10000000, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("pat.token_cache_memory",
+                            "Memory each backend's validation cache may take; 0 turns it off.",
+                            "When it is full, entries unused since the last eviction go first.",
+                            &memory_limit_kb, 32 * 1024, 0, MAX_KILOBYTES, PGC_SUSET, GUC_UNIT_KB,
+                            nullptr, nullptr, nullptr);
     CacheRegisterRelcacheCallback(on_relcache_invalidation, 0);
 }
 
 }  // namespace pat::pg
-
-namespace pat::pg {
-
-void invalidate_token_caches() {
-    CacheInvalidateRelcacheByRelid(tokens_relation());
-}
-
-}  // namespace pat::pg
-
-// pat.invalidate_token_caches(): statement trigger on the tables a validation reads.
-PAT_FUNCTION(pat_invalidate_token_caches) {
-    if (!CALLED_AS_TRIGGER(fcinfo)) {
-        throw pat::Error("39P01", "pat.invalidate_token_caches() must be called as a trigger");
-    }
-    pat::pg::invalidate_token_caches();
-    return PointerGetDatum(nullptr);
-}

@@ -1,8 +1,15 @@
-// A per-backend cache of stored tokens, keyed by digest, so that checking a token a backend has
-// seen before touches no table. Any committed change to tokens, roles or scopes invalidates
-// every backend's cache at commit (a relcache invalidation of pat.tokens, sent by triggers), and
-// every lookup first accepts pending invalidations, so a committed revoke refuses the very next
-// check in every session.
+// A per-backend cache of stored tokens, keyed by digest, and of what each user's roles allow, so
+// that checking a token a backend has seen touches no table, and the first check of a token of
+// a known user reads one index entry.
+//
+// Invalidation is per token and per user (cache_signal.hpp): a committed revoke or edit of a
+// token drops that token from every backend's cache, a role granted or revoked drops that
+// user's entries; only (re)defining scopes or roles, or a TRUNCATE, drops everything. Every
+// lookup first accepts pending invalidations, so the next check after a commit sees it.
+//
+// The cache is bounded both in entries (pat.token_cache_size) and in bytes
+// (pat.token_cache_memory). When either fills, entries not used since the previous sweep are
+// evicted (a batched second-chance policy), then others until a quarter is free.
 #pragma once
 
 #include "pg/postgres.hpp"
@@ -13,8 +20,8 @@
 
 namespace pat::pg {
 
-// A token as the validate path needs it. Lives in the cache's memory context (or the caller's
-// when caching is off) until the next find_token() call.
+// A token as the validate path needs it. Lives in the cache's memory (or the caller's context
+// when it is not cached) until the next find_token() call.
 struct CachedToken {
     pat::Digest digest;  // the hash key: must stay first
     pg_uuid_t token_id;
@@ -27,16 +34,34 @@ struct CachedToken {
     bool has_expiry;
     TimestampTz expires_at;
     bool revoked;
+    // Bookkeeping: the signal slots the entry was read under, and their generations then.
+    uint32 token_slot;
+    uint32 token_generation;
+    uint32 user_slot;
+    uint32 user_generation;
+    void *payload;  // one allocation holding the varlena values and the views above
+    Size bytes;     // what the entry costs against pat.token_cache_memory
+    bool referenced;
 };
 
 // The token stored under digest, or nullptr when there is none. Plain PostgreSQL code in the
 // sense of guard.hpp: it may ereport, so C++ frames owning objects call it through call_pg.
 CachedToken *find_token(const pat::Digest &digest);
 
-// Makes every backend drop its cache when the current transaction commits.
-void invalidate_token_caches();
+// This backend's cache, for pat_token_cache_stats().
+struct TokenCacheStats {
+    int64 tokens;
+    int64 users;
+    int64 bytes;
+    int64 hits;     // checks answered from the cache
+    int64 misses;   // lookups that read the tables (first checks, unknown tokens)
+    int64 dropped;  // entries dropped because a committed change reached them
+    int64 evicted;  // entries evicted to stay within the bounds
+    int64 resets;   // times the whole cache was dropped
+};
+TokenCacheStats token_cache_stats();
 
-// Registers the relcache callback and defines pat.token_cache_size; called from _PG_init.
+// Registers the relcache callback and defines the cache's settings; called from _PG_init.
 void setup_token_cache();
 
 }  // namespace pat::pg

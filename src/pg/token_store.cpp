@@ -1,8 +1,10 @@
 // Reading a stored token.
 //
 // The caller (a validating service) has no privilege on the tables. A token is read by direct
-// index scans, which check no privilege and resolve no name through the search_path. Its use is
-// counted in shared memory (usage_store.hpp), never written here.
+// index scans, which check no privilege and resolve no name through the search_path. The oids of
+// the tables and indexes and the column numbers are resolved once per backend and kept until a
+// relcache invalidation of one of them (DDL, DROP EXTENSION). Its use is counted in shared memory
+// (usage_store.hpp), never written here.
 #include "pg/token_store.hpp"
 
 #include "pg/spi_support.hpp"
@@ -13,53 +15,88 @@ Oid tokens_relation() {
     return pat_relation("tokens", "Is the pg_pat extension installed in this database?");
 }
 
-// A copy of a varlena datum in the current memory context.
-template <typename T>
-static T *copy_varlena(Datum value) {
-    return reinterpret_cast<T *>(PG_DETOAST_DATUM_COPY(value));
-}
-
 namespace {
 
-// A pg_pat table and one of its indexes, opened for equality lookups. No privilege check
-// applies (table_open checks none), so the caller needs no grant on the table, and no name is
-// resolved through a search_path.
-struct IndexedTable {
+// A pg_pat table and the index a lookup probes, with the column numbers it reads.
+struct LookupRelation {
+    const char *table_name;
+    const char *index_name;
+    Oid table = InvalidOid;
+    Oid index = InvalidOid;
+};
+
+struct LookupRelations {
+    bool resolved = false;
+    LookupRelation tokens{"tokens", "tokens_digest_key"};
+    LookupRelation user_roles{"user_roles", "user_roles_pkey"};
+    LookupRelation roles{"roles", "roles_pkey"};
+    LookupRelation role_scopes{"role_scopes", "role_scopes_pkey"};
+    AttrNumber token_id = 0, user_id = 0, name = 0, scopes = 0, expires_at = 0, revoked_at = 0;
+    AttrNumber role = 0, all_scopes = 0, scope = 0;
+};
+LookupRelations lookup;
+
+AttrNumber column_number(Oid table, const char *name) {
+    AttrNumber attno = get_attnum(table, name);
+    if (attno == InvalidAttrNumber) {
+        elog(ERROR, "pg_pat's table %s has no column \"%s\"", get_rel_name(table), name);
+    }
+    return attno;
+}
+
+const LookupRelations &lookup_relations() {
+    if (lookup.resolved) {
+        return lookup;
+    }
+    LookupRelations resolved;
+    for (LookupRelation *relation :
+         {&resolved.tokens, &resolved.user_roles, &resolved.roles, &resolved.role_scopes}) {
+        relation->table = relation == &resolved.tokens
+                              ? tokens_relation()
+                              : pat_relation(relation->table_name, "Reinstall the extension.");
+        relation->index = pat_relation(relation->index_name, "Reinstall the extension.");
+    }
+    Oid tokens = resolved.tokens.table;
+    resolved.token_id = column_number(tokens, "token_id");
+    resolved.user_id = column_number(tokens, "user_id");
+    resolved.name = column_number(tokens, "name");
+    resolved.scopes = column_number(tokens, "scopes");
+    resolved.expires_at = column_number(tokens, "expires_at");
+    resolved.revoked_at = column_number(tokens, "revoked_at");
+    resolved.role = column_number(resolved.user_roles.table, "role");
+    resolved.all_scopes = column_number(resolved.roles.table, "all_scopes");
+    resolved.scope = column_number(resolved.role_scopes.table, "scope");
+    resolved.resolved = true;
+    lookup = resolved;
+    return lookup;
+}
+
+// A table and its index, opened for equality lookups. No privilege check applies (table_open
+// checks none), so the caller needs no grant on the table.
+struct OpenedRelation {
     Relation table;
     Relation index;
     TupleTableSlot *slot;
 };
 
-IndexedTable open_indexed(const char *table_name, const char *index_name) {
-    const char *hint = "Reinstall the extension.";
-    Oid table = pat_relation(table_name, hint);
-    Oid index = pat_relation(index_name, hint);
-    IndexedTable opened;
-    opened.table = table_open(table, AccessShareLock);
-    opened.index = index_open(index, AccessShareLock);
+OpenedRelation open_lookup(const LookupRelation &relation) {
+    OpenedRelation opened;
+    opened.table = table_open(relation.table, AccessShareLock);
+    opened.index = index_open(relation.index, AccessShareLock);
     opened.slot = table_slot_create(opened.table, nullptr);
     return opened;
 }
 
-void close_indexed(const IndexedTable &opened) {
+void close_lookup(const OpenedRelation &opened) {
     ExecDropSingleTupleTableSlot(opened.slot);
     index_close(opened.index, AccessShareLock);
     table_close(opened.table, AccessShareLock);
 }
 
-AttrNumber column_number(const IndexedTable &opened, const char *name) {
-    AttrNumber attno = get_attnum(RelationGetRelid(opened.table), name);
-    if (attno == InvalidAttrNumber) {
-        elog(ERROR, "pg_pat's table %s has no column \"%s\"", RelationGetRelationName(opened.table),
-             name);
-    }
-    return attno;
-}
-
-// Visits the rows whose leading index columns equal key (one column, compared with
-// equality_proc) until visit returns false.
+// Visits the rows whose leading index column equals key (compared with equality_proc) until
+// visit returns false.
 template <typename Visit>
-void scan_equal(const IndexedTable &opened, Snapshot snapshot, Datum key,
+void scan_equal(const OpenedRelation &opened, Snapshot snapshot, Datum key,
                 RegProcedure equality_proc, Visit visit) {
     ScanKeyData scan_key;
     ScanKeyEntryInitialize(&scan_key, 0, 1, BTEqualStrategyNumber, InvalidOid,
@@ -82,74 +119,91 @@ void read_timestamp(TupleTableSlot *slot, AttrNumber attno, bool *has_value, Tim
     *value = is_null ? 0 : DatumGetTimestampTz(datum);
 }
 
-// The user's roles: whether one grants every scope, and the scopes they name.
-void read_role_scopes(Snapshot snapshot, Datum user_id, StoredToken *token) {
-    IndexedTable user_roles = open_indexed("user_roles", "user_roles_pkey");
-    IndexedTable roles = open_indexed("roles", "roles_pkey");
-    IndexedTable role_scopes = open_indexed("role_scopes", "role_scopes_pkey");
-    AttrNumber role_column = column_number(user_roles, "role");
-    AttrNumber all_scopes_column = column_number(roles, "all_scopes");
-    AttrNumber scope_column = column_number(role_scopes, "scope");
-    ArrayBuildState *scopes = initArrayResult(TEXTOID, CurrentMemoryContext, false);
-    token->all_scopes = false;
-    scan_equal(user_roles, snapshot, user_id, F_TEXTEQ, [&](TupleTableSlot *user_role) {
-        bool is_null = false;
-        Datum role = datumCopy(slot_getattr(user_role, role_column, &is_null), false, -1);
-        scan_equal(roles, snapshot, role, F_TEXTEQ, [&](TupleTableSlot *row) {
-            token->all_scopes |= DatumGetBool(slot_getattr(row, all_scopes_column, &is_null));
-            return false;
-        });
-        scan_equal(role_scopes, snapshot, role, F_TEXTEQ, [&](TupleTableSlot *row) {
-            Datum scope = slot_getattr(row, scope_column, &is_null);
-            accumArrayResult(scopes, datumCopy(scope, false, -1), false, TEXTOID,
-                             CurrentMemoryContext);
-            return true;
-        });
-        return true;
-    });
-    token->role_scopes = DatumGetArrayTypeP(makeArrayResult(scopes, CurrentMemoryContext));
-    close_indexed(role_scopes);
-    close_indexed(roles);
-    close_indexed(user_roles);
+template <typename T>
+T *copy_varlena(Datum value) {
+    return reinterpret_cast<T *>(PG_DETOAST_DATUM_COPY(value));
 }
 
 }  // namespace
 
-bool fetch_stored_token(const Digest &digest, StoredToken *token) {
-    // The latest committed state, whatever the caller's isolation level: a revoke committed
-    // after a REPEATABLE READ transaction began must still refuse the token.
+bool is_lookup_relation(Oid relation) {
+    if (!lookup.resolved) {
+        return false;
+    }
+    for (const LookupRelation *known :
+         {&lookup.tokens, &lookup.user_roles, &lookup.roles, &lookup.role_scopes}) {
+        if (relation == known->table || relation == known->index) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void forget_lookup_relations() {
+    lookup.resolved = false;
+}
+
+bool fetch_token_row(const Digest &digest, StoredToken *token) {
+    const LookupRelations &relations = lookup_relations();
     Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
     bytea *key = static_cast<bytea *>(palloc(VARHDRSZ + digest.size()));
     SET_VARSIZE(key, VARHDRSZ + digest.size());
     memcpy(VARDATA(key), digest.data(), digest.size());
 
-    IndexedTable tokens = open_indexed("tokens", "tokens_digest_key");
-    AttrNumber id_column = column_number(tokens, "token_id");
-    AttrNumber user_column = column_number(tokens, "user_id");
-    AttrNumber name_column = column_number(tokens, "name");
-    AttrNumber scopes_column = column_number(tokens, "scopes");
-    AttrNumber expires_column = column_number(tokens, "expires_at");
-    AttrNumber revoked_column = column_number(tokens, "revoked_at");
+    OpenedRelation tokens = open_lookup(relations.tokens);
     bool found = false;
     scan_equal(tokens, snapshot, PointerGetDatum(key), F_BYTEAEQ, [&](TupleTableSlot *row) {
         bool is_null = false;
-        token->token_id = *DatumGetUUIDP(slot_getattr(row, id_column, &is_null));
-        token->user_id = copy_varlena<text>(slot_getattr(row, user_column, &is_null));
-        token->name = copy_varlena<text>(slot_getattr(row, name_column, &is_null));
-        token->scopes = copy_varlena<ArrayType>(slot_getattr(row, scopes_column, &is_null));
-        read_timestamp(row, expires_column, &token->has_expiry, &token->expires_at);
-        slot_getattr(row, revoked_column, &is_null);
+        token->token_id = *DatumGetUUIDP(slot_getattr(row, relations.token_id, &is_null));
+        token->user_id = copy_varlena<text>(slot_getattr(row, relations.user_id, &is_null));
+        token->name = copy_varlena<text>(slot_getattr(row, relations.name, &is_null));
+        token->scopes = copy_varlena<ArrayType>(slot_getattr(row, relations.scopes, &is_null));
+        read_timestamp(row, relations.expires_at, &token->has_expiry, &token->expires_at);
+        slot_getattr(row, relations.revoked_at, &is_null);
         token->revoked = !is_null;
         found = true;
         return false;
     });
-    close_indexed(tokens);
-
-    if (found) {
-        read_role_scopes(snapshot, PointerGetDatum(token->user_id), token);
-    }
+    close_lookup(tokens);
     UnregisterSnapshot(snapshot);
+    pfree(key);
     return found;
+}
+
+void fetch_user_roles(text *user_id, StoredRoles *result) {
+    const LookupRelations &relations = lookup_relations();
+    Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
+    OpenedRelation user_roles = open_lookup(relations.user_roles);
+    OpenedRelation roles = open_lookup(relations.roles);
+    OpenedRelation role_scopes = open_lookup(relations.role_scopes);
+    int capacity = 16;
+    result->all_scopes = false;
+    result->scope_count = 0;
+    result->scopes = static_cast<Datum *>(palloc(sizeof(Datum) * capacity));
+    scan_equal(user_roles, snapshot, PointerGetDatum(user_id), F_TEXTEQ, [&](TupleTableSlot *row) {
+        bool is_null = false;
+        Datum role = datumCopy(slot_getattr(row, relations.role, &is_null), false, -1);
+        scan_equal(roles, snapshot, role, F_TEXTEQ, [&](TupleTableSlot *role_row) {
+            result->all_scopes |=
+                DatumGetBool(slot_getattr(role_row, relations.all_scopes, &is_null));
+            return false;
+        });
+        scan_equal(role_scopes, snapshot, role, F_TEXTEQ, [&](TupleTableSlot *scope_row) {
+            if (result->scope_count == capacity) {
+                capacity *= 2;
+                result->scopes =
+                    static_cast<Datum *>(repalloc(result->scopes, sizeof(Datum) * capacity));
+            }
+            result->scopes[result->scope_count++] =
+                datumCopy(slot_getattr(scope_row, relations.scope, &is_null), false, -1);
+            return true;
+        });
+        return true;
+    });
+    close_lookup(role_scopes);
+    close_lookup(roles);
+    close_lookup(user_roles);
+    UnregisterSnapshot(snapshot);
 }
 
 }  // namespace pat::pg

@@ -1,4 +1,4 @@
-// Reading a stored token by direct index scans.
+// Reading a stored token, and a user's roles, by direct index scans.
 #pragma once
 
 #include "pg/postgres.hpp"
@@ -7,24 +7,40 @@
 
 namespace pat::pg {
 
-// A stored token as the validate path needs it; pointers are palloc'd in the caller's context.
+// A token row as the validate path needs it; pointers are palloc'd in the caller's context.
 struct StoredToken {
     pg_uuid_t token_id;
     text *user_id;
     text *name;
-    ArrayType *scopes;       // the token's own scopes
-    ArrayType *role_scopes;  // scopes the user's roles name
-    bool all_scopes;         // a role of the user grants every scope
+    ArrayType *scopes;  // the token's own scopes
     bool has_expiry;
     TimestampTz expires_at;
     bool revoked;
 };
 
+// What a user's roles allow; scopes are palloc'd text values in the caller's context.
+struct StoredRoles {
+    bool all_scopes;  // a role of the user grants every scope
+    Datum *scopes;    // scopes the user's roles name (text; may repeat)
+    int scope_count;
+};
+
 // The oid of pat.tokens; raises 42P01 when the extension is not installed here.
 Oid tokens_relation();
 
-// Looks the digest up in the latest committed state, with what the user's roles allow; false when
-// no token has it. Plain PostgreSQL code: it may ereport, so C++ callers reach it through call_pg.
-bool fetch_stored_token(const Digest &digest, StoredToken *token);
+// Whether relation is one a lookup reads (a table or index of pg_pat); a relcache
+// invalidation of one makes the remembered oids and column numbers be resolved again.
+bool is_lookup_relation(Oid relation);
+// Forgets the remembered oids and column numbers.
+void forget_lookup_relations();
+
+// Looks the digest up in the latest committed state (whatever the caller's isolation level: a
+// revoke committed after a REPEATABLE READ transaction began must still refuse the token); false
+// when no token has it. One index probe. Plain PostgreSQL code: it may ereport, so C++ callers
+// reach it through call_pg.
+bool fetch_token_row(const Digest &digest, StoredToken *token);
+
+// The user's roles in the latest committed state. Plain PostgreSQL code, as above.
+void fetch_user_roles(text *user_id, StoredRoles *roles);
 
 }  // namespace pat::pg

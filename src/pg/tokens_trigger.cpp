@@ -1,11 +1,13 @@
-// pat.tokens_before_update(): what no UPDATE of pat.tokens may do, whoever runs it, and the
-// cache invalidation any real change needs.
+// pat.tokens_before_update(): what no UPDATE of pat.tokens may do, whoever runs it. It also
+// signals the token's change to every cache: from 1.3 on the ALWAYS trigger
+// pat.invalidate_cached_token() does that too (the duplicate costs nothing), but a 1.2 schema
+// running this library relies on this one.
 #include <optional>
 
 #include "core/error.hpp"
 #include "core/expiry.hpp"
 #include "pg/guard.hpp"
-#include "pg/token_cache.hpp"
+#include "pg/cache_signal.hpp"
 
 namespace {
 
@@ -75,6 +77,13 @@ PAT_FUNCTION(pat_tokens_before_update) {
         throw pat::Error("55000", "a token's expiration cannot be extended", "",
                          "Create a new token to renew access.");
     }
-    pat::pg::invalidate_token_caches();
+    int digest_attno = pat::pg::call_pg([&] { return column_number(relation, "digest"); });
+    pat::pg::call_pg([&] {
+        bool is_null = false;
+        Datum digest = heap_getattr(old_tuple, digest_attno, desc, &is_null);
+        if (!is_null) {
+            pat::pg::signal_token_changed(DatumGetByteaPP(digest));
+        }
+    });
     return PointerGetDatum(new_tuple);
 }

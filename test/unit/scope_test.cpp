@@ -120,3 +120,24 @@ TEST(SortedScopesContain, FindsOnlyMembers) {
     EXPECT_FALSE(pat::sorted_scopes_contain(sorted, 3, "catalog:rea"));
     EXPECT_FALSE(pat::sorted_scopes_contain(sorted, 0, "a:read"));
 }
+
+namespace {
+
+TEST(SortedScopes, SortUniqueAndIntersect) {
+    std::string_view items[] = {"b:read", "a:read", "b:read", "c:write", "a:read"};
+    std::size_t count = pat::sort_unique_scopes(items, 5);
+    ASSERT_EQ(count, 3u);
+    EXPECT_EQ(items[0], "a:read");
+    EXPECT_EQ(items[1], "b:read");
+    EXPECT_EQ(items[2], "c:write");
+    std::string_view allowed[] = {"b:read", "c:write", "d:admin"};
+    std::string_view out[3];
+    std::size_t both = pat::intersect_sorted_scopes(items, count, allowed, 3, out);
+    ASSERT_EQ(both, 2u);
+    EXPECT_EQ(out[0], "b:read");
+    EXPECT_EQ(out[1], "c:write");
+    EXPECT_EQ(pat::intersect_sorted_scopes(items, count, allowed, 0, out), 0u);
+    EXPECT_EQ(pat::sort_unique_scopes(items, 0), 0u);
+}
+
+}  // namespace
