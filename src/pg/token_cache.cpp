@@ -317,6 +317,11 @@ CachedToken *find_token(const pat::Digest &digest) {
     }
     if (caching()) {
         create_tables();
+        // The bounds may have been lowered since the cache filled.
+        if (cached_bytes > limit_bytes() || hash_get_num_entries(token_table) > token_capacity ||
+            hash_get_num_entries(user_table) > token_capacity) {
+            make_room(0);
+        }
     }
     uint32 token_slot =
         pat::signal_slot(pat::SignalKind::token, pat::token_stripe(digest.data(), digest.size()));
