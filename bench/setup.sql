@@ -21,6 +21,22 @@ CREATE TABLE bench.sample (
     PRIMARY KEY (impl, kind, i)
 );
 
+-- Under load (large scale only): the working set, W valid tokens per implementation in random
+-- order (row id = position), and the hot set, its first rows. A pgbench transaction checks the
+-- token of one random row.
+CREATE TABLE bench.work (id integer PRIMARY KEY, pat text NOT NULL, baseline text NOT NULL);
+CREATE TABLE bench.hot (id integer PRIMARY KEY, pat text NOT NULL, baseline text NOT NULL);
+
+-- Tokens the churn revokes, one per churn transaction, in id order (never in the working set).
+CREATE TABLE bench.churn_pool (
+    impl     text NOT NULL,
+    id       integer NOT NULL,
+    token_id uuid NOT NULL,
+    PRIMARY KEY (impl, id)
+);
+CREATE SEQUENCE bench.churn_next_pat;
+CREATE SEQUENCE bench.churn_next_baseline;
+
 -- Every measurement of the run, one row per repetition.
 CREATE TABLE bench.results (
     section text NOT NULL,       -- wire (TPS) | loop (µs per call, gross) | create (tokens/s) | info
@@ -179,6 +195,149 @@ BEGIN
 END
 $$;
 
+-- The working set, hot set and churn pool: w + pool kept tokens per implementation that no
+-- sample took (so none is revoked), in random order, marked used = 'work' / 'churn'.
+CREATE FUNCTION bench.make_work(w integer, hot integer, pool integer) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    short text;
+BEGIN
+    SELECT string_agg(format('%s has %s', impl, n), ', ') INTO short FROM (
+        SELECT i.impl, count(k.impl) AS n
+        FROM unnest('{pat,baseline}'::text[]) AS i(impl)
+        LEFT JOIN bench.kept AS k ON k.impl = i.impl AND k.used IS NULL
+        GROUP BY i.impl HAVING count(k.impl) < w + pool
+    ) AS s;
+    IF short IS NOT NULL THEN
+        RAISE EXCEPTION 'not enough unused kept tokens for a working set of % and a churn pool of % per implementation (%): lower BENCH_WORKING_SET',
+            w, pool, short;
+    END IF;
+    CREATE TEMP TABLE picked (impl text, used text, rn integer, token text, token_id uuid)
+        ON COMMIT DROP;
+    WITH pick AS (
+        SELECT token_id, row_number() OVER (PARTITION BY impl ORDER BY random()) AS rn
+        FROM bench.kept WHERE used IS NULL
+    ), chosen AS (
+        UPDATE bench.kept AS kp
+        SET used = CASE WHEN p.rn <= w THEN 'work' ELSE 'churn' END
+        FROM pick AS p
+        WHERE kp.token_id = p.token_id AND p.rn <= w + pool
+        RETURNING kp.impl, kp.used, p.rn, kp.token, kp.token_id
+    )
+    INSERT INTO picked SELECT * FROM chosen;
+
+    DELETE FROM bench.work;
+    DELETE FROM bench.hot;
+    DELETE FROM bench.churn_pool;
+    INSERT INTO bench.work (id, pat, baseline)
+    SELECT p.rn, p.token, b.token
+    FROM picked AS p JOIN picked AS b ON b.rn = p.rn AND b.impl = 'baseline'
+    WHERE p.impl = 'pat' AND p.used = 'work';
+    INSERT INTO bench.hot SELECT * FROM bench.work WHERE id <= hot;
+    INSERT INTO bench.churn_pool (impl, id, token_id)
+    SELECT impl, rn - w, token_id FROM picked WHERE used = 'churn';
+    PERFORM setval('bench.churn_next_pat', 1, false);
+    PERFORM setval('bench.churn_next_baseline', 1, false);
+END
+$$;
+
+-- The next token of the churn pool. Raises when the pool is used up, so the churn pgbench fails
+-- (and the run with it) instead of silently revoking nothing.
+CREATE FUNCTION bench.churn_token(impl text) RETURNS uuid LANGUAGE plpgsql AS $$
+DECLARE
+    k bigint := nextval(format('bench.churn_next_%s', impl));
+    t uuid;
+BEGIN
+    SELECT p.token_id INTO t FROM bench.churn_pool AS p
+    WHERE p.impl = churn_token.impl AND p.id = k;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'the churn pool of % is used up (token %)', impl, k;
+    END IF;
+    RETURN t;
+END
+$$;
+
+-- First checks, in a new session (psql -c): net µs per check of the n working-set tokens with
+-- ids first_id .. first_id + n - 1, which this session has not checked before. First it checks
+-- one other working-set token of every user, so pg_pat has every user's roles cached and both
+-- implementations have paid their once-per-session set-up (plans, function lookups); what is
+-- left is the cost of a token the session has not seen, from a user it knows. Net of the same
+-- fetch from bench.work without the check. Raises unless every check returned valid.
+CREATE FUNCTION bench.first_checks(impl text, first_id integer, n integer)
+RETURNS double precision LANGUAGE plpgsql AS $$
+DECLARE
+    col text := CASE impl WHEN 'pat' THEN 'pat' ELSE 'baseline' END;
+    fn text := CASE impl WHEN 'pat' THEN 'public.pat_validate' ELSE 'baseline.validate' END;
+    tokens text := CASE impl WHEN 'pat' THEN 'pat.tokens' ELSE 'baseline.tokens' END;
+    last_id integer := first_id + n - 1;
+    warm bigint;
+    users bigint;
+    ok bigint;
+    t0 timestamptz;
+    fetch_secs double precision;
+    check_secs double precision;
+BEGIN
+    IF last_id > (SELECT max(id) FROM bench.work) THEN
+        RAISE EXCEPTION 'first checks: no working-set tokens % .. %', first_id, last_id;
+    END IF;
+    EXECUTE format($q$
+        SELECT count(*) FILTER (WHERE (%s(u.token, '{catalog:read}')).valid), count(*) FROM (
+            SELECT DISTINCT ON (t.user_id) k.token
+            FROM bench.kept AS k JOIN %s AS t ON t.token_id = k.token_id
+            WHERE k.impl = %L AND k.used = 'work'
+              AND k.token NOT IN (SELECT w.%I FROM bench.work AS w WHERE w.id BETWEEN %s AND %s)
+            ORDER BY t.user_id, k.token_id) AS u$q$,
+        fn, tokens, impl, col, first_id, last_id) INTO warm, users;
+    IF warm <> users OR users = 0 THEN
+        RAISE EXCEPTION 'first checks %: % of % warm-up checks valid', impl, warm, users;
+    END IF;
+
+    t0 := clock_timestamp();
+    EXECUTE format('SELECT count(*) FILTER (WHERE w.%I IS NOT NULL) FROM bench.work AS w'
+                   ' WHERE w.id BETWEEN %s AND %s', col, first_id, last_id) INTO ok;
+    fetch_secs := extract(epoch FROM clock_timestamp() - t0);
+    t0 := clock_timestamp();
+    EXECUTE format('SELECT count(*) FILTER (WHERE (%s(w.%I, %L)).valid) FROM bench.work AS w'
+                   ' WHERE w.id BETWEEN %s AND %s', fn, col, '{catalog:read}', first_id, last_id)
+        INTO ok;
+    check_secs := extract(epoch FROM clock_timestamp() - t0);
+    IF ok <> n THEN
+        RAISE EXCEPTION 'first checks %: % of % checks valid', impl, ok, n;
+    END IF;
+    RETURN (check_secs - fetch_secs) * 1e6 / n;
+END
+$$;
+
+-- pg_pat's token cache in one session after `draws` checks of uniformly random working-set
+-- tokens (what one pgbench client of a working-set cell does), recorded as info rows
+-- 'cache <column>' of pat_token_cache_stats() (a pg_pat 1.3 function: only call it if it exists).
+CREATE FUNCTION bench.cache_after_random_checks(draws integer, scale text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    n_work integer;
+    ok bigint;
+BEGIN
+    SELECT count(*) INTO n_work FROM bench.work;
+    -- The sort in the subquery keeps the draws in their random order (a hash join would not).
+    SELECT count(*) FILTER (WHERE (pat_validate(r.pat, '{catalog:read}')).valid) INTO ok FROM (
+        SELECT w.pat
+        FROM (SELECT g, 1 + floor(random() * n_work)::integer AS id
+              FROM generate_series(1, draws) AS g) AS d
+        JOIN bench.work AS w ON w.id = d.id
+        ORDER BY d.g OFFSET 0) AS r;
+    IF ok <> draws THEN
+        RAISE EXCEPTION 'cache stats: % of % checks valid', ok, draws;
+    END IF;
+    INSERT INTO bench.results
+    SELECT 'info', 'cache ' || c.key, scale, 1, c.value
+    FROM pat_token_cache_stats() AS s,
+         LATERAL (VALUES ('tokens', s.tokens), ('users', s.users), ('bytes', s.bytes),
+                         ('hits', s.hits), ('misses', s.misses), ('dropped', s.dropped),
+                         ('evicted', s.evicted), ('resets', s.resets)) AS c(key, value);
+    INSERT INTO bench.results VALUES ('info', 'cache draws', scale, 1, draws);
+END
+$$;
+
 -- Median of a measurement over its repetitions.
 CREATE FUNCTION bench.med(p_section text, p_metric text, p_scale text)
 RETURNS double precision LANGUAGE sql STABLE AS $$
@@ -198,12 +357,20 @@ $$;
 
 -- The result table, as markdown lines. s, l: the labels of the two scales. The cost column is
 -- cost at l / cost at s: µs ratio, or TPS at s / TPS at l (above 1: dearer with more tokens).
-CREATE FUNCTION bench.report(s text, l text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+-- ws, hot: the labels of the working and hot sets of the rows under load (measured at l only;
+-- NULL: no such section).
+CREATE FUNCTION bench.report(s text, l text, ws text DEFAULT NULL, hot text DEFAULT NULL)
+RETURNS SETOF text LANGUAGE plpgsql AS $$
 DECLARE
     r record;
     a double precision;
     b double precision;
+    c double precision;
+    p double precision;
+    au double precision;
+    bl double precision;
     target text;
+    nc text := 'new connection per check (pgbench -C)';
 BEGIN
     RETURN NEXT format('| measurement | %s tokens | %s tokens | cost %s / %s | target (at %s) |',
                        s, l, l, s, l);
@@ -213,9 +380,10 @@ BEGIN
     FOR r IN SELECT * FROM (VALUES
             (1, 'SELECT 1'), (2, 'primary-key lookup (plain table)'),
             (3, 'same parameters, no check'),
-            (4, 'pat_validate valid'), (5, 'pat_validate malformed'),
-            (6, 'pat_validate revoked'), (7, 'baseline.validate valid'),
-            (8, 'baseline.validate malformed'), (9, 'baseline.validate revoked')) AS v(o, m)
+            (4, 'pat_validate valid'), (5, 'pat_validate valid, one column'),
+            (6, 'pat_authenticate valid'), (7, 'pat_validate malformed'),
+            (8, 'pat_validate revoked'), (9, 'baseline.validate valid'),
+            (10, 'baseline.validate malformed'), (11, 'baseline.validate revoked')) AS v(o, m)
             ORDER BY o LOOP
         a := bench.med('wire', r.m, s);
         b := bench.med('wire', r.m, l);
@@ -302,7 +470,106 @@ BEGIN
     RETURN NEXT format('| pat_create | %s | | | |', bench.fmt(a, 0));
     RETURN NEXT format('| baseline.create_token | %s | | | |', bench.fmt(b, 0));
     RETURN NEXT format('| ratio pat_create / baseline.create_token | %s | | | |', bench.fmt(a / nullif(b, 0), 2));
+
+    IF ws IS NULL THEN
+        RETURN;
+    END IF;
+    RETURN NEXT format('| **under load (%s): transactions/s** (pgbench, median; each transaction fetches one random token of a set from a table and checks it: working set of %s, hot set of %s tokens per implementation; churn: a second pgbench at %s transactions/s, each revoking a token and granting a new user a role) | | | | |',
+                       l, ws, hot, bench.fmt(bench.med('info', 'churn rate', l), 0));
+    FOR r IN SELECT * FROM (VALUES
+            (1, 'working set ' || ws, ''), (2, 'working set ' || ws, ', with churn'),
+            (3, 'hot ' || hot, ''), (4, 'hot ' || hot, ', with churn')) AS v(o, g, sfx)
+            ORDER BY o LOOP
+        c := bench.med('wire', r.g || ': control (fetch, no check)' || r.sfx, l);
+        p := bench.med('wire', r.g || ': pat_validate' || r.sfx, l);
+        au := bench.med('wire', r.g || ': pat_authenticate' || r.sfx, l);
+        bl := bench.med('wire', r.g || ': baseline.validate' || r.sfx, l);
+        RETURN NEXT bench.large_row(r.g || ': control (fetch, no check)' || r.sfx, bench.fmt(c, 0));
+        RETURN NEXT bench.large_row(r.g || ': pat_validate' || r.sfx, bench.fmt(p, 0));
+        RETURN NEXT bench.large_row(r.g || ': pat_authenticate' || r.sfx, bench.fmt(au, 0));
+        RETURN NEXT bench.large_row(r.g || ': baseline.validate' || r.sfx, bench.fmt(bl, 0));
+        RETURN NEXT bench.large_row('ratio pat_validate / baseline.validate, ' || r.g || r.sfx,
+                                    bench.fmt(p / nullif(bl, 0), 2),
+                                    CASE WHEN r.o = 2 THEN '≥ 2.5: ' || bench.verdict(p / bl >= 2.5) ELSE '' END);
+        RETURN NEXT bench.large_row('ratio pat_validate / control, ' || r.g || r.sfx,
+                                    bench.fmt(p / nullif(c, 0), 3),
+                                    CASE WHEN r.o = 2 THEN '≥ 0.75: ' || bench.verdict(p / c >= 0.75) ELSE '' END);
+        RETURN NEXT bench.large_row('ratio pat_authenticate / control, ' || r.g || r.sfx,
+                                    bench.fmt(au / nullif(c, 0), 3));
+    END LOOP;
+    FOR r IN SELECT * FROM (VALUES
+            (1, 'hot ' || hot, 'pat_validate'), (2, 'hot ' || hot, 'pat_authenticate'),
+            (3, 'hot ' || hot, 'baseline.validate'), (4, 'hot ' || hot, 'control (fetch, no check)'),
+            (5, 'working set ' || ws, 'pat_validate'),
+            (6, 'working set ' || ws, 'baseline.validate')) AS v(o, g, f)
+            ORDER BY o LOOP
+        a := bench.med('wire', r.g || ': ' || r.f || ', with churn', l)
+             / bench.med('wire', r.g || ': ' || r.f, l);
+        RETURN NEXT bench.large_row(format('ratio with churn / without, %s: %s', r.g, r.f),
+                                    bench.fmt(a, 3),
+                                    CASE WHEN r.o = 1 THEN '≥ 0.9: ' || bench.verdict(a >= 0.9) ELSE '' END);
+    END LOOP;
+    SELECT min(v.med), max(v.med) INTO a, b FROM (
+        SELECT bench.med('info', metric, l) AS med FROM bench.results
+        WHERE section = 'info' AND scale = l AND metric LIKE 'churn tps: %' GROUP BY metric) AS v;
+    RETURN NEXT bench.large_row('churn achieved (transactions/s, lowest and highest cell median)',
+                                bench.fmt(a, 1) || ' – ' || bench.fmt(b, 1),
+                                format('asked: %s', bench.fmt(bench.med('info', 'churn rate', l), 0)));
+    c := bench.med('wire', nc || ': control (fetch, no check)', l);
+    p := bench.med('wire', nc || ': pat_validate', l);
+    bl := bench.med('wire', nc || ': baseline.validate', l);
+    RETURN NEXT bench.large_row(nc || ': control (fetch, no check)', bench.fmt(c, 0));
+    RETURN NEXT bench.large_row(nc || ': pat_validate', bench.fmt(p, 0));
+    RETURN NEXT bench.large_row(nc || ': baseline.validate', bench.fmt(bl, 0));
+    RETURN NEXT bench.large_row('ratio pat_validate / baseline.validate, new connection per check',
+                                bench.fmt(p / nullif(bl, 0), 2));
+    RETURN NEXT bench.large_row('ratio pat_validate / control, new connection per check',
+                                bench.fmt(p / nullif(c, 0), 3));
+    IF bench.med('info', 'cache draws', l) IS NOT NULL THEN
+        RETURN NEXT bench.large_row(
+            format('pg_pat token cache of one session after %s random checks of the working set: hit rate',
+                   bench.fmt(bench.med('info', 'cache draws', l), 0)),
+            bench.fmt(bench.med('info', 'cache hits', l)
+                      / nullif(bench.med('info', 'cache hits', l) + bench.med('info', 'cache misses', l), 0), 3));
+        RETURN NEXT bench.large_row(
+            'the same cache: tokens / users / MB / evicted / dropped / resets',
+            format('%s / %s / %s / %s / %s / %s',
+                   bench.fmt(bench.med('info', 'cache tokens', l), 0),
+                   bench.fmt(bench.med('info', 'cache users', l), 0),
+                   bench.fmt(bench.med('info', 'cache bytes', l) / 1048576, 1),
+                   bench.fmt(bench.med('info', 'cache evicted', l), 0),
+                   bench.fmt(bench.med('info', 'cache dropped', l), 0),
+                   bench.fmt(bench.med('info', 'cache resets', l), 0)));
+    END IF;
+
+    RETURN NEXT format('| **under load (%s): the issue''s other targets** (wire: medians of the over-the-wire cells above; µs: inside the server, net) | | | | |', l);
+    FOR r IN SELECT * FROM (VALUES
+            (1, 'pat_validate valid, one column', 0.90),
+            (2, 'pat_authenticate valid', 0.95)) AS v(o, m, t)
+            ORDER BY o LOOP
+        a := bench.med('wire', r.m, s) / bench.med('wire', 'same parameters, no check', s);
+        b := bench.med('wire', r.m, l) / bench.med('wire', 'same parameters, no check', l);
+        RETURN NEXT format('| ratio %s / same parameters, no check | %s | %s | | ≥ %s: %s |',
+                           r.m, bench.fmt(a, 3), bench.fmt(b, 3), r.t, bench.verdict(b >= r.t));
+    END LOOP;
+    p := bench.med('loop', 'pat_validate first check (user known)', l);
+    bl := bench.med('loop', 'baseline.validate first check', l);
+    RETURN NEXT bench.large_row('pat_validate first check (user known), µs', bench.fmt(p, 3),
+                                '≤ 3 µs: ' || bench.verdict(p <= 3));
+    RETURN NEXT bench.large_row('baseline.validate first check, µs', bench.fmt(bl, 3));
+    RETURN NEXT bench.large_row('ratio baseline / pat_validate (times faster), first check',
+                                bench.fmt(bl / nullif(p, 0), 1));
+    a := bench.net('pat_validate valid', s);
+    b := bench.net('pat_validate valid', l);
+    RETURN NEXT format('| pat_validate valid, warm check (the in-server row above), µs | %s | %s | | ≤ 0.7 µs: %s |',
+                       bench.fmt(a, 3), bench.fmt(b, 3), bench.verdict(b <= 0.7));
 END
+$$;
+
+-- A row with a value at the large scale only.
+CREATE FUNCTION bench.large_row(metric text, value text, target text DEFAULT '') RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT format('| %s | | %s | | %s |', metric, value, target)
 $$;
 
 CREATE FUNCTION bench.fmt(x double precision, digits integer) RETURNS text

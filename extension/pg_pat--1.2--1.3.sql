@@ -31,13 +31,34 @@ CREATE TRIGGER user_roles_invalidate_cached_user AFTER INSERT OR UPDATE OR DELET
 CREATE TRIGGER user_roles_invalidate_caches AFTER TRUNCATE ON pat.user_roles
     FOR EACH STATEMENT EXECUTE FUNCTION pat.invalidate_token_caches();
 
+-- Logical replication's apply fires row triggers only (and TRUNCATE's), so the triggers of
+-- scopes, roles and role scopes become row triggers too.
+DROP TRIGGER scopes_invalidate_caches ON pat.scopes;
+CREATE TRIGGER scopes_invalidate_caches AFTER INSERT OR UPDATE OR DELETE ON pat.scopes
+    FOR EACH ROW EXECUTE FUNCTION pat.invalidate_token_caches();
+CREATE TRIGGER scopes_truncate_invalidate_caches AFTER TRUNCATE ON pat.scopes
+    FOR EACH STATEMENT EXECUTE FUNCTION pat.invalidate_token_caches();
+DROP TRIGGER roles_invalidate_caches ON pat.roles;
+CREATE TRIGGER roles_invalidate_caches AFTER INSERT OR UPDATE OR DELETE ON pat.roles
+    FOR EACH ROW EXECUTE FUNCTION pat.invalidate_token_caches();
+CREATE TRIGGER roles_truncate_invalidate_caches AFTER TRUNCATE ON pat.roles
+    FOR EACH STATEMENT EXECUTE FUNCTION pat.invalidate_token_caches();
+DROP TRIGGER role_scopes_invalidate_caches ON pat.role_scopes;
+CREATE TRIGGER role_scopes_invalidate_caches AFTER INSERT OR UPDATE OR DELETE ON pat.role_scopes
+    FOR EACH ROW EXECUTE FUNCTION pat.invalidate_token_caches();
+CREATE TRIGGER role_scopes_truncate_invalidate_caches AFTER TRUNCATE ON pat.role_scopes
+    FOR EACH STATEMENT EXECUTE FUNCTION pat.invalidate_token_caches();
+
 ALTER TABLE pat.tokens ENABLE ALWAYS TRIGGER tokens_invalidate_cached_token;
 ALTER TABLE pat.tokens ENABLE ALWAYS TRIGGER tokens_invalidate_caches;
 ALTER TABLE pat.user_roles ENABLE ALWAYS TRIGGER user_roles_invalidate_cached_user;
 ALTER TABLE pat.user_roles ENABLE ALWAYS TRIGGER user_roles_invalidate_caches;
 ALTER TABLE pat.scopes ENABLE ALWAYS TRIGGER scopes_invalidate_caches;
+ALTER TABLE pat.scopes ENABLE ALWAYS TRIGGER scopes_truncate_invalidate_caches;
 ALTER TABLE pat.roles ENABLE ALWAYS TRIGGER roles_invalidate_caches;
+ALTER TABLE pat.roles ENABLE ALWAYS TRIGGER roles_truncate_invalidate_caches;
 ALTER TABLE pat.role_scopes ENABLE ALWAYS TRIGGER role_scopes_invalidate_caches;
+ALTER TABLE pat.role_scopes ENABLE ALWAYS TRIGGER role_scopes_truncate_invalidate_caches;
 
 -- Diagnostics -------------------------------------------------------------------------------
 
