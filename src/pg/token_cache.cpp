@@ -22,12 +22,12 @@ namespace pat::pg {
 
 namespace {
 
-int token_capacity = 100000;      // pat.token_cache_size: tokens (and users) per backend
-int memory_limit_kb = 32 * 1024;  // pat.token_cache_memory
+int token_capacity = 1000000;     // pat.token_cache_size: tokens (and users) per backend
+int memory_limit_kb = 64 * 1024;  // pat.token_cache_memory
 // An entry bigger than this share of pat.token_cache_memory is used once and not kept.
 constexpr Size kLargestEntryShare = 8;
-// What an entry costs beyond its payload: the hash element and its header.
-constexpr Size kEntryOverhead = 64;
+// What an entry costs beyond its payload: the hash table's element (header and entry).
+constexpr Size kEntryOverhead = MAXALIGN(sizeof(HASHELEMENT)) + MAXALIGN(sizeof(CachedToken));
 
 // What one user's roles allow, cached by a 64-bit hash of the user id.
 struct CachedUser {
@@ -325,9 +325,10 @@ CachedToken *find_token(const pat::Digest &digest) {
     }
     uint32 token_slot =
         pat::signal_slot(pat::SignalKind::token, pat::token_stripe(digest.data(), digest.size()));
+    uint32 hash = caching() ? get_hash_value(token_table, &digest) : 0;
     if (caching()) {
-        auto *hit =
-            static_cast<CachedToken *>(hash_search(token_table, &digest, HASH_FIND, nullptr));
+        auto *hit = static_cast<CachedToken *>(
+            hash_search_with_hash_value(token_table, &digest, hash, HASH_FIND, nullptr));
         if (hit != nullptr) {
             if (is_current(*hit)) {
                 hit->referenced = true;
@@ -365,8 +366,8 @@ CachedToken *find_token(const pat::Digest &digest) {
     // Entered only once filled, so an error while filling leaves no half-made entry behind.
     filled.bytes = entry_bytes(filled.payload);
     make_room(filled.bytes);
-    auto *entry =
-        static_cast<CachedToken *>(hash_search(token_table, &digest, HASH_ENTER, nullptr));
+    auto *entry = static_cast<CachedToken *>(
+        hash_search_with_hash_value(token_table, &digest, hash, HASH_ENTER, nullptr));
     *entry = filled;
     cached_bytes += filled.bytes;
     return entry;
@@ -386,11 +387,11 @@ void setup_token_cache() {
         "Tokens each backend keeps in its validation cache; 0 turns it off.",
         "As many users' roles are kept alongside. A committed change drops only the tokens and "
         "users it reaches.",
-        &token_capacity, 100000, 0, 10000000, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+        &token_capacity, 1000000, 0, 10000000, PGC_SUSET, 0, nullptr, nullptr, nullptr);
     DefineCustomIntVariable("pat.token_cache_memory",
                             "Memory each backend's validation cache may take; 0 turns it off.",
                             "When it is full, entries unused since the last eviction go first.",
-                            &memory_limit_kb, 32 * 1024, 0, MAX_KILOBYTES, PGC_SUSET, GUC_UNIT_KB,
+                            &memory_limit_kb, 64 * 1024, 0, MAX_KILOBYTES, PGC_SUSET, GUC_UNIT_KB,
                             nullptr, nullptr, nullptr);
     CacheRegisterRelcacheCallback(on_relcache_invalidation, 0);
 }
