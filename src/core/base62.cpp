@@ -10,23 +10,7 @@ namespace {
 
 constexpr std::uint64_t kBase = 62;
 
-// The digit value of a base62 character, or -1; explicit ranges keep it locale-independent.
-int digit_value(char c) noexcept {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A' + 10;
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 36;
-    return -1;
-}
-
 }  // namespace
-
-// Whether c is one of the 62 alphabet characters.
-bool is_base62_char(char c) noexcept {
-    return digit_value(c) >= 0;
-}
 
 // Fixed-width, zero-padded encoding, so encoded checksums always have the same length.
 std::string base62_encode(std::uint64_t value, std::size_t width) {
@@ -47,7 +31,7 @@ std::optional<std::uint64_t> base62_decode(std::string_view digits) noexcept {
     constexpr std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max();
     std::uint64_t value = 0;
     for (char c : digits) {
-        const int d = digit_value(c);
+        const int d = base62_digit(c);
         if (d < 0)
             return std::nullopt;
         const auto digit = static_cast<std::uint64_t>(d);

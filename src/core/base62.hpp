@@ -1,6 +1,7 @@
 // Base62 (0-9, A-Z, a-z) for fixed-width numbers, as used by the token checksum.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -11,7 +12,28 @@ namespace pat {
 inline constexpr std::string_view kBase62Alphabet =
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-bool is_base62_char(char c) noexcept;
+namespace detail {
+// Digit values by character (-1: not base62); a table, since this runs on every check.
+constexpr std::array<std::int8_t, 256> make_base62_digits() noexcept {
+    std::array<std::int8_t, 256> digits{};
+    for (auto &d : digits)
+        d = -1;
+    for (std::size_t i = 0; i < kBase62Alphabet.size(); ++i)
+        digits[static_cast<unsigned char>(kBase62Alphabet[i])] = static_cast<std::int8_t>(i);
+    return digits;
+}
+inline constexpr std::array<std::int8_t, 256> kBase62Digits = make_base62_digits();
+}  // namespace detail
+
+// The digit value of a base62 character, or -1 (locale-independent).
+inline int base62_digit(char c) noexcept {
+    return detail::kBase62Digits[static_cast<unsigned char>(c)];
+}
+
+// Whether c is one of the 62 alphabet characters.
+inline bool is_base62_char(char c) noexcept {
+    return base62_digit(c) >= 0;
+}
 
 // Encodes value in exactly `width` digits, most significant first, zero-padded ('0').
 // Requires value < 62^width (throws std::invalid_argument otherwise).

@@ -18,8 +18,12 @@ std::uint32_t stripe_of(const unsigned char *data, std::size_t size) noexcept {
 
 }  // namespace
 
+// A digest is already uniformly distributed: its first two bytes are the stripe.
 std::uint32_t token_stripe(const unsigned char *digest, std::size_t size) noexcept {
-    return stripe_of(digest, size);
+    if (size < 2) {
+        return stripe_of(digest, size);
+    }
+    return (static_cast<std::uint32_t>(digest[0]) << 8 | digest[1]) & (kSignalStripes - 1);
 }
 
 std::uint32_t user_stripe(std::string_view user_id) noexcept {

@@ -85,6 +85,14 @@ void reset_cache() {
     forget_lookup_relations();
 }
 
+// A digest is uniformly distributed already (and not chosen by the caller): its first four
+// bytes are a good hash.
+uint32 digest_hash(const void *key, Size) {
+    uint32 hash = 0;
+    memcpy(&hash, key, sizeof hash);
+    return hash;
+}
+
 void create_tables() {
     if (cache_memory == nullptr) {
         cache_memory =
@@ -94,9 +102,10 @@ void create_tables() {
         HASHCTL control = {};
         control.keysize = sizeof(pat::Digest);
         control.entrysize = sizeof(CachedToken);
+        control.hash = digest_hash;
         control.hcxt = cache_memory;
         token_table =
-            hash_create("pg_pat tokens", 1024, &control, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+            hash_create("pg_pat tokens", 1024, &control, HASH_ELEM | HASH_FUNCTION | HASH_CONTEXT);
     }
     if (user_table == nullptr) {
         HASHCTL control = {};

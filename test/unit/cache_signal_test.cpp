@@ -50,8 +50,10 @@ TEST(CacheSignal, StripesAreStableAndSpread) {
     EXPECT_GT(stripes.size(), 985u);  // 1000 into 65536: about 8 collisions expected
     unsigned char id[32] = {};
     std::uint32_t zero = pat::token_stripe(id, sizeof id);
-    id[31] = 1;
+    id[1] = 1;
     EXPECT_NE(pat::token_stripe(id, sizeof id), zero);
+    id[0] = 0xAB;
+    EXPECT_EQ(pat::token_stripe(id, sizeof id), 0xAB01u);
 }
 
 }  // namespace

@@ -35,3 +35,35 @@ TEST(Crc32, DetectsEverySingleBitFlip) {
 }
 
 }  // namespace
+
+namespace {
+
+// The bitwise definition of CRC-32 (IEEE 802.3, reflected), byte by byte.
+std::uint32_t reference_crc32(const std::string &data) {
+    std::uint32_t crc = 0xFFFFFFFFU;
+    for (unsigned char byte : data) {
+        crc ^= byte;
+        for (int bit = 0; bit < 8; ++bit)
+            crc = (crc & 1U) ? (0xEDB88320U ^ (crc >> 1)) : (crc >> 1);
+    }
+    return crc ^ 0xFFFFFFFFU;
+}
+
+TEST(Crc32, EveryLengthAndAlignmentMatchesTheBitwiseDefinition) {
+    std::string data;
+    std::uint32_t seed = 12345;
+    for (int i = 0; i < 100; ++i) {
+        seed = seed * 1103515245U + 12345U;
+        data.push_back(static_cast<char>(seed >> 24));
+    }
+    for (std::size_t offset = 0; offset < 8; ++offset) {
+        for (std::size_t length = 0; offset + length <= data.size(); ++length) {
+            std::string slice = data.substr(offset, length);
+            ASSERT_EQ(pat::crc32(std::string_view(data).substr(offset, length)),
+                      reference_crc32(slice))
+                << "offset " << offset << ", length " << length;
+        }
+    }
+}
+
+}  // namespace
