@@ -225,6 +225,8 @@ BEGIN
         RETURNING kp.impl, kp.used, p.rn, kp.token, kp.token_id
     )
     INSERT INTO picked SELECT * FROM chosen;
+    -- Without statistics the self-join below is planned as a nested loop: quadratic.
+    ANALYZE picked;
 
     DELETE FROM bench.work;
     DELETE FROM bench.hot;
