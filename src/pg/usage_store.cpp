@@ -34,7 +34,7 @@ struct UsageShared {
     Latch *flush_latch;
 };
 
-int max_entries = 100000;
+int max_entries = 250000;
 UsageShared *shared = nullptr;
 HTAB *usage_table = nullptr;
 shmem_request_hook_type previous_request_hook = nullptr;
@@ -234,7 +234,7 @@ void setup_usage_store() {
         "pat.usage_max_entries",
         "Tokens (per day) whose usage shared memory holds between two flushes.",
         "Checks of further tokens are counted for the whole database until the next flush.",
-        &max_entries, 100000, 100, 100000000, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
+        &max_entries, 250000, 100, 100000000, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
     previous_request_hook = shmem_request_hook;
     shmem_request_hook = request_memory;
     previous_startup_hook = shmem_startup_hook;

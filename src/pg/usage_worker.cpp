@@ -14,7 +14,7 @@ namespace pat::pg {
 
 namespace {
 
-int flush_interval_ms = 10000;
+int flush_interval_ms = 60000;
 // Databases flushed per round; more wait for the next round.
 constexpr int kMaxDatabasesPerRound = 256;
 
@@ -87,7 +87,7 @@ void setup_usage_worker() {
     DefineCustomIntVariable(
         "pat.usage_flush_interval",
         "How often pg_pat's background worker writes usage from shared memory to the tables.",
-        "A crash loses at most the usage of one interval.", &flush_interval_ms, 10000, 100,
+        "A crash loses at most the usage of one interval.", &flush_interval_ms, 60000, 100,
         3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
     BackgroundWorker worker;
     fill_worker(&worker, "pat_usage_launcher_main", "pg_pat usage launcher");
