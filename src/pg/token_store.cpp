@@ -7,6 +7,8 @@
 // (usage_store.hpp), never written here.
 #include "pg/token_store.hpp"
 
+#include <openssl/crypto.h>
+
 #include "pg/spi_support.hpp"
 
 namespace pat::pg {
@@ -38,6 +40,7 @@ struct LookupRelations {
     LookupRelation roles{"roles", "roles_pkey"};
     LookupRelation role_scopes{"role_scopes", "role_scopes_pkey"};
     AttrNumber token_id = 0, user_id = 0, name = 0, scopes = 0, expires_at = 0, revoked_at = 0;
+    AttrNumber digest = 0;
     AttrNumber role = 0, all_scopes = 0, scope = 0;
 };
 LookupRelations lookup;
@@ -75,6 +78,7 @@ const LookupRelations &lookup_relations() {
     resolved.scopes = column_number(tokens, "scopes");
     resolved.expires_at = column_number(tokens, "expires_at");
     resolved.revoked_at = column_number(tokens, "revoked_at");
+    resolved.digest = column_number(tokens, "digest");
     resolved.role = column_number(resolved.user_roles.table, "role");
     resolved.all_scopes = column_number(resolved.roles.table, "all_scopes");
     resolved.scope = column_number(resolved.role_scopes.table, "scope");
@@ -115,7 +119,19 @@ void scan_equal(const OpenedRelation &opened, StrategyNumber equal, Snapshot sna
                            equality_proc, key);
     IndexScanDesc scan = index_beginscan(opened.table, opened.index, snapshot, 1, 0);
     index_rescan(scan, &scan_key, 1, nullptr, 0);
+    AttrNumber column = opened.index->rd_index->indkey.values[0];
     while (index_getnext_slot(scan, ForwardScanDirection, opened.slot)) {
+        // A lossy index (the hash index on digest matches 32-bit hash codes only) asks for the
+        // condition to be checked on the row itself: without this, a token whose hash code
+        // collides with a stored token's would be taken for it.
+        if (scan->xs_recheck) {
+            bool is_null = false;
+            Datum value = slot_getattr(opened.slot, column, &is_null);
+            if (is_null || !DatumGetBool(OidFunctionCall2Coll(
+                               equality_proc, opened.index->rd_indcollation[0], value, key))) {
+                continue;
+            }
+        }
         if (!visit(opened.slot)) {
             break;
         }
@@ -168,6 +184,14 @@ bool fetch_token_row(const Digest &digest, StoredToken *token) {
         tokens, relations.tokens.equal, snapshot, PointerGetDatum(key), F_BYTEAEQ,
         [&](TupleTableSlot *row) {
             bool is_null = false;
+            // The row's own digest, compared once more whatever the index did: the one
+            // comparison that decides whose token this is.
+            auto *stored = reinterpret_cast<bytea *>(
+                PG_DETOAST_DATUM_PACKED(slot_getattr(row, relations.digest, &is_null)));
+            if (is_null || VARSIZE_ANY_EXHDR(stored) != digest.size() ||
+                CRYPTO_memcmp(VARDATA_ANY(stored), digest.data(), digest.size()) != 0) {
+                return true;
+            }
             token->token_id = *DatumGetUUIDP(slot_getattr(row, relations.token_id, &is_null));
             token->user_id = copy_varlena<text>(slot_getattr(row, relations.user_id, &is_null));
             token->name = copy_varlena<text>(slot_getattr(row, relations.name, &is_null));

@@ -8,6 +8,7 @@ use strict;
 use warnings;
 
 use PostgreSQL::Test::Cluster;
+use Test::More;
 
 sub new_node
 {
@@ -16,6 +17,26 @@ sub new_node
 	$node->init(%init);
 	$node->append_conf('postgresql.conf', "shared_preload_libraries = 'pg_pat'\n");
 	return $node;
+}
+
+# A token made through pat_create on $node: { id, token, name }.
+sub create_token
+{
+	my ($node, $user, $name, $scopes) = @_;
+	my ($id, $token) = split / /,
+	  $node->safe_psql('postgres',
+		"SELECT token_id || ' ' || token FROM pat_create('$user', '$name', '$scopes', '30 days')");
+	return { id => $id, token => $token, name => $name };
+}
+
+# Runs a query in a background session (background_psql); fails the test unless it printed
+# nothing on stderr. Returns its output.
+sub session_query
+{
+	my ($session, $sql, $what) = @_;
+	my ($out, $stderr_flag) = $session->query($sql);
+	is($stderr_flag, 0, "$what: no error or warning");
+	return $out;
 }
 
 1;

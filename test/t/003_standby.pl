@@ -39,23 +39,9 @@ my $has_audit =
   $primary->safe_psql('postgres', "SELECT to_regclass('pat.audit_log') IS NOT NULL") eq 't';
 note('pat.audit_log ' . ($has_audit ? 'exists' : 'does not exist'));
 
-sub create_token
-{
-	my ($user, $name, $scopes) = @_;
-	my ($id, $token) = split / /,
-	  $primary->safe_psql('postgres',
-		"SELECT token_id || ' ' || token FROM pat_create('$user', '$name', '$scopes', '30 days')");
-	return { id => $id, token => $token, name => $name };
-}
+sub create_token { return PatNode::create_token($primary, @_); }
 
-# Runs a query in a background session; fails unless it printed nothing on stderr.
-sub session_query
-{
-	my ($session, $sql, $what) = @_;
-	my ($out, $stderr_flag) = $session->query($sql);
-	is($stderr_flag, 0, "$what: no error or warning");
-	return $out;
-}
+sub session_query { return PatNode::session_query(@_); }
 
 my $a1 = create_token('alice', 'alice cli', '{catalog:read,scorecards:write}');
 my $a2 = create_token('alice', 'alice ci', '{catalog:read}');

@@ -35,14 +35,7 @@ CREATE PUBLICATION pat_pub FOR TABLE pat.scopes, pat.roles, pat.role_scopes, pat
     pat.tokens;
 });
 
-sub create_token
-{
-	my ($user, $name, $scopes) = @_;
-	my ($id, $token) = split / /,
-	  $publisher->safe_psql('postgres',
-		"SELECT token_id || ' ' || token FROM pat_create('$user', '$name', '$scopes', '30 days')");
-	return { id => $id, token => $token, name => $name };
-}
+sub create_token { return PatNode::create_token($publisher, @_); }
 my $a1 = create_token('alice', 'alice cli', '{catalog:read,scorecards:write}');
 my $a2 = create_token('alice', 'alice ci', '{catalog:read,scorecards:write}');
 my $b1 = create_token('bob', 'bob cli', '{catalog:read}');
@@ -54,13 +47,7 @@ $subscriber->wait_for_subscription_sync($publisher, 'pat_sub');
 is($subscriber->safe_psql('postgres', 'SELECT count(*) FROM pat.tokens'),
 	'3', 'the subscriber has the tokens');
 
-sub session_query
-{
-	my ($session, $sql, $what) = @_;
-	my ($out, $stderr_flag) = $session->query($sql);
-	is($stderr_flag, 0, "$what: no error or warning");
-	return $out;
-}
+sub session_query { return PatNode::session_query(@_); }
 sub check
 {
 	my ($session, $t, $scopes) = @_;

@@ -1,0 +1,42 @@
+-- A token that was never stored is not_found even when its digest's 32-bit hash code equals a
+-- stored row's: the hash index on digest (1.3) matches hash codes only, so every row it returns
+-- is checked against the digest itself. The forged digest below was found by brute force (2^32
+-- tries of PostgreSQL's hash_bytes, little-endian) against the SHA-256 of the token below; the
+-- test cluster has no pat.digest_key, so that SHA-256 is the token's digest.
+SET client_min_messages = warning;
+SELECT current_setting('pat.digest_key') = '' AS digests_are_plain_sha256;
+
+-- The collision is real: a hash index finds the forged value when asked for the digest, and only
+-- the recheck drops it.
+CREATE TEMP TABLE collision (digest bytea);
+INSERT INTO collision
+VALUES ('\x5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5f7348aa01000000');
+CREATE INDEX ON collision USING hash (digest);
+SET enable_seqscan = off;
+EXPLAIN (ANALYZE, COSTS off, TIMING off, SUMMARY off)
+SELECT * FROM collision
+WHERE digest = sha256(convert_to('pat_Z1sY9ErTM2BblJPQBYChYWbb7iszdy4aNRnS', 'UTF8'));
+RESET enable_seqscan;
+
+-- A stored token with the forged digest, for a user whose role allows catalog:read.
+SELECT pat_define_scope('catalog:read');
+SELECT pat_define_role('reader', ARRAY['catalog:read']);
+SELECT pat_grant_role('victim', 'reader');
+INSERT INTO pat.tokens (user_id, name, scopes, digest)
+VALUES ('victim', 'forged collision', ARRAY['catalog:read'],
+        '\x5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5f7348aa01000000');
+
+-- The colliding token is not the stored one: not_found, with the cache and without.
+SELECT valid, status, user_id, token_name
+FROM pat_validate('pat_Z1sY9ErTM2BblJPQBYChYWbb7iszdy4aNRnS', ARRAY['catalog:read']);
+SET pat.token_cache_size = 0;
+SELECT valid, status, user_id, token_name
+FROM pat_validate('pat_Z1sY9ErTM2BblJPQBYChYWbb7iszdy4aNRnS', ARRAY['catalog:read']);
+RESET pat.token_cache_size;
+SELECT pat_authenticate('pat_Z1sY9ErTM2BblJPQBYChYWbb7iszdy4aNRnS', ARRAY['catalog:read']);
+
+DELETE FROM pat.tokens;
+DELETE FROM pat.user_roles;
+DELETE FROM pat.role_scopes;
+DELETE FROM pat.roles;
+DELETE FROM pat.scopes;
