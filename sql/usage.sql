@@ -37,8 +37,8 @@ DELETE FROM pat.tokens WHERE token_id = :'gone_id';
 SELECT pg_temp.check_times(:'gone_tok', '{}', 2);
 
 -- Pending counts show before anything is written, and nothing was written by the checks.
-SELECT * FROM pat_usage(:'a_id');
-SELECT * FROM pat_usage(:'b_id');
+SELECT day = (now() AT TIME ZONE 'UTC')::date AS today, outcome, checks FROM pat_usage(:'a_id');
+SELECT day = (now() AT TIME ZONE 'UTC')::date AS today, outcome, checks FROM pat_usage(:'b_id');
 SELECT count(*) AS rows_for_a FROM pat.token_checks WHERE token_id = :'a_id';
 SELECT last_used_at IS NOT NULL AS listed_as_used FROM pat_list('us-ann') WHERE token_id = :'a_id';
 SELECT last_used_at IS NULL AS nothing_written FROM pat.token_usage WHERE token_id = :'a_id';
@@ -47,7 +47,7 @@ SELECT last_used_at IS NULL AS nothing_written FROM pat.token_usage WHERE token_
 BEGIN;
 SELECT pat_flush_usage() AS tokens_written;
 ROLLBACK;
-SELECT * FROM pat_usage(:'a_id');
+SELECT day = (now() AT TIME ZONE 'UTC')::date AS today, outcome, checks FROM pat_usage(:'a_id');
 BEGIN;
 SAVEPOINT s;
 SELECT pat_flush_usage() AS tokens_written;
@@ -58,12 +58,12 @@ SELECT count(*) AS rows_for_a FROM pat.token_checks WHERE token_id = :'a_id';
 BEGIN READ ONLY;
 SELECT pat_flush_usage();
 ROLLBACK;
-SELECT * FROM pat_usage(:'b_id');
+SELECT day = (now() AT TIME ZONE 'UTC')::date AS today, outcome, checks FROM pat_usage(:'b_id');
 
 -- Written once: the counts move to the tables, pat_usage shows the same, a second flush has
 -- nothing left.
 SELECT pat_flush_usage() AS tokens_written;
-SELECT * FROM pat_usage(:'a_id');
+SELECT day = (now() AT TIME ZONE 'UTC')::date AS today, outcome, checks FROM pat_usage(:'a_id');
 SELECT outcome, checks FROM pat.token_checks WHERE token_id = :'a_id' ORDER BY outcome;
 SELECT last_used_at BETWEEN now() - interval '1 hour' AND clock_timestamp() AS written
 FROM pat.token_usage WHERE token_id = :'a_id';
@@ -78,10 +78,10 @@ WHERE token_id IS NULL AND outcome = 'not_found';
 SELECT pg_temp.check_times(:'a_tok', '{us:read}', 2);
 SELECT pat_revoke(:'b_id');
 SELECT pg_temp.check_times(:'b_tok', '{}', 1);
-SELECT * FROM pat_usage(:'a_id');
-SELECT * FROM pat_usage(:'b_id');
+SELECT day = (now() AT TIME ZONE 'UTC')::date AS today, outcome, checks FROM pat_usage(:'a_id');
+SELECT day = (now() AT TIME ZONE 'UTC')::date AS today, outcome, checks FROM pat_usage(:'b_id');
 SELECT pat_flush_usage() AS tokens_written;
-SELECT * FROM pat_usage(:'b_id');
+SELECT day = (now() AT TIME ZONE 'UTC')::date AS today, outcome, checks FROM pat_usage(:'b_id');
 -- pat_authenticate counts like pat_validate, refused checks included.
 BEGIN;
 SELECT pat_authenticate(:'a_tok', '{us:read}') = 'us-ann' AS authenticated;
@@ -89,7 +89,7 @@ COMMIT;
 BEGIN;
 SELECT pat_authenticate(:'a_tok', '{us:write}');
 ROLLBACK;
-SELECT * FROM pat_usage(:'a_id');
+SELECT day = (now() AT TIME ZONE 'UTC')::date AS today, outcome, checks FROM pat_usage(:'a_id');
 
 -- Days: since filters, a future day gives nothing.
 SELECT count(*) AS future_rows FROM pat_usage(:'a_id', CURRENT_DATE + 2);
