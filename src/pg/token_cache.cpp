@@ -214,7 +214,7 @@ CachedUser *find_user(text *user_id) {
     }
     std::size_t count = pat::sort_unique_scopes(views, roles.scope_count);
     Size id_bytes = MAXALIGN(VARSIZE_ANY(user_id));
-    Size views_bytes = MAXALIGN(sizeof(std::string_view) * (count + 1));
+    Size views_bytes = MAXALIGN(sizeof(std::string_view) * count);
     Size total = id_bytes + views_bytes;
     for (std::size_t i = 0; i < count; ++i) {
         total += views[i].size();
@@ -285,7 +285,7 @@ void fill_token(const StoredToken &stored, const CachedUser &user, CachedToken *
     Size id_bytes = MAXALIGN(VARSIZE_ANY(stored.user_id));
     Size name_bytes = MAXALIGN(VARSIZE_ANY(stored.name));
     Size scopes_bytes = MAXALIGN(VARSIZE(effective));
-    Size total = id_bytes + name_bytes + scopes_bytes + sizeof(std::string_view) * (count + 1);
+    Size total = id_bytes + name_bytes + scopes_bytes + sizeof(std::string_view) * count;
     char *payload = static_cast<char *>(MemoryContextAlloc(payload_memory(total, keep), total));
     filled->user_id = reinterpret_cast<text *>(payload);
     memcpy(payload, stored.user_id, VARSIZE_ANY(stored.user_id));
