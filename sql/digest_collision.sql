@@ -33,6 +33,12 @@ SET pat.token_cache_size = 0;
 SELECT valid, status, user_id, token_name
 FROM pat_validate('pat_Z1sY9ErTM2BblJPQBYChYWbb7iszdy4aNRnS', ARRAY['catalog:read']);
 RESET pat.token_cache_size;
+-- It was the hash index that was probed (the B-tree would never return the forged row).
+BEGIN;
+SELECT status FROM pat_validate('pat_Z1sY9ErTM2BblJPQBYChYWbb7iszdy4aNRnS', ARRAY['catalog:read']);
+SELECT pg_stat_get_xact_numscans('pat.tokens_digest_hash_idx'::regclass) > 0 AS hash_index_probed,
+       pg_stat_get_xact_numscans('pat.tokens_digest_key'::regclass) = 0 AS btree_not_probed;
+COMMIT;
 SELECT pat_authenticate('pat_Z1sY9ErTM2BblJPQBYChYWbb7iszdy4aNRnS', ARRAY['catalog:read']);
 
 DELETE FROM pat.tokens;
