@@ -4,6 +4,7 @@
 #include "core/error.hpp"
 #include "pg/cache_signal.hpp"
 #include "pg/guard.hpp"
+#include "pg/spi_support.hpp"
 
 namespace {
 
@@ -21,10 +22,7 @@ TriggerData *row_trigger(FunctionCallInfo fcinfo, const char *name) {
 // The varlena column of tuple, untoasted (the columns signalled on are short), or nullptr.
 const varlena *column_value(Relation relation, HeapTuple tuple, const char *column) {
     return pat::pg::call_pg([&]() -> const varlena * {
-        int attno = SPI_fnumber(RelationGetDescr(relation), column);
-        if (attno <= 0) {
-            elog(ERROR, "%s has no column \"%s\"", RelationGetRelationName(relation), column);
-        }
+        int attno = pat::pg::relation_column(relation, column);
         bool is_null = false;
         Datum value = heap_getattr(tuple, attno, RelationGetDescr(relation), &is_null);
         return is_null ? nullptr : PG_DETOAST_DATUM_PACKED(value);
@@ -34,16 +32,13 @@ const varlena *column_value(Relation relation, HeapTuple tuple, const char *colu
 // Signals the column of the old row and, if it differs, of the new one.
 template <typename Signal>
 void signal_rows(TriggerData *trigger, const char *column, Signal signal) {
-    Relation relation = trigger->tg_relation;
-    const varlena *old_value = nullptr;
-    if (!TRIGGER_FIRED_BY_INSERT(trigger->tg_event)) {
-        old_value = column_value(relation, trigger->tg_trigtuple, column);
-    }
-    const varlena *new_value = nullptr;
-    if (TRIGGER_FIRED_BY_INSERT(trigger->tg_event)) {
-        new_value = column_value(relation, trigger->tg_trigtuple, column);
-    } else if (TRIGGER_FIRED_BY_UPDATE(trigger->tg_event)) {
-        new_value = column_value(relation, trigger->tg_newtuple, column);
+    // tg_trigtuple is the new row of an INSERT and the old row of an UPDATE or DELETE.
+    const varlena *row_value = column_value(trigger->tg_relation, trigger->tg_trigtuple, column);
+    bool inserted = TRIGGER_FIRED_BY_INSERT(trigger->tg_event);
+    const varlena *old_value = inserted ? nullptr : row_value;
+    const varlena *new_value = inserted ? row_value : nullptr;
+    if (TRIGGER_FIRED_BY_UPDATE(trigger->tg_event)) {
+        new_value = column_value(trigger->tg_relation, trigger->tg_newtuple, column);
     }
     pat::pg::call_pg([&] {
         if (old_value != nullptr) {

@@ -12,14 +12,26 @@ SPIPlanPtr keep_plan(const char *query, int nargs, Oid *types) {
     return plan;
 }
 
-Oid pat_relation(const char *name, const char *hint) {
+Oid find_pat_relation(const char *name) {
     Oid schema = get_namespace_oid("pat", true);
-    Oid relation = OidIsValid(schema) ? get_relname_relid(name, schema) : InvalidOid;
+    return OidIsValid(schema) ? get_relname_relid(name, schema) : InvalidOid;
+}
+
+Oid pat_relation(const char *name, const char *hint) {
+    Oid relation = find_pat_relation(name);
     if (!OidIsValid(relation)) {
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("pat.%s does not exist", name),
                         errhint("%s", hint)));
     }
     return relation;
+}
+
+int relation_column(Relation relation, const char *name) {
+    int attno = SPI_fnumber(RelationGetDescr(relation), name);
+    if (attno <= 0) {
+        elog(ERROR, "%s has no column \"%s\"", RelationGetRelationName(relation), name);
+    }
+    return attno;
 }
 
 // The owner of a relation, from the syscache.

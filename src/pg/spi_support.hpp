@@ -11,6 +11,11 @@ SPIPlanPtr keep_plan(const char *query, int nargs, Oid *types);
 
 // The oid of table pat.<name>; 42P01 with hint when this database has none. May ereport.
 Oid pat_relation(const char *name, const char *hint);
+// The same, or InvalidOid when this database has none.
+Oid find_pat_relation(const char *name);
+
+// The attribute number of column name of relation; an error if it has none. May ereport.
+int relation_column(Relation relation, const char *name);
 
 // The caller's user id, saved while SPI work runs as a table's owner (callers need no privilege
 // on pg_pat's tables). Plain functions rather than RAII: an error longjmps past the caller, and

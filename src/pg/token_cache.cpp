@@ -49,6 +49,9 @@ HTAB *token_table = nullptr;
 HTAB *user_table = nullptr;
 Size cached_bytes = 0;
 bool cache_stale = false;
+// A bound was lowered since the cache last made room: trim on the next lookup. Set by the
+// settings' assign hook, so a lookup does not recount the tables on every check.
+bool bounds_lowered = false;
 // One generation counter per signal slot, bumped by each signal received.
 uint32 slot_generation[pat::kSignalSlots];
 TokenCacheStats counters = {};
@@ -125,16 +128,12 @@ MemoryContext scratch() {
     return scratch_memory;
 }
 
-void remove_token(CachedToken *entry) {
+// Frees an entry of table; its hash key is its first member, so the entry is its own key.
+template <typename Entry>
+void remove_entry(HTAB *table, Entry *entry) {
     pfree(entry->payload);
     cached_bytes -= entry->bytes;
-    hash_search(token_table, &entry->digest, HASH_REMOVE, nullptr);
-}
-
-void remove_user(CachedUser *entry) {
-    pfree(entry->payload);
-    cached_bytes -= entry->bytes;
-    hash_search(user_table, &entry->key, HASH_REMOVE, nullptr);
+    hash_search(table, entry, HASH_REMOVE, nullptr);
 }
 
 bool within(Size needed, Size bytes, long entries) {
@@ -144,8 +143,8 @@ bool within(Size needed, Size bytes, long entries) {
 
 // One sweep over a table: with second_chance, removes entries unused since the last sweep and
 // marks the rest unused; without, removes entries until within the bounds.
-template <typename Entry, typename Remove>
-void sweep(HTAB *table, bool second_chance, Size needed, Size bytes, long entries, Remove remove) {
+template <typename Entry>
+void sweep(HTAB *table, bool second_chance, Size needed, Size bytes, long entries) {
     HASH_SEQ_STATUS status;
     hash_seq_init(&status, table);
     while (auto *entry = static_cast<Entry *>(hash_seq_search(&status))) {
@@ -157,7 +156,7 @@ void sweep(HTAB *table, bool second_chance, Size needed, Size bytes, long entrie
             entry->referenced = false;
             continue;
         }
-        remove(entry);
+        remove_entry(table, entry);
         ++counters.evicted;
     }
 }
@@ -171,8 +170,8 @@ void make_room(Size needed) {
     Size bytes = limit_bytes() / 4 * 3;
     long entries = std::max(1L, static_cast<long>(token_capacity) / 4 * 3);
     for (bool second_chance : {true, false}) {
-        sweep<CachedToken>(token_table, second_chance, needed, bytes, entries, remove_token);
-        sweep<CachedUser>(user_table, second_chance, needed, bytes, entries, remove_user);
+        sweep<CachedToken>(token_table, second_chance, needed, bytes, entries);
+        sweep<CachedUser>(user_table, second_chance, needed, bytes, entries);
     }
 }
 
@@ -200,7 +199,7 @@ CachedUser *find_user(text *user_id) {
                 hit->referenced = true;
                 return hit;
             }
-            remove_user(hit);
+            remove_entry(user_table, hit);
         }
     }
     uint32 generation = slot_generation[slot];
@@ -317,25 +316,31 @@ bool is_current(const CachedToken &entry) {
            entry.user_generation == slot_generation[entry.user_slot];
 }
 
+// Lowering a bound takes effect at the next lookup (memory is freed only inside find_token).
+void note_new_capacity(int value, void *) {
+    bounds_lowered |= value < token_capacity;
+}
+void note_new_memory_limit(int value, void *) {
+    bounds_lowered |= value < memory_limit_kb;
+}
+
 }  // namespace
 
 CachedToken *find_token(const pat::Digest &digest) {
     AcceptInvalidationMessages();
-    if (cache_stale || (!caching() && token_table != nullptr)) {
+    bool use_cache = caching();
+    if (cache_stale || (!use_cache && token_table != nullptr)) {
         reset_cache();
     }
-    if (caching()) {
+    if (use_cache) {
         create_tables();
-        // The bounds may have been lowered since the cache filled.
-        if (cached_bytes > limit_bytes() || hash_get_num_entries(token_table) > token_capacity ||
-            hash_get_num_entries(user_table) > token_capacity) {
+        if (bounds_lowered) {
+            bounds_lowered = false;
             make_room(0);
         }
     }
-    uint32 token_slot =
-        pat::signal_slot(pat::SignalKind::token, pat::token_stripe(digest.data(), digest.size()));
-    uint32 hash = caching() ? get_hash_value(token_table, &digest) : 0;
-    if (caching()) {
+    uint32 hash = use_cache ? get_hash_value(token_table, &digest) : 0;
+    if (use_cache) {
         auto *hit = static_cast<CachedToken *>(
             hash_search_with_hash_value(token_table, &digest, hash, HASH_FIND, nullptr));
         if (hit != nullptr) {
@@ -344,11 +349,13 @@ CachedToken *find_token(const pat::Digest &digest) {
                 ++counters.hits;
                 return hit;
             }
-            remove_token(hit);
+            remove_entry(token_table, hit);
             ++counters.dropped;
         }
     }
     ++counters.misses;
+    uint32 token_slot =
+        pat::signal_slot(pat::SignalKind::token, pat::token_stripe(digest.data(), digest.size()));
     uint32 token_generation = slot_generation[token_slot];
     MemoryContextReset(scratch());
     MemoryContext caller = MemoryContextSwitchTo(scratch());
@@ -364,10 +371,10 @@ CachedToken *find_token(const pat::Digest &digest) {
     filled.token_generation = token_generation;
     filled.user_slot = user->slot;
     filled.user_generation = user->generation;
-    bool keep = false;
-    fill_token(stored, *user, &filled, &keep);
+    bool kept = false;
+    fill_token(stored, *user, &filled, &kept);
     MemoryContextSwitchTo(caller);
-    if (!keep) {
+    if (!kept) {
         auto *entry = static_cast<CachedToken *>(palloc(sizeof(CachedToken)));
         *entry = filled;
         return entry;
@@ -396,12 +403,12 @@ void setup_token_cache() {
         "Tokens each backend keeps in its validation cache; 0 turns it off.",
         "As many users' roles are kept alongside. A committed change drops only the tokens and "
         "users it reaches.",
-        &token_capacity, 1000000, 0, 10000000, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+        &token_capacity, 1000000, 0, 10000000, PGC_SUSET, 0, nullptr, note_new_capacity, nullptr);
     DefineCustomIntVariable("pat.token_cache_memory",
                             "Memory each backend's validation cache may take; 0 turns it off.",
                             "When it is full, entries unused since the last eviction go first.",
                             &memory_limit_kb, 64 * 1024, 0, MAX_KILOBYTES, PGC_SUSET, GUC_UNIT_KB,
-                            nullptr, nullptr, nullptr);
+                            nullptr, note_new_memory_limit, nullptr);
     CacheRegisterRelcacheCallback(on_relcache_invalidation, 0);
 }
 

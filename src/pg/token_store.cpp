@@ -65,8 +65,7 @@ const LookupRelations &lookup_relations() {
                               : pat_relation(relation->table_name, "Reinstall the extension.");
         relation->index = pat_relation(relation->index_name, "Reinstall the extension.");
     }
-    Oid schema = get_namespace_oid("pat", false);
-    Oid hash_index = get_relname_relid(kDigestHashIndex, schema);
+    Oid hash_index = find_pat_relation(kDigestHashIndex);
     if (OidIsValid(hash_index) && IndexGetRelation(hash_index, true) == resolved.tokens.table) {
         resolved.tokens.index = hash_index;
         resolved.tokens.equal = HTEqualStrategyNumber;

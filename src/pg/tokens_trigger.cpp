@@ -7,6 +7,7 @@
 #include "core/error.hpp"
 #include "core/expiry.hpp"
 #include "pg/guard.hpp"
+#include "pg/spi_support.hpp"
 #include "pg/cache_signal.hpp"
 
 namespace {
@@ -34,15 +35,6 @@ bool column_changed(HeapTuple old_tuple, HeapTuple new_tuple, TupleDesc desc, in
     return !datumIsEqual(old_value, new_value, attribute->attbyval, attribute->attlen);
 }
 
-// The attribute number of column name, erroring if the table lacks it.
-int column_number(Relation relation, const char *name) {
-    int attno = SPI_fnumber(RelationGetDescr(relation), name);
-    if (attno <= 0) {
-        elog(ERROR, "pat.tokens has no column \"%s\"", name);
-    }
-    return attno;
-}
-
 }  // namespace
 
 PAT_FUNCTION(pat_tokens_before_update) {
@@ -60,24 +52,27 @@ PAT_FUNCTION(pat_tokens_before_update) {
     HeapTuple new_tuple = trigger->tg_newtuple;
 
     for (const char *fixed : {"token_id", "user_id", "digest", "created_at"}) {
-        int attno = pat::pg::call_pg([&] { return column_number(relation, fixed); });
+        int attno = pat::pg::call_pg([&] { return pat::pg::relation_column(relation, fixed); });
         if (column_changed(old_tuple, new_tuple, desc, attno)) {
             throw pat::Error("55000", std::string("the ") + fixed + " of a token cannot change", "",
                              "Create a new token instead.");
         }
     }
-    int revoked_attno = pat::pg::call_pg([&] { return column_number(relation, "revoked_at"); });
+    int revoked_attno =
+        pat::pg::call_pg([&] { return pat::pg::relation_column(relation, "revoked_at"); });
     if (timestamp_column(old_tuple, desc, revoked_attno) &&
         column_changed(old_tuple, new_tuple, desc, revoked_attno)) {
         throw pat::Error("55000", "a token's revocation cannot be undone or changed");
     }
-    int expires_attno = pat::pg::call_pg([&] { return column_number(relation, "expires_at"); });
+    int expires_attno =
+        pat::pg::call_pg([&] { return pat::pg::relation_column(relation, "expires_at"); });
     if (pat::extends_expiry(timestamp_column(old_tuple, desc, expires_attno),
                             timestamp_column(new_tuple, desc, expires_attno))) {
         throw pat::Error("55000", "a token's expiration cannot be extended", "",
                          "Create a new token to renew access.");
     }
-    int digest_attno = pat::pg::call_pg([&] { return column_number(relation, "digest"); });
+    int digest_attno =
+        pat::pg::call_pg([&] { return pat::pg::relation_column(relation, "digest"); });
     pat::pg::call_pg([&] {
         bool is_null = false;
         Datum digest = heap_getattr(old_tuple, digest_attno, desc, &is_null);
