@@ -41,4 +41,15 @@ TokenStatus decide_status(std::int64_t now, const StoredTokenState &state,
                          required_complete && effective_scopes.contains_all(required_scopes));
 }
 
+std::string_view list_status(std::int64_t now, const StoredTokenState &state) noexcept {
+    switch (decide_status(now, state, true)) {
+        case TokenStatus::revoked:
+            return "revoked";
+        case TokenStatus::expired:
+            return "expired";
+        default:
+            return "active";
+    }
+}
+
 }  // namespace pat

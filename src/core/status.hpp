@@ -31,4 +31,8 @@ TokenStatus decide_status(std::int64_t now, const StoredTokenState &state,
                           const ScopeSet &effective_scopes, const ScopeSet &required_scopes,
                           bool required_complete = true) noexcept;
 
+// How pat_list shows a stored token, with decide_status's precedence and clock: "revoked",
+// "expired" or "active".
+std::string_view list_status(std::int64_t now, const StoredTokenState &state) noexcept;
+
 }  // namespace pat

@@ -377,13 +377,8 @@ PAT_FUNCTION(pat_audit_purge) {
     entry.actor = actor_for(entry.user_id);
     pat::pg::register_audit_callbacks();
 
-    pat::pg::SavedUser saved = call_pg([] {
-        pat::pg::SavedUser user = pat::pg::become_audit_owner();
-        if (SPI_connect() != SPI_OK_CONNECT) {
-            elog(ERROR, "pg_pat could not connect to SPI");
-        }
-        return user;
-    });
+    pat::pg::OwnerSpi spi =
+        call_pg([] { return pat::pg::begin_owner_spi(pat::pg::audit_log_relation()); });
     PurgePlan plan = call_pg([&] { return plan_purge(older_than); });
     if (plan.negative) {
         throw pat::Error(pat::sqlstate::kInvalidParameterValue,
@@ -400,9 +395,6 @@ PAT_FUNCTION(pat_audit_purge) {
         throw pat::Error(pat::sqlstate::kInternalError,
                          "the audit log changed while it was being purged");
     }
-    call_pg([&] {
-        SPI_finish();
-        pat::pg::restore_user(saved);
-    });
+    call_pg([&] { pat::pg::end_owner_spi(spi); });
     PG_RETURN_INT64(deleted);
 }

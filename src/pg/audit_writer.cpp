@@ -38,9 +38,8 @@ text *role_name(Oid role) {
 
 }  // namespace
 
-SavedUser become_audit_owner() {
-    return become_owner_of(
-        pat_relation("audit_log", "Update the extension: ALTER EXTENSION pg_pat UPDATE."));
+Oid audit_log_relation() {
+    return pat_relation("audit_log", "Update the extension: ALTER EXTENSION pg_pat UPDATE.");
 }
 
 void lock_audit_chain() {
@@ -94,10 +93,7 @@ int64 append_audit_entry(const AuditEntry &entry) {
     text *session_role = role_name(GetSessionUserId());
     int64 txid = static_cast<int64>(U64FromFullTransactionId(GetTopFullTransactionId()));
 
-    SavedUser saved = become_audit_owner();
-    if (SPI_connect() != SPI_OK_CONNECT) {
-        elog(ERROR, "pg_pat could not connect to SPI");
-    }
+    OwnerSpi spi = begin_owner_spi(audit_log_relation());
     if (append_plan == nullptr) {
         Oid types[14] = {TEXTOID,  TEXTOID, TEXTOID, UUIDOID, TEXTOID, TEXTOID,  JSONBOID,
                          JSONBOID, TEXTOID, TEXTOID, INT8OID, INT8OID, BYTEAOID, TIMESTAMPTZOID};
@@ -138,8 +134,7 @@ int64 append_audit_entry(const AuditEntry &entry) {
     bool is_null = false;
     Datum row_hash = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null);
     set_known_audit_chain_tail(seq, DatumGetByteaP(row_hash));
-    SPI_finish();
-    restore_user(saved);
+    end_owner_spi(spi);
     return seq;
 }
 

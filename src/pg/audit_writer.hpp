@@ -39,8 +39,8 @@ int64 append_audit_entry(const AuditEntry &entry);
 // pat.audit_log; may ereport.
 void lock_audit_chain();
 
-// Switches to the owner of pat.audit_log for the SPI work of an append or a purge; undo with
-// restore_user() (spi_support.hpp).
-SavedUser become_audit_owner();
+// The oid of pat.audit_log, whose owner does the SPI work of an append or a purge
+// (begin_owner_spi() in spi_support.hpp); 42P01 with a hint when missing.
+Oid audit_log_relation();
 
 }  // namespace pat::pg

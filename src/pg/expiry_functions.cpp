@@ -7,7 +7,9 @@
 #include "core/error.hpp"
 #include "core/expiry.hpp"
 #include "pg/convert.hpp"
+#include "pg/api_support.hpp"
 #include "pg/datetime.hpp"
+#include "pg/expiry.hpp"
 #include "pg/guard.hpp"
 #include "pg/settings.hpp"
 
@@ -18,18 +20,15 @@ namespace {
 // Longest expiration text worth parsing; anything longer is not a date or an interval.
 constexpr size_t kMaxExpiryText = 128;
 
-// Checks expires_at against now and pat.max_lifetime, and returns it as the function result.
-Datum checked_expiry(FunctionCallInfo fcinfo, std::optional<TimestampTz> expires_at) {
-    TimestampTz now = GetCurrentTransactionStartTimestamp();
+// Checks expires_at against the policy clock and pat.max_lifetime.
+std::optional<TimestampTz> checked_expiry(std::optional<TimestampTz> expires_at) {
+    TimestampTz now = pat::pg::policy_clock();
     pat::require_valid_expiry(
         pat::check_expiry(now, expires_at, pat::pg::latest_allowed_expiry(now)));
-    if (!expires_at) {
-        PG_RETURN_NULL();
-    }
-    PG_RETURN_TIMESTAMPTZ(*expires_at);
+    return expires_at;
 }
 
-// now + span, raising 22008 if it overflows.
+// now() + span, raising 22008 if it overflows.
 TimestampTz now_plus(Interval *span) {
     TimestampTz now = GetCurrentTransactionStartTimestamp();
     return call_pg([&] {
@@ -54,38 +53,62 @@ std::optional<TimestampTz> absolute_expiry(TimestampTz at) {
                      "'2027-03-01', or 'never'.");
 }
 
+// The expiration as a function result: NULL for never.
+Datum expiry_result(FunctionCallInfo fcinfo, std::optional<TimestampTz> expires_at) {
+    if (!expires_at) {
+        PG_RETURN_NULL();
+    }
+    PG_RETURN_TIMESTAMPTZ(*expires_at);
+}
+
 }  // namespace
 
-// pat.expiry_from_text('30 days' | '2027-03-01' | 'never').
-PAT_FUNCTION(pat_expiry_from_text) {
-    pat::pg::require_arg(fcinfo, 0, "expires");
-    std::string_view spec = pat::pg::text_view(PG_GETARG_TEXT_PP(0));
+namespace pat::pg {
+
+std::optional<TimestampTz> expiry_from_text(const text *spec_value) {
+    std::string_view spec = text_view(spec_value);
     if (pat::is_never_keyword(spec)) {
-        return checked_expiry(fcinfo, std::nullopt);
+        return checked_expiry(std::nullopt);
     }
     if (spec.size() > kMaxExpiryText || spec.find('\0') != std::string_view::npos) {
         invalid_expiry(spec);
     }
     std::string spec_text(spec);
     Interval span;
-    if (pat::pg::parse_interval(spec_text.c_str(), &span)) {
-        return checked_expiry(fcinfo, now_plus(&span));
+    if (parse_interval(spec_text.c_str(), &span)) {
+        return checked_expiry(now_plus(&span));
     }
     TimestampTz at;
-    if (call_pg([&] { return pat::pg::parse_timestamptz(spec_text.c_str(), &at); })) {
-        return checked_expiry(fcinfo, absolute_expiry(at));
+    if (call_pg([&] { return parse_timestamptz(spec_text.c_str(), &at); })) {
+        return checked_expiry(absolute_expiry(at));
     }
     invalid_expiry(spec);
+}
+
+std::optional<TimestampTz> expiry_from_interval(Interval *span) {
+    return checked_expiry(now_plus(span));
+}
+
+std::optional<TimestampTz> expiry_from_timestamptz(TimestampTz at) {
+    return checked_expiry(absolute_expiry(at));
+}
+
+}  // namespace pat::pg
+
+// pat.expiry_from_text('30 days' | '2027-03-01' | 'never').
+PAT_FUNCTION(pat_expiry_from_text) {
+    return expiry_result(fcinfo,
+                         pat::pg::expiry_from_text(pat::pg::required_text(fcinfo, 0, "expires")));
 }
 
 // pat.expiry_from_interval(interval).
 PAT_FUNCTION(pat_expiry_from_interval) {
     pat::pg::require_arg(fcinfo, 0, "expires");
-    return checked_expiry(fcinfo, now_plus(PG_GETARG_INTERVAL_P(0)));
+    return expiry_result(fcinfo, pat::pg::expiry_from_interval(PG_GETARG_INTERVAL_P(0)));
 }
 
 // pat.expiry_from_timestamptz(timestamptz).
 PAT_FUNCTION(pat_expiry_from_timestamptz) {
     pat::pg::require_arg(fcinfo, 0, "expires");
-    return checked_expiry(fcinfo, absolute_expiry(PG_GETARG_TIMESTAMPTZ(0)));
+    return expiry_result(fcinfo, pat::pg::expiry_from_timestamptz(PG_GETARG_TIMESTAMPTZ(0)));
 }

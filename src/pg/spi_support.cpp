@@ -57,6 +57,25 @@ void restore_user(const SavedUser &saved) {
     SetUserIdAndSecContext(saved.user, saved.security);
 }
 
+OwnerSpi begin_owner_spi(Oid relation) {
+    OwnerSpi spi;
+    spi.saved = become_owner_of(relation);
+    if (SPI_connect() != SPI_OK_CONNECT) {
+        elog(ERROR, "pg_pat could not connect to SPI");
+    }
+    OverrideSearchPath catalog_only = {};
+    catalog_only.addCatalog = true;
+    catalog_only.addTemp = false;
+    PushOverrideSearchPath(&catalog_only);
+    return spi;
+}
+
+void end_owner_spi(const OwnerSpi &spi) {
+    PopOverrideSearchPath();
+    SPI_finish();
+    restore_user(spi.saved);
+}
+
 bool ends_transaction(XactEvent event) {
     switch (event) {
         case XACT_EVENT_COMMIT:

@@ -29,6 +29,17 @@ struct SavedUser {
 SavedUser become_owner_of(Oid relation);
 void restore_user(const SavedUser &saved);
 
+// SPI work as the owner of a pg_pat table, with the search path pinned to pg_catalog alone (no
+// pg_temp, none of the caller's schemas) while plans are prepared and run: names resolve as
+// written whoever calls, and a kept plan, which PostgreSQL replans whenever the search path
+// differs from the one it was prepared under, is never replanned for a caller's search_path.
+// Plain functions, not RAII, for the reason SavedUser gives; an error's abort undoes all three.
+struct OwnerSpi {
+    SavedUser saved;
+};
+OwnerSpi begin_owner_spi(Oid relation);  // may ereport
+void end_owner_spi(const OwnerSpi &spi);
+
 // Whether event ends the top-level transaction (commit, abort or prepare).
 bool ends_transaction(XactEvent event);
 

@@ -14,6 +14,7 @@
 #include <algorithm>
 
 #include "core/cache_signal.hpp"
+#include "core/policy.hpp"
 #include "core/scope.hpp"
 #include "pg/convert.hpp"
 #include "pg/token_store.hpp"
@@ -34,7 +35,7 @@ struct CachedUser {
     uint64 key;  // the hash key: must stay first
     text *user_id;
     bool all_scopes;
-    const std::string_view *scopes;  // sorted, distinct
+    const std::string_view *scopes;  // grantable (policy.hpp): sorted, distinct
     int scope_count;
     uint32 slot;
     uint32 generation;
@@ -55,6 +56,9 @@ bool bounds_lowered = false;
 // One generation counter per signal slot, bumped by each signal received.
 uint32 slot_generation[pat::kSignalSlots];
 TokenCacheStats counters = {};
+// Every defined scope, sorted; dropped with the whole cache (defining a scope resets it).
+ScopeList defined_scopes = {nullptr, 0};
+bool defined_scopes_known = false;
 
 void on_relcache_invalidation(Datum, Oid relation) {
     uint32 slot = 0;
@@ -85,6 +89,7 @@ void reset_cache() {
     user_table = nullptr;
     cached_bytes = 0;
     cache_stale = false;
+    defined_scopes_known = false;
     forget_lookup_relations();
 }
 
@@ -186,6 +191,41 @@ Size entry_bytes(void *payload) {
     return GetMemoryChunkSpace(payload) + kEntryOverhead;
 }
 
+// Every defined scope, sorted: kept in the cache's memory while caching, else read each time
+// into the scratch memory.
+ScopeList known_defined_scopes() {
+    if (defined_scopes_known) {
+        return defined_scopes;
+    }
+    StoredScopes stored = {};
+    fetch_defined_scopes(&stored);
+    auto *views =
+        static_cast<std::string_view *>(palloc(sizeof(std::string_view) * (stored.count + 1)));
+    for (int i = 0; i < stored.count; ++i) {
+        views[i] = text_view(DatumGetTextPP(stored.scopes[i]));
+    }
+    std::size_t count = pat::sort_unique_scopes(views, stored.count);
+    Size total = MAXALIGN(sizeof(std::string_view) * count);
+    for (std::size_t i = 0; i < count; ++i) {
+        total += views[i].size();
+    }
+    bool keep = caching();
+    auto *kept_views =
+        static_cast<std::string_view *>(MemoryContextAlloc(keep ? cache_memory : scratch(), total));
+    char *bytes = reinterpret_cast<char *>(kept_views) + MAXALIGN(sizeof(std::string_view) * count);
+    for (std::size_t i = 0; i < count; ++i) {
+        memcpy(bytes, views[i].data(), views[i].size());
+        new (&kept_views[i]) std::string_view(bytes, views[i].size());
+        bytes += views[i].size();
+    }
+    ScopeList list = {kept_views, static_cast<int>(count)};
+    if (keep) {
+        defined_scopes = list;
+        defined_scopes_known = true;
+    }
+    return list;
+}
+
 // What the user's roles allow, from the cache or the tables. In the scratch memory if not kept.
 CachedUser *find_user(text *user_id) {
     std::string_view id = text_view(user_id);
@@ -205,13 +245,17 @@ CachedUser *find_user(text *user_id) {
     uint32 generation = slot_generation[slot];
     StoredRoles roles = {};
     fetch_user_roles(user_id, &roles);
+    ScopeList defined = roles.all_scopes ? known_defined_scopes() : ScopeList{nullptr, 0};
 
-    auto *views =
+    auto *role_views =
         static_cast<std::string_view *>(palloc(sizeof(std::string_view) * (roles.scope_count + 1)));
     for (int i = 0; i < roles.scope_count; ++i) {
-        views[i] = text_view(DatumGetTextPP(roles.scopes[i]));
+        role_views[i] = text_view(DatumGetTextPP(roles.scopes[i]));
     }
-    std::size_t count = pat::sort_unique_scopes(views, roles.scope_count);
+    auto *views = static_cast<std::string_view *>(
+        palloc(sizeof(std::string_view) * (roles.scope_count + defined.count + 1)));
+    std::size_t count = pat::grantable_scopes(roles.all_scopes, role_views, roles.scope_count,
+                                              defined.items, defined.count, views);
     Size id_bytes = MAXALIGN(VARSIZE_ANY(user_id));
     Size views_bytes = MAXALIGN(sizeof(std::string_view) * count);
     Size total = id_bytes + views_bytes;
@@ -267,12 +311,10 @@ void fill_token(const StoredToken &stored, const CachedUser &user, CachedToken *
         }
     }
     count = pat::sort_unique_scopes(views, count);
-    if (!user.all_scopes) {
-        auto *allowed =
-            static_cast<std::string_view *>(palloc(sizeof(std::string_view) * (count + 1)));
-        count = pat::intersect_sorted_scopes(views, count, user.scopes, user.scope_count, allowed);
-        views = allowed;
-    }
+    // Effective scopes: the token's own that the user may still grant (policy.hpp).
+    auto *allowed = static_cast<std::string_view *>(palloc(sizeof(std::string_view) * (count + 1)));
+    count = pat::intersect_sorted_scopes(views, count, user.scopes, user.scope_count, allowed);
+    views = allowed;
     auto *elements = static_cast<Datum *>(palloc(sizeof(Datum) * (count + 1)));
     for (std::size_t i = 0; i < count; ++i) {
         elements[i] = PointerGetDatum(
@@ -324,9 +366,9 @@ void note_new_memory_limit(int value, void *) {
     bounds_lowered |= value < memory_limit_kb;
 }
 
-}  // namespace
-
-CachedToken *find_token(const pat::Digest &digest) {
+// What every lookup does first: accept committed changes, and apply a reset or new bounds.
+// Returns whether the cache is in use.
+bool begin_lookup() {
     AcceptInvalidationMessages();
     bool use_cache = caching();
     if (cache_stale || (!use_cache && token_table != nullptr)) {
@@ -339,6 +381,13 @@ CachedToken *find_token(const pat::Digest &digest) {
             make_room(0);
         }
     }
+    return use_cache;
+}
+
+}  // namespace
+
+CachedToken *find_token(const pat::Digest &digest) {
+    bool use_cache = begin_lookup();
     uint32 hash = use_cache ? get_hash_value(token_table, &digest) : 0;
     if (use_cache) {
         auto *hit = static_cast<CachedToken *>(
@@ -387,6 +436,25 @@ CachedToken *find_token(const pat::Digest &digest) {
     *entry = filled;
     cached_bytes += filled.bytes;
     return entry;
+}
+
+UserGrants find_user_grants(text *user_id) {
+    begin_lookup();
+    MemoryContextReset(scratch());
+    MemoryContext caller = MemoryContextSwitchTo(scratch());
+    CachedUser *user = find_user(user_id);
+    UserGrants grants = {{user->scopes, user->scope_count}, known_defined_scopes()};
+    MemoryContextSwitchTo(caller);
+    return grants;
+}
+
+ScopeList find_defined_scopes() {
+    begin_lookup();
+    MemoryContextReset(scratch());
+    MemoryContext caller = MemoryContextSwitchTo(scratch());
+    ScopeList defined = known_defined_scopes();
+    MemoryContextSwitchTo(caller);
+    return defined;
 }
 
 TokenCacheStats token_cache_stats() {

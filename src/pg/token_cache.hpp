@@ -48,6 +48,25 @@ struct CachedToken {
 // sense of guard.hpp: it may ereport, so C++ frames owning objects call it through call_pg.
 CachedToken *find_token(const pat::Digest &digest);
 
+// Sorted, distinct scope names, valid until the next find_token() or find_user_grants() call.
+struct ScopeList {
+    const std::string_view *items;
+    int count;
+};
+
+// What a user may grant now (policy.hpp's rule over the latest committed state, and this
+// transaction's own changes), and every defined scope. The same cached data validation uses.
+struct UserGrants {
+    ScopeList grantable;
+    ScopeList defined;
+};
+
+// The user's grants. Plain PostgreSQL code, as find_token().
+UserGrants find_user_grants(text *user_id);
+
+// Every defined scope. Plain PostgreSQL code, as find_token().
+ScopeList find_defined_scopes();
+
 // This backend's cache, for pat_token_cache_stats().
 struct TokenCacheStats {
     int64 tokens;

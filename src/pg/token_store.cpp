@@ -39,9 +39,10 @@ struct LookupRelations {
     LookupRelation user_roles{"user_roles", "user_roles_pkey"};
     LookupRelation roles{"roles", "roles_pkey"};
     LookupRelation role_scopes{"role_scopes", "role_scopes_pkey"};
+    LookupRelation scope_table{"scopes", "scopes_pkey"};
     AttrNumber token_id = 0, user_id = 0, name = 0, scopes = 0, expires_at = 0, revoked_at = 0;
     AttrNumber digest = 0;
-    AttrNumber role = 0, all_scopes = 0, scope = 0;
+    AttrNumber role = 0, all_scopes = 0, scope = 0, defined_scope = 0;
 };
 LookupRelations lookup;
 
@@ -58,8 +59,8 @@ const LookupRelations &lookup_relations() {
         return lookup;
     }
     LookupRelations resolved;
-    for (LookupRelation *relation :
-         {&resolved.tokens, &resolved.user_roles, &resolved.roles, &resolved.role_scopes}) {
+    for (LookupRelation *relation : {&resolved.tokens, &resolved.user_roles, &resolved.roles,
+                                     &resolved.role_scopes, &resolved.scope_table}) {
         relation->table = relation == &resolved.tokens
                               ? tokens_relation()
                               : pat_relation(relation->table_name, "Reinstall the extension.");
@@ -81,6 +82,7 @@ const LookupRelations &lookup_relations() {
     resolved.role = column_number(resolved.user_roles.table, "role");
     resolved.all_scopes = column_number(resolved.roles.table, "all_scopes");
     resolved.scope = column_number(resolved.role_scopes.table, "scope");
+    resolved.defined_scope = column_number(resolved.scope_table.table, "scope");
     resolved.resolved = true;
     lookup = resolved;
     return lookup;
@@ -157,8 +159,8 @@ bool is_lookup_relation(Oid relation) {
     if (!lookup.resolved) {
         return false;
     }
-    for (const LookupRelation *known :
-         {&lookup.tokens, &lookup.user_roles, &lookup.roles, &lookup.role_scopes}) {
+    for (const LookupRelation *known : {&lookup.tokens, &lookup.user_roles, &lookup.roles,
+                                        &lookup.role_scopes, &lookup.scope_table}) {
         if (relation == known->table || relation == known->index) {
             return true;
         }
@@ -244,6 +246,31 @@ void fetch_user_roles(text *user_id, StoredRoles *result) {
     close_lookup(role_scopes);
     close_lookup(roles);
     close_lookup(user_roles);
+    UnregisterSnapshot(snapshot);
+}
+
+void fetch_defined_scopes(StoredScopes *result) {
+    const LookupRelations &relations = lookup_relations();
+    Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
+    Relation scopes = table_open(relations.scope_table.table, AccessShareLock);
+    TupleTableSlot *slot = table_slot_create(scopes, nullptr);
+    TableScanDesc scan = table_beginscan(scopes, snapshot, 0, nullptr);
+    int capacity = 16;
+    result->count = 0;
+    result->scopes = static_cast<Datum *>(palloc(sizeof(Datum) * capacity));
+    while (table_scan_getnextslot(scan, ForwardScanDirection, slot)) {
+        if (result->count == capacity) {
+            capacity *= 2;
+            result->scopes =
+                static_cast<Datum *>(repalloc(result->scopes, sizeof(Datum) * capacity));
+        }
+        bool is_null = false;
+        result->scopes[result->count++] =
+            datumCopy(slot_getattr(slot, relations.defined_scope, &is_null), false, -1);
+    }
+    table_endscan(scan);
+    ExecDropSingleTupleTableSlot(slot);
+    table_close(scopes, AccessShareLock);
     UnregisterSnapshot(snapshot);
 }
 

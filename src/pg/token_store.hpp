@@ -25,6 +25,13 @@ struct StoredRoles {
     int scope_count;
 };
 
+// Every defined scope (pat.scopes) in the latest committed state: palloc'd text values in the
+// caller's context, in no particular order.
+struct StoredScopes {
+    Datum *scopes;
+    int count;
+};
+
 // The oid of pat.tokens; raises 42P01 when the extension is not installed here.
 Oid tokens_relation();
 
@@ -42,5 +49,8 @@ bool fetch_token_row(const Digest &digest, StoredToken *token);
 
 // The user's roles in the latest committed state. Plain PostgreSQL code, as above.
 void fetch_user_roles(text *user_id, StoredRoles *roles);
+
+// Every defined scope in the latest committed state. Plain PostgreSQL code, as above.
+void fetch_defined_scopes(StoredScopes *scopes);
 
 }  // namespace pat::pg

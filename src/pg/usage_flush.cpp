@@ -171,10 +171,7 @@ char *merge_call() {
 
 // On a primary: pat_merge_usage() through SPI, as the owner of pg_pat's tables.
 int merge_here(const MergeArguments &arguments) {
-    SavedUser saved = become_owner_of(tokens_relation());
-    if (SPI_connect() != SPI_OK_CONNECT) {
-        elog(ERROR, "pg_pat could not connect to SPI");
-    }
+    OwnerSpi spi = begin_owner_spi(tokens_relation());
     Oid types[6];
     memcpy(types, kMergeTypes, sizeof(types));
     int rc = SPI_execute_with_args(merge_call(), 6, types, const_cast<Datum *>(arguments.values),
@@ -185,8 +182,7 @@ int merge_here(const MergeArguments &arguments) {
     bool is_null = false;
     int written =
         DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null));
-    SPI_finish();
-    restore_user(saved);
+    end_owner_spi(spi);
     return written;
 }
 

@@ -22,20 +22,11 @@ PAT_FUNCTION(pat_flush_usage) {
 
 // pat.pending_last_use(token_id): the latest use this node has not written out yet, or NULL.
 PAT_FUNCTION(pat_pending_last_use) {
-    pg_uuid_t *token_id = PG_GETARG_UUID_P(0);
-    pat::UsageTally latest;
-    // Newest day first: a use on a later day is always later.
-    for (int32 day = today() + 1; day >= pat::pg::oldest_pending_day(); --day) {
-        pat::UsageTally tally;
-        if (pat::pg::pending_tally(MyDatabaseId, *token_id, day, &tally) && tally.has_last_used()) {
-            latest = tally;
-            break;
-        }
-    }
-    if (!latest.has_last_used()) {
+    TimestampTz last_used = 0;
+    if (!pat::pg::pending_last_use(*PG_GETARG_UUID_P(0), &last_used)) {
         PG_RETURN_NULL();
     }
-    PG_RETURN_TIMESTAMPTZ(latest.last_used);
+    PG_RETURN_TIMESTAMPTZ(last_used);
 }
 
 // pat.pending_checks(token_id, since): (day, outcome, checks) not written out yet, per day

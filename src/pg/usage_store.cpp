@@ -315,6 +315,19 @@ int32 oldest_pending_day() {
     return static_cast<int32>(pg_atomic_read_u32(&shared->oldest_day));
 }
 
+bool pending_last_use(const pg_uuid_t &token_id, TimestampTz *last_used) {
+    // Newest day first: a use on a later day is always later.
+    int32 today = pat::day_of(GetCurrentTransactionStartTimestamp());
+    for (int32 day = today + 1; day >= oldest_pending_day(); --day) {
+        pat::UsageTally tally;
+        if (pending_tally(MyDatabaseId, token_id, day, &tally) && tally.has_last_used()) {
+            *last_used = tally.last_used;
+            return true;
+        }
+    }
+    return false;
+}
+
 int databases_with_pending(Oid *databases, int max) {
     int n = 0;
     lock_all(LW_SHARED);

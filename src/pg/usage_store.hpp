@@ -48,6 +48,9 @@ bool pending_tally(Oid database, const pg_uuid_t &token_id, int32 day, pat::Usag
 // The earliest day any pending entry has; later than today when nothing is pending.
 int32 oldest_pending_day();
 
+// The latest use of token_id in this database not written out yet, or false when none.
+bool pending_last_use(const pg_uuid_t &token_id, TimestampTz *last_used);
+
 // The databases that have pending entries, up to max of them, into databases; how many.
 int databases_with_pending(Oid *databases, int max);
 

@@ -13,7 +13,9 @@
 #include "core/token.hpp"
 #include "pg/convert.hpp"
 #include "pg/guard.hpp"
+#include "pg/result_rows.hpp"
 #include "pg/settings.hpp"
+#include "pg/api_support.hpp"
 #include "pg/token_cache.hpp"
 #include "pg/token_context.hpp"
 #include "pg/usage_store.hpp"
@@ -89,9 +91,8 @@ Check check_token(FunctionCallInfo fcinfo) {
     if (check.token->has_expiry) {
         state.expires_at = check.token->expires_at;
     }
-    TimestampTz now = GetCurrentStatementStartTimestamp();
-    check.status =
-        pat::decide_status(now, state, holds_required_scopes(fcinfo, *check.token, &check));
+    check.status = pat::decide_status(pat::pg::policy_clock(), state,
+                                      holds_required_scopes(fcinfo, *check.token, &check));
     return check;
 }
 
@@ -102,52 +103,11 @@ void count_use(const Check &check) {
                          GetCurrentStatementStartTimestamp());
 }
 
-// pat_validate's blessed result row type, built once per backend rather than once per query
-// execution (fn_extra lives only as long as one execution's FmgrInfo). Any change to pg_proc
-// marks it stale; it is replaced on the next call, never while a call may be using it.
-struct ResultType {
-    Oid function = InvalidOid;
-    TupleDesc type = nullptr;
-    bool stale = false;
-    bool callback_registered = false;
-};
-ResultType validate_result;
-
-void on_proc_invalidation(Datum, int, uint32) {
-    validate_result.stale = true;
-}
-
-TupleDesc validate_result_type(FunctionCallInfo fcinfo) {
-    Oid function = fcinfo->flinfo->fn_oid;
-    if (validate_result.type != nullptr && !validate_result.stale &&
-        validate_result.function == function) {
-        return validate_result.type;
-    }
-    if (!validate_result.callback_registered) {
-        CacheRegisterSyscacheCallback(PROCOID, on_proc_invalidation, 0);
-        validate_result.callback_registered = true;
-    }
-    TupleDesc type = nullptr;
-    if (get_call_result_type(fcinfo, nullptr, &type) != TYPEFUNC_COMPOSITE) {
-        elog(ERROR, "pat_validate must return a composite type");
-    }
-    MemoryContext caller = MemoryContextSwitchTo(CacheMemoryContext);
-    TupleDesc blessed = BlessTupleDesc(CreateTupleDescCopy(type));
-    MemoryContextSwitchTo(caller);
-    if (validate_result.type != nullptr) {
-        FreeTupleDesc(validate_result.type);
-    }
-    validate_result.type = blessed;
-    validate_result.function = function;
-    validate_result.stale = false;
-    return blessed;
-}
-
 }  // namespace
 
 // pat_validate(token, required_scopes): exactly one row, never an error for a bad token.
 PAT_FUNCTION(pat_validate) {
-    TupleDesc result_type = validate_result_type(fcinfo);
+    TupleDesc result_type = pat::pg::result_type(fcinfo);
     Check check = check_token(fcinfo);
     Datum values[7] = {};
     bool nulls[7] = {false, false, true, true, true, true, true};

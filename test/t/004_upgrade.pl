@@ -196,8 +196,17 @@ my $members_after = $node->safe_psql($DB,
 	   FROM pg_depend WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
 	    AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pg_pat')");
 my %after_set = map { $_ => 1 } split /\n/, $members_after;
-my @lost = grep { !$after_set{$_} } split /\n/, $members_before;
-is_deeply(\@lost, [], 'every 1.0 object is still part of the extension');
+# 1.4 moved the rules of these PL/pgSQL helpers into the C++ core and dropped them.
+my %dropped_on_purpose = map { $_ => 1 } (
+	'function pat.check_token_name(text)',
+	'function pat.check_user_id(text)',
+	'function pat.checked_scopes(text,text[])',
+	'function pat.create_token(text,text,text[],timestamp with time zone)',
+	'function pat.grantable_scopes(text)',
+	'function pat.lock_token(uuid)',
+	'function pat.require_role(text)');
+my @lost = grep { !$after_set{$_} && !$dropped_on_purpose{$_} } split /\n/, $members_before;
+is_deeply(\@lost, [], 'every 1.0 object is still part of the extension, but those dropped on purpose');
 if ($default eq '1.0')
 {
 	is($node->safe_psql($DB, $INSTALL_SIGNATURE), $signature_before,

@@ -1,0 +1,204 @@
+// Defining scopes and roles and granting roles: pat_define_scope, pat_define_role,
+// pat_grant_role, pat_revoke_role, and pat_grantable_scopes (what a creation form offers).
+//
+// Written like token_admin.cpp: the core's rules, kept SPI plans as the owner of pg_pat's
+// tables under a pinned search path, and the triggers on the tables signal every change to
+// every backend's cache.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/policy.hpp"
+#include "core/scope.hpp"
+#include "pg/api_support.hpp"
+#include "pg/convert.hpp"
+#include "pg/guard.hpp"
+#include "pg/result_rows.hpp"
+#include "pg/spi_support.hpp"
+#include "pg/token_cache.hpp"
+#include "pg/token_store.hpp"
+
+using pat::pg::call_pg;
+
+namespace {
+
+const char kDefineScope[] =
+    "INSERT INTO pat.scopes AS s (scope, description) VALUES ($1, $2)"
+    " ON CONFLICT ON CONSTRAINT scopes_pkey"
+    " DO UPDATE SET description = COALESCE(EXCLUDED.description, s.description)";
+const char kDefineRole[] =
+    "INSERT INTO pat.roles AS r (role, all_scopes) VALUES ($1, $2)"
+    " ON CONFLICT ON CONSTRAINT roles_pkey DO UPDATE SET all_scopes = EXCLUDED.all_scopes";
+const char kClearRoleScopes[] =
+    "DELETE FROM pat.role_scopes rs WHERE rs.role OPERATOR(pg_catalog.=) $1";
+const char kAddRoleScopes[] =
+    "INSERT INTO pat.role_scopes (role, scope)"
+    " SELECT DISTINCT $1, w FROM pg_catalog.unnest($2) AS w";
+const char kRoleExists[] = "SELECT FROM pat.roles r WHERE r.role OPERATOR(pg_catalog.=) $1";
+const char kGrantRole[] =
+    "INSERT INTO pat.user_roles (user_id, role) VALUES ($1, $2)"
+    " ON CONFLICT ON CONSTRAINT user_roles_pkey DO NOTHING";
+const char kRevokeRole[] =
+    "DELETE FROM pat.user_roles ur"
+    " WHERE ur.user_id OPERATOR(pg_catalog.=) $1 AND ur.role OPERATOR(pg_catalog.=) $2";
+
+struct KeptPlan {
+    const char *query;
+    int nargs;
+    Oid types[2];
+    SPIPlanPtr plan;
+};
+
+KeptPlan define_scope_plan = {kDefineScope, 2, {TEXTOID, TEXTOID}};
+KeptPlan define_role_plan = {kDefineRole, 2, {TEXTOID, BOOLOID}};
+KeptPlan clear_role_scopes_plan = {kClearRoleScopes, 1, {TEXTOID}};
+KeptPlan add_role_scopes_plan = {kAddRoleScopes, 2, {TEXTOID, TEXTARRAYOID}};
+KeptPlan role_exists_plan = {kRoleExists, 1, {TEXTOID}};
+KeptPlan grant_role_plan = {kGrantRole, 2, {TEXTOID, TEXTOID}};
+KeptPlan revoke_role_plan = {kRevokeRole, 2, {TEXTOID, TEXTOID}};
+
+// Runs a kept plan (prepared on first use); values[i] is NULL where nulls[i] is 'n'. Returns
+// SPI_processed. Inside begin_owner_spi; may ereport.
+uint64 run(KeptPlan &kept, Datum *values, int expected_rc, const char *nulls = nullptr) {
+    if (kept.plan == nullptr) {
+        kept.plan = pat::pg::keep_plan(kept.query, kept.nargs, kept.types);
+    }
+    int rc = SPI_execute_plan(kept.plan, values, nulls, false, 0);
+    if (rc != expected_rc) {
+        elog(ERROR, "pg_pat could not run \"%.40s...\": %s", kept.query,
+             SPI_result_code_string(rc));
+    }
+    return SPI_processed;
+}
+
+// Runs the plans of fn inside SPI as the owner of pat.tokens. fn is plain PostgreSQL code.
+template <typename Fn>
+auto with_owner_spi(Fn fn) -> decltype(fn()) {
+    return call_pg([&] {
+        pat::pg::OwnerSpi spi = pat::pg::begin_owner_spi(pat::pg::tokens_relation());
+        auto result = fn();
+        pat::pg::end_owner_spi(spi);
+        return result;
+    });
+}
+
+// The role argument n: not NULL (22004) and defined (22023). Inside SPI.
+text *defined_role_argument(FunctionCallInfo fcinfo, int n) {
+    text *role = pat::pg::required_text(fcinfo, n, "role");
+    bool defined = with_owner_spi([&] {
+        Datum values[1] = {PointerGetDatum(role)};
+        return run(role_exists_plan, values, SPI_OK_SELECT) == 1;
+    });
+    if (!defined) {
+        throw pat::Error(pat::sqlstate::kInvalidParameterValue,
+                         "role \"" +
+                             std::string(pat::pg::leading_chars(pat::pg::text_view(role), 100)) +
+                             "\" is not defined",
+                         {}, "Define it first with pat_define_role().");
+    }
+    return role;
+}
+
+// Puts each scope of list into a one-column set result.
+void return_scopes(FunctionCallInfo fcinfo, const pat::pg::ScopeList &list) {
+    TupleDesc type = CreateTemplateTupleDesc(1);
+    TupleDescInitEntry(type, 1, "scope", TEXTOID, -1, 0);
+    Tuplestorestate *rows = pat::pg::begin_result_rows(fcinfo, type);
+    for (int i = 0; i < list.count; ++i) {
+        Datum value = PointerGetDatum(
+            cstring_to_text_with_len(list.items[i].data(), static_cast<int>(list.items[i].size())));
+        bool is_null = false;
+        tuplestore_putvalues(rows, type, &value, &is_null);
+    }
+}
+
+}  // namespace
+
+// pat_define_scope(scope, description): defines a scope, or updates its description (a NULL
+// description keeps the old one).
+PAT_FUNCTION(pat_define_scope) {
+    text *scope = pat::pg::required_text(fcinfo, 0, "scope");
+    std::string_view name = pat::pg::text_view(scope);
+    if (!pat::is_valid_scope_name(name)) {
+        throw pat::Error(
+            pat::sqlstate::kInvalidParameterValue,
+            "invalid scope name \"" + std::string(pat::pg::leading_chars(name, 100)) + "\"", {},
+            "A scope is segments joined by \":\", each of ASCII letters, digits, \"_\", \"-\" or "
+            "\".\", at most 100 characters, e.g. \"catalog:read\".");
+    }
+    text *description = PG_ARGISNULL(1) ? nullptr : PG_GETARG_TEXT_PP(1);
+    with_owner_spi([&] {
+        Datum values[2] = {PointerGetDatum(scope), PointerGetDatum(description)};
+        char nulls[3] = {' ', description ? ' ' : 'n', '\0'};
+        return run(define_scope_plan, values, SPI_OK_INSERT, nulls);
+    });
+    PG_RETURN_VOID();
+}
+
+// pat_define_role(role, scopes, all_scopes): creates or replaces a role.
+PAT_FUNCTION(pat_define_role) {
+    text *role = pat::pg::required_text(fcinfo, 0, "role");
+    pat::pg::require_arg(fcinfo, 1, "scopes");
+    pat::pg::require_arg(fcinfo, 2, "all_scopes");
+    ArrayType *scopes = PG_GETARG_ARRAYTYPE_P(1);
+    bool all_scopes = PG_GETARG_BOOL(2);
+    pat::check_role_name(pat::pg::text_view(role), pat::pg::char_length(role));
+    std::vector<std::optional<std::string>> requested = pat::pg::text_array_elements(scopes);
+    std::vector<std::string> wanted;
+    wanted.reserve(requested.size());
+    for (const std::optional<std::string> &scope : requested) {
+        if (!scope) {
+            throw pat::Error(pat::sqlstate::kNullValueNotAllowed, "scopes must not contain null");
+        }
+        wanted.push_back(*scope);
+    }
+    pat::ScopeSet set(std::move(wanted));
+    pat::pg::ScopeList defined = call_pg([] { return pat::pg::find_defined_scopes(); });
+    for (const std::string &scope : set.items()) {
+        if (!pat::sorted_scopes_contain(defined.items, defined.count, scope)) {
+            throw pat::Error(pat::sqlstate::kInvalidParameterValue,
+                             "scope \"" + scope + "\" is not defined", {},
+                             "Define it first with pat_define_scope().");
+        }
+    }
+    with_owner_spi([&] {
+        Datum values[2] = {PointerGetDatum(role), BoolGetDatum(all_scopes)};
+        run(define_role_plan, values, SPI_OK_INSERT);
+        run(clear_role_scopes_plan, values, SPI_OK_DELETE);
+        values[1] = PointerGetDatum(scopes);
+        return run(add_role_scopes_plan, values, SPI_OK_INSERT);
+    });
+    PG_RETURN_VOID();
+}
+
+// pat_grant_role(user_id, role): false if the user already held it.
+PAT_FUNCTION(pat_grant_role) {
+    text *user_id = pat::pg::user_id_argument(fcinfo, 0);
+    text *role = defined_role_argument(fcinfo, 1);
+    bool granted = with_owner_spi([&] {
+        Datum values[2] = {PointerGetDatum(user_id), PointerGetDatum(role)};
+        return run(grant_role_plan, values, SPI_OK_INSERT) == 1;
+    });
+    PG_RETURN_BOOL(granted);
+}
+
+// pat_revoke_role(user_id, role): its scopes leave every token of the user at once; false if
+// the user did not hold it.
+PAT_FUNCTION(pat_revoke_role) {
+    text *user_id = pat::pg::user_id_argument(fcinfo, 0);
+    text *role = defined_role_argument(fcinfo, 1);
+    bool revoked = with_owner_spi([&] {
+        Datum values[2] = {PointerGetDatum(user_id), PointerGetDatum(role)};
+        return run(revoke_role_plan, values, SPI_OK_DELETE) == 1;
+    });
+    PG_RETURN_BOOL(revoked);
+}
+
+// pat_grantable_scopes(user_id): what a creation form may offer, sorted; the rule and the data
+// validation uses.
+PAT_FUNCTION(pat_grantable_scopes) {
+    text *user_id = pat::pg::user_id_argument(fcinfo, 0);
+    call_pg([&] { return_scopes(fcinfo, pat::pg::find_user_grants(user_id).grantable); });
+    return static_cast<Datum>(0);
+}

@@ -1,0 +1,342 @@
+// Issuing and managing tokens: pat_create (three overloads), pat_update, pat_revoke,
+// pat_revoke_all and pat_list.
+//
+// Arguments are checked by the core's rules (policy.hpp) against what the user may grant now,
+// read from the same per-backend cache validation uses (token_cache.hpp). Rows are written with
+// kept SPI plans as the owner of pat.tokens under a pinned search path (spi_support.hpp), so the
+// triggers on pat.tokens (the guard, the audit, the cache signals) see every change. The
+// functions are not SECURITY DEFINER: like pat_validate, they need no SET clause and switch to
+// the owner only for their own queries.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/policy.hpp"
+#include "core/random.hpp"
+#include "core/status.hpp"
+#include "core/token.hpp"
+#include "core/wipe.hpp"
+#include "pg/api_support.hpp"
+#include "pg/convert.hpp"
+#include "pg/expiry.hpp"
+#include "pg/guard.hpp"
+#include "pg/result_rows.hpp"
+#include "pg/settings.hpp"
+#include "pg/spi_support.hpp"
+#include "pg/token_cache.hpp"
+#include "pg/token_store.hpp"
+#include "pg/usage_store.hpp"
+
+using pat::pg::call_pg;
+
+namespace {
+
+// The token and its usage row in one statement; the AFTER triggers (audit, cache) and the
+// usage row's foreign key check run at its end.
+const char kInsertToken[] =
+    "WITH created AS ("
+    " INSERT INTO pat.tokens (token_id, user_id, name, scopes, digest, expires_at)"
+    " VALUES ($1, $2, $3, $4, $5, $6) RETURNING token_id)"
+    " INSERT INTO pat.token_usage (token_id) SELECT created.token_id FROM created";
+const char kLockToken[] =
+    "SELECT t.user_id, t.revoked_at IS NOT NULL FROM pat.tokens t"
+    " WHERE t.token_id OPERATOR(pg_catalog.=) $1 FOR UPDATE OF t";
+const char kUpdateToken[] =
+    "UPDATE pat.tokens t"
+    " SET name = COALESCE($2, t.name), scopes = COALESCE($3, t.scopes)"
+    " WHERE t.token_id OPERATOR(pg_catalog.=) $1"
+    " AND (t.name, t.scopes) IS DISTINCT FROM"
+    " (COALESCE($2, t.name), COALESCE($3, t.scopes))";
+const char kRevokeToken[] =
+    "UPDATE pat.tokens t SET revoked_at = pg_catalog.now()"
+    " WHERE t.token_id OPERATOR(pg_catalog.=) $1 AND t.revoked_at IS NULL";
+const char kTokenExists[] = "SELECT FROM pat.tokens t WHERE t.token_id OPERATOR(pg_catalog.=) $1";
+const char kRevokeAll[] =
+    "UPDATE pat.tokens t SET revoked_at = pg_catalog.now()"
+    " WHERE t.user_id OPERATOR(pg_catalog.=) $1 AND t.revoked_at IS NULL";
+const char kListTokens[] =
+    "SELECT t.token_id, t.name, t.scopes, t.created_at, t.expires_at, u.last_used_at,"
+    " t.revoked_at"
+    " FROM pat.tokens t"
+    " LEFT JOIN pat.token_usage u ON u.token_id OPERATOR(pg_catalog.=) t.token_id"
+    " WHERE t.user_id OPERATOR(pg_catalog.=) $1"
+    " ORDER BY t.created_at DESC, t.token_id";
+
+// A kept plan, prepared on first use (inside begin_owner_spi). May ereport.
+struct KeptPlan {
+    const char *query;
+    int nargs;
+    Oid types[6];
+    SPIPlanPtr plan;
+};
+
+KeptPlan insert_plan = {
+    kInsertToken, 6, {UUIDOID, TEXTOID, TEXTOID, TEXTARRAYOID, BYTEAOID, TIMESTAMPTZOID}};
+KeptPlan lock_plan = {kLockToken, 1, {UUIDOID}};
+KeptPlan update_plan = {kUpdateToken, 3, {UUIDOID, TEXTOID, TEXTARRAYOID}};
+KeptPlan revoke_plan = {kRevokeToken, 1, {UUIDOID}};
+KeptPlan exists_plan = {kTokenExists, 1, {UUIDOID}};
+KeptPlan revoke_all_plan = {kRevokeAll, 1, {TEXTOID}};
+KeptPlan list_plan = {kListTokens, 1, {TEXTOID}};
+
+SPIPlanPtr plan_of(KeptPlan &kept) {
+    if (kept.plan == nullptr) {
+        kept.plan = pat::pg::keep_plan(kept.query, kept.nargs, kept.types);
+    }
+    return kept.plan;
+}
+
+// Runs a kept plan; values[i] NULL where nulls[i] is 'n'. Returns SPI_processed. May ereport.
+uint64 run(KeptPlan &kept, Datum *values, const char *nulls, bool read_only, int expected_rc) {
+    int rc = SPI_execute_plan(plan_of(kept), values, nulls, read_only, 0);
+    if (rc != expected_rc) {
+        elog(ERROR, "pg_pat could not run \"%.40s...\": %s", kept.query,
+             SPI_result_code_string(rc));
+    }
+    return SPI_processed;
+}
+
+pat::pg::OwnerSpi begin_token_spi() {
+    return call_pg([] { return pat::pg::begin_owner_spi(pat::pg::tokens_relation()); });
+}
+
+void end_token_spi(const pat::pg::OwnerSpi &spi) {
+    call_pg([&] { pat::pg::end_owner_spi(spi); });
+}
+
+// A ScopeSet of a cached scope list (copied: the list lives only until the next cache call).
+pat::ScopeSet scope_set(const pat::pg::ScopeList &list) {
+    return pat::ScopeSet(std::vector<std::string>(list.items, list.items + list.count));
+}
+
+// The requested scopes argument n, checked for user_id (policy.hpp), as a palloc'd text[].
+ArrayType *checked_scopes_argument(FunctionCallInfo fcinfo, int n, text *user_id) {
+    pat::pg::require_arg(fcinfo, n, "scopes");
+    ArrayType *requested = PG_GETARG_ARRAYTYPE_P(n);
+    std::vector<std::optional<std::string>> elements = pat::pg::text_array_elements(requested);
+    pat::pg::UserGrants grants = call_pg([&] { return pat::pg::find_user_grants(user_id); });
+    pat::ScopeSet grantable = scope_set(grants.grantable);
+    pat::ScopeSet defined = scope_set(grants.defined);
+    return pat::pg::make_text_array(
+        pat::checked_scopes(pat::pg::text_view(user_id), elements, defined, grantable));
+}
+
+// The token name argument n, checked (policy.hpp).
+text *token_name_argument(FunctionCallInfo fcinfo, int n) {
+    text *name = pat::pg::required_text(fcinfo, n, "token name");
+    pat::check_token_name(pat::pg::text_view(name), pat::pg::char_length(name));
+    return name;
+}
+
+// A version 4 UUID from OpenSSL's CSPRNG.
+pg_uuid_t new_token_id() {
+    pg_uuid_t id;
+    pat::random_bytes(id.data, UUID_LEN);
+    id.data[6] = static_cast<unsigned char>((id.data[6] & 0x0f) | 0x40);
+    id.data[8] = static_cast<unsigned char>((id.data[8] & 0x3f) | 0x80);
+    return id;
+}
+
+bytea *make_bytea(const unsigned char *data, size_t size) {
+    return call_pg([&] {
+        auto *value = static_cast<bytea *>(palloc(VARHDRSZ + size));
+        SET_VARSIZE(value, VARHDRSZ + size);
+        memcpy(VARDATA(value), data, size);
+        return value;
+    });
+}
+
+// A UUID as uuid_out() spells it.
+std::string uuid_text(const pg_uuid_t &id) {
+    static const char kHex[] = "0123456789abcdef";
+    std::string text;
+    for (int i = 0; i < UUID_LEN; ++i) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) {
+            text += '-';
+        }
+        text += kHex[id.data[i] >> 4];
+        text += kHex[id.data[i] & 0x0f];
+    }
+    return text;
+}
+
+[[noreturn]] void throw_no_such_token(const pg_uuid_t &id) {
+    throw pat::Error(pat::sqlstate::kInvalidParameterValue,
+                     "token " + uuid_text(id) + " does not exist");
+}
+
+// pat_create with its expiry resolved: checks the rest, stores the digest, returns the token
+// once. Expiry errors come first, as the arguments of the 1.0 function were evaluated first.
+Datum create_token(FunctionCallInfo fcinfo, std::optional<TimestampTz> expires_at) {
+    text *user_id = pat::pg::user_id_argument(fcinfo, 0);
+    text *name = token_name_argument(fcinfo, 1);
+    ArrayType *scopes = checked_scopes_argument(fcinfo, 2, user_id);
+    TupleDesc type = call_pg([&] { return pat::pg::result_type(fcinfo); });
+
+    pg_uuid_t token_id = new_token_id();
+    std::string token = pat::generate_token(pat::pg::token_prefix());
+    pat::Digest digest = pat::pg::token_digesters().front().digest(token);
+    text *token_text = pat::pg::make_text(token);
+    pat::wipe(token);  // the plaintext lives on only in the result
+    bytea *stored_digest = make_bytea(digest.data(), digest.size());
+
+    pat::pg::OwnerSpi spi = begin_token_spi();
+    call_pg([&] {
+        Datum values[6] = {
+            UUIDPGetDatum(&token_id),       PointerGetDatum(user_id),
+            PointerGetDatum(name),          PointerGetDatum(scopes),
+            PointerGetDatum(stored_digest), TimestampTzGetDatum(expires_at.value_or(0))};
+        char nulls[7] = "      ";
+        nulls[5] = expires_at ? ' ' : 'n';
+        run(insert_plan, values, nulls, false, SPI_OK_INSERT);
+    });
+    end_token_spi(spi);
+
+    Datum values[3] = {UUIDPGetDatum(&token_id), PointerGetDatum(token_text),
+                       TimestampTzGetDatum(expires_at.value_or(0))};
+    bool nulls[3] = {false, false, !expires_at};
+    call_pg([&] {
+        Tuplestorestate *rows = pat::pg::begin_result_rows(fcinfo, type);
+        tuplestore_putvalues(rows, type, values, nulls);
+    });
+    return static_cast<Datum>(0);
+}
+
+}  // namespace
+
+// pat_create(user_id, name, scopes, expires text): '30 days', '2027-03-01' or 'never'.
+PAT_FUNCTION(pat_create_text) {
+    text *expires = pat::pg::required_text(fcinfo, 3, "expires");
+    return create_token(fcinfo, pat::pg::expiry_from_text(expires));
+}
+
+// pat_create(user_id, name, scopes, expires interval).
+PAT_FUNCTION(pat_create_interval) {
+    pat::pg::require_arg(fcinfo, 3, "expires");
+    return create_token(fcinfo, pat::pg::expiry_from_interval(PG_GETARG_INTERVAL_P(3)));
+}
+
+// pat_create(user_id, name, scopes, expires timestamptz).
+PAT_FUNCTION(pat_create_timestamptz) {
+    pat::pg::require_arg(fcinfo, 3, "expires");
+    return create_token(fcinfo, pat::pg::expiry_from_timestamptz(PG_GETARG_TIMESTAMPTZ(3)));
+}
+
+// pat_update(token_id, name, scopes): rename and/or replace the scopes (the rules of
+// pat_create); never the expiry. A revoked token cannot be edited (55000).
+PAT_FUNCTION(pat_update) {
+    pg_uuid_t *token_id = pat::pg::token_id_argument(fcinfo, 0);
+    pat::pg::OwnerSpi spi = begin_token_spi();
+    struct Locked {
+        bool found;
+        bool revoked;
+        text *user_id;
+    };
+    Locked locked = call_pg([&] {
+        Datum values[1] = {UUIDPGetDatum(token_id)};
+        Locked row = {false, false, nullptr};
+        if (run(lock_plan, values, nullptr, false, SPI_OK_SELECT) == 1) {
+            bool is_null = false;
+            HeapTuple tuple = SPI_tuptable->vals[0];
+            row.found = true;
+            row.user_id = reinterpret_cast<text *>(SPI_datumTransfer(
+                SPI_getbinval(tuple, SPI_tuptable->tupdesc, 1, &is_null), false, -1));
+            row.revoked = DatumGetBool(SPI_getbinval(tuple, SPI_tuptable->tupdesc, 2, &is_null));
+        }
+        return row;
+    });
+    if (!locked.found) {
+        throw_no_such_token(*token_id);
+    }
+    if (locked.revoked) {
+        throw pat::Error(pat::sqlstate::kObjectNotInPrerequisiteState,
+                         "token " + uuid_text(*token_id) + " is revoked and cannot be edited");
+    }
+    text *name = PG_ARGISNULL(1) ? nullptr : token_name_argument(fcinfo, 1);
+    ArrayType *scopes =
+        PG_ARGISNULL(2) ? nullptr : checked_scopes_argument(fcinfo, 2, locked.user_id);
+    if (name != nullptr || scopes != nullptr) {
+        call_pg([&] {
+            Datum values[3] = {UUIDPGetDatum(token_id), PointerGetDatum(name),
+                               PointerGetDatum(scopes)};
+            char nulls[4] = {' ', name ? ' ' : 'n', scopes ? ' ' : 'n', '\0'};
+            run(update_plan, values, nulls, false, SPI_OK_UPDATE);
+        });
+    }
+    end_token_spi(spi);
+    PG_RETURN_VOID();
+}
+
+// pat_revoke(token_id): revoked at commit; false if it already was.
+PAT_FUNCTION(pat_revoke) {
+    pg_uuid_t *token_id = pat::pg::token_id_argument(fcinfo, 0);
+    pat::pg::OwnerSpi spi = begin_token_spi();
+    struct Outcome {
+        bool revoked;
+        bool exists;
+    };
+    Outcome outcome = call_pg([&] {
+        Datum values[1] = {UUIDPGetDatum(token_id)};
+        Outcome result = {run(revoke_plan, values, nullptr, false, SPI_OK_UPDATE) == 1, true};
+        if (!result.revoked) {
+            result.exists = run(exists_plan, values, nullptr, false, SPI_OK_SELECT) == 1;
+        }
+        return result;
+    });
+    if (!outcome.exists) {
+        throw_no_such_token(*token_id);
+    }
+    end_token_spi(spi);
+    PG_RETURN_BOOL(outcome.revoked);
+}
+
+// pat_revoke_all(user_id): revokes every active token of the user; how many.
+PAT_FUNCTION(pat_revoke_all) {
+    text *user_id = pat::pg::user_id_argument(fcinfo, 0);
+    pat::pg::OwnerSpi spi = begin_token_spi();
+    uint64 revoked = call_pg([&] {
+        Datum values[1] = {PointerGetDatum(user_id)};
+        return run(revoke_all_plan, values, nullptr, false, SPI_OK_UPDATE);
+    });
+    end_token_spi(spi);
+    PG_RETURN_INT32(static_cast<int32>(revoked));
+}
+
+// pat_list(user_id): the user's tokens, newest first, with last use (including what this node
+// has not written out yet) and status, judged by the rule and clock validation uses.
+PAT_FUNCTION(pat_list) {
+    text *user_id = pat::pg::user_id_argument(fcinfo, 0);
+    TupleDesc type = call_pg([&] { return pat::pg::result_type(fcinfo); });
+    TimestampTz now = pat::pg::policy_clock();
+    pat::pg::OwnerSpi spi = begin_token_spi();
+    call_pg([&] {
+        Tuplestorestate *rows = pat::pg::begin_result_rows(fcinfo, type);
+        Datum arguments[1] = {PointerGetDatum(user_id)};
+        uint64 count = run(list_plan, arguments, nullptr, true, SPI_OK_SELECT);
+        for (uint64 i = 0; i < count; ++i) {
+            Datum values[8];
+            bool nulls[8];
+            heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, values, nulls);
+            // Last use: the later of the written one and what is still pending here.
+            TimestampTz pending = 0;
+            if (pat::pg::pending_last_use(*DatumGetUUIDP(values[0]), &pending) &&
+                (nulls[5] || DatumGetTimestampTz(values[5]) < pending)) {
+                values[5] = TimestampTzGetDatum(pending);
+                nulls[5] = false;
+            }
+            pat::StoredTokenState state;
+            state.revoked = !nulls[6];
+            if (!nulls[4]) {
+                state.expires_at = DatumGetTimestampTz(values[4]);
+            }
+            std::string_view status = pat::list_status(now, state);
+            values[7] = PointerGetDatum(
+                cstring_to_text_with_len(status.data(), static_cast<int>(status.size())));
+            nulls[7] = false;
+            tuplestore_putvalues(rows, type, values, nulls);
+        }
+    });
+    end_token_spi(spi);
+    return static_cast<Datum>(0);
+}
