@@ -84,3 +84,46 @@ DROP FUNCTION pat.grantable_scopes(text);
 DROP FUNCTION pat.require_role(text);
 DROP FUNCTION pat.check_token_name(text);
 DROP FUNCTION pat.check_user_id(text);
+
+-- Lifecycle audit ----------------------------------------------------------------------------
+
+-- The lifecycle rows are written by a C trigger: the same rows as before, without a PL/pgSQL
+-- call and an executor per row. Its WHEN conditions moved into it (a WHEN clause is parsed
+-- again by every statement's executor).
+CREATE OR REPLACE FUNCTION pat.tokens_audit() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'pat_tokens_audit'
+    LANGUAGE C;
+DROP TRIGGER tokens_audit_insert ON pat.tokens;
+DROP TRIGGER tokens_audit_update ON pat.tokens;
+DROP TRIGGER tokens_audit_delete ON pat.tokens;
+CREATE TRIGGER tokens_audit AFTER INSERT OR UPDATE OR DELETE ON pat.tokens
+    FOR EACH ROW EXECUTE FUNCTION pat.tokens_audit();
+
+-- The table refuses what the API refuses ------------------------------------------------------
+
+-- The C guards apply the API's rules to every INSERT and UPDATE (see src/pg/tokens_trigger.cpp):
+-- user id and name as the API checks them, and for any role but a superuser restoring a dump,
+-- no revoked or back-dated row and an expiry the API would accept. They replace the length
+-- CHECKs, which every statement's executor parsed again.
+CREATE FUNCTION pat.tokens_before_insert() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'pat_tokens_before_insert'
+    LANGUAGE C;
+CREATE TRIGGER tokens_before_insert BEFORE INSERT ON pat.tokens
+    FOR EACH ROW EXECUTE FUNCTION pat.tokens_before_insert();
+ALTER TABLE pat.tokens ENABLE ALWAYS TRIGGER tokens_before_insert;
+ALTER TABLE pat.tokens ENABLE ALWAYS TRIGGER tokens_before_update;
+ALTER TABLE pat.tokens DROP CONSTRAINT tokens_user_id_check, DROP CONSTRAINT tokens_name_check;
+
+-- A role given direct access to pat.tokens (the README's row-level security setup) may read
+-- and edit the authenticated user's rows, never insert or delete any: tokens are created with
+-- pat_create() and revoked, never deleted, with pat_revoke().
+DROP POLICY tokens_of_authenticated_user ON pat.tokens;
+CREATE POLICY tokens_readable_by_authenticated_user ON pat.tokens FOR SELECT
+    USING (user_id OPERATOR(pg_catalog.=) @extschema@.pat_current_user());
+CREATE POLICY tokens_editable_by_authenticated_user ON pat.tokens FOR UPDATE
+    USING (user_id OPERATOR(pg_catalog.=) @extschema@.pat_current_user());
+
+-- Usage rows are made by the first write of a token's usage (pat_merge_usage upserts them), not
+-- at creation: a token never used has none, and pat_create checks no foreign key for it.
+
+REVOKE ALL ON FUNCTION pat.tokens_before_insert() FROM PUBLIC;

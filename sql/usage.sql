@@ -41,7 +41,8 @@ SELECT day = (now() AT TIME ZONE 'UTC')::date AS today, outcome, checks FROM pat
 SELECT day = (now() AT TIME ZONE 'UTC')::date AS today, outcome, checks FROM pat_usage(:'b_id');
 SELECT count(*) AS rows_for_a FROM pat.token_checks WHERE token_id = :'a_id';
 SELECT last_used_at IS NOT NULL AS listed_as_used FROM pat_list('us-ann') WHERE token_id = :'a_id';
-SELECT last_used_at IS NULL AS nothing_written FROM pat.token_usage WHERE token_id = :'a_id';
+-- (A token's usage row is made by the first write of its usage.)
+SELECT count(last_used_at) = 0 AS nothing_written FROM pat.token_usage WHERE token_id = :'a_id';
 
 -- A flush that rolls back, whole or to a savepoint, puts the usage back.
 BEGIN;

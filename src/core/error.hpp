@@ -36,7 +36,7 @@ inline constexpr const char *kInvalidDatetimeFormat = "22007";
 inline constexpr const char *kStringDataRightTruncation = "22001";
 inline constexpr const char *kNullValueNotAllowed = "22004";
 inline constexpr const char *kObjectNotInPrerequisiteState = "55000";
-inline constexpr const char *kInvalidFunctionDefinition = "42P13";
+inline constexpr const char *kUndefinedColumn = "42703";
 inline constexpr const char *kTriggerProtocolViolated = "39P01";
 inline constexpr const char *kInternalError = "XX000";
 }  // namespace sqlstate

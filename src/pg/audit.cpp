@@ -29,7 +29,8 @@ constexpr const char *kLifecycleActions[] = {"created",        "renamed", "scope
 // Raises 39P01 unless fcinfo is a trigger call of the expected kind.
 TriggerData *trigger_data(FunctionCallInfo fcinfo, const char *function) {
     if (!CALLED_AS_TRIGGER(fcinfo)) {
-        throw pat::Error("39P01", std::string(function) + " must be called as a trigger");
+        throw pat::Error(pat::sqlstate::kTriggerProtocolViolated,
+                         std::string(function) + " must be called as a trigger");
     }
     return reinterpret_cast<TriggerData *>(fcinfo->context);
 }
@@ -90,7 +91,7 @@ AuditArguments audit_arguments(const Trigger *trigger, TupleDesc desc) {
                    argument.size() > kExclude.size()) {
             std::string column(argument.substr(kExclude.size()));
             if (SPI_fnumber(desc, column.c_str()) <= 0) {
-                throw pat::Error("42703",
+                throw pat::Error(pat::sqlstate::kUndefinedColumn,
                                  "pat_audit() cannot exclude column \"" + column +
                                      "\": the table has no such column",
                                  "", "Fix the trigger's arguments, e.g. with pat_audit_table().");
@@ -299,7 +300,7 @@ PAT_FUNCTION(pat_audit) {
     TriggerEvent event = trigger->tg_event;
     if (!TRIGGER_FIRED_AFTER(event) || !TRIGGER_FIRED_FOR_ROW(event) ||
         TRIGGER_FIRED_BY_TRUNCATE(event)) {
-        throw pat::Error("39P01",
+        throw pat::Error(pat::sqlstate::kTriggerProtocolViolated,
                          "pat_audit() must fire AFTER INSERT, UPDATE or DELETE FOR EACH ROW", "",
                          "Attach it with pat_audit_table().");
     }
@@ -344,7 +345,8 @@ PAT_FUNCTION(pat_audit_log_append_only) {
     TriggerData *trigger = trigger_data(fcinfo, "pat.audit_log_append_only()");
     TriggerEvent event = trigger->tg_event;
     if (!TRIGGER_FIRED_BEFORE(event)) {
-        throw pat::Error("39P01", "pat.audit_log_append_only() must fire BEFORE");
+        throw pat::Error(pat::sqlstate::kTriggerProtocolViolated,
+                         "pat.audit_log_append_only() must fire BEFORE");
     }
     if (TRIGGER_FIRED_BY_TRUNCATE(event)) {
         refuse_change("TRUNCATE");

@@ -10,11 +10,13 @@ namespace {
 
 TriggerData *row_trigger(FunctionCallInfo fcinfo, const char *name) {
     if (!CALLED_AS_TRIGGER(fcinfo)) {
-        throw pat::Error("39P01", std::string(name) + " must be called as a trigger");
+        throw pat::Error(pat::sqlstate::kTriggerProtocolViolated,
+                         std::string(name) + " must be called as a trigger");
     }
     auto *trigger = reinterpret_cast<TriggerData *>(fcinfo->context);
     if (!TRIGGER_FIRED_AFTER(trigger->tg_event) || !TRIGGER_FIRED_FOR_ROW(trigger->tg_event)) {
-        throw pat::Error("39P01", std::string(name) + " must fire after each row");
+        throw pat::Error(pat::sqlstate::kTriggerProtocolViolated,
+                         std::string(name) + " must fire after each row");
     }
     return trigger;
 }
@@ -60,7 +62,8 @@ void signal_rows(TriggerData *trigger, const char *column, Signal signal) {
 // deduplicated by PostgreSQL, so a row trigger costs little more than a statement trigger.
 PAT_FUNCTION(pat_invalidate_token_caches) {
     if (!CALLED_AS_TRIGGER(fcinfo)) {
-        throw pat::Error("39P01", "pat.invalidate_token_caches() must be called as a trigger");
+        throw pat::Error(pat::sqlstate::kTriggerProtocolViolated,
+                         "pat.invalidate_token_caches() must be called as a trigger");
     }
     pat::pg::call_pg([] { pat::pg::signal_everything_changed(); });
     return PointerGetDatum(nullptr);

@@ -52,7 +52,8 @@ namespace pat::pg {
 
 void require_arg(FunctionCallInfo fcinfo, int n, const char *what) {
     if (PG_ARGISNULL(n)) {
-        throw pat::Error("22004", std::string(what) + " must not be null");
+        throw pat::Error(pat::sqlstate::kNullValueNotAllowed,
+                         std::string(what) + " must not be null");
     }
 }
 

@@ -32,13 +32,10 @@ using pat::pg::call_pg;
 
 namespace {
 
-// The token and its usage row in one statement; the AFTER triggers (audit, cache) and the
-// usage row's foreign key check run at its end.
+// The token's usage row is made by the first write of its usage, not here (1.4).
 const char kInsertToken[] =
-    "WITH created AS ("
-    " INSERT INTO pat.tokens (token_id, user_id, name, scopes, digest, expires_at)"
-    " VALUES ($1, $2, $3, $4, $5, $6) RETURNING token_id)"
-    " INSERT INTO pat.token_usage (token_id) SELECT created.token_id FROM created";
+    "INSERT INTO pat.tokens (token_id, user_id, name, scopes, digest, expires_at)"
+    " VALUES ($1, $2, $3, $4, $5, $6)";
 const char kLockToken[] =
     "SELECT t.user_id, t.revoked_at IS NOT NULL FROM pat.tokens t"
     " WHERE t.token_id OPERATOR(pg_catalog.=) $1 FOR UPDATE OF t";

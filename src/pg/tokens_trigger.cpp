@@ -1,14 +1,27 @@
-// pat.tokens_before_update(): what no UPDATE of pat.tokens may do, whoever runs it. It also
-// signals the token's change to every cache: from 1.3 on the ALWAYS trigger
-// pat.invalidate_cached_token() does that too (the duplicate costs nothing), but a 1.2 schema
-// running this library relies on this one.
+// The guards of pat.tokens: what no INSERT or UPDATE may do, whoever runs it, by the rules the
+// API follows (core/policy.hpp, core/expiry.hpp).
+//
+// pat.tokens_before_insert() (1.4): a valid user id and name for everyone; for any role but a
+// superuser (who may be restoring a dump) no revoked row, no created_at before the
+// transaction began or after now, and an expiry the API would accept (in the future, within
+// pat.max_lifetime). So a role given direct access cannot put back a revoked token or forge an
+// old one, and every row it inserts is audited (pat.tokens_audit() skips only back-dated rows).
+//
+// pat.tokens_before_update(): identity columns never change, revocations are final, expiries
+// only shorten, names follow the API's rule. It also signals the token's change to every
+// cache: from 1.3 on the ALWAYS trigger pat.invalidate_cached_token() does that too (the
+// duplicate costs nothing), but a 1.2 schema running this library relies on this one.
 #include <optional>
 
 #include "core/error.hpp"
 #include "core/expiry.hpp"
-#include "pg/guard.hpp"
-#include "pg/spi_support.hpp"
+#include "core/policy.hpp"
+#include "pg/api_support.hpp"
 #include "pg/cache_signal.hpp"
+#include "pg/convert.hpp"
+#include "pg/guard.hpp"
+#include "pg/settings.hpp"
+#include "pg/spi_support.hpp"
 
 namespace {
 
@@ -35,17 +48,73 @@ bool column_changed(HeapTuple old_tuple, HeapTuple new_tuple, TupleDesc desc, in
     return !datumIsEqual(old_value, new_value, attribute->attbyval, attribute->attlen);
 }
 
-}  // namespace
+// The text column attno of tuple, checked by rule(value, characters) unless NULL (NOT NULL
+// reports that).
+template <typename Rule>
+void check_text_column(HeapTuple tuple, TupleDesc desc, int attno, Rule rule) {
+    bool is_null = false;
+    Datum value = heap_getattr(tuple, attno, desc, &is_null);
+    if (!is_null) {
+        text *checked = pat::pg::call_pg([&] { return DatumGetTextPP(value); });
+        rule(pat::pg::text_view(checked), pat::pg::char_length(checked));
+    }
+}
 
-PAT_FUNCTION(pat_tokens_before_update) {
+int column(Relation relation, const char *name) {
+    return pat::pg::call_pg([&] { return pat::pg::relation_column(relation, name); });
+}
+
+TriggerData *guard_trigger(FunctionCallInfo fcinfo, const char *function, bool insert) {
     if (!CALLED_AS_TRIGGER(fcinfo)) {
-        throw pat::Error("39P01", "pat.tokens_before_update() must be called as a trigger");
+        throw pat::Error(pat::sqlstate::kTriggerProtocolViolated,
+                         std::string(function) + " must be called as a trigger");
     }
     auto *trigger = reinterpret_cast<TriggerData *>(fcinfo->context);
-    if (!TRIGGER_FIRED_BY_UPDATE(trigger->tg_event) || !TRIGGER_FIRED_FOR_ROW(trigger->tg_event)) {
-        throw pat::Error("39P01",
-                         "pat.tokens_before_update() must fire before update for each row");
+    TriggerEvent event = trigger->tg_event;
+    if (!TRIGGER_FIRED_BEFORE(event) || !TRIGGER_FIRED_FOR_ROW(event) ||
+        (insert ? !TRIGGER_FIRED_BY_INSERT(event) : !TRIGGER_FIRED_BY_UPDATE(event))) {
+        throw pat::Error(pat::sqlstate::kTriggerProtocolViolated,
+                         std::string(function) + " must fire before " +
+                             (insert ? "insert" : "update") + " for each row");
     }
+    return trigger;
+}
+
+}  // namespace
+
+PAT_FUNCTION(pat_tokens_before_insert) {
+    TriggerData *trigger = guard_trigger(fcinfo, "pat.tokens_before_insert()", true);
+    Relation relation = trigger->tg_relation;
+    TupleDesc desc = RelationGetDescr(relation);
+    HeapTuple row = trigger->tg_trigtuple;
+    check_text_column(row, desc, column(relation, "user_id"), pat::check_user_id);
+    check_text_column(row, desc, column(relation, "name"), pat::check_token_name);
+    if (superuser()) {
+        return PointerGetDatum(row);  // perhaps a restore: rows keep their history
+    }
+    constexpr const char *kUseTheApi = "Create tokens with pat_create().";
+    if (timestamp_column(row, desc, column(relation, "revoked_at"))) {
+        throw pat::Error(pat::sqlstate::kObjectNotInPrerequisiteState,
+                         "a token cannot be inserted revoked", "", kUseTheApi);
+    }
+    std::optional<int64> created_at = timestamp_column(row, desc, column(relation, "created_at"));
+    if (created_at && (*created_at < GetCurrentTransactionStartTimestamp() ||
+                       *created_at > GetCurrentTimestamp())) {
+        throw pat::Error(pat::sqlstate::kObjectNotInPrerequisiteState,
+                         "a token's created_at must be the time it is inserted",
+                         "Only a superuser may load rows with an earlier created_at, as a "
+                         "restore does.",
+                         kUseTheApi);
+    }
+    TimestampTz now = pat::pg::policy_clock();
+    pat::require_valid_expiry(
+        pat::check_expiry(now, timestamp_column(row, desc, column(relation, "expires_at")),
+                          pat::pg::latest_allowed_expiry(now)));
+    return PointerGetDatum(row);
+}
+
+PAT_FUNCTION(pat_tokens_before_update) {
+    TriggerData *trigger = guard_trigger(fcinfo, "pat.tokens_before_update()", false);
     Relation relation = trigger->tg_relation;
     TupleDesc desc = RelationGetDescr(relation);
     HeapTuple old_tuple = trigger->tg_trigtuple;
@@ -54,21 +123,28 @@ PAT_FUNCTION(pat_tokens_before_update) {
     for (const char *fixed : {"token_id", "user_id", "digest", "created_at"}) {
         int attno = pat::pg::call_pg([&] { return pat::pg::relation_column(relation, fixed); });
         if (column_changed(old_tuple, new_tuple, desc, attno)) {
-            throw pat::Error("55000", std::string("the ") + fixed + " of a token cannot change", "",
+            throw pat::Error(pat::sqlstate::kObjectNotInPrerequisiteState,
+                             std::string("the ") + fixed + " of a token cannot change", "",
                              "Create a new token instead.");
         }
+    }
+    int name_attno = column(relation, "name");
+    if (column_changed(old_tuple, new_tuple, desc, name_attno)) {
+        check_text_column(new_tuple, desc, name_attno, pat::check_token_name);
     }
     int revoked_attno =
         pat::pg::call_pg([&] { return pat::pg::relation_column(relation, "revoked_at"); });
     if (timestamp_column(old_tuple, desc, revoked_attno) &&
         column_changed(old_tuple, new_tuple, desc, revoked_attno)) {
-        throw pat::Error("55000", "a token's revocation cannot be undone or changed");
+        throw pat::Error(pat::sqlstate::kObjectNotInPrerequisiteState,
+                         "a token's revocation cannot be undone or changed");
     }
     int expires_attno =
         pat::pg::call_pg([&] { return pat::pg::relation_column(relation, "expires_at"); });
     if (pat::extends_expiry(timestamp_column(old_tuple, desc, expires_attno),
                             timestamp_column(new_tuple, desc, expires_attno))) {
-        throw pat::Error("55000", "a token's expiration cannot be extended", "",
+        throw pat::Error(pat::sqlstate::kObjectNotInPrerequisiteState,
+                         "a token's expiration cannot be extended", "",
                          "Create a new token to renew access.");
     }
     int digest_attno =

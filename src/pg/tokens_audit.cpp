@@ -1,0 +1,263 @@
+// pat.tokens_audit(): the lifecycle rows of pat.tokens (created, renamed, scopes_changed,
+// expiry_changed, revoked, deleted), written by whoever changes the table: the API functions,
+// or a role given direct access. Never the digest. A row whose created_at is before the
+// transaction began is being restored (pg_restore), not created: its creation is in the
+// restored log already (pat.tokens_before_insert lets only a superuser load such rows).
+//
+// old_data and new_data are what jsonb_build_object() gave in 1.1-1.3, built here without an
+// executor per row.
+#include "core/error.hpp"
+#include "pg/audit_state.hpp"
+#include "pg/audit_writer.hpp"
+#include "pg/convert.hpp"
+#include "pg/guard.hpp"
+#include "pg/spi_support.hpp"
+#include "pg/token_context.hpp"
+
+extern "C" {
+#include "utils/json.h"
+}
+
+using pat::pg::call_pg;
+
+namespace {
+
+// The columns a lifecycle row reads, by number.
+struct TokenColumns {
+    int token_id, user_id, name, scopes, created_at, expires_at, revoked_at;
+};
+
+TokenColumns token_columns(Relation relation) {
+    auto column = [&](const char *name) { return pat::pg::relation_column(relation, name); };
+    return {column("token_id"),   column("user_id"),    column("name"),      column("scopes"),
+            column("created_at"), column("expires_at"), column("revoked_at")};
+}
+
+struct Field {
+    Datum value;
+    bool is_null;
+};
+
+Field field(HeapTuple tuple, TupleDesc desc, int attno) {
+    Field f;
+    f.value = heap_getattr(tuple, attno, desc, &f.is_null);
+    return f;
+}
+
+// Whether a varlena column differs (IS DISTINCT FROM, for text and text[] in bytes).
+bool varlena_changed(const Field &old_field, const Field &new_field) {
+    if (old_field.is_null || new_field.is_null) {
+        return old_field.is_null != new_field.is_null;
+    }
+    auto *a = reinterpret_cast<varlena *>(PG_DETOAST_DATUM_PACKED(old_field.value));
+    auto *b = reinterpret_cast<varlena *>(PG_DETOAST_DATUM_PACKED(new_field.value));
+    return VARSIZE_ANY_EXHDR(a) != VARSIZE_ANY_EXHDR(b) ||
+           memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) != 0;
+}
+
+bool timestamp_changed(const Field &old_field, const Field &new_field) {
+    if (old_field.is_null || new_field.is_null) {
+        return old_field.is_null != new_field.is_null;
+    }
+    return DatumGetTimestampTz(old_field.value) != DatumGetTimestampTz(new_field.value);
+}
+
+// A jsonb object built key by key, as jsonb_build_object() would from the same values.
+class JsonObject {
+  public:
+    JsonObject() { pushJsonbValue(&state_, WJB_BEGIN_OBJECT, nullptr); }
+
+    void add_text(const char *key, const Field &f) {
+        push_key(key);
+        if (f.is_null) {
+            push_null(WJB_VALUE);
+        } else {
+            push_string(WJB_VALUE, DatumGetTextPP(f.value));
+        }
+    }
+
+    void add_text_array(const char *key, const Field &f) {
+        push_key(key);
+        if (f.is_null) {
+            push_null(WJB_VALUE);
+            return;
+        }
+        Datum *elements = nullptr;
+        bool *nulls = nullptr;
+        int count = 0;
+        deconstruct_array(DatumGetArrayTypeP(f.value), TEXTOID, -1, false, TYPALIGN_INT, &elements,
+                          &nulls, &count);
+        pushJsonbValue(&state_, WJB_BEGIN_ARRAY, nullptr);
+        for (int i = 0; i < count; ++i) {
+            if (nulls[i]) {
+                push_null(WJB_ELEM);
+            } else {
+                push_string(WJB_ELEM, DatumGetTextPP(elements[i]));
+            }
+        }
+        pushJsonbValue(&state_, WJB_END_ARRAY, nullptr);
+    }
+
+    void add_timestamptz(const char *key, const Field &f) {
+        push_key(key);
+        if (f.is_null) {
+            push_null(WJB_VALUE);
+            return;
+        }
+        char buffer[MAXDATELEN + 1];
+        JsonEncodeDateTime(buffer, f.value, TIMESTAMPTZOID, nullptr);
+        JsonbValue value;
+        value.type = jbvString;
+        value.val.string.val = pstrdup(buffer);
+        value.val.string.len = static_cast<int>(strlen(buffer));
+        pushJsonbValue(&state_, WJB_VALUE, &value);
+    }
+
+    Jsonb *finish() { return JsonbValueToJsonb(pushJsonbValue(&state_, WJB_END_OBJECT, nullptr)); }
+
+  private:
+    void push_key(const char *key) {
+        JsonbValue value;
+        value.type = jbvString;
+        value.val.string.val = const_cast<char *>(key);
+        value.val.string.len = static_cast<int>(strlen(key));
+        pushJsonbValue(&state_, WJB_KEY, &value);
+    }
+    void push_string(JsonbIteratorToken token, const text *string) {
+        JsonbValue value;
+        value.type = jbvString;
+        value.val.string.val = const_cast<char *>(VARDATA_ANY(string));
+        value.val.string.len = static_cast<int>(VARSIZE_ANY_EXHDR(string));
+        pushJsonbValue(&state_, token, &value);
+    }
+    void push_null(JsonbIteratorToken token) {
+        JsonbValue value;
+        value.type = jbvNull;
+        pushJsonbValue(&state_, token, &value);
+    }
+
+    JsonbParseState *state_ = nullptr;
+};
+
+// The actor to record for a row about user_id: the one pat_set_actor() named, else the
+// authenticated token's user when that is someone else, else none (audit.cpp's rule).
+text *lifecycle_actor(const text *user_id) {
+    if (const std::string *actor = pat::pg::current_audit_actor()) {
+        return cstring_to_text_with_len(actor->data(), static_cast<int>(actor->size()));
+    }
+    const auto *context = pat::pg::current_token_context();
+    if (context != nullptr && pat::pg::text_view(user_id) != context->user_id) {
+        return cstring_to_text_with_len(context->user_id.data(),
+                                        static_cast<int>(context->user_id.size()));
+    }
+    return nullptr;
+}
+
+// Appends one lifecycle row about the token in tuple. Plain PostgreSQL code.
+void append_lifecycle(const char *action, HeapTuple tuple, TupleDesc desc,
+                      const TokenColumns &columns, Jsonb *old_data, Jsonb *new_data) {
+    pat::pg::AuditEntry entry;
+    entry.action = action;
+    entry.user_id = DatumGetTextPP(field(tuple, desc, columns.user_id).value);
+    entry.token_id = DatumGetUUIDP(field(tuple, desc, columns.token_id).value);
+    entry.token_name = DatumGetTextPP(field(tuple, desc, columns.name).value);
+    entry.actor = lifecycle_actor(entry.user_id);
+    entry.old_data = old_data;
+    entry.new_data = new_data;
+    pat::pg::append_audit_entry(entry);
+}
+
+// The rows of one trigger event. Plain PostgreSQL code (JsonObject owns nothing that needs a
+// destructor: its state is palloc'd).
+void audit_event(TriggerData *trigger) {
+    Relation relation = trigger->tg_relation;
+    TupleDesc desc = RelationGetDescr(relation);
+    TokenColumns columns = token_columns(relation);
+    TriggerEvent event = trigger->tg_event;
+    if (TRIGGER_FIRED_BY_INSERT(event)) {
+        HeapTuple row = trigger->tg_trigtuple;
+        Field created_at = field(row, desc, columns.created_at);
+        if (!created_at.is_null &&
+            DatumGetTimestampTz(created_at.value) < GetCurrentTransactionStartTimestamp()) {
+            return;  // restored, not created
+        }
+        JsonObject created;
+        created.add_text("name", field(row, desc, columns.name));
+        created.add_text_array("scopes", field(row, desc, columns.scopes));
+        created.add_timestamptz("expires_at", field(row, desc, columns.expires_at));
+        append_lifecycle("created", row, desc, columns, nullptr, created.finish());
+        return;
+    }
+    if (TRIGGER_FIRED_BY_DELETE(event)) {
+        HeapTuple row = trigger->tg_trigtuple;
+        JsonObject deleted;
+        deleted.add_text("name", field(row, desc, columns.name));
+        deleted.add_text_array("scopes", field(row, desc, columns.scopes));
+        deleted.add_timestamptz("expires_at", field(row, desc, columns.expires_at));
+        deleted.add_timestamptz("revoked_at", field(row, desc, columns.revoked_at));
+        append_lifecycle("deleted", row, desc, columns, deleted.finish(), nullptr);
+        return;
+    }
+    HeapTuple old_row = trigger->tg_trigtuple;
+    HeapTuple new_row = trigger->tg_newtuple;
+    struct Change {
+        const char *action;
+        const char *key;
+        int attno;
+        bool is_text_array;
+        bool is_timestamp;
+    };
+    const Change changes[] = {{"renamed", "name", columns.name, false, false},
+                              {"scopes_changed", "scopes", columns.scopes, true, false},
+                              {"expiry_changed", "expires_at", columns.expires_at, false, true}};
+    for (const Change &change : changes) {
+        Field before = field(old_row, desc, change.attno);
+        Field after = field(new_row, desc, change.attno);
+        bool changed =
+            change.is_timestamp ? timestamp_changed(before, after) : varlena_changed(before, after);
+        if (!changed) {
+            continue;
+        }
+        JsonObject old_data;
+        JsonObject new_data;
+        if (change.is_timestamp) {
+            old_data.add_timestamptz(change.key, before);
+            new_data.add_timestamptz(change.key, after);
+        } else if (change.is_text_array) {
+            old_data.add_text_array(change.key, before);
+            new_data.add_text_array(change.key, after);
+        } else {
+            old_data.add_text(change.key, before);
+            new_data.add_text(change.key, after);
+        }
+        append_lifecycle(change.action, new_row, desc, columns, old_data.finish(),
+                         new_data.finish());
+    }
+    Field revoked_before = field(old_row, desc, columns.revoked_at);
+    Field revoked_after = field(new_row, desc, columns.revoked_at);
+    if (revoked_before.is_null && !revoked_after.is_null) {
+        JsonObject revoked;
+        revoked.add_timestamptz("revoked_at", revoked_after);
+        append_lifecycle("revoked", new_row, desc, columns, nullptr, revoked.finish());
+    }
+}
+
+}  // namespace
+
+// pat.tokens_audit(): AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW on pat.tokens.
+PAT_FUNCTION(pat_tokens_audit) {
+    if (!CALLED_AS_TRIGGER(fcinfo)) {
+        throw pat::Error(pat::sqlstate::kTriggerProtocolViolated,
+                         "pat.tokens_audit() must be called as a trigger");
+    }
+    auto *trigger = reinterpret_cast<TriggerData *>(fcinfo->context);
+    if (!TRIGGER_FIRED_AFTER(trigger->tg_event) || !TRIGGER_FIRED_FOR_ROW(trigger->tg_event) ||
+        TRIGGER_FIRED_BY_TRUNCATE(trigger->tg_event)) {
+        throw pat::Error(
+            pat::sqlstate::kTriggerProtocolViolated,
+            "pat.tokens_audit() must fire AFTER INSERT, UPDATE or DELETE FOR EACH ROW");
+    }
+    pat::pg::register_audit_callbacks();
+    call_pg([&] { audit_event(trigger); });
+    return PointerGetDatum(nullptr);
+}
