@@ -53,6 +53,20 @@ Digest token_digest(std::string_view token, std::string_view key) {
     return out;
 }
 
+Digest sha256_concat(std::string_view first, std::string_view second) {
+    Digest out{};
+    unsigned int len = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    bool ok = ctx != nullptr && EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1 &&
+              EVP_DigestUpdate(ctx, bytes_of(first), first.size()) == 1 &&
+              EVP_DigestUpdate(ctx, bytes_of(second), second.size()) == 1 &&
+              EVP_DigestFinal_ex(ctx, out.data(), &len) == 1 && len == kDigestBytes;
+    EVP_MD_CTX_free(ctx);
+    if (!ok)
+        throw_openssl_error("could not compute SHA-256 digest");
+    return out;
+}
+
 // The fetched algorithm, the pads' absorbed states (HMAC only) and a scratch context.
 struct TokenDigester::OpenSslState {
     EVP_MD *sha256 = nullptr;

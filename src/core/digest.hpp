@@ -14,6 +14,10 @@ using Digest = std::array<unsigned char, kDigestBytes>;
 // (XX000) if OpenSSL fails.
 Digest token_digest(std::string_view token, std::string_view key);
 
+// SHA-256 of first followed by second (an audit row's hash: the previous row's hash, then the
+// row). Throws pat::Error (XX000) if OpenSSL fails.
+Digest sha256_concat(std::string_view first, std::string_view second);
+
 // A digest function prepared once: SHA-256, or HMAC-SHA-256 under a key, with OpenSSL's
 // algorithm fetched and the key's inner and outer pads absorbed up front, so each token costs
 // two short hash updates. Not thread-safe (one scratch context); a backend is one thread.

@@ -1,6 +1,7 @@
 // Appending to pat.audit_log; see audit_writer.hpp.
 #include "pg/audit_writer.hpp"
 
+#include "core/digest.hpp"
 #include "pg/audit_state.hpp"
 #include "pg/spi_support.hpp"
 
@@ -17,19 +18,156 @@ const char kLockQuery[] = "SELECT FROM pat.audit_chain_head FOR UPDATE";
 const char kTailQuery[] =
     "SELECT l.seq, l.row_hash FROM pat.audit_log l ORDER BY l.seq DESC LIMIT 1";
 
-// $1 action, $2 table_name, $3 user_id, $4 token_id, $5 token_name, $6 actor, $7 old_data,
-// $8 new_data, $9 db_role, $10 session_role, $11 txid, $12 seq, $13 prev_hash, $14 occurred_at.
+// The fallback for a log whose columns, constraints or triggers were changed: the same row
+// through the executor, in the columns' order of 1.1.
 const char kAppendQuery[] =
     "INSERT INTO pat.audit_log (seq, occurred_at, user_id, token_id, token_name, actor, action,"
     "                           table_name, old_data, new_data, db_role, session_role, txid,"
     "                           prev_hash, row_hash)"
-    " VALUES ($12, $14, $3, $4, $5, $6, $1, $2, $7, $8, $9, $10, $11, $13,"
-    "         pat.audit_hash($13, $12, $14, $3, $4, $5, $6, $1, $2, $7, $8, $9, $10, $11))"
-    " RETURNING row_hash";
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
+constexpr int kAuditColumns = 15;
+const char *const kAuditColumnNames[kAuditColumns] = {
+    "seq",     "occurred_at",  "user_id",    "token_id",  "token_name",
+    "actor",   "action",       "table_name", "old_data",  "new_data",
+    "db_role", "session_role", "txid",       "prev_hash", "row_hash"};
+const Oid kAuditColumnTypes[kAuditColumns] = {INT8OID, TIMESTAMPTZOID, TEXTOID, UUIDOID,  TEXTOID,
+                                              TEXTOID, TEXTOID,        TEXTOID, JSONBOID, JSONBOID,
+                                              TEXTOID, TEXTOID,        INT8OID, BYTEAOID, BYTEAOID};
 
 SPIPlanPtr lock_plan = nullptr;
 SPIPlanPtr tail_plan = nullptr;
 SPIPlanPtr append_plan = nullptr;
+
+// A JSON value for the hashed array: a scalar or a container, NULL as JSON null.
+void push_text(JsonbParseState **state, const text *value) {
+    JsonbValue v;
+    if (value == nullptr) {
+        v.type = jbvNull;
+    } else {
+        v.type = jbvString;
+        v.val.string.val = const_cast<char *>(VARDATA_ANY(value));
+        v.val.string.len = static_cast<int>(VARSIZE_ANY_EXHDR(value));
+    }
+    pushJsonbValue(state, WJB_ELEM, &v);
+}
+
+void push_numeric(JsonbParseState **state, Datum numeric) {
+    JsonbValue v;
+    v.type = jbvNumeric;
+    v.val.numeric = DatumGetNumeric(numeric);
+    pushJsonbValue(state, WJB_ELEM, &v);
+}
+
+void push_jsonb(JsonbParseState **state, Jsonb *value) {
+    JsonbValue v;
+    if (value == nullptr) {
+        v.type = jbvNull;
+    } else {
+        v.type = jbvBinary;
+        v.val.binary.data = &value->root;
+        v.val.binary.len = static_cast<int>(VARSIZE(value) - VARHDRSZ);
+    }
+    pushJsonbValue(state, WJB_ELEM, &v);
+}
+
+// row_hash, as pat.audit_hash() defines it: SHA-256 of prev_hash followed by the UTF-8 text of
+// jsonb_build_array(seq, EXTRACT(EPOCH FROM occurred_at), user_id, token_id, token_name, actor,
+// action, table_name, old_data, new_data, db_role, session_role, txid). Built with the same
+// jsonb values that function gives, so the text is the same; pat_audit_verify() recomputes it
+// with the SQL function. May ereport.
+bytea *row_hash(const bytea *prev_hash, int64 seq, TimestampTz occurred_at, const AuditEntry &entry,
+                text *action, text *db_role, text *session_role, int64 txid) {
+    JsonbParseState *state = nullptr;
+    pushJsonbValue(&state, WJB_BEGIN_ARRAY, nullptr);
+    push_numeric(&state, DirectFunctionCall1(int8_numeric, Int64GetDatum(seq)));
+    push_numeric(&state, DirectFunctionCall2(extract_timestamptz, CStringGetTextDatum("epoch"),
+                                             TimestampTzGetDatum(occurred_at)));
+    push_text(&state, entry.user_id);
+    push_text(&state,
+              entry.token_id == nullptr
+                  ? nullptr
+                  : DatumGetTextPP(DirectFunctionCall1(
+                        textin, DirectFunctionCall1(uuid_out, UUIDPGetDatum(entry.token_id)))));
+    push_text(&state, entry.token_name);
+    push_text(&state, entry.actor);
+    push_text(&state, action);
+    push_text(&state, entry.table_name);
+    push_jsonb(&state, entry.old_data);
+    push_jsonb(&state, entry.new_data);
+    push_text(&state, db_role);
+    push_text(&state, session_role);
+    push_numeric(&state, DirectFunctionCall1(int8_numeric, Int64GetDatum(txid)));
+    Jsonb *array = JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_ARRAY, nullptr));
+    char *json = JsonbToCString(nullptr, &array->root, VARSIZE(array));
+    int json_len = static_cast<int>(strlen(json));
+    char *utf8 = pg_server_to_any(json, json_len, PG_UTF8);
+    if (utf8 != json) {
+        json_len = static_cast<int>(strlen(utf8));
+    }
+    std::string_view prev = prev_hash == nullptr ? std::string_view()
+                                                 : std::string_view(VARDATA_ANY(prev_hash),
+                                                                    VARSIZE_ANY_EXHDR(prev_hash));
+    // Throws only pat::Error, through frames that own nothing (see guard.hpp).
+    pat::Digest digest = pat::sha256_concat(prev, std::string_view(utf8, json_len));
+    auto *hash = static_cast<bytea *>(palloc(VARHDRSZ + digest.size()));
+    SET_VARSIZE(hash, VARHDRSZ + digest.size());
+    memcpy(VARDATA(hash), digest.data(), digest.size());
+    return hash;
+}
+
+// Whether rows can go straight into the heap and indexes, as COPY puts them: the log has the
+// 1.1 columns, in order, and no CHECK constraint, insert trigger or rule a DBA may have added
+// (those need the executor).
+bool plain_log(Relation log) {
+    TupleDesc desc = RelationGetDescr(log);
+    if (log->rd_rel->relkind != RELKIND_RELATION || desc->natts != kAuditColumns ||
+        (desc->constr != nullptr &&
+         (desc->constr->num_check > 0 || desc->constr->has_generated_stored ||
+          desc->constr->num_defval > 1)) ||
+        log->rd_rules != nullptr ||
+        (log->trigdesc != nullptr &&
+         (log->trigdesc->trig_insert_before_row || log->trigdesc->trig_insert_after_row ||
+          log->trigdesc->trig_insert_instead_row || log->trigdesc->trig_insert_before_statement ||
+          log->trigdesc->trig_insert_after_statement))) {
+        return false;
+    }
+    for (int i = 0; i < kAuditColumns; ++i) {
+        Form_pg_attribute attribute = TupleDescAttr(desc, i);
+        if (attribute->attisdropped || attribute->atttypid != kAuditColumnTypes[i] ||
+            strcmp(NameStr(attribute->attname), kAuditColumnNames[i]) != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+// Inserts one row (values in kAuditColumnNames order) into the heap and every index, without
+// an executor: the cost of a hand-written trigger's INSERT, not of a statement. False when the
+// log is not plain (the caller then runs kAppendQuery). May ereport.
+bool insert_directly(Oid log_relation, Datum *values, bool *nulls) {
+    Relation log = table_open(log_relation, RowExclusiveLock);
+    if (!plain_log(log)) {
+        table_close(log, RowExclusiveLock);
+        return false;
+    }
+    EState *estate = CreateExecutorState();
+    ResultRelInfo *result = makeNode(ResultRelInfo);
+    InitResultRelInfo(result, log, 1, nullptr, 0);
+    ExecOpenIndices(result, false);
+    TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(log), &TTSOpsVirtual);
+    ExecClearTuple(slot);
+    memcpy(slot->tts_values, values, sizeof(Datum) * kAuditColumns);
+    memcpy(slot->tts_isnull, nulls, sizeof(bool) * kAuditColumns);
+    ExecStoreVirtualTuple(slot);
+    table_tuple_insert(log, slot, GetCurrentCommandId(true), 0, nullptr);
+    List *recheck = ExecInsertIndexTuples(result, slot, estate, false, false, nullptr, NIL);
+    list_free(recheck);
+    ExecDropSingleTupleTableSlot(slot);
+    ExecCloseIndices(result);
+    FreeExecutorState(estate);
+    table_close(log, NoLock);  // the lock is kept to commit, as an INSERT keeps it
+    return true;
+}
 
 // A role's name as text.
 text *role_name(Oid role) {
@@ -87,54 +225,74 @@ int64 append_audit_entry(const AuditEntry &entry) {
     if (entry.action == nullptr) {
         elog(ERROR, "an audit entry needs an action");
     }
-    // Who ran it, read before the switch to the owner: the SQL role outside any SECURITY
-    // DEFINER function (SET ROLE applies), and the session's role.
+    // Who ran it: the SQL role outside any SECURITY DEFINER function (SET ROLE applies), and
+    // the session's role.
     text *db_role = role_name(GetOuterUserId());
     text *session_role = role_name(GetSessionUserId());
     int64 txid = static_cast<int64>(U64FromFullTransactionId(GetTopFullTransactionId()));
+    Oid log_relation = audit_log_relation();
 
-    OwnerSpi spi = begin_owner_spi(audit_log_relation());
-    if (append_plan == nullptr) {
-        Oid types[14] = {TEXTOID,  TEXTOID, TEXTOID, UUIDOID, TEXTOID, TEXTOID,  JSONBOID,
-                         JSONBOID, TEXTOID, TEXTOID, INT8OID, INT8OID, BYTEAOID, TIMESTAMPTZOID};
-        append_plan = keep_plan(kAppendQuery, 14, types);
+    // The chain lock and the tail: SPI as the log's owner, once per transaction.
+    ChainTail tail;
+    if (audit_chain_locked() && known_audit_chain_tail() != nullptr) {
+        tail = *known_audit_chain_tail();
+    } else {
+        OwnerSpi spi = begin_owner_spi(log_relation);
+        lock_audit_chain();
+        tail = chain_tail();
+        if (tail.hash != nullptr) {
+            // Out of SPI's memory, which SPI_finish frees.
+            tail.hash = reinterpret_cast<bytea *>(
+                DatumGetPointer(SPI_datumTransfer(PointerGetDatum(tail.hash), false, -1)));
+        }
+        end_owner_spi(spi);
     }
-    lock_audit_chain();
-    ChainTail tail = chain_tail();
     int64 seq = tail.seq + 1;
     // Taken under the lock, so occurred_at grows with seq (as far as the clock does).
     TimestampTz occurred_at = GetCurrentTimestamp();
+    text *action = cstring_to_text(entry.action);
+    bytea *hash = row_hash(tail.hash, seq, occurred_at, entry, action, db_role, session_role, txid);
 
-    Datum values[14] = {CStringGetTextDatum(entry.action),
-                        PointerGetDatum(entry.table_name),
-                        PointerGetDatum(entry.user_id),
-                        UUIDPGetDatum(entry.token_id),
-                        PointerGetDatum(entry.token_name),
-                        PointerGetDatum(entry.actor),
-                        PointerGetDatum(entry.old_data),
-                        PointerGetDatum(entry.new_data),
-                        PointerGetDatum(db_role),
-                        PointerGetDatum(session_role),
-                        Int64GetDatum(txid),
-                        Int64GetDatum(seq),
-                        PointerGetDatum(tail.hash),
-                        TimestampTzGetDatum(occurred_at)};
-    const void *pointers[14] = {entry.action,     entry.table_name, entry.user_id,  entry.token_id,
-                                entry.token_name, entry.actor,      entry.old_data, entry.new_data,
-                                db_role,          session_role,     &txid,          &seq,
-                                tail.hash,        &occurred_at};
-    char nulls[15] = {};
-    for (int i = 0; i < 14; ++i) {
-        nulls[i] = pointers[i] == nullptr ? 'n' : ' ';
+    Datum values[kAuditColumns] = {Int64GetDatum(seq),
+                                   TimestampTzGetDatum(occurred_at),
+                                   PointerGetDatum(entry.user_id),
+                                   UUIDPGetDatum(entry.token_id),
+                                   PointerGetDatum(entry.token_name),
+                                   PointerGetDatum(entry.actor),
+                                   PointerGetDatum(action),
+                                   PointerGetDatum(entry.table_name),
+                                   PointerGetDatum(entry.old_data),
+                                   PointerGetDatum(entry.new_data),
+                                   PointerGetDatum(db_role),
+                                   PointerGetDatum(session_role),
+                                   Int64GetDatum(txid),
+                                   PointerGetDatum(tail.hash),
+                                   PointerGetDatum(hash)};
+    const void *pointers[kAuditColumns] = {&seq,           &occurred_at,     entry.user_id,
+                                           entry.token_id, entry.token_name, entry.actor,
+                                           action,         entry.table_name, entry.old_data,
+                                           entry.new_data, db_role,          session_role,
+                                           &txid,          tail.hash,        hash};
+    bool nulls[kAuditColumns];
+    char spi_nulls[kAuditColumns + 1] = {};
+    for (int i = 0; i < kAuditColumns; ++i) {
+        nulls[i] = pointers[i] == nullptr;
+        spi_nulls[i] = nulls[i] ? 'n' : ' ';
     }
-    int rc = SPI_execute_plan(append_plan, values, nulls, false, 1);
-    if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1) {
-        elog(ERROR, "pg_pat could not append to the audit log: %s", SPI_result_code_string(rc));
+    if (!insert_directly(log_relation, values, nulls)) {
+        OwnerSpi spi = begin_owner_spi(log_relation);
+        if (append_plan == nullptr) {
+            Oid types[kAuditColumns];
+            memcpy(types, kAuditColumnTypes, sizeof(types));
+            append_plan = keep_plan(kAppendQuery, kAuditColumns, types);
+        }
+        int rc = SPI_execute_plan(append_plan, values, spi_nulls, false, 1);
+        if (rc != SPI_OK_INSERT) {
+            elog(ERROR, "pg_pat could not append to the audit log: %s", SPI_result_code_string(rc));
+        }
+        end_owner_spi(spi);
     }
-    bool is_null = false;
-    Datum row_hash = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null);
-    set_known_audit_chain_tail(seq, DatumGetByteaP(row_hash));
-    end_owner_spi(spi);
+    set_known_audit_chain_tail(seq, hash);
     return seq;
 }
 

@@ -17,8 +17,44 @@ Oid find_pat_relation(const char *name) {
     return OidIsValid(schema) ? get_relname_relid(name, schema) : InvalidOid;
 }
 
+namespace {
+
+// pat_relation()'s answers, kept until a relcache invalidation of the relation (DDL, DROP
+// EXTENSION) or of everything: a name lookup is two syscache probes, paid once, not per call.
+struct KnownRelation {
+    const char *name;
+    Oid relation;
+};
+constexpr int kKnownRelations = 16;
+KnownRelation known_relations[kKnownRelations];
+int known_count = 0;
+bool forget_callback_registered = false;
+
+void forget_known_relation(Datum, Oid relation) {
+    for (int i = 0; i < known_count; ++i) {
+        if (relation == InvalidOid || known_relations[i].relation == relation) {
+            known_relations[i] = known_relations[--known_count];
+            --i;
+        }
+    }
+}
+
+}  // namespace
+
 Oid pat_relation(const char *name, const char *hint) {
+    for (int i = 0; i < known_count; ++i) {
+        if (strcmp(known_relations[i].name, name) == 0) {
+            return known_relations[i].relation;
+        }
+    }
+    if (!forget_callback_registered) {
+        CacheRegisterRelcacheCallback(forget_known_relation, 0);
+        forget_callback_registered = true;
+    }
     Oid relation = find_pat_relation(name);
+    if (OidIsValid(relation) && known_count < kKnownRelations) {
+        known_relations[known_count++] = {name, relation};
+    }
     if (!OidIsValid(relation)) {
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("pat.%s does not exist", name),
                         errhint("%s", hint)));

@@ -9,7 +9,8 @@ namespace pat::pg {
 // A prepared plan kept for the life of the backend. May ereport.
 SPIPlanPtr keep_plan(const char *query, int nargs, Oid *types);
 
-// The oid of table pat.<name>; 42P01 with hint when this database has none. May ereport.
+// The oid of table pat.<name> (name: a string literal), remembered until the relation changes;
+// 42P01 with hint when this database has none. May ereport.
 Oid pat_relation(const char *name, const char *hint);
 // The same, or InvalidOid when this database has none.
 Oid find_pat_relation(const char *name);
