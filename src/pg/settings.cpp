@@ -71,21 +71,55 @@ static bool check_digest_key(char **newval, void **extra, GucSource source) {
     return true;
 }
 
-// A comma-separated list of former keys, each at least 32 characters or "sha256".
+// The parsed pat.digest_previous_keys: count, then each key NUL-terminated, in one malloc'd
+// block (a GUC's extra must be one free()-able chunk).
+struct PreviousKeys {
+    int count;
+    char keys[FLEXIBLE_ARRAY_MEMBER];
+};
+static const PreviousKeys *previous_keys = nullptr;
+
+// A list of former keys, parsed once with PostgreSQL's list parser (items trimmed, a key
+// holding a comma or spaces at its ends double-quoted), each at least 32 characters or
+// "sha256".
 static bool check_previous_keys(char **newval, void **extra, GucSource source) {
-    std::string_view rest = *newval == nullptr ? "" : *newval;
-    while (!rest.empty()) {
-        size_t comma = rest.find(',');
-        std::string_view key = rest.substr(0, comma);
-        if (key != kPlainDigestName && key.size() < kMinKeyChars) {
+    char *raw = pstrdup(*newval == nullptr ? "" : *newval);
+    List *items = NIL;
+    if (!SplitGUCList(raw, ',', &items)) {
+        GUC_check_errdetail("pat.digest_previous_keys must be a comma-separated list.");
+        return false;
+    }
+    size_t bytes = offsetof(PreviousKeys, keys);
+    ListCell *cell;
+    foreach (cell, items) {
+        const char *key = static_cast<const char *>(lfirst(cell));
+        if (key != kPlainDigestName && strlen(key) < kMinKeyChars) {
             GUC_check_errdetail(
                 "Each former key must be at least 32 characters, or \"sha256\" for tokens made "
                 "before any key was set.");
             return false;
         }
-        rest = comma == std::string_view::npos ? "" : rest.substr(comma + 1);
+        bytes += strlen(key) + 1;
     }
+    auto *parsed = static_cast<PreviousKeys *>(malloc(bytes));
+    if (parsed == nullptr) {
+        return false;
+    }
+    parsed->count = list_length(items);
+    char *next = parsed->keys;
+    foreach (cell, items) {
+        const char *key = static_cast<const char *>(lfirst(cell));
+        size_t length = strlen(key) + 1;
+        memcpy(next, key, length);
+        next += length;
+    }
+    *extra = parsed;
     return true;
+}
+
+static void assign_previous_keys(const char *, void *extra) {
+    previous_keys = static_cast<const PreviousKeys *>(extra);
+    digesters_valid = false;
 }
 
 static void invalidate_digesters(const char *, void *) {
@@ -114,8 +148,8 @@ void define_settings() {
         "pat.digest_previous_keys",
         "Former digest keys, comma-separated, still accepted for tokens made under them.",
         "\"sha256\" stands for tokens made before any key was set.", &previous_keys_setting, "",
-        PGC_SIGHUP, GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL, check_previous_keys, invalidate_digesters,
-        nullptr);
+        PGC_SIGHUP, GUC_LIST_INPUT | GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL, check_previous_keys,
+        assign_previous_keys, nullptr);
 }
 
 std::string_view token_prefix() {
@@ -126,12 +160,11 @@ const std::vector<pat::TokenDigester> &token_digesters() {
     if (!digesters_valid) {
         digesters.clear();
         digesters.emplace_back(digest_key_setting != nullptr ? digest_key_setting : "");
-        std::string_view rest = previous_keys_setting != nullptr ? previous_keys_setting : "";
-        while (!rest.empty()) {
-            size_t comma = rest.find(',');
-            std::string_view key = rest.substr(0, comma);
-            digesters.emplace_back(key == kPlainDigestName ? std::string_view() : key);
-            rest = comma == std::string_view::npos ? "" : rest.substr(comma + 1);
+        const char *key = previous_keys != nullptr ? previous_keys->keys : nullptr;
+        for (int i = 0; previous_keys != nullptr && i < previous_keys->count; ++i) {
+            std::string_view name = key;
+            digesters.emplace_back(name == kPlainDigestName ? std::string_view() : name);
+            key += name.size() + 1;
         }
         digesters_valid = true;
     }
