@@ -127,3 +127,42 @@ CREATE POLICY tokens_editable_by_authenticated_user ON pat.tokens FOR UPDATE
 -- at creation: a token never used has none, and pat_create checks no foreign key for it.
 
 REVOKE ALL ON FUNCTION pat.tokens_before_insert() FROM PUBLIC;
+
+-- The schema the API is in ---------------------------------------------------------------------
+
+-- Whoever can create objects in the schema pg_pat's functions live in can add an overload that
+-- a client then calls instead (pat_authenticate(varchar), for a driver binding varchar, as
+-- JDBC does by default). Warns, naming them, when any role but a superuser can; every later
+-- update script calls it again.
+CREATE FUNCTION pat.warn_if_schema_writable(schema regnamespace) RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    writers text;
+BEGIN
+    IF EXISTS (SELECT FROM pg_namespace n, aclexplode(n.nspacl) a
+               WHERE n.oid = schema AND a.grantee = 0 AND a.privilege_type = 'CREATE') THEN
+        writers := 'PUBLIC';
+    ELSE
+        SELECT string_agg(quote_ident(r.rolname), ', ' ORDER BY r.rolname) INTO writers
+        FROM pg_roles r
+        WHERE NOT r.rolsuper AND r.oid >= 16384  -- not predefined roles: their members count
+          AND has_schema_privilege(r.oid, schema, 'CREATE');
+    END IF;
+    IF writers IS NULL THEN
+        RETURN false;
+    END IF;
+    RAISE WARNING 'roles other than superusers can create objects in schema %, where pg_pat''s functions are: %',
+                  schema, writers
+        USING DETAIL = 'Such a role can add an overload, e.g. pat_authenticate(varchar), that '
+                       'clients binding varchar parameters (JDBC''s default) call instead.',
+              HINT = 'Install pg_pat in a schema only superusers can create in: CREATE SCHEMA '
+                     'pat_api; CREATE EXTENSION pg_pat SCHEMA pat_api; or REVOKE CREATE ON '
+                     'SCHEMA ' || schema || ' from those roles.';
+    RETURN true;
+END
+$$;
+REVOKE ALL ON FUNCTION pat.warn_if_schema_writable(regnamespace) FROM PUBLIC;
+
+SELECT pat.warn_if_schema_writable('@extschema@');

@@ -1,0 +1,35 @@
+--
+-- CREATE EXTENSION warns when any role but a superuser can create objects in the schema the
+-- API functions go to: such a role could add an overload (pat_authenticate(varchar)) that a
+-- client binding varchar parameters calls instead. In a database of its own, since a database
+-- holds pg_pat once.
+--
+\set SHOW_CONTEXT never
+CREATE DATABASE regress_pat_schemas;
+\c regress_pat_schemas
+CREATE ROLE regress_pat_schema_writer;
+-- A schema another role may create in: a warning naming the role.
+CREATE SCHEMA shared_api;
+GRANT CREATE ON SCHEMA shared_api TO regress_pat_schema_writer;
+CREATE EXTENSION pg_pat SCHEMA shared_api;
+-- What the warning is about: the overload resolves before the real function for varchar.
+SET ROLE regress_pat_schema_writer;
+CREATE FUNCTION shared_api.pat_authenticate(token varchar, required_scopes text[] DEFAULT '{}')
+RETURNS text LANGUAGE sql AS $$ SELECT 'someone else'::text $$;
+RESET ROLE;
+SELECT shared_api.pat_authenticate('pat_x'::varchar);
+DROP FUNCTION shared_api.pat_authenticate(varchar, text[]);
+DROP EXTENSION pg_pat;
+-- PUBLIC may create: a warning naming PUBLIC.
+CREATE SCHEMA public_api;
+GRANT CREATE ON SCHEMA public_api TO PUBLIC;
+CREATE EXTENSION pg_pat SCHEMA public_api;
+DROP EXTENSION pg_pat;
+-- A dedicated schema only superusers create in: no warning.
+CREATE SCHEMA pat_api;
+CREATE EXTENSION pg_pat SCHEMA pat_api;
+SELECT pat.warn_if_schema_writable('pat_api') AS warned;
+DROP EXTENSION pg_pat;
+\c contrib_regression
+DROP DATABASE regress_pat_schemas;
+DROP ROLE regress_pat_schema_writer;
