@@ -10,21 +10,29 @@ namespace pat {
 
 class Error : public std::runtime_error {
   public:
-    // sqlstate: five characters, e.g. "22023".
-    Error(const char *sqlstate, std::string message, std::string detail = {}, std::string hint = {})
+    // sqlstate: five characters, e.g. "22023". file and line are where it is thrown (the
+    // compiler fills them in at the call site), so the server log names the C++ source line.
+    Error(const char *sqlstate, std::string message, std::string detail = {}, std::string hint = {},
+          const char *file = __builtin_FILE(), int line = __builtin_LINE())
         : std::runtime_error(std::move(message)),
           sqlstate_(sqlstate),
           detail_(std::move(detail)),
-          hint_(std::move(hint)) {}
+          hint_(std::move(hint)),
+          file_(file),
+          line_(line) {}
 
     const char *sqlstate() const noexcept { return sqlstate_; }
     const std::string &detail() const noexcept { return detail_; }
     const std::string &hint() const noexcept { return hint_; }
+    const char *file() const noexcept { return file_; }
+    int line() const noexcept { return line_; }
 
   private:
     const char *sqlstate_;
     std::string detail_;
     std::string hint_;
+    const char *file_;
+    int line_;
 };
 
 // SQLSTATEs the core uses, spelled as PostgreSQL's errcodes.txt does.

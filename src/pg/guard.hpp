@@ -37,6 +37,8 @@ struct PendingError {
     char message[1024] = {};
     char detail[1024] = {};
     char hint[512] = {};
+    const char *file = __FILE__;  // where it was thrown (a string literal: static storage)
+    int line = __LINE__;
 };
 
 // Fills pending from the exception being handled; call only inside a catch block.
@@ -44,6 +46,15 @@ void capture_current_exception(PendingError &pending) noexcept;
 
 // Raises pending as a PostgreSQL ERROR; never returns.
 [[noreturn]] void raise_pending(const PendingError &pending);
+
+// Copies the error PostgreSQL is handling (into caller_memory), clears it and throws it as
+// PgError. If copying fails too (out of memory), throws std::bad_alloc instead: the copy runs
+// under its own handler, so its failure cannot longjmp past the C++ frames above.
+[[noreturn]] void throw_pending_pg_error(MemoryContext caller_memory);
+
+// Raises XX000 when PG_exception_stack is not entry: a handler left pointing at a dead frame
+// would make the next error jump into it.
+void check_exception_stack(sigjmp_buf *entry) noexcept;
 
 // Runs fn, which calls into PostgreSQL, turning an ereport(ERROR) into a thrown PgError.
 // fn itself must not own objects with destructors across the PostgreSQL call.
@@ -75,21 +86,22 @@ auto call_pg(Fn &&fn) -> decltype(fn()) {
     }
     PG_exception_stack = saved_stack;
     error_context_stack = saved_context;
-    MemoryContextSwitchTo(caller_memory);
-    ErrorData *data = CopyErrorData();
-    FlushErrorState();
-    throw PgError(data);
+    throw_pending_pg_error(caller_memory);
 }
 
 // Runs body (returning Datum) so that no exception escapes and errors become ereport().
 template <typename Body>
 Datum guarded(Body &&body) noexcept {
+    sigjmp_buf *const entry_stack = PG_exception_stack;
     PendingError pending;
     try {
-        return body();
+        Datum result = body();
+        check_exception_stack(entry_stack);
+        return result;
     } catch (...) {
         capture_current_exception(pending);
     }
+    check_exception_stack(entry_stack);
     raise_pending(pending);
 }
 
