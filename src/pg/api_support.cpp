@@ -15,16 +15,28 @@ text *required_text(FunctionCallInfo fcinfo, int n, const char *what) {
     return PG_GETARG_TEXT_PP(n);
 }
 
+// Both walk the bytes by pg_mblen(), which only reads a character's first byte and cannot raise
+// (pg_mbstrlen_with_len() and pg_mbcharcliplen() raise 22021 on a cut-off character).
 std::size_t char_length(const text *value) {
-    // pg_mbstrlen_with_len only walks the bytes by the encoding's character lengths.
-    return static_cast<std::size_t>(
-        pg_mbstrlen_with_len(VARDATA_ANY(value), static_cast<int>(VARSIZE_ANY_EXHDR(value))));
+    const char *bytes = VARDATA_ANY(value);
+    std::size_t size = VARSIZE_ANY_EXHDR(value);
+    std::size_t chars = 0;
+    for (std::size_t at = 0; at < size; ++chars) {
+        at += static_cast<std::size_t>(pg_mblen(bytes + at));
+    }
+    return chars;
 }
 
 std::string_view leading_chars(std::string_view value, int chars) {
-    // pg_mbcharcliplen only walks the bytes, as above.
-    int bytes = pg_mbcharcliplen(value.data(), static_cast<int>(value.size()), chars);
-    return value.substr(0, static_cast<std::size_t>(bytes));
+    std::size_t at = 0;
+    for (int n = 0; n < chars && at < value.size(); ++n) {
+        std::size_t next = at + static_cast<std::size_t>(pg_mblen(value.data() + at));
+        if (next > value.size()) {
+            break;  // a cut-off character: stop before it
+        }
+        at = next;
+    }
+    return value.substr(0, at);
 }
 
 text *user_id_argument(FunctionCallInfo fcinfo, int n) {

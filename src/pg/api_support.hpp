@@ -17,7 +17,7 @@ TimestampTz policy_clock();
 // Text argument n; 22004 "<what> must not be null" when NULL.
 text *required_text(FunctionCallInfo fcinfo, int n, const char *what);
 
-// The length of value in characters of the database encoding. Cannot raise.
+// The length of value in characters of the database encoding. Cannot raise (see the .cpp).
 std::size_t char_length(const text *value);
 
 // The first chars characters of value (whole characters), for messages. Cannot raise.

@@ -90,6 +90,7 @@ AuditArguments audit_arguments(const Trigger *trigger, TupleDesc desc) {
         } else if (argument.substr(0, kExclude.size()) == kExclude &&
                    argument.size() > kExclude.size()) {
             std::string column(argument.substr(kExclude.size()));
+            // Cannot raise: SPI_fnumber only compares names.
             if (SPI_fnumber(desc, column.c_str()) <= 0) {
                 throw pat::Error(pat::sqlstate::kUndefinedColumn,
                                  "pat_audit() cannot exclude column \"" + column +

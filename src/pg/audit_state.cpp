@@ -82,7 +82,7 @@ void register_audit_callbacks() {
 
 void set_audit_actor(std::optional<std::string> actor) {
     register_audit_callbacks();
-    SubTransactionId subxact = GetCurrentSubTransactionId();
+    SubTransactionId subxact = GetCurrentSubTransactionId();  // reads a field: cannot raise
     if (!actor_levels.empty() && actor_levels.back().subxact == subxact) {
         actor_levels.back().actor = std::move(actor);
     } else {

@@ -23,6 +23,8 @@ std::vector<std::optional<std::string>> text_array_elements(ArrayType *array) {
         if (nulls[i]) {
             result.emplace_back(std::nullopt);
         } else {
+            // Cannot raise: a deconstructed array's elements are never compressed or external,
+            // so DatumGetTextPP returns the pointer as it is.
             result.emplace_back(std::string(text_view(DatumGetTextPP(elements[i]))));
         }
     }

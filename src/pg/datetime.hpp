@@ -5,7 +5,8 @@
 
 namespace pat::pg {
 
-// True and *result set when text is a PostgreSQL interval ('30 days', 'P30D').
+// True and *result set when text is a PostgreSQL interval ('30 days', 'P30D'). Cannot raise:
+// the parser only returns error codes.
 bool parse_interval(const char *text, Interval *result);
 
 // True and *result set when text is a PostgreSQL timestamptz ('2027-03-01', 'infinity').

@@ -75,7 +75,7 @@ std::optional<TimestampTz> expiry_from_text(const text *spec_value) {
     }
     std::string spec_text(spec);
     Interval span;
-    if (parse_interval(spec_text.c_str(), &span)) {
+    if (parse_interval(spec_text.c_str(), &span)) {  // cannot raise (datetime.hpp)
         return checked_expiry(now_plus(&span));
     }
     TimestampTz at;

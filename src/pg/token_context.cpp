@@ -37,7 +37,7 @@ void on_subtransaction_event(SubXactEvent event, SubTransactionId subxact, SubTr
 
 void set_token_context(TokenContext context) {
     current = std::move(context);
-    set_in_subtransaction = GetCurrentSubTransactionId();
+    set_in_subtransaction = GetCurrentSubTransactionId();  // reads a field: cannot raise
 }
 
 const TokenContext *current_token_context() {

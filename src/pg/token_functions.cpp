@@ -40,6 +40,5 @@ PAT_FUNCTION(pat_new_token) {
     values[1] = PointerGetDatum(stored);
     // The plaintext lives on only in the palloc'd result; wipe our copy.
     pat::wipe(token);
-    HeapTuple tuple = call_pg([&] { return heap_form_tuple(result_type, values, nulls); });
-    return HeapTupleGetDatum(tuple);
+    return call_pg([&] { return HeapTupleGetDatum(heap_form_tuple(result_type, values, nulls)); });
 }
