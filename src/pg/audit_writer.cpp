@@ -141,31 +141,111 @@ bool plain_log(Relation log) {
     return true;
 }
 
-// Inserts one row (values in kAuditColumnNames order) into the heap and every index, without
-// an executor: the cost of a hand-written trigger's INSERT, not of a statement. False when the
-// log is not plain (the caller then runs kAppendQuery). May ereport.
-bool insert_directly(Oid log_relation, Datum *values, bool *nulls) {
+// The log as the direct path keeps it for the rest of the transaction after its first append:
+// open, with its indexes, an executor state for their inserts, a slot, and the last heap page
+// pinned (a BulkInsertState without a ring buffer), all under the transaction's resource owner
+// and in its memory. Each further row then costs its inserts alone. Closed before commit;
+// forgotten at abort, whose cleanup releases it; reopened after DDL on the log.
+struct OpenLog {
+    Relation log = nullptr;
+    EState *estate = nullptr;
+    ResultRelInfo *result = nullptr;
+    TupleTableSlot *slot = nullptr;
+    BulkInsertStateData bulk = {nullptr, InvalidBuffer};
+    bool stale = false;
+};
+OpenLog open_log;
+bool open_log_callbacks_registered = false;
+
+void close_open_log() {
+    if (open_log.log == nullptr) {
+        return;
+    }
+    ResourceOwner caller_owner = CurrentResourceOwner;
+    CurrentResourceOwner = TopTransactionResourceOwner;
+    if (open_log.bulk.current_buf != InvalidBuffer) {
+        ReleaseBuffer(open_log.bulk.current_buf);
+    }
+    ExecDropSingleTupleTableSlot(open_log.slot);
+    ExecCloseIndices(open_log.result);
+    table_close(open_log.log, NoLock);  // the lock is kept to commit, as an INSERT keeps it
+    FreeExecutorState(open_log.estate);
+    CurrentResourceOwner = caller_owner;
+    open_log = OpenLog{};
+}
+
+void on_log_transaction_event(XactEvent event, void *) {
+    switch (event) {
+        case XACT_EVENT_PRE_COMMIT:
+        case XACT_EVENT_PARALLEL_PRE_COMMIT:
+        case XACT_EVENT_PRE_PREPARE:
+            close_open_log();
+            break;
+        case XACT_EVENT_ABORT:
+        case XACT_EVENT_PARALLEL_ABORT:
+            open_log = OpenLog{};  // the abort released it
+            break;
+        default:
+            break;
+    }
+}
+
+void on_log_relcache_invalidation(Datum, Oid relation) {
+    if (open_log.log != nullptr &&
+        (relation == InvalidOid || relation == RelationGetRelid(open_log.log))) {
+        open_log.stale = true;
+    }
+}
+
+ProcessUtility_hook_type previous_process_utility = nullptr;
+
+// Any utility statement (DDL, DROP EXTENSION, but also SAVEPOINT or COMMIT) first closes the
+// kept log: a relation this session holds open cannot be altered or dropped by it.
+void close_log_before_utility(PlannedStmt *statement, const char *query, bool read_only_tree,
+                              ProcessUtilityContext context, ParamListInfo params,
+                              QueryEnvironment *environment, DestReceiver *destination,
+                              QueryCompletion *completion) {
+    close_open_log();
+    if (previous_process_utility != nullptr) {
+        previous_process_utility(statement, query, read_only_tree, context, params, environment,
+                                 destination, completion);
+    } else {
+        standard_ProcessUtility(statement, query, read_only_tree, context, params, environment,
+                                destination, completion);
+    }
+}
+
+// Opens the log for direct appends, or returns false when it is not plain. May ereport.
+bool open_log_for_appends(Oid log_relation) {
+    if (open_log.log != nullptr && !open_log.stale) {
+        return true;
+    }
+    close_open_log();
+    if (!open_log_callbacks_registered) {
+        RegisterXactCallback(on_log_transaction_event, nullptr);
+        CacheRegisterRelcacheCallback(on_log_relcache_invalidation, 0);
+        open_log_callbacks_registered = true;
+    }
+    ResourceOwner caller_owner = CurrentResourceOwner;
+    MemoryContext caller_memory = MemoryContextSwitchTo(TopTransactionContext);
+    CurrentResourceOwner = TopTransactionResourceOwner;
     Relation log = table_open(log_relation, RowExclusiveLock);
     if (!plain_log(log)) {
-        table_close(log, RowExclusiveLock);
+        table_close(log, NoLock);
+        CurrentResourceOwner = caller_owner;
+        MemoryContextSwitchTo(caller_memory);
         return false;
     }
-    EState *estate = CreateExecutorState();
-    ResultRelInfo *result = makeNode(ResultRelInfo);
-    InitResultRelInfo(result, log, 1, nullptr, 0);
-    ExecOpenIndices(result, false);
-    TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(log), &TTSOpsVirtual);
-    ExecClearTuple(slot);
-    memcpy(slot->tts_values, values, sizeof(Datum) * kAuditColumns);
-    memcpy(slot->tts_isnull, nulls, sizeof(bool) * kAuditColumns);
-    ExecStoreVirtualTuple(slot);
-    table_tuple_insert(log, slot, GetCurrentCommandId(true), 0, nullptr);
-    List *recheck = ExecInsertIndexTuples(result, slot, estate, false, false, nullptr, NIL);
-    list_free(recheck);
-    ExecDropSingleTupleTableSlot(slot);
-    ExecCloseIndices(result);
-    FreeExecutorState(estate);
-    table_close(log, NoLock);  // the lock is kept to commit, as an INSERT keeps it
+    OpenLog opened;
+    opened.log = log;
+    opened.estate = CreateExecutorState();
+    opened.result = makeNode(ResultRelInfo);
+    InitResultRelInfo(opened.result, log, 1, nullptr, 0);
+    ExecOpenIndices(opened.result, false);
+    opened.slot = MakeSingleTupleTableSlot(RelationGetDescr(log), &TTSOpsVirtual);
+    CurrentResourceOwner = caller_owner;
+    MemoryContextSwitchTo(caller_memory);
+    open_log = opened;
     return true;
 }
 
@@ -174,7 +254,37 @@ text *role_name(Oid role) {
     return cstring_to_text(GetUserNameFromId(role, false));
 }
 
+// Inserts one row (values in kAuditColumnNames order) into the heap and every index, without
+// an executor: the cost of a hand-written trigger's INSERT, not of a statement. False when the
+// log is not plain (the caller then runs kAppendQuery). May ereport.
+bool insert_directly(Oid log_relation, Datum *values, bool *nulls) {
+    if (!open_log_for_appends(log_relation)) {
+        return false;
+    }
+    TupleTableSlot *slot = open_log.slot;
+    ExecClearTuple(slot);
+    memcpy(slot->tts_values, values, sizeof(Datum) * kAuditColumns);
+    memcpy(slot->tts_isnull, nulls, sizeof(bool) * kAuditColumns);
+    ExecStoreVirtualTuple(slot);
+    // The pinned page belongs to the transaction's resource owner, not the statement's.
+    ResourceOwner caller_owner = CurrentResourceOwner;
+    CurrentResourceOwner = TopTransactionResourceOwner;
+    table_tuple_insert(open_log.log, slot, GetCurrentCommandId(true), 0, &open_log.bulk);
+    List *recheck =
+        ExecInsertIndexTuples(open_log.result, slot, open_log.estate, false, false, nullptr, NIL);
+    CurrentResourceOwner = caller_owner;
+    list_free(recheck);
+    ResetPerTupleExprContext(open_log.estate);
+    ExecClearTuple(slot);
+    return true;
+}
+
 }  // namespace
+
+void setup_audit_writer() {
+    previous_process_utility = ProcessUtility_hook;
+    ProcessUtility_hook = close_log_before_utility;
+}
 
 Oid audit_log_relation() {
     return pat_relation("audit_log", "Update the extension: ALTER EXTENSION pg_pat UPDATE.");

@@ -39,6 +39,10 @@ int64 append_audit_entry(const AuditEntry &entry);
 // pat.audit_log; may ereport.
 void lock_audit_chain();
 
+// Installs the hook that closes the log the writer keeps open within a transaction before
+// any utility statement; called from _PG_init.
+void setup_audit_writer();
+
 // The oid of pat.audit_log, whose owner does the SPI work of an append or a purge
 // (begin_owner_spi() in spi_support.hpp); 42P01 with a hint when missing.
 Oid audit_log_relation();

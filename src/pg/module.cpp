@@ -2,6 +2,7 @@
 // real, reserved and privileged before any client sets them, and its shared memory and
 // background worker exist. Loaded any other way, loading fails, and with it CREATE EXTENSION
 // and every function.
+#include "pg/audit_writer.hpp"
 #include "pg/guard.hpp"
 #include "pg/settings.hpp"
 #include "pg/token_cache.hpp"
@@ -31,6 +32,7 @@ void _PG_init(void) {
     pat::pg::setup_usage_store();
     pat::pg::setup_usage_flush();
     pat::pg::setup_usage_worker();
+    pat::pg::setup_audit_writer();
     MarkGUCPrefixReserved("pat");
 }
 }
