@@ -126,11 +126,20 @@ text *token_name_argument(FunctionCallInfo fcinfo, int n) {
     return name;
 }
 
-// A version 4 UUID from OpenSSL's CSPRNG.
+// A version 7 UUID (RFC 9562): 48 bits of Unix time in milliseconds, then 74 bits from
+// OpenSSL's CSPRNG. Ids made together sort together, so the primary key and the audit log's
+// (token_id, occurred_at) index take new entries on a few recent pages instead of anywhere:
+// fewer pages read and fewer full-page images in the WAL. The time they reveal is created_at's.
 pg_uuid_t new_token_id() {
     pg_uuid_t id;
     pat::random_bytes(id.data, UUID_LEN);
-    id.data[6] = static_cast<unsigned char>((id.data[6] & 0x0f) | 0x40);
+    TimestampTz now = GetCurrentTimestamp();
+    uint64 unix_ms = static_cast<uint64>(
+        (now + (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY) / 1000);
+    for (int i = 0; i < 6; ++i) {
+        id.data[i] = static_cast<unsigned char>(unix_ms >> (40 - 8 * i));
+    }
+    id.data[6] = static_cast<unsigned char>((id.data[6] & 0x0f) | 0x70);
     id.data[8] = static_cast<unsigned char>((id.data[8] & 0x3f) | 0x80);
     return id;
 }
