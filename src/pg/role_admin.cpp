@@ -43,12 +43,7 @@ const char kRevokeRole[] =
     "DELETE FROM pat.user_roles ur"
     " WHERE ur.user_id OPERATOR(pg_catalog.=) $1 AND ur.role OPERATOR(pg_catalog.=) $2";
 
-struct KeptPlan {
-    const char *query;
-    int nargs;
-    Oid types[2];
-    SPIPlanPtr plan;
-};
+using pat::pg::KeptPlan;
 
 KeptPlan define_scope_plan = {kDefineScope, 2, {TEXTOID, TEXTOID}};
 KeptPlan define_role_plan = {kDefineRole, 2, {TEXTOID, BOOLOID}};
@@ -58,18 +53,9 @@ KeptPlan role_exists_plan = {kRoleExists, 1, {TEXTOID}};
 KeptPlan grant_role_plan = {kGrantRole, 2, {TEXTOID, TEXTOID}};
 KeptPlan revoke_role_plan = {kRevokeRole, 2, {TEXTOID, TEXTOID}};
 
-// Runs a kept plan (prepared on first use); values[i] is NULL where nulls[i] is 'n'. Returns
-// SPI_processed. Inside begin_owner_spi; may ereport.
+// Runs a kept plan, not read-only. Inside begin_owner_spi; may ereport.
 uint64 run(KeptPlan &kept, Datum *values, int expected_rc, const char *nulls = nullptr) {
-    if (kept.plan == nullptr) {
-        kept.plan = pat::pg::keep_plan(kept.query, kept.nargs, kept.types);
-    }
-    int rc = SPI_execute_plan(kept.plan, values, nulls, false, 0);
-    if (rc != expected_rc) {
-        elog(ERROR, "pg_pat could not run \"%.40s...\": %s", kept.query,
-             SPI_result_code_string(rc));
-    }
-    return SPI_processed;
+    return pat::pg::run_kept_plan(kept, values, nulls, false, expected_rc);
 }
 
 // Runs the plans of fn inside SPI as the owner of pat.tokens. fn is plain PostgreSQL code.

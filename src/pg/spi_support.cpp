@@ -12,6 +12,19 @@ SPIPlanPtr keep_plan(const char *query, int nargs, Oid *types) {
     return plan;
 }
 
+uint64 run_kept_plan(KeptPlan &kept, Datum *values, const char *nulls, bool read_only,
+                     int expected_rc) {
+    if (kept.plan == nullptr) {
+        kept.plan = keep_plan(kept.query, kept.nargs, kept.types);
+    }
+    int rc = SPI_execute_plan(kept.plan, values, nulls, read_only, 0);
+    if (rc != expected_rc) {
+        elog(ERROR, "pg_pat could not run \"%.40s...\": %s", kept.query,
+             SPI_result_code_string(rc));
+    }
+    return SPI_processed;
+}
+
 Oid find_pat_relation(const char *name) {
     Oid schema = get_namespace_oid("pat", true);
     return OidIsValid(schema) ? get_relname_relid(name, schema) : InvalidOid;

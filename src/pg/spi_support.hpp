@@ -9,6 +9,19 @@ namespace pat::pg {
 // A prepared plan kept for the life of the backend. May ereport.
 SPIPlanPtr keep_plan(const char *query, int nargs, Oid *types);
 
+// A query with its parameter types, prepared and kept on first use.
+struct KeptPlan {
+    const char *query;
+    int nargs;
+    Oid types[6];
+    SPIPlanPtr plan;
+};
+
+// Runs a kept plan inside begin_owner_spi(); values[i] is NULL where nulls[i] is 'n' (nulls
+// nullptr: none is). Raises unless SPI answers expected_rc; returns SPI_processed. May ereport.
+uint64 run_kept_plan(KeptPlan &kept, Datum *values, const char *nulls, bool read_only,
+                     int expected_rc);
+
 // The oid of table pat.<name> (name: a string literal), remembered until the relation changes;
 // 42P01 with hint when this database has none. May ereport.
 Oid pat_relation(const char *name, const char *hint);

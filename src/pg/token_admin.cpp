@@ -60,13 +60,7 @@ const char kListTokens[] =
     " WHERE t.user_id OPERATOR(pg_catalog.=) $1"
     " ORDER BY t.created_at DESC, t.token_id";
 
-// A kept plan, prepared on first use (inside begin_owner_spi). May ereport.
-struct KeptPlan {
-    const char *query;
-    int nargs;
-    Oid types[6];
-    SPIPlanPtr plan;
-};
+using pat::pg::KeptPlan;
 
 KeptPlan insert_plan = {
     kInsertToken, 6, {UUIDOID, TEXTOID, TEXTOID, TEXTARRAYOID, BYTEAOID, TIMESTAMPTZOID}};
@@ -77,21 +71,8 @@ KeptPlan exists_plan = {kTokenExists, 1, {UUIDOID}};
 KeptPlan revoke_all_plan = {kRevokeAll, 1, {TEXTOID}};
 KeptPlan list_plan = {kListTokens, 1, {TEXTOID}};
 
-SPIPlanPtr plan_of(KeptPlan &kept) {
-    if (kept.plan == nullptr) {
-        kept.plan = pat::pg::keep_plan(kept.query, kept.nargs, kept.types);
-    }
-    return kept.plan;
-}
-
-// Runs a kept plan; values[i] NULL where nulls[i] is 'n'. Returns SPI_processed. May ereport.
 uint64 run(KeptPlan &kept, Datum *values, const char *nulls, bool read_only, int expected_rc) {
-    int rc = SPI_execute_plan(plan_of(kept), values, nulls, read_only, 0);
-    if (rc != expected_rc) {
-        elog(ERROR, "pg_pat could not run \"%.40s...\": %s", kept.query,
-             SPI_result_code_string(rc));
-    }
-    return SPI_processed;
+    return pat::pg::run_kept_plan(kept, values, nulls, read_only, expected_rc);
 }
 
 pat::pg::OwnerSpi begin_token_spi() {
