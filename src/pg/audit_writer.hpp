@@ -3,12 +3,15 @@
 // A transaction's first append locks the single row of pat.audit_chain_head until the
 // transaction ends and reads the chain's last row with a snapshot taken after the lock; each
 // append inserts the next row with seq = last seq + 1, prev_hash = the last row_hash and
-// row_hash = pat.audit_hash(...) of the new row, and remembers it as the tail for the next
-// append. Holding the lock to commit makes seq gapless and the chain order the commit order; it
-// also means that a second transaction writing audit rows waits for the first to end.
+// row_hash = what pat.audit_hash(...) gives for the new row (computed in C, the same jsonb
+// values), and remembers it as the tail for the next append. Holding the lock to commit makes
+// seq gapless and the chain order the commit order; it also means that a second transaction
+// writing audit rows waits for the first to end.
 //
-// The queries run as the owner of pat.audit_log (callers need no privilege on it), schema-qualify
-// every name and operator, and pass values as typed parameters, so no search_path reaches them.
+// Rows go straight into the heap and indexes, as COPY puts them, with the log kept open for the
+// rest of the transaction; through the executor only if a DBA changed the log's columns,
+// constraints, rules or insert triggers. The lock and tail queries run as the owner of
+// pat.audit_log (callers need no privilege on it) under a pinned search path.
 #pragma once
 
 #include "pg/postgres.hpp"
