@@ -319,5 +319,38 @@ is($updated_signature, $fresh_signature,
 	'1.0 + ALTER EXTENSION UPDATE gives the same objects, definitions and privileges as a fresh install');
 is(extversion('updated'), extversion('fresh'), 'same version');
 
+# Every other older version too: installed, given a token, updated to the default version; the
+# result is a fresh install's, and the token keeps working.
+my @older = split /\n/,
+  $node->safe_psql('postgres',
+	"SELECT version FROM pg_available_extension_versions
+	  WHERE name = 'pg_pat' AND version NOT IN ('1.0', '$default')
+	  ORDER BY string_to_array(version, '.')::int[]");
+for my $version (@older)
+{
+	my $db = 'from_' . ($version =~ s/\./_/gr);
+	$node->safe_psql('postgres', "CREATE DATABASE $db");
+	psql_clean($db, "CREATE EXTENSION pg_pat VERSION '$version'", "install $version");
+	$node->safe_psql(
+		$db, q{
+SELECT pat_define_scope('catalog:read');
+SELECT pat_define_role('member', '{catalog:read}');
+SELECT pat_grant_role('alice', 'member');
+});
+	my $old = create_token($db, 'alice', "made under $version", '{catalog:read}', '30 days');
+	psql_clean($db, 'ALTER EXTENSION pg_pat UPDATE', "update $version to $default");
+	is(extversion($db), $default, "$version updated to $default");
+	is($node->safe_psql($db, $INSTALL_SIGNATURE), $fresh_signature,
+		"$version + ALTER EXTENSION UPDATE gives the same installation as a fresh one");
+	is($node->safe_psql($db, "SELECT status FROM pat_validate('$old->{token}', '{catalog:read}')"),
+		'valid', "a token made under $version is valid after the update");
+	my $new = create_token($db, 'alice', "made after updating from $version", '{catalog:read}',
+		'30 days');
+	is( $node->safe_psql($db,
+			"SELECT string_agg(status, ',' ORDER BY created_at) FROM pat_list('alice')"),
+		'active,active', "pat_list after updating from $version");
+}
+ok(scalar(@older) >= 3, 'the versions between 1.0 and the default were all updated: ' . join(', ', @older));
+
 $node->stop;
 done_testing();
