@@ -6,10 +6,6 @@
 
 namespace pat::pg {
 
-TimestampTz policy_clock() {
-    return GetCurrentStatementStartTimestamp();
-}
-
 text *required_text(FunctionCallInfo fcinfo, int n, const char *what) {
     require_arg(fcinfo, n, what);
     return PG_GETARG_TEXT_PP(n);

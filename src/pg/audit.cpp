@@ -35,20 +35,6 @@ TriggerData *trigger_data(FunctionCallInfo fcinfo, const char *function) {
     return reinterpret_cast<TriggerData *>(fcinfo->context);
 }
 
-// The actor to record for a row about user_id (nullptr: no user): the one pat_set_actor()
-// named, else the authenticated token's user when that is someone else, else none.
-text *actor_for(const text *user_id) {
-    if (const std::string *actor = pat::pg::current_audit_actor()) {
-        return pat::pg::make_text(*actor);
-    }
-    const auto *context = pat::pg::current_token_context();
-    if (context != nullptr &&
-        (user_id == nullptr || pat::pg::text_view(user_id) != context->user_id)) {
-        return pat::pg::make_text(context->user_id);
-    }
-    return nullptr;
-}
-
 // The authenticated token's user, id and name into entry (none outside a token context).
 void attribute_to_token_context(pat::pg::AuditEntry &entry) {
     const auto *context = pat::pg::current_token_context();
@@ -289,7 +275,7 @@ PAT_FUNCTION(pat_audit_write) {
     entry.token_name = text_arg(fcinfo, 4);
     entry.old_data = jsonb_arg(fcinfo, 5);
     entry.new_data = jsonb_arg(fcinfo, 6);
-    entry.actor = actor_for(entry.user_id);
+    entry.actor = pat::pg::audit_actor_for(entry.user_id);
     pat::pg::register_audit_callbacks();
     PG_RETURN_INT64(call_pg([&] { return pat::pg::append_audit_entry(entry); }));
 }
@@ -334,7 +320,7 @@ PAT_FUNCTION(pat_audit) {
         entry.new_data = new_row != nullptr ? row_jsonb(new_row, desc, exclude) : nullptr;
     });
     attribute_to_token_context(entry);
-    entry.actor = actor_for(entry.user_id);
+    entry.actor = pat::pg::audit_actor_for(entry.user_id);
     pat::pg::register_audit_callbacks();
     call_pg([&] { pat::pg::append_audit_entry(entry); });
     return PointerGetDatum(nullptr);
@@ -377,7 +363,7 @@ PAT_FUNCTION(pat_audit_purge) {
     pat::pg::AuditEntry entry;
     entry.action = "audit_purged";
     attribute_to_token_context(entry);
-    entry.actor = actor_for(entry.user_id);
+    entry.actor = pat::pg::audit_actor_for(entry.user_id);
     pat::pg::register_audit_callbacks();
 
     pat::pg::OwnerSpi spi =

@@ -5,7 +5,9 @@
 #include <utility>
 #include <vector>
 
+#include "pg/convert.hpp"
 #include "pg/guard.hpp"
+#include "pg/token_context.hpp"
 #include "pg/spi_support.hpp"
 
 namespace pat::pg {
@@ -78,6 +80,17 @@ void register_audit_callbacks() {
         RegisterSubXactCallback(on_subtransaction_event, nullptr);
     });
     callbacks_registered = true;
+}
+
+text *audit_actor_for(const text *user_id) {
+    if (const std::string *actor = current_audit_actor()) {
+        return make_text(*actor);
+    }
+    const TokenContext *context = current_token_context();
+    if (context != nullptr && (user_id == nullptr || text_view(user_id) != context->user_id)) {
+        return make_text(context->user_id);
+    }
+    return nullptr;
 }
 
 void set_audit_actor(std::optional<std::string> actor) {

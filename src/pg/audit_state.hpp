@@ -24,6 +24,11 @@ void set_audit_actor(std::optional<std::string> actor);
 // The current transaction's actor, nullptr when none was set.
 const std::string *current_audit_actor();
 
+// The actor to record for an audit row about user_id (nullptr: no user), palloc'd: the one
+// pat_set_actor() named, else the authenticated token's user when that is someone else, else
+// nullptr. Throws PgError when out of memory.
+text *audit_actor_for(const text *user_id);
+
 // Whether this transaction still holds the chain lock (the row lock on pat.audit_chain_head),
 // so that its next append need not ask for it again.
 bool audit_chain_locked();

@@ -3,6 +3,7 @@
 
 #include "core/digest.hpp"
 #include "pg/audit_state.hpp"
+#include "pg/convert.hpp"
 #include "pg/spi_support.hpp"
 
 namespace pat::pg {
@@ -109,10 +110,7 @@ bytea *row_hash(const bytea *prev_hash, int64 seq, TimestampTz occurred_at, cons
                                                                     VARSIZE_ANY_EXHDR(prev_hash));
     // Throws only pat::Error, through frames that own nothing (see guard.hpp).
     pat::Digest digest = pat::sha256_concat(prev, std::string_view(utf8, json_len));
-    auto *hash = static_cast<bytea *>(palloc(VARHDRSZ + digest.size()));
-    SET_VARSIZE(hash, VARHDRSZ + digest.size());
-    memcpy(VARDATA(hash), digest.data(), digest.size());
-    return hash;
+    return make_bytea(digest.data(), digest.size());
 }
 
 // Whether rows can go straight into the heap and indexes, as COPY puts them: the log has the

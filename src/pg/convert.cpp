@@ -48,6 +48,15 @@ text *make_text(std::string_view value) {
         [&] { return cstring_to_text_with_len(value.data(), static_cast<int>(value.size())); });
 }
 
+bytea *make_bytea(const unsigned char *data, size_t size) {
+    return call_pg([&] {
+        auto *value = static_cast<bytea *>(palloc(VARHDRSZ + size));
+        SET_VARSIZE(value, VARHDRSZ + size);
+        memcpy(VARDATA(value), data, size);
+        return value;
+    });
+}
+
 }  // namespace pat::pg
 
 namespace pat::pg {

@@ -24,6 +24,9 @@ ArrayType *make_text_array(const std::vector<std::string> &items);
 // A palloc'd text value.
 text *make_text(std::string_view value);
 
+// A palloc'd bytea of size bytes from data (a digest, a hash).
+bytea *make_bytea(const unsigned char *data, size_t size);
+
 }  // namespace pat::pg
 
 namespace pat::pg {

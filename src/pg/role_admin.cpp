@@ -58,21 +58,10 @@ uint64 run(KeptPlan &kept, Datum *values, int expected_rc, const char *nulls = n
     return pat::pg::run_kept_plan(kept, values, nulls, false, expected_rc);
 }
 
-// Runs the plans of fn inside SPI as the owner of pat.tokens. fn is plain PostgreSQL code.
-template <typename Fn>
-auto with_owner_spi(Fn fn) -> decltype(fn()) {
-    return call_pg([&] {
-        pat::pg::OwnerSpi spi = pat::pg::begin_owner_spi(pat::pg::tokens_relation());
-        auto result = fn();
-        pat::pg::end_owner_spi(spi);
-        return result;
-    });
-}
-
 // The role argument n: not NULL (22004) and defined (22023). Inside SPI.
 text *defined_role_argument(FunctionCallInfo fcinfo, int n) {
     text *role = pat::pg::required_text(fcinfo, n, "role");
-    bool defined = with_owner_spi([&] {
+    bool defined = pat::pg::with_owner_spi([&] {
         Datum values[1] = {PointerGetDatum(role)};
         return run(role_exists_plan, values, SPI_OK_SELECT) == 1;
     });
@@ -114,7 +103,7 @@ PAT_FUNCTION(pat_define_scope) {
             "\".\", at most 100 characters, e.g. \"catalog:read\".");
     }
     text *description = PG_ARGISNULL(1) ? nullptr : PG_GETARG_TEXT_PP(1);
-    with_owner_spi([&] {
+    pat::pg::with_owner_spi([&] {
         Datum values[2] = {PointerGetDatum(scope), PointerGetDatum(description)};
         char nulls[3] = {' ', description ? ' ' : 'n', '\0'};
         return run(define_scope_plan, values, SPI_OK_INSERT, nulls);
@@ -148,7 +137,7 @@ PAT_FUNCTION(pat_define_role) {
                              "Define it first with pat_define_scope().");
         }
     }
-    with_owner_spi([&] {
+    pat::pg::with_owner_spi([&] {
         Datum values[2] = {PointerGetDatum(role), BoolGetDatum(all_scopes)};
         run(define_role_plan, values, SPI_OK_INSERT);
         run(clear_role_scopes_plan, values, SPI_OK_DELETE);
@@ -162,7 +151,7 @@ PAT_FUNCTION(pat_define_role) {
 PAT_FUNCTION(pat_grant_role) {
     text *user_id = pat::pg::user_id_argument(fcinfo, 0);
     text *role = defined_role_argument(fcinfo, 1);
-    bool granted = with_owner_spi([&] {
+    bool granted = pat::pg::with_owner_spi([&] {
         Datum values[2] = {PointerGetDatum(user_id), PointerGetDatum(role)};
         return run(grant_role_plan, values, SPI_OK_INSERT) == 1;
     });
@@ -174,7 +163,7 @@ PAT_FUNCTION(pat_grant_role) {
 PAT_FUNCTION(pat_revoke_role) {
     text *user_id = pat::pg::user_id_argument(fcinfo, 0);
     text *role = defined_role_argument(fcinfo, 1);
-    bool revoked = with_owner_spi([&] {
+    bool revoked = pat::pg::with_owner_spi([&] {
         Datum values[2] = {PointerGetDatum(user_id), PointerGetDatum(role)};
         return run(revoke_role_plan, values, SPI_OK_DELETE) == 1;
     });

@@ -75,14 +75,6 @@ uint64 run(KeptPlan &kept, Datum *values, const char *nulls, bool read_only, int
     return pat::pg::run_kept_plan(kept, values, nulls, read_only, expected_rc);
 }
 
-pat::pg::OwnerSpi begin_token_spi() {
-    return call_pg([] { return pat::pg::begin_owner_spi(pat::pg::tokens_relation()); });
-}
-
-void end_token_spi(const pat::pg::OwnerSpi &spi) {
-    call_pg([&] { pat::pg::end_owner_spi(spi); });
-}
-
 // A ScopeSet of a cached scope list (copied: the list lives only until the next cache call).
 pat::ScopeSet scope_set(const pat::pg::ScopeList &list) {
     return pat::ScopeSet(std::vector<std::string>(list.items, list.items + list.count));
@@ -125,15 +117,6 @@ pg_uuid_t new_token_id() {
     return id;
 }
 
-bytea *make_bytea(const unsigned char *data, size_t size) {
-    return call_pg([&] {
-        auto *value = static_cast<bytea *>(palloc(VARHDRSZ + size));
-        SET_VARSIZE(value, VARHDRSZ + size);
-        memcpy(VARDATA(value), data, size);
-        return value;
-    });
-}
-
 // A UUID as uuid_out() spells it.
 std::string uuid_text(const pg_uuid_t &id) {
     static const char kHex[] = "0123456789abcdef";
@@ -166,10 +149,9 @@ Datum create_token(FunctionCallInfo fcinfo, std::optional<TimestampTz> expires_a
     pat::Digest digest = pat::pg::token_digesters().front().digest(token);
     text *token_text = pat::pg::make_text(token);
     pat::wipe(token);  // the plaintext lives on only in the result
-    bytea *stored_digest = make_bytea(digest.data(), digest.size());
+    bytea *stored_digest = pat::pg::make_bytea(digest.data(), digest.size());
 
-    pat::pg::OwnerSpi spi = begin_token_spi();
-    call_pg([&] {
+    pat::pg::with_owner_spi([&] {
         Datum values[6] = {
             UUIDPGetDatum(&token_id),       PointerGetDatum(user_id),
             PointerGetDatum(name),          PointerGetDatum(scopes),
@@ -178,7 +160,6 @@ Datum create_token(FunctionCallInfo fcinfo, std::optional<TimestampTz> expires_a
         nulls[5] = expires_at ? ' ' : 'n';
         run(insert_plan, values, nulls, false, SPI_OK_INSERT);
     });
-    end_token_spi(spi);
 
     Datum values[3] = {UUIDPGetDatum(&token_id), PointerGetDatum(token_text),
                        TimestampTzGetDatum(expires_at.value_or(0))};
@@ -214,13 +195,13 @@ PAT_FUNCTION(pat_create_timestamptz) {
 // pat_create); never the expiry. A revoked token cannot be edited (55000).
 PAT_FUNCTION(pat_update) {
     pg_uuid_t *token_id = pat::pg::token_id_argument(fcinfo, 0);
-    pat::pg::OwnerSpi spi = begin_token_spi();
     struct Locked {
         bool found;
         bool revoked;
         text *user_id;
     };
-    Locked locked = call_pg([&] {
+    // The row lock lasts to the end of the transaction.
+    Locked locked = pat::pg::with_owner_spi([&] {
         Datum values[1] = {UUIDPGetDatum(token_id)};
         Locked row = {false, false, nullptr};
         if (run(lock_plan, values, nullptr, false, SPI_OK_SELECT) == 1) {
@@ -244,26 +225,24 @@ PAT_FUNCTION(pat_update) {
     ArrayType *scopes =
         PG_ARGISNULL(2) ? nullptr : checked_scopes_argument(fcinfo, 2, locked.user_id);
     if (name != nullptr || scopes != nullptr) {
-        call_pg([&] {
+        pat::pg::with_owner_spi([&] {
             Datum values[3] = {UUIDPGetDatum(token_id), PointerGetDatum(name),
                                PointerGetDatum(scopes)};
             char nulls[4] = {' ', name ? ' ' : 'n', scopes ? ' ' : 'n', '\0'};
             run(update_plan, values, nulls, false, SPI_OK_UPDATE);
         });
     }
-    end_token_spi(spi);
     PG_RETURN_VOID();
 }
 
 // pat_revoke(token_id): revoked at commit; false if it already was.
 PAT_FUNCTION(pat_revoke) {
     pg_uuid_t *token_id = pat::pg::token_id_argument(fcinfo, 0);
-    pat::pg::OwnerSpi spi = begin_token_spi();
     struct Outcome {
         bool revoked;
         bool exists;
     };
-    Outcome outcome = call_pg([&] {
+    Outcome outcome = pat::pg::with_owner_spi([&] {
         Datum values[1] = {UUIDPGetDatum(token_id)};
         Outcome result = {run(revoke_plan, values, nullptr, false, SPI_OK_UPDATE) == 1, true};
         if (!result.revoked) {
@@ -274,19 +253,16 @@ PAT_FUNCTION(pat_revoke) {
     if (!outcome.exists) {
         throw_no_such_token(*token_id);
     }
-    end_token_spi(spi);
     PG_RETURN_BOOL(outcome.revoked);
 }
 
 // pat_revoke_all(user_id): revokes every active token of the user; how many.
 PAT_FUNCTION(pat_revoke_all) {
     text *user_id = pat::pg::user_id_argument(fcinfo, 0);
-    pat::pg::OwnerSpi spi = begin_token_spi();
-    uint64 revoked = call_pg([&] {
+    uint64 revoked = pat::pg::with_owner_spi([&] {
         Datum values[1] = {PointerGetDatum(user_id)};
         return run(revoke_all_plan, values, nullptr, false, SPI_OK_UPDATE);
     });
-    end_token_spi(spi);
     PG_RETURN_INT32(static_cast<int32>(revoked));
 }
 
@@ -296,8 +272,7 @@ PAT_FUNCTION(pat_list) {
     text *user_id = pat::pg::user_id_argument(fcinfo, 0);
     TupleDesc type = call_pg([&] { return pat::pg::result_type(fcinfo); });
     TimestampTz now = pat::pg::policy_clock();
-    pat::pg::OwnerSpi spi = begin_token_spi();
-    call_pg([&] {
+    pat::pg::with_owner_spi([&] {
         Tuplestorestate *rows = pat::pg::begin_result_rows(fcinfo, type);
         Datum arguments[1] = {PointerGetDatum(user_id)};
         uint64 count = run(list_plan, arguments, nullptr, true, SPI_OK_SELECT);
@@ -324,6 +299,5 @@ PAT_FUNCTION(pat_list) {
             tuplestore_putvalues(rows, type, values, nulls);
         }
     });
-    end_token_spi(spi);
     return static_cast<Datum>(0);
 }

@@ -31,13 +31,7 @@ PAT_FUNCTION(pat_new_token) {
     Datum values[2];
     bool nulls[2] = {false, false};
     values[0] = PointerGetDatum(pat::pg::make_text(token));
-    bytea *stored = call_pg([&] {
-        auto *b = static_cast<bytea *>(palloc(VARHDRSZ + digest.size()));
-        SET_VARSIZE(b, VARHDRSZ + digest.size());
-        memcpy(VARDATA(b), digest.data(), digest.size());
-        return b;
-    });
-    values[1] = PointerGetDatum(stored);
+    values[1] = PointerGetDatum(pat::pg::make_bytea(digest.data(), digest.size()));
     // The plaintext lives on only in the palloc'd result; wipe our copy.
     pat::wipe(token);
     return call_pg([&] { return HeapTupleGetDatum(heap_form_tuple(result_type, values, nulls)); });

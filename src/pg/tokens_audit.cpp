@@ -139,20 +139,6 @@ class JsonObject {
     JsonbParseState *state_ = nullptr;
 };
 
-// The actor to record for a row about user_id: the one pat_set_actor() named, else the
-// authenticated token's user when that is someone else, else none (audit.cpp's rule).
-text *lifecycle_actor(const text *user_id) {
-    if (const std::string *actor = pat::pg::current_audit_actor()) {
-        return cstring_to_text_with_len(actor->data(), static_cast<int>(actor->size()));
-    }
-    const auto *context = pat::pg::current_token_context();
-    if (context != nullptr && pat::pg::text_view(user_id) != context->user_id) {
-        return cstring_to_text_with_len(context->user_id.data(),
-                                        static_cast<int>(context->user_id.size()));
-    }
-    return nullptr;
-}
-
 // Appends one lifecycle row about the token in tuple. Plain PostgreSQL code.
 void append_lifecycle(const char *action, HeapTuple tuple, TupleDesc desc,
                       const TokenColumns &columns, Jsonb *old_data, Jsonb *new_data) {
@@ -161,7 +147,7 @@ void append_lifecycle(const char *action, HeapTuple tuple, TupleDesc desc,
     entry.user_id = DatumGetTextPP(field(tuple, desc, columns.user_id).value);
     entry.token_id = DatumGetUUIDP(field(tuple, desc, columns.token_id).value);
     entry.token_name = DatumGetTextPP(field(tuple, desc, columns.name).value);
-    entry.actor = lifecycle_actor(entry.user_id);
+    entry.actor = pat::pg::audit_actor_for(entry.user_id);
     entry.old_data = old_data;
     entry.new_data = new_data;
     pat::pg::append_audit_entry(entry);

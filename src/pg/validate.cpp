@@ -11,11 +11,11 @@
 #include "core/scope.hpp"
 #include "core/status.hpp"
 #include "core/token.hpp"
+#include "pg/api_support.hpp"
 #include "pg/convert.hpp"
 #include "pg/guard.hpp"
 #include "pg/result_rows.hpp"
 #include "pg/settings.hpp"
-#include "pg/api_support.hpp"
 #include "pg/token_cache.hpp"
 #include "pg/token_context.hpp"
 #include "pg/usage_store.hpp"
@@ -100,7 +100,7 @@ Check check_token(FunctionCallInfo fcinfo) {
 // taken, no WAL generated.
 void count_use(const Check &check) {
     pat::pg::count_check(check.token != nullptr ? &check.token->token_id : nullptr, check.status,
-                         GetCurrentStatementStartTimestamp());
+                         pat::pg::policy_clock());
 }
 
 }  // namespace
