@@ -83,6 +83,24 @@ int relation_column(Relation relation, const char *name) {
     return attno;
 }
 
+bool column_changed(HeapTuple old_tuple, HeapTuple new_tuple, TupleDesc desc, int attno) {
+    bool old_null = false;
+    bool new_null = false;
+    Datum old_value = heap_getattr(old_tuple, attno, desc, &old_null);
+    Datum new_value = heap_getattr(new_tuple, attno, desc, &new_null);
+    if (old_null || new_null) {
+        return old_null != new_null;
+    }
+    Form_pg_attribute attribute = TupleDescAttr(desc, attno - 1);
+    if (attribute->attlen != -1) {
+        return !datumIsEqual(old_value, new_value, attribute->attbyval, attribute->attlen);
+    }
+    auto *a = reinterpret_cast<varlena *>(PG_DETOAST_DATUM_PACKED(old_value));
+    auto *b = reinterpret_cast<varlena *>(PG_DETOAST_DATUM_PACKED(new_value));
+    return VARSIZE_ANY_EXHDR(a) != VARSIZE_ANY_EXHDR(b) ||
+           memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) != 0;
+}
+
 // The owner of a relation, from the syscache.
 static Oid relation_owner(Oid relation) {
     HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relation));

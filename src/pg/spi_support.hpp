@@ -31,6 +31,10 @@ Oid find_pat_relation(const char *name);
 // The attribute number of column name of relation; an error if it has none. May ereport.
 int relation_column(Relation relation, const char *name);
 
+// Whether column attno differs between two versions of a row (IS DISTINCT FROM; varlena values
+// compared in bytes after detoasting). May ereport (detoasting).
+bool column_changed(HeapTuple old_tuple, HeapTuple new_tuple, TupleDesc desc, int attno);
+
 // The caller's user id, saved while SPI work runs as a table's owner (callers need no privilege
 // on pg_pat's tables). Plain functions rather than RAII: an error longjmps past the caller, and
 // the (sub)transaction abort restores the user id.

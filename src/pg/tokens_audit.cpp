@@ -44,24 +44,6 @@ Field field(HeapTuple tuple, TupleDesc desc, int attno) {
     return f;
 }
 
-// Whether a varlena column differs (IS DISTINCT FROM, for text and text[] in bytes).
-bool varlena_changed(const Field &old_field, const Field &new_field) {
-    if (old_field.is_null || new_field.is_null) {
-        return old_field.is_null != new_field.is_null;
-    }
-    auto *a = reinterpret_cast<varlena *>(PG_DETOAST_DATUM_PACKED(old_field.value));
-    auto *b = reinterpret_cast<varlena *>(PG_DETOAST_DATUM_PACKED(new_field.value));
-    return VARSIZE_ANY_EXHDR(a) != VARSIZE_ANY_EXHDR(b) ||
-           memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) != 0;
-}
-
-bool timestamp_changed(const Field &old_field, const Field &new_field) {
-    if (old_field.is_null || new_field.is_null) {
-        return old_field.is_null != new_field.is_null;
-    }
-    return DatumGetTimestampTz(old_field.value) != DatumGetTimestampTz(new_field.value);
-}
-
 // A jsonb object built key by key, as jsonb_build_object() would from the same values.
 class JsonObject {
   public:
@@ -197,13 +179,11 @@ void audit_event(TriggerData *trigger) {
                               {"scopes_changed", "scopes", columns.scopes, true, false},
                               {"expiry_changed", "expires_at", columns.expires_at, false, true}};
     for (const Change &change : changes) {
-        Field before = field(old_row, desc, change.attno);
-        Field after = field(new_row, desc, change.attno);
-        bool changed =
-            change.is_timestamp ? timestamp_changed(before, after) : varlena_changed(before, after);
-        if (!changed) {
+        if (!pat::pg::column_changed(old_row, new_row, desc, change.attno)) {
             continue;
         }
+        Field before = field(old_row, desc, change.attno);
+        Field after = field(new_row, desc, change.attno);
         JsonObject old_data;
         JsonObject new_data;
         if (change.is_timestamp) {

@@ -35,19 +35,6 @@ std::optional<int64> timestamp_column(HeapTuple tuple, TupleDesc desc, int attno
     return DatumGetTimestampTz(value);
 }
 
-// True when the column attno differs between the two tuples.
-bool column_changed(HeapTuple old_tuple, HeapTuple new_tuple, TupleDesc desc, int attno) {
-    bool old_null = false;
-    bool new_null = false;
-    Datum old_value = heap_getattr(old_tuple, attno, desc, &old_null);
-    Datum new_value = heap_getattr(new_tuple, attno, desc, &new_null);
-    if (old_null || new_null) {
-        return old_null != new_null;
-    }
-    Form_pg_attribute attribute = TupleDescAttr(desc, attno - 1);
-    return !datumIsEqual(old_value, new_value, attribute->attbyval, attribute->attlen);
-}
-
 // The text column attno of tuple, checked by rule(value, characters) unless NULL (NOT NULL
 // reports that).
 template <typename Rule>
@@ -122,20 +109,20 @@ PAT_FUNCTION(pat_tokens_before_update) {
 
     for (const char *fixed : {"token_id", "user_id", "digest", "created_at"}) {
         int attno = pat::pg::call_pg([&] { return pat::pg::relation_column(relation, fixed); });
-        if (column_changed(old_tuple, new_tuple, desc, attno)) {
+        if (pat::pg::column_changed(old_tuple, new_tuple, desc, attno)) {
             throw pat::Error(pat::sqlstate::kObjectNotInPrerequisiteState,
                              std::string("the ") + fixed + " of a token cannot change", "",
                              "Create a new token instead.");
         }
     }
     int name_attno = column(relation, "name");
-    if (column_changed(old_tuple, new_tuple, desc, name_attno)) {
+    if (pat::pg::column_changed(old_tuple, new_tuple, desc, name_attno)) {
         check_text_column(new_tuple, desc, name_attno, pat::check_token_name);
     }
     int revoked_attno =
         pat::pg::call_pg([&] { return pat::pg::relation_column(relation, "revoked_at"); });
     if (timestamp_column(old_tuple, desc, revoked_attno) &&
-        column_changed(old_tuple, new_tuple, desc, revoked_attno)) {
+        pat::pg::column_changed(old_tuple, new_tuple, desc, revoked_attno)) {
         throw pat::Error(pat::sqlstate::kObjectNotInPrerequisiteState,
                          "a token's revocation cannot be undone or changed");
     }
