@@ -74,9 +74,8 @@ ScopeSet grantable_scopes(bool all_scopes_role, std::vector<std::string_view> ro
     return ScopeSet(std::vector<std::string>(out.begin(), out.begin() + count));
 }
 
-std::vector<std::string> checked_scopes(std::string_view user_id,
-                                        const std::vector<std::optional<std::string>> &requested,
-                                        const ScopeSet &defined, const ScopeSet &grantable) {
+std::vector<std::string> defined_scopes_of(const std::vector<std::optional<std::string>> &requested,
+                                           const ScopeSet &defined) {
     std::vector<std::string> wanted;
     wanted.reserve(requested.size());
     for (const std::optional<std::string> &scope : requested) {
@@ -92,7 +91,14 @@ std::vector<std::string> checked_scopes(std::string_view user_id,
                         {}, "Define it first with pat_define_scope().");
         }
     }
-    for (const std::string &scope : set.items()) {
+    return set.items();
+}
+
+std::vector<std::string> checked_scopes(std::string_view user_id,
+                                        const std::vector<std::optional<std::string>> &requested,
+                                        const ScopeSet &defined, const ScopeSet &grantable) {
+    std::vector<std::string> wanted = defined_scopes_of(requested, defined);
+    for (const std::string &scope : wanted) {
         if (!grantable.contains(scope)) {
             std::string listed;
             for (const std::string &item : grantable.items()) {
@@ -105,7 +111,7 @@ std::vector<std::string> checked_scopes(std::string_view user_id,
                 "Grantable scopes: " + (listed.empty() ? std::string("none") : listed) + ".");
         }
     }
-    return set.items();
+    return wanted;
 }
 
 }  // namespace pat

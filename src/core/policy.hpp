@@ -48,6 +48,12 @@ std::size_t grantable_scopes(bool all_scopes_role, std::string_view *role_scopes
 ScopeSet grantable_scopes(bool all_scopes_role, std::vector<std::string_view> role_scopes,
                           const ScopeSet &defined);
 
+// Requested scopes that must all be defined (a role's, or a token's before the grant check),
+// sorted and distinct: nullopt elements are NULLs (22004); an undefined scope is 22023 (the
+// first, in byte order).
+std::vector<std::string> defined_scopes_of(const std::vector<std::optional<std::string>> &requested,
+                                           const ScopeSet &defined);
+
 // The scopes a token asks for, checked for a user and returned sorted and distinct. nullopt
 // elements are NULLs (22004); an undefined scope is 22023 (the first, in byte order, even when
 // it is also not grantable); one the user may not grant is 42501, naming the grantable ones.

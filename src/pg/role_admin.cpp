@@ -120,23 +120,9 @@ PAT_FUNCTION(pat_define_role) {
     bool all_scopes = PG_GETARG_BOOL(2);
     pat::check_role_name(pat::pg::text_view(role), pat::pg::char_length(role));
     std::vector<std::optional<std::string>> requested = pat::pg::text_array_elements(scopes);
-    std::vector<std::string> wanted;
-    wanted.reserve(requested.size());
-    for (const std::optional<std::string> &scope : requested) {
-        if (!scope) {
-            throw pat::Error(pat::sqlstate::kNullValueNotAllowed, "scopes must not contain null");
-        }
-        wanted.push_back(*scope);
-    }
-    pat::ScopeSet set(std::move(wanted));
     pat::pg::ScopeList defined = call_pg([] { return pat::pg::find_defined_scopes(); });
-    for (const std::string &scope : set.items()) {
-        if (!pat::sorted_scopes_contain(defined.items, defined.count, scope)) {
-            throw pat::Error(pat::sqlstate::kInvalidParameterValue,
-                             "scope \"" + scope + "\" is not defined", {},
-                             "Define it first with pat_define_scope().");
-        }
-    }
+    pat::defined_scopes_of(requested, pat::ScopeSet(std::vector<std::string>(
+                                          defined.items, defined.items + defined.count)));
     pat::pg::with_owner_spi([&] {
         Datum values[2] = {PointerGetDatum(role), BoolGetDatum(all_scopes)};
         run(define_role_plan, values, SPI_OK_INSERT);

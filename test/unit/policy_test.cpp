@@ -110,6 +110,15 @@ TEST(CheckedScopes, NullThenUndefinedThenRefused) {
         "42501");
 }
 
+TEST(DefinedScopesOf, SortedDistinctOrNullOrUndefined) {
+    pat::ScopeSet defined(Strings{"a:read", "b:read"});
+    EXPECT_EQ(pat::defined_scopes_of(Requested{"b:read", "a:read", "b:read"}, defined),
+              (Strings{"a:read", "b:read"}));
+    EXPECT_EQ(sqlstate_of([&] { pat::defined_scopes_of(Requested{std::nullopt}, defined); }),
+              "22004");
+    EXPECT_EQ(sqlstate_of([&] { pat::defined_scopes_of(Requested{"c:read"}, defined); }), "22023");
+}
+
 TEST(CheckedScopes, MessagesNameTheFirstProblemAndTheGrantableScopes) {
     pat::ScopeSet defined(Strings{"a:read", "b:read", "c:read"});
     try {
