@@ -11,8 +11,10 @@ SELECT pat_define_scope('audit_orders:write');
 SELECT pat_define_role('audit_writer', '{audit_orders:write}');
 SELECT pat_grant_role('audit_alice', 'audit_writer'), pat_grant_role('audit_bob', 'audit_writer');
 
+SELECT pat_audit_link() AS linked \gset
 SELECT coalesce(max(seq), 0) AS audit_start FROM pat.audit_log \gset
 -- The rows this file wrote, oldest first.
+SELECT pat_audit_link() AS linked \gset
 CREATE TEMP VIEW audit_rows AS
 SELECT l.seq, l.user_id, l.token_name, l.actor, l.action, l.table_name, l.old_data, l.new_data,
        l.db_role = session_user AS db_role_is_session_user, l.db_role, l.token_id
@@ -29,6 +31,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     shown bigint;
 BEGIN
+    PERFORM pat_audit_link();
     SELECT s.seq INTO shown FROM audit_shown s;
     UPDATE audit_shown SET seq = (SELECT coalesce(max(l.seq), shown) FROM pat.audit_log l);
     RETURN QUERY
@@ -48,10 +51,12 @@ FROM pat_create('audit_alice', 'laptop', '{audit_orders:write}', '30 days') \gse
 SELECT token AS bob_tok, token_id AS bob_id
 FROM pat_create('audit_bob', 'ci', '{audit_orders:write}', 'never') \gset
 SELECT * FROM pg_temp.new_audit_rows();
+SELECT pat_audit_link() AS linked \gset
 SELECT token_id = :'alice_id' AS alice_row, new_data ? 'expires_at' AS has_expiry,
        new_data ->> 'expires_at' IS NOT NULL AS expiry_set, db_role_is_session_user
 FROM audit_rows WHERE action = 'created' ORDER BY seq;
 -- Neither the digest (in any encoding) nor the token appears anywhere in the log.
+SELECT pat_audit_link() AS linked \gset
 SELECT count(*) AS rows_with_secrets
 FROM pat.audit_log l, pat.tokens t
 WHERE t.user_id LIKE 'audit\_%'
@@ -70,6 +75,7 @@ UPDATE pat.tokens SET name = name WHERE token_id = :'alice_id';
 SELECT * FROM pg_temp.new_audit_rows();
 -- expiry_changed: a direct UPDATE may only shorten an expiry, and is recorded.
 UPDATE pat.tokens SET expires_at = expires_at - interval '1 day' WHERE token_id = :'alice_id';
+SELECT pat_audit_link() AS linked \gset
 SELECT action, old_data ? 'expires_at' AS old_expiry, new_data ? 'expires_at' AS new_expiry,
        (new_data ->> 'expires_at')::timestamptz < (old_data ->> 'expires_at')::timestamptz
            AS shortened
@@ -130,6 +136,7 @@ SELECT pat_revoke(:'alice_id');
 SELECT pat_revoke(:'alice_id');
 SELECT pat_set_actor('audit_offboarding'), pat_revoke_all('audit_bob');
 SELECT * FROM pg_temp.new_audit_rows();
+SELECT pat_audit_link() AS linked \gset
 SELECT count(DISTINCT l.txid) AS transactions, count(*) AS revoked_rows
 FROM audit_rows r JOIN pat.audit_log l USING (seq)
 WHERE r.action = 'revoked' AND r.user_id = 'audit_bob';
@@ -166,6 +173,7 @@ UPDATE audit_orders SET item = 'red pen', password_hash = 'h3' WHERE id = 2;
 DELETE FROM audit_orders WHERE id = 1;
 COMMIT;
 SELECT * FROM pg_temp.new_audit_rows();
+SELECT pat_audit_link() AS linked \gset
 SELECT token_id = :'alice_id' AS alice_token FROM audit_rows WHERE table_name IS NOT NULL;
 -- Outside any token context: not recorded.
 INSERT INTO audit_orders VALUES (3, 'ink', 'h4');
@@ -206,6 +214,7 @@ SELECT pat_authenticate(:'alice_tok');
 SET LOCAL ROLE regress_audit_app;
 INSERT INTO audit_orders VALUES (7, 'glue', 'h8');
 COMMIT;
+SELECT pat_audit_link() AS linked \gset
 SELECT user_id, action, new_data, db_role, db_role_is_session_user
 FROM audit_rows ORDER BY seq DESC LIMIT 1;
 SELECT action FROM pg_temp.new_audit_rows();
@@ -214,6 +223,7 @@ GRANT EXECUTE ON FUNCTION pat_update(uuid, text, text[]) TO regress_audit_app;
 SET ROLE regress_audit_app;
 SELECT pat_update(:'alice_id', 'app (renamed)');
 RESET ROLE;
+SELECT pat_audit_link() AS linked \gset
 SELECT user_id, action, db_role FROM audit_rows ORDER BY seq DESC LIMIT 1;
 SELECT action FROM pg_temp.new_audit_rows();
 
@@ -331,14 +341,14 @@ EXCEPTION WHEN insufficient_privilege THEN
     RAISE NOTICE 'refused: %', SQLERRM;
 END
 $$;
--- An application role may not read, write or purge the log, nor write rows itself.
+-- An application role may not read, write, link or purge the log, nor write rows itself.
 SET ROLE regress_audit_app;
 SELECT count(*) FROM pat.audit_log;
 \echo :SQLSTATE
 INSERT INTO pat.audit_log (seq, action, db_role, session_role, txid, row_hash)
 VALUES (0, 'insert', 'x', 'x', 0, '\x00');
 \echo :SQLSTATE
-SELECT pat.audit_write('revoked', NULL, 'audit_alice', NULL, NULL, NULL, NULL);
+SELECT pat_audit_link();
 \echo :SQLSTATE
 SELECT pat_audit_purge('1 day');
 \echo :SQLSTATE
@@ -350,6 +360,7 @@ RESET ROLE;
 SELECT * FROM pg_temp.new_audit_rows();
 
 -- The chain is intact.
+SELECT pat_audit_link() AS linked \gset
 SELECT ok, checked = (SELECT count(*) FROM pat.audit_log) AS all_checked, first_broken_seq,
        detail
 FROM pat_audit_verify();

@@ -20,8 +20,10 @@ SELECT pat_audit_purge('1 day -36 hours');
 \echo :SQLSTATE
 
 -- Nothing is older than a century: nothing is deleted, but the purge is still recorded.
+SELECT pat_audit_link() AS linked \gset
 SELECT max(seq) AS before_last, count(*) AS before_count FROM pat.audit_log \gset
 SELECT pat_audit_purge('100 years');
+SELECT pat_audit_link() AS linked \gset
 SELECT seq = :before_last + 1 AS appended, user_id, actor, action, table_name, old_data,
        new_data ->> 'purged' AS purged, new_data ? 'older_than' AS has_older_than,
        new_data ? 'cutoff' AS has_cutoff,
@@ -30,11 +32,13 @@ SELECT seq = :before_last + 1 AS appended, user_id, actor, action, table_name, o
        decode(new_data ->> 'anchor', 'hex') IS NOT DISTINCT FROM
            (SELECT prev_hash FROM pat.audit_log ORDER BY seq LIMIT 1) AS anchor_ok
 FROM pat.audit_log ORDER BY seq DESC LIMIT 1;
+SELECT pat_audit_link() AS linked \gset
 SELECT count(*) = :before_count + 1 AS nothing_deleted FROM pat.audit_log;
 SELECT ok, first_broken_seq, detail FROM pat_audit_verify();
 
 -- Everything before this transaction began: every existing row. The purge runs with a token
 -- and an actor, so it is attributed like any other action.
+SELECT pat_audit_link() AS linked \gset
 SELECT max(seq) AS before_last, count(*) AS before_count FROM pat.audit_log \gset
 SELECT row_hash AS last_hash FROM pat.audit_log ORDER BY seq DESC LIMIT 1 \gset
 BEGIN;
@@ -45,13 +49,16 @@ SELECT pat_audit_purge('0 seconds') = :before_count AS purged_all_before;
 DELETE FROM pat.audit_log;
 \echo :SQLSTATE
 ROLLBACK;
+SELECT pat_audit_link() AS linked \gset
 SELECT count(*) = :before_count AS rolled_back FROM pat.audit_log;
 BEGIN;
 SELECT pat_authenticate(:'dba_tok');
 SELECT pat_set_actor('audit_retention_job');
 SELECT pat_audit_purge('0 seconds') = :before_count AS purged_all_before;
 COMMIT;
+SELECT pat_audit_link() AS linked \gset
 SELECT count(*) AS rows_left FROM pat.audit_log;
+SELECT pat_audit_link() AS linked \gset
 SELECT seq = :before_last + 1 AS appended, user_id, token_name, actor, action,
        (new_data ->> 'purged')::bigint = :before_count AS count_recorded,
        (new_data ->> 'through_seq')::bigint = :before_last AS through_seq_ok,
@@ -63,12 +70,15 @@ SELECT ok, checked, first_broken_seq, detail FROM pat_audit_verify();
 -- The chain goes on after a purge.
 SELECT token_id AS new_id FROM pat_create('audit_dba', 'after purge', '{}', '1 day') \gset
 SELECT pat_revoke(:'new_id');
+SELECT pat_audit_link() AS linked \gset
 SELECT action, token_name FROM pat.audit_log ORDER BY seq;
 SELECT ok, checked, first_broken_seq, detail FROM pat_audit_verify();
 
 -- A purge that deletes nothing keeps the anchor of the previous one.
 SELECT pat_audit_purge('1 hour');
+SELECT pat_audit_link() AS linked \gset
 SELECT count(*) AS rows_left FROM pat.audit_log;
+SELECT pat_audit_link() AS linked \gset
 SELECT (l.new_data ->> 'through_seq')::bigint = :before_last AS same_through_seq,
        decode(l.new_data ->> 'anchor', 'hex') = :'last_hash'::bytea AS same_anchor
 FROM pat.audit_log l ORDER BY l.seq DESC LIMIT 1;
@@ -98,6 +108,7 @@ SELECT ok FROM pat_audit_verify();
 DELETE FROM pat.audit_log;
 \echo :SQLSTATE
 RESET ROLE;
+SELECT pat_audit_link() AS linked \gset
 SELECT action, db_role FROM pat.audit_log ORDER BY seq DESC LIMIT 1;
 REVOKE ALL ON FUNCTION pat_audit_purge(interval), pat_audit_verify() FROM regress_audit_dba;
 DROP ROLE regress_audit_dba, regress_audit_nobody;

@@ -1,17 +1,20 @@
 --
--- Tampering that only the superuser can do (switching the append-only trigger off) is found
--- by pat_audit_verify(): an edited row, a deleted row (a gap), an edit whose row_hash was
--- recomputed (the next row no longer links), and two rows swapping places. After each, the
--- original rows are put back and the chain verifies again. Seqs are shown relative to the
--- first row written here.
+-- Tampering that only the superuser can do is found by pat_audit_verify(): an edited row, a
+-- deleted row (a gap), an edit whose row_hash was recomputed (the next row no longer links),
+-- two rows swapping places, a forged row. ALTER TABLE ... DISABLE TRIGGER is refused on the log
+-- (since 1.5), so the tampering runs with session_replication_role = replica, which skips
+-- ordinary triggers. After each, the original rows are put back and the chain verifies again.
+-- Seqs are shown relative to the first row written here.
 --
 \set SHOW_CONTEXT never
 
 CREATE TABLE audit_ledger (id int PRIMARY KEY, amount numeric);
 SELECT pat_audit_table('audit_ledger', record_without_token => true);
+SELECT pat_audit_link() AS linked \gset
 SELECT coalesce(max(seq), 0) AS base FROM pat.audit_log \gset
 INSERT INTO audit_ledger SELECT g, g * 10 FROM generate_series(1, 6) AS g;
 UPDATE audit_ledger SET amount = amount + 1 WHERE id IN (2, 4);
+SELECT pat_audit_link() AS linked \gset
 SELECT seq - :base AS n, action, old_data, new_data FROM pat.audit_log WHERE seq > :base
 ORDER BY seq;
 SELECT ok, first_broken_seq, detail FROM pat_audit_verify();
@@ -31,77 +34,87 @@ LANGUAGE sql AS $$
 $$;
 
 -- 1. An edited row: its own hash no longer matches.
-ALTER TABLE pat.audit_log DISABLE TRIGGER USER;
+SET session_replication_role = replica;
 UPDATE pat.audit_log SET new_data = jsonb_set(new_data, '{amount}', '1000')
 WHERE seq = :base + 3;
-ALTER TABLE pat.audit_log ENABLE TRIGGER USER;
+RESET session_replication_role;
 SELECT * FROM pg_temp.verify_relative(:base);
 -- checked counts the rows before the break.
+SELECT pat_audit_link() AS linked \gset
 SELECT checked = (SELECT count(*) FROM pat.audit_log WHERE seq < :base + 3) AS checked_before
 FROM pat_audit_verify();
-ALTER TABLE pat.audit_log DISABLE TRIGGER USER;
+SET session_replication_role = replica;
 UPDATE pat.audit_log l SET new_data = s.new_data FROM audit_saved s
 WHERE l.seq = s.seq AND l.seq = :base + 3;
-ALTER TABLE pat.audit_log ENABLE TRIGGER USER;
+RESET session_replication_role;
 SELECT * FROM pg_temp.verify_relative(:base);
 
 -- 2. A deleted row: the gap is reported at the missing seq.
-ALTER TABLE pat.audit_log DISABLE TRIGGER USER;
+SET session_replication_role = replica;
 DELETE FROM pat.audit_log WHERE seq = :base + 5;
-ALTER TABLE pat.audit_log ENABLE TRIGGER USER;
+RESET session_replication_role;
 SELECT * FROM pg_temp.verify_relative(:base);
--- Two more rows gone; session_replication_role = replica (superuser only) skips the trigger
--- too.
+-- Two more rows gone.
 SET session_replication_role = replica;
 DELETE FROM pat.audit_log WHERE seq IN (:base + 6, :base + 7);
 RESET session_replication_role;
 SELECT * FROM pg_temp.verify_relative(:base);
+SET session_replication_role = replica;
 INSERT INTO pat.audit_log SELECT * FROM audit_saved WHERE seq IN (:base + 5, :base + 6, :base + 7);
+RESET session_replication_role;
 SELECT * FROM pg_temp.verify_relative(:base);
 
 -- 3. An edit with its row_hash recomputed: the edited row is consistent, the next one no
 -- longer links to it.
-ALTER TABLE pat.audit_log DISABLE TRIGGER USER;
+SET session_replication_role = replica;
 UPDATE pat.audit_log SET new_data = jsonb_set(new_data, '{amount}', '1000')
 WHERE seq = :base + 2;
 UPDATE pat.audit_log SET row_hash =
     pat.audit_hash(prev_hash, seq, occurred_at, user_id, token_id, token_name, actor, action,
                    table_name, old_data, new_data, db_role, session_role, txid)
 WHERE seq = :base + 2;
-ALTER TABLE pat.audit_log ENABLE TRIGGER USER;
+RESET session_replication_role;
 SELECT * FROM pg_temp.verify_relative(:base);
-ALTER TABLE pat.audit_log DISABLE TRIGGER USER;
+SET session_replication_role = replica;
 UPDATE pat.audit_log l SET new_data = s.new_data, row_hash = s.row_hash FROM audit_saved s
 WHERE l.seq = s.seq AND l.seq = :base + 2;
-ALTER TABLE pat.audit_log ENABLE TRIGGER USER;
+RESET session_replication_role;
 SELECT * FROM pg_temp.verify_relative(:base);
 
 -- 4. Two rows swapping places.
-ALTER TABLE pat.audit_log DISABLE TRIGGER USER;
+SET session_replication_role = replica;
 UPDATE pat.audit_log SET seq = -1 WHERE seq = :base + 7;
 UPDATE pat.audit_log SET seq = :base + 7 WHERE seq = :base + 8;
 UPDATE pat.audit_log SET seq = :base + 8 WHERE seq = -1;
-ALTER TABLE pat.audit_log ENABLE TRIGGER USER;
+RESET session_replication_role;
 SELECT * FROM pg_temp.verify_relative(:base);
-ALTER TABLE pat.audit_log DISABLE TRIGGER USER;
+SET session_replication_role = replica;
 DELETE FROM pat.audit_log WHERE seq IN (:base + 7, :base + 8);
-ALTER TABLE pat.audit_log ENABLE TRIGGER USER;
 INSERT INTO pat.audit_log SELECT * FROM audit_saved WHERE seq IN (:base + 7, :base + 8);
+RESET session_replication_role;
 SELECT * FROM pg_temp.verify_relative(:base);
 
--- 5. A forged row appended by hand, with a made-up hash.
+-- 5. A forged row appended by hand, with a made-up hash. A plain INSERT is refused (42501)...
+SELECT pat_audit_link() AS linked \gset
+INSERT INTO pat.audit_log (seq, user_id, action, db_role, session_role, txid, row_hash)
+VALUES (0, 'audit_mallory', 'insert', 'x', 'x', 0, '\x00');
+\echo :SQLSTATE
+-- ... and one slipped in with the triggers skipped is found.
+SET session_replication_role = replica;
 INSERT INTO pat.audit_log (seq, user_id, action, db_role, session_role, txid, prev_hash,
                            row_hash)
 SELECT max(seq) + 1, 'audit_mallory', 'insert', 'x', 'x', 0,
        (SELECT row_hash FROM pat.audit_log ORDER BY seq DESC LIMIT 1), '\x00'
 FROM pat.audit_log;
+RESET session_replication_role;
 SELECT * FROM pg_temp.verify_relative(:base);
-ALTER TABLE pat.audit_log DISABLE TRIGGER USER;
+SET session_replication_role = replica;
 DELETE FROM pat.audit_log WHERE user_id = 'audit_mallory';
-ALTER TABLE pat.audit_log ENABLE TRIGGER USER;
+RESET session_replication_role;
 
 -- Everything is back: the chain verifies, and appends go on.
 SELECT ok, first_broken_seq, detail FROM pat_audit_verify();
 DELETE FROM audit_ledger;
+SELECT pat_audit_link() > 0 AS linked;
 SELECT ok, first_broken_seq, detail FROM pat_audit_verify();
 DROP TABLE audit_ledger;

@@ -65,6 +65,7 @@ UPDATE pat.tokens SET name = '   ' WHERE token_id = :'bob_id';
 \echo :SQLSTATE
 RESET ROLE;
 -- Under a lifetime policy, no token that never expires and none beyond it.
+SELECT pat_audit_link() AS linked \gset
 SELECT coalesce(max(seq), 0) AS audit_start FROM pat.audit_log \gset
 SET pat.max_lifetime = '90 days';
 SET ROLE regress_tg_direct;
@@ -78,14 +79,17 @@ INSERT INTO pat.tokens (user_id, name, scopes, digest, expires_at)
 VALUES ('tg-alice', 'direct', '{tg:read}', sha256('c'), now() + interval '30 days');
 RESET ROLE;
 RESET pat.max_lifetime;
+SELECT pat_audit_link() AS linked \gset
 SELECT action, user_id, token_name, db_role = 'regress_tg_direct' AS by_direct_role
 FROM pat.audit_log WHERE seq > :audit_start ORDER BY seq;
 SELECT count(*) AS forged_rows FROM pat.tokens WHERE name IN ('forged', 'forever', 'long');
 
 -- A superuser may load rows with their history (pg_restore does): not audited as created.
+SELECT pat_audit_link() AS linked \gset
 SELECT coalesce(max(seq), 0) AS audit_start FROM pat.audit_log \gset
 INSERT INTO pat.tokens (user_id, name, scopes, digest, created_at, revoked_at)
 VALUES ('tg-restored', 'restored', '{}', sha256('d'), '2020-01-01', '2020-02-01');
+SELECT pat_audit_link() AS linked \gset
 SELECT count(*) AS audit_rows FROM pat.audit_log WHERE seq > :audit_start;
 -- But not a bad name.
 INSERT INTO pat.tokens (user_id, name, scopes, digest) VALUES ('tg-restored', ' ', '{}', sha256('e'));

@@ -1,12 +1,13 @@
-// The audit log's SQL functions and triggers: pat_set_actor, pat_current_actor, pat_audit (the
-// trigger applications attach), pat.audit_write (lifecycle rows), the append-only trigger of
-// pat.audit_log, and pat_audit_purge.
+// The audit log's SQL functions and triggers: pat_set_actor, pat_current_actor, the guard of
+// pat.audit_log and pat.audit_pending, pat_audit_link and pat_audit_purge. pat_audit() is in
+// audit_table.cpp.
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/error.hpp"
+#include "pg/audit_guard.hpp"
 #include "pg/audit_state.hpp"
 #include "pg/audit_writer.hpp"
 #include "pg/convert.hpp"
@@ -21,11 +22,6 @@ namespace {
 // Longest actor accepted, in characters, as for user ids.
 constexpr int kActorMaxChars = 255;
 
-// What pat.audit_write() may record; pat_audit() writes insert, update and delete, and
-// pat_audit_purge() audit_purged.
-constexpr const char *kLifecycleActions[] = {"created",        "renamed", "scopes_changed",
-                                             "expiry_changed", "revoked", "deleted"};
-
 // Raises 39P01 unless fcinfo is a trigger call of the expected kind.
 TriggerData *trigger_data(FunctionCallInfo fcinfo, const char *function) {
     if (!CALLED_AS_TRIGGER(fcinfo)) {
@@ -35,103 +31,20 @@ TriggerData *trigger_data(FunctionCallInfo fcinfo, const char *function) {
     return reinterpret_cast<TriggerData *>(fcinfo->context);
 }
 
-// The authenticated token's user, id and name into entry (none outside a token context).
-void attribute_to_token_context(pat::pg::AuditEntry &entry) {
-    const auto *context = pat::pg::current_token_context();
-    if (context == nullptr) {
-        return;
-    }
-    entry.user_id = pat::pg::make_text(context->user_id);
-    entry.token_name = pat::pg::make_text(context->token_name);
-    entry.token_id = call_pg([] { return static_cast<pg_uuid_t *>(palloc(sizeof(pg_uuid_t))); });
-    *entry.token_id = context->token_id;
-}
-
-// A nullable text argument, nullptr for NULL.
-text *text_arg(FunctionCallInfo fcinfo, int n) {
-    return PG_ARGISNULL(n) ? nullptr : call_pg([&] { return PG_GETARG_TEXT_PP(n); });
-}
-
-// A nullable jsonb argument, nullptr for NULL.
-Jsonb *jsonb_arg(FunctionCallInfo fcinfo, int n) {
-    return PG_ARGISNULL(n) ? nullptr : call_pg([&] { return PG_GETARG_JSONB_P(n); });
-}
-
-// pat_audit()'s trigger arguments.
-struct AuditArguments {
-    bool always = false;               // record changes made outside a token context too
-    std::vector<std::string> exclude;  // columns left out of old_data and new_data
-};
-
-// Parses 'always' and 'exclude=<column>' (one argument per column; the name is taken literally,
-// commas included) and checks each excluded column exists, so that a typo cannot leak a column
-// meant to stay out of the log.
-AuditArguments audit_arguments(const Trigger *trigger, TupleDesc desc) {
-    AuditArguments arguments;
-    constexpr std::string_view kExclude = "exclude=";
-    for (int i = 0; i < trigger->tgnargs; ++i) {
-        std::string_view argument = trigger->tgargs[i];
-        if (argument == "always") {
-            arguments.always = true;
-        } else if (argument.substr(0, kExclude.size()) == kExclude &&
-                   argument.size() > kExclude.size()) {
-            std::string column(argument.substr(kExclude.size()));
-            // Cannot raise: SPI_fnumber only compares names.
-            if (SPI_fnumber(desc, column.c_str()) <= 0) {
-                throw pat::Error(pat::sqlstate::kUndefinedColumn,
-                                 "pat_audit() cannot exclude column \"" + column +
-                                     "\": the table has no such column",
-                                 "", "Fix the trigger's arguments, e.g. with pat_audit_table().");
-            }
-            arguments.exclude.push_back(std::move(column));
-        } else {
-            throw pat::Error(pat::sqlstate::kInvalidParameterValue,
-                             "unknown pat_audit() trigger argument \"" +
-                                 std::string(argument.substr(0, 100)) + "\"",
-                             "", "The arguments are 'always' and 'exclude=<column>'.");
-        }
-    }
-    return arguments;
-}
-
-// The audited table's name, schema-qualified and quoted; a partition is named by the root of
-// its partition tree, so that "which tokens touched table T" finds every partition's rows.
-text *audited_table_name(Relation relation) {
-    Oid table = RelationGetRelid(relation);
-    if (relation->rd_rel->relispartition) {
-        table = llast_oid(get_partition_ancestors(table));
-    }
-    char *schema = get_namespace_name(get_rel_namespace(table));
-    char *name = get_rel_name(table);
-    if (schema == nullptr || name == nullptr) {
-        elog(ERROR, "cache lookup failed for relation %u", table);
-    }
-    return cstring_to_text(quote_qualified_identifier(schema, name));
-}
-
-// to_jsonb(row) - exclude, computed as the user running the statement (a type's cast to json
-// is user code and must not run as the log's owner). exclude may be nullptr.
-Jsonb *row_jsonb(HeapTuple tuple, TupleDesc desc, ArrayType *exclude) {
-    Datum row = heap_copy_tuple_as_datum(tuple, desc);
-    // to_jsonb() is polymorphic: it reads its argument's type from the call expression.
-    FmgrInfo to_jsonb_info;
-    fmgr_info(F_TO_JSONB, &to_jsonb_info);
-    Node *argument = reinterpret_cast<Node *>(makeNullConst(desc->tdtypeid, -1, InvalidOid));
-    FuncExpr *call = makeFuncExpr(F_TO_JSONB, JSONBOID, list_make1(argument), InvalidOid,
-                                  InvalidOid, COERCE_EXPLICIT_CALL);
-    fmgr_info_set_expr(reinterpret_cast<Node *>(call), &to_jsonb_info);
-    Datum json = FunctionCall1(&to_jsonb_info, row);
-    if (exclude != nullptr) {
-        json = DirectFunctionCall2(jsonb_delete_array, json, PointerGetDatum(exclude));
-    }
-    return DatumGetJsonbP(json);
-}
-
 // The append-only refusal.
-[[noreturn]] void refuse_change(const char *what) {
-    throw pat::Error(pat::sqlstate::kInsufficientPrivilege, "pat.audit_log is append-only",
+[[noreturn]] void refuse_change(const char *table, const char *what) {
+    throw pat::Error(pat::sqlstate::kInsufficientPrivilege, std::string(table) + " is append-only",
                      std::string(what) + " is refused for every role, superusers included.",
                      "Old rows are removed with pat_audit_purge().");
+}
+
+// The refusal of rows that do not come from pg_pat's writer.
+[[noreturn]] void refuse_insert(const char *table) {
+    throw pat::Error(pat::sqlstate::kInsufficientPrivilege,
+                     std::string("rows enter ") + table + " only through pg_pat",
+                     "INSERT is refused for every role, superusers included: audit rows are "
+                     "written by pg_pat's triggers and functions, which fire no trigger.",
+                     "pg_restore loads the log with COPY as a superuser, which is allowed.");
 }
 
 // The purge's first query: where the kept part of the chain begins ($1: older_than). boundary
@@ -252,9 +165,23 @@ PAT_FUNCTION(pat_current_actor) {
     PG_RETURN_TEXT_P(pat::pg::make_text(*actor));
 }
 
-// pat.audit_write(action, table_name, user_id, token_id, token_name, old_data, new_data): appends
-// one token lifecycle row; its actor comes from the transaction. The writer of the lifecycle
-// trigger on pat.tokens.
+// What pat.audit_write() may record.
+constexpr const char *kLifecycleActions[] = {"created",        "renamed", "scopes_changed",
+                                             "expiry_changed", "revoked", "deleted"};
+
+// A nullable text argument, nullptr for NULL.
+text *text_arg(FunctionCallInfo fcinfo, int n) {
+    return PG_ARGISNULL(n) ? nullptr : call_pg([&] { return PG_GETARG_TEXT_PP(n); });
+}
+
+// A nullable jsonb argument, nullptr for NULL.
+Jsonb *jsonb_arg(FunctionCallInfo fcinfo, int n) {
+    return PG_ARGISNULL(n) ? nullptr : call_pg([&] { return PG_GETARG_JSONB_P(n); });
+}
+
+// pat.audit_write(action, table_name, user_id, token_id, token_name, old_data, new_data): the
+// lifecycle writer of the PL/pgSQL trigger of pg_pat 1.1 to 1.3 (dropped in 1.5), kept for
+// databases not updated yet. Returns the row's seq (NULL once it is linked later, from 1.5 on).
 PAT_FUNCTION(pat_audit_write) {
     pat::pg::require_arg(fcinfo, 0, "action");
     pat::pg::AuditEntry entry;
@@ -277,57 +204,17 @@ PAT_FUNCTION(pat_audit_write) {
     entry.new_data = jsonb_arg(fcinfo, 6);
     entry.actor = pat::pg::audit_actor_for(entry.user_id);
     pat::pg::register_audit_callbacks();
-    PG_RETURN_INT64(call_pg([&] { return pat::pg::append_audit_entry(entry); }));
+    int64 seq = call_pg([&] { return pat::pg::append_audit_entry(entry); });
+    if (seq == 0) {
+        PG_RETURN_NULL();
+    }
+    PG_RETURN_INT64(seq);
 }
 
-// pat_audit(): AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW. Records the change against the
-// transaction's token; outside a token context only with the argument 'always'.
-PAT_FUNCTION(pat_audit) {
-    TriggerData *trigger = trigger_data(fcinfo, "pat_audit()");
-    TriggerEvent event = trigger->tg_event;
-    if (!TRIGGER_FIRED_AFTER(event) || !TRIGGER_FIRED_FOR_ROW(event) ||
-        TRIGGER_FIRED_BY_TRUNCATE(event)) {
-        throw pat::Error(pat::sqlstate::kTriggerProtocolViolated,
-                         "pat_audit() must fire AFTER INSERT, UPDATE or DELETE FOR EACH ROW", "",
-                         "Attach it with pat_audit_table().");
-    }
-    Relation relation = trigger->tg_relation;
-    TupleDesc desc = RelationGetDescr(relation);
-    AuditArguments arguments = audit_arguments(trigger->tg_trigger, desc);
-    if (pat::pg::current_token_context() == nullptr && !arguments.always) {
-        return PointerGetDatum(nullptr);
-    }
-
-    pat::pg::AuditEntry entry;
-    HeapTuple old_row = nullptr;
-    HeapTuple new_row = nullptr;
-    if (TRIGGER_FIRED_BY_INSERT(event)) {
-        entry.action = "insert";
-        new_row = trigger->tg_trigtuple;
-    } else if (TRIGGER_FIRED_BY_UPDATE(event)) {
-        entry.action = "update";
-        old_row = trigger->tg_trigtuple;
-        new_row = trigger->tg_newtuple;
-    } else {
-        entry.action = "delete";
-        old_row = trigger->tg_trigtuple;
-    }
-    ArrayType *exclude =
-        arguments.exclude.empty() ? nullptr : pat::pg::make_text_array(arguments.exclude);
-    call_pg([&] {
-        entry.table_name = audited_table_name(relation);
-        entry.old_data = old_row != nullptr ? row_jsonb(old_row, desc, exclude) : nullptr;
-        entry.new_data = new_row != nullptr ? row_jsonb(new_row, desc, exclude) : nullptr;
-    });
-    attribute_to_token_context(entry);
-    entry.actor = pat::pg::audit_actor_for(entry.user_id);
-    pat::pg::register_audit_callbacks();
-    call_pg([&] { pat::pg::append_audit_entry(entry); });
-    return PointerGetDatum(nullptr);
-}
-
-// pat.audit_log_append_only(): BEFORE UPDATE OR DELETE FOR EACH ROW and BEFORE TRUNCATE on
-// pat.audit_log. Refuses everything, for every role, but the deletes pat_audit_purge() runs.
+// pat.audit_log_append_only(): BEFORE INSERT OR UPDATE OR DELETE FOR EACH ROW and BEFORE
+// TRUNCATE on pat.audit_log and pat.audit_pending. pg_pat's writer and linker insert and delete
+// without firing triggers; of everyone else it refuses everything, for every role, but the
+// deletes pat_audit_purge() runs and the COPY of a superuser's restore.
 PAT_FUNCTION(pat_audit_log_append_only) {
     TriggerData *trigger = trigger_data(fcinfo, "pat.audit_log_append_only()");
     TriggerEvent event = trigger->tg_event;
@@ -335,13 +222,21 @@ PAT_FUNCTION(pat_audit_log_append_only) {
         throw pat::Error(pat::sqlstate::kTriggerProtocolViolated,
                          "pat.audit_log_append_only() must fire BEFORE");
     }
+    bool is_log = RelationGetRelid(trigger->tg_relation) == pat::pg::audit_log_relation();
+    const char *table = is_log ? "pat.audit_log" : "pat.audit_pending";
+    if (TRIGGER_FIRED_BY_INSERT(event)) {
+        if (pat::pg::copying_into_audit_tables() && superuser()) {
+            return PointerGetDatum(trigger->tg_trigtuple);
+        }
+        refuse_insert(table);
+    }
     if (TRIGGER_FIRED_BY_TRUNCATE(event)) {
-        refuse_change("TRUNCATE");
+        refuse_change(table, "TRUNCATE");
     }
     if (TRIGGER_FIRED_BY_UPDATE(event)) {
-        refuse_change("UPDATE");
+        refuse_change(table, "UPDATE");
     }
-    if (TRIGGER_FIRED_BY_DELETE(event) && TRIGGER_FIRED_FOR_ROW(event)) {
+    if (is_log && TRIGGER_FIRED_BY_DELETE(event) && TRIGGER_FIRED_FOR_ROW(event)) {
         TupleDesc desc = RelationGetDescr(trigger->tg_relation);
         int seq_column = SPI_fnumber(desc, "seq");
         bool is_null = true;
@@ -351,7 +246,14 @@ PAT_FUNCTION(pat_audit_log_append_only) {
             return PointerGetDatum(trigger->tg_trigtuple);
         }
     }
-    refuse_change("DELETE");
+    refuse_change(table, "DELETE");
+}
+
+// pat_audit_link(): links the committed pending rows now, as pg_pat's worker does shortly
+// after each commit; returns how many. Holds the chain lock (the worker's) to commit.
+PAT_FUNCTION(pat_audit_link) {
+    pat::pg::register_audit_callbacks();
+    PG_RETURN_INT64(call_pg([] { return pat::pg::link_pending_rows(); }));
 }
 
 // pat_audit_purge(older_than): deletes the oldest part of the chain, every row before the first
@@ -362,10 +264,13 @@ PAT_FUNCTION(pat_audit_purge) {
     Interval *older_than = PG_GETARG_INTERVAL_P(0);
     pat::pg::AuditEntry entry;
     entry.action = "audit_purged";
-    attribute_to_token_context(entry);
-    entry.actor = pat::pg::audit_actor_for(entry.user_id);
     pat::pg::register_audit_callbacks();
+    call_pg([&] { pat::pg::attribute_to_token_context(entry); });
+    entry.actor = pat::pg::audit_actor_for(entry.user_id);
 
+    // The chain lock and every committed row linked first: the purge sees the whole chain, and
+    // its own row, linked right after, records what it removes.
+    call_pg([] { pat::pg::link_pending_rows(); });
     pat::pg::OwnerSpi spi =
         call_pg([] { return pat::pg::begin_owner_spi(pat::pg::audit_log_relation()); });
     PurgePlan plan = call_pg([&] { return plan_purge(older_than); });
@@ -374,7 +279,10 @@ PAT_FUNCTION(pat_audit_purge) {
                          "older_than must not be a negative interval");
     }
     entry.new_data = plan.record;
-    call_pg([&] { pat::pg::append_audit_entry(entry); });
+    call_pg([&] {
+        pat::pg::append_audit_entry(entry);
+        pat::pg::link_pending_rows();
+    });
     int64 deleted = 0;
     {
         pat::pg::PurgePermission permission(plan.boundary - 1);

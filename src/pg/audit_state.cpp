@@ -93,6 +93,19 @@ text *audit_actor_for(const text *user_id) {
     return nullptr;
 }
 
+void attribute_to_token_context(AuditEntry &entry) {
+    const TokenContext *context = current_token_context();
+    if (context == nullptr) {
+        return;
+    }
+    entry.user_id = cstring_to_text_with_len(context->user_id.data(),
+                                             static_cast<int>(context->user_id.size()));
+    entry.token_name = cstring_to_text_with_len(context->token_name.data(),
+                                                static_cast<int>(context->token_name.size()));
+    entry.token_id = static_cast<pg_uuid_t *>(palloc(sizeof(pg_uuid_t)));
+    *entry.token_id = context->token_id;
+}
+
 void set_audit_actor(std::optional<std::string> actor) {
     register_audit_callbacks();
     SubTransactionId subxact = GetCurrentSubTransactionId();  // reads a field: cannot raise

@@ -5,6 +5,7 @@
 // transaction (or the subtransaction that set them).
 #pragma once
 
+#include "pg/audit_writer.hpp"
 #include "pg/postgres.hpp"
 
 #include <optional>
@@ -28,6 +29,10 @@ const std::string *current_audit_actor();
 // pat_set_actor() named, else the authenticated token's user when that is someone else, else
 // nullptr. Throws PgError when out of memory.
 text *audit_actor_for(const text *user_id);
+
+// The authenticated token's user, id and name into entry (none outside a token context).
+// Plain PostgreSQL code: may ereport (out of memory).
+void attribute_to_token_context(AuditEntry &entry);
 
 // Whether this transaction still holds the chain lock (the row lock on pat.audit_chain_head),
 // so that its next append need not ask for it again.

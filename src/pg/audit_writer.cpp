@@ -1,7 +1,8 @@
-// Appending to pat.audit_log; see audit_writer.hpp.
+// Appending to the audit log and linking it; see audit_writer.hpp.
 #include "pg/audit_writer.hpp"
 
 #include "core/digest.hpp"
+#include "pg/audit_linker.hpp"
 #include "pg/audit_state.hpp"
 #include "pg/convert.hpp"
 #include "pg/spi_support.hpp"
@@ -11,33 +12,34 @@ namespace pat::pg {
 namespace {
 
 // Only ever locked, never updated: a REPEATABLE READ transaction that waited for the lock gets
-// it without a serialization failure once the holder commits.
+// it without a serialization failure once the holder commits. Only linkers take it.
 const char kLockQuery[] = "SELECT FROM pat.audit_chain_head FOR UPDATE";
 
 // The chain's last row, read with a snapshot taken after the lock: the row the previous holder
-// of the lock appended, or this transaction's own.
+// of the lock linked, or this transaction's own.
 const char kTailQuery[] =
     "SELECT l.seq, l.row_hash FROM pat.audit_log l ORDER BY l.seq DESC LIMIT 1";
 
-// The fallback for a log whose columns, constraints or triggers were changed: the same row
-// through the executor, in the columns' order of 1.1.
-const char kAppendQuery[] =
-    "INSERT INTO pat.audit_log (seq, occurred_at, user_id, token_id, token_name, actor, action,"
-    "                           table_name, old_data, new_data, db_role, session_role, txid,"
-    "                           prev_hash, row_hash)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
-constexpr int kAuditColumns = 15;
-const char *const kAuditColumnNames[kAuditColumns] = {
+SPIPlanPtr lock_plan = nullptr;
+SPIPlanPtr tail_plan = nullptr;
+
+// The columns of pat.audit_log and pat.audit_pending, in order; the pending row is the log row
+// without seq and the hashes, with the transaction's batch and the row's ordinal in front.
+constexpr int kLogColumns = 15;
+const char *const kLogColumnNames[kLogColumns] = {
     "seq",     "occurred_at",  "user_id",    "token_id",  "token_name",
     "actor",   "action",       "table_name", "old_data",  "new_data",
     "db_role", "session_role", "txid",       "prev_hash", "row_hash"};
-const Oid kAuditColumnTypes[kAuditColumns] = {INT8OID, TIMESTAMPTZOID, TEXTOID, UUIDOID,  TEXTOID,
-                                              TEXTOID, TEXTOID,        TEXTOID, JSONBOID, JSONBOID,
-                                              TEXTOID, TEXTOID,        INT8OID, BYTEAOID, BYTEAOID};
-
-SPIPlanPtr lock_plan = nullptr;
-SPIPlanPtr tail_plan = nullptr;
-SPIPlanPtr append_plan = nullptr;
+const Oid kLogColumnTypes[kLogColumns] = {INT8OID, TIMESTAMPTZOID, TEXTOID, UUIDOID,  TEXTOID,
+                                          TEXTOID, TEXTOID,        TEXTOID, JSONBOID, JSONBOID,
+                                          TEXTOID, TEXTOID,        INT8OID, BYTEAOID, BYTEAOID};
+constexpr int kPendingColumns = 14;
+const char *const kPendingColumnNames[kPendingColumns] = {
+    "batch",  "ordinal",    "occurred_at", "user_id",  "token_id", "token_name",   "actor",
+    "action", "table_name", "old_data",    "new_data", "db_role",  "session_role", "txid"};
+const Oid kPendingColumnTypes[kPendingColumns] = {
+    INT8OID, INT4OID, TIMESTAMPTZOID, TEXTOID,  UUIDOID, TEXTOID, TEXTOID,
+    TEXTOID, TEXTOID, JSONBOID,       JSONBOID, TEXTOID, TEXTOID, INT8OID};
 
 // A JSON value for the hashed array: a scalar or a container, NULL as JSON null.
 void push_text(JsonbParseState **state, const text *value) {
@@ -113,97 +115,116 @@ bytea *row_hash(const bytea *prev_hash, int64 seq, TimestampTz occurred_at, cons
     return make_bytea(digest.data(), digest.size());
 }
 
-// Whether rows can go straight into the heap and indexes, as COPY puts them: the log has the
-// 1.1 columns, in order, and no CHECK constraint, insert trigger or rule a DBA may have added
-// (those need the executor).
-bool plain_log(Relation log) {
-    TupleDesc desc = RelationGetDescr(log);
-    if (log->rd_rel->relkind != RELKIND_RELATION || desc->natts != kAuditColumns ||
-        (desc->constr != nullptr &&
-         (desc->constr->num_check > 0 || desc->constr->has_generated_stored ||
-          desc->constr->num_defval > 1)) ||
-        log->rd_rules != nullptr ||
-        (log->trigdesc != nullptr &&
-         (log->trigdesc->trig_insert_before_row || log->trigdesc->trig_insert_after_row ||
-          log->trigdesc->trig_insert_instead_row || log->trigdesc->trig_insert_before_statement ||
-          log->trigdesc->trig_insert_after_statement))) {
-        return false;
-    }
-    for (int i = 0; i < kAuditColumns; ++i) {
-        Form_pg_attribute attribute = TupleDescAttr(desc, i);
-        if (attribute->attisdropped || attribute->atttypid != kAuditColumnTypes[i] ||
-            strcmp(NameStr(attribute->attname), kAuditColumnNames[i]) != 0) {
-            return false;
-        }
-    }
-    return true;
-}
-
-// The log as the direct path keeps it for the rest of the transaction after its first append:
-// open, with its indexes, an executor state for their inserts, a slot, and the last heap page
-// pinned (a BulkInsertState without a ring buffer), all under the transaction's resource owner
-// and in its memory. Each further row then costs its inserts alone. Closed before commit;
-// forgotten at abort, whose cleanup releases it; reopened after DDL on the log.
-struct OpenLog {
-    Relation log = nullptr;
+// A table the writer keeps open for the rest of the transaction after its first insert: open,
+// with its indexes, an executor state for their inserts, a slot, and the last heap page pinned
+// (a BulkInsertState without a ring buffer), all under the transaction's resource owner and in
+// its memory. Each further row then costs its inserts alone. Closed before commit and before
+// any utility statement; forgotten at abort, whose cleanup releases it; reopened after DDL.
+struct AppendTable {
+    const char *name;
+    int natts;
+    const char *const *column_names;
+    const Oid *column_types;
+    Relation relation = nullptr;
     EState *estate = nullptr;
     ResultRelInfo *result = nullptr;
     TupleTableSlot *slot = nullptr;
     BulkInsertStateData bulk = {nullptr, InvalidBuffer};
     bool stale = false;
 };
-OpenLog open_log;
-bool open_log_callbacks_registered = false;
+AppendTable pending_table = {"audit_pending", kPendingColumns, kPendingColumnNames,
+                             kPendingColumnTypes};
+AppendTable log_table = {"audit_log", kLogColumns, kLogColumnNames, kLogColumnTypes};
+bool table_callbacks_registered = false;
 
-void close_open_log() {
-    if (open_log.log == nullptr) {
+// What this transaction appended: its batch (0: none drawn yet), the next row's ordinal.
+int64 transaction_batch = 0;
+int32 next_ordinal = 0;
+
+void close_table(AppendTable &table) {
+    if (table.relation == nullptr) {
         return;
     }
     ResourceOwner caller_owner = CurrentResourceOwner;
     CurrentResourceOwner = TopTransactionResourceOwner;
-    if (open_log.bulk.current_buf != InvalidBuffer) {
-        ReleaseBuffer(open_log.bulk.current_buf);
+    if (table.bulk.current_buf != InvalidBuffer) {
+        ReleaseBuffer(table.bulk.current_buf);
     }
-    ExecDropSingleTupleTableSlot(open_log.slot);
-    ExecCloseIndices(open_log.result);
-    table_close(open_log.log, NoLock);  // the lock is kept to commit, as an INSERT keeps it
-    FreeExecutorState(open_log.estate);
+    ExecDropSingleTupleTableSlot(table.slot);
+    ExecCloseIndices(table.result);
+    table_close(table.relation, NoLock);  // the lock is kept to commit, as an INSERT keeps it
+    FreeExecutorState(table.estate);
     CurrentResourceOwner = caller_owner;
-    open_log = OpenLog{};
+    table.relation = nullptr;
+    table.estate = nullptr;
+    table.result = nullptr;
+    table.slot = nullptr;
+    table.bulk = {nullptr, InvalidBuffer};
+    table.stale = false;
 }
 
-void on_log_transaction_event(XactEvent event, void *) {
+void forget_table(AppendTable &table) {
+    table.relation = nullptr;
+    table.estate = nullptr;
+    table.result = nullptr;
+    table.slot = nullptr;
+    table.bulk = {nullptr, InvalidBuffer};
+    table.stale = false;
+}
+
+void close_tables() {
+    close_table(pending_table);
+    close_table(log_table);
+}
+
+void on_writer_transaction_event(XactEvent event, void *) {
     switch (event) {
         case XACT_EVENT_PRE_COMMIT:
         case XACT_EVENT_PARALLEL_PRE_COMMIT:
         case XACT_EVENT_PRE_PREPARE:
-            close_open_log();
+            close_tables();
+            break;
+        case XACT_EVENT_COMMIT:
+            // Committed and visible: the linker may take the rows now. Cannot fail.
+            if (transaction_batch != 0) {
+                note_audit_commit();
+            }
+            transaction_batch = 0;
+            break;
+        case XACT_EVENT_PREPARE:
+            // A prepared transaction's rows are linked by the pass after COMMIT PREPARED, or
+            // after a restart.
+            transaction_batch = 0;
             break;
         case XACT_EVENT_ABORT:
         case XACT_EVENT_PARALLEL_ABORT:
-            open_log = OpenLog{};  // the abort released it
+            forget_table(pending_table);  // the abort released them
+            forget_table(log_table);
+            transaction_batch = 0;
             break;
         default:
             break;
     }
 }
 
-void on_log_relcache_invalidation(Datum, Oid relation) {
-    if (open_log.log != nullptr &&
-        (relation == InvalidOid || relation == RelationGetRelid(open_log.log))) {
-        open_log.stale = true;
+void on_table_relcache_invalidation(Datum, Oid relation) {
+    for (AppendTable *table : {&pending_table, &log_table}) {
+        if (table->relation != nullptr &&
+            (relation == InvalidOid || relation == RelationGetRelid(table->relation))) {
+            table->stale = true;
+        }
     }
 }
 
 ProcessUtility_hook_type previous_process_utility = nullptr;
 
 // Any utility statement (DDL, DROP EXTENSION, but also SAVEPOINT or COMMIT) first closes the
-// kept log: a relation this session holds open cannot be altered or dropped by it.
-void close_log_before_utility(PlannedStmt *statement, const char *query, bool read_only_tree,
-                              ProcessUtilityContext context, ParamListInfo params,
-                              QueryEnvironment *environment, DestReceiver *destination,
-                              QueryCompletion *completion) {
-    close_open_log();
+// kept tables: a relation this session holds open cannot be altered or dropped by it.
+void close_tables_before_utility(PlannedStmt *statement, const char *query, bool read_only_tree,
+                                 ProcessUtilityContext context, ParamListInfo params,
+                                 QueryEnvironment *environment, DestReceiver *destination,
+                                 QueryCompletion *completion) {
+    close_tables();
     if (previous_process_utility != nullptr) {
         previous_process_utility(statement, query, read_only_tree, context, params, environment,
                                  destination, completion);
@@ -213,75 +234,239 @@ void close_log_before_utility(PlannedStmt *statement, const char *query, bool re
     }
 }
 
-// Opens the log for direct appends, or returns false when it is not plain. May ereport.
-bool open_log_for_appends(Oid log_relation) {
-    if (open_log.log != nullptr && !open_log.stale) {
-        return true;
+// Raises unless relation has the columns this build writes (only pg_pat's update scripts can
+// change them).
+void check_columns(Relation relation, const AppendTable &table) {
+    TupleDesc desc = RelationGetDescr(relation);
+    bool matches = relation->rd_rel->relkind == RELKIND_RELATION && desc->natts == table.natts;
+    for (int i = 0; matches && i < table.natts; ++i) {
+        Form_pg_attribute attribute = TupleDescAttr(desc, i);
+        matches = !attribute->attisdropped && attribute->atttypid == table.column_types[i] &&
+                  strcmp(NameStr(attribute->attname), table.column_names[i]) == 0;
     }
-    close_open_log();
-    if (!open_log_callbacks_registered) {
-        RegisterXactCallback(on_log_transaction_event, nullptr);
-        CacheRegisterRelcacheCallback(on_log_relcache_invalidation, 0);
-        open_log_callbacks_registered = true;
+    if (!matches) {
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("pat.%s does not have the columns this pg_pat writes", table.name),
+                        errhint("Update the extension: ALTER EXTENSION pg_pat UPDATE.")));
     }
+}
+
+// Opens table for inserts for the rest of the transaction. May ereport.
+void open_table(AppendTable &table) {
+    if (table.relation != nullptr && !table.stale) {
+        return;
+    }
+    close_table(table);
+    if (!table_callbacks_registered) {
+        RegisterXactCallback(on_writer_transaction_event, nullptr);
+        CacheRegisterRelcacheCallback(on_table_relcache_invalidation, 0);
+        table_callbacks_registered = true;
+    }
+    Oid relation_id =
+        pat_relation(table.name, "Update the extension: ALTER EXTENSION pg_pat UPDATE.");
     ResourceOwner caller_owner = CurrentResourceOwner;
     MemoryContext caller_memory = MemoryContextSwitchTo(TopTransactionContext);
     CurrentResourceOwner = TopTransactionResourceOwner;
-    Relation log = table_open(log_relation, RowExclusiveLock);
-    if (!plain_log(log)) {
-        table_close(log, NoLock);
-        CurrentResourceOwner = caller_owner;
-        MemoryContextSwitchTo(caller_memory);
-        return false;
-    }
-    OpenLog opened;
-    opened.log = log;
-    opened.estate = CreateExecutorState();
-    opened.result = makeNode(ResultRelInfo);
-    InitResultRelInfo(opened.result, log, 1, nullptr, 0);
-    ExecOpenIndices(opened.result, false);
-    opened.slot = MakeSingleTupleTableSlot(RelationGetDescr(log), &TTSOpsVirtual);
+    Relation relation = table_open(relation_id, RowExclusiveLock);
+    check_columns(relation, table);
+    table.relation = relation;
+    table.estate = CreateExecutorState();
+    table.result = makeNode(ResultRelInfo);
+    InitResultRelInfo(table.result, relation, 1, nullptr, 0);
+    ExecOpenIndices(table.result, false);
+    table.slot = MakeSingleTupleTableSlot(RelationGetDescr(relation), &TTSOpsVirtual);
+    table.stale = false;
     CurrentResourceOwner = caller_owner;
     MemoryContextSwitchTo(caller_memory);
-    open_log = opened;
-    return true;
 }
 
-// A role's name as text.
-text *role_name(Oid role) {
-    return cstring_to_text(GetUserNameFromId(role, false));
-}
-
-// Inserts one row (values in kAuditColumnNames order) into the heap and every index, without
-// an executor: the cost of a hand-written trigger's INSERT, not of a statement. False when the
-// log is not plain (the caller then runs kAppendQuery). May ereport.
-bool insert_directly(Oid log_relation, Datum *values, bool *nulls) {
-    if (!open_log_for_appends(log_relation)) {
-        return false;
-    }
-    TupleTableSlot *slot = open_log.slot;
+// Inserts one row into table's heap and every index, without an executor: the cost of a
+// hand-written trigger's INSERT, not of a statement. No trigger fires: that is how the guard
+// on both tables (audit.cpp) tells pg_pat's rows from anyone else's. May ereport.
+void insert_row(AppendTable &table, const Datum *values, const bool *nulls) {
+    open_table(table);
+    TupleTableSlot *slot = table.slot;
     ExecClearTuple(slot);
-    memcpy(slot->tts_values, values, sizeof(Datum) * kAuditColumns);
-    memcpy(slot->tts_isnull, nulls, sizeof(bool) * kAuditColumns);
+    memcpy(slot->tts_values, values, sizeof(Datum) * table.natts);
+    memcpy(slot->tts_isnull, nulls, sizeof(bool) * table.natts);
     ExecStoreVirtualTuple(slot);
     // The pinned page belongs to the transaction's resource owner, not the statement's.
     ResourceOwner caller_owner = CurrentResourceOwner;
     CurrentResourceOwner = TopTransactionResourceOwner;
-    table_tuple_insert(open_log.log, slot, GetCurrentCommandId(true), 0, &open_log.bulk);
-    List *recheck =
-        ExecInsertIndexTuples(open_log.result, slot, open_log.estate, false, false, nullptr, NIL);
+    table_tuple_insert(table.relation, slot, GetCurrentCommandId(true), 0, &table.bulk);
+    if (table.result->ri_NumIndices > 0) {
+        List *recheck =
+            ExecInsertIndexTuples(table.result, slot, table.estate, false, false, nullptr, NIL);
+        list_free(recheck);
+    }
     CurrentResourceOwner = caller_owner;
-    list_free(recheck);
-    ResetPerTupleExprContext(open_log.estate);
+    ResetPerTupleExprContext(table.estate);
     ExecClearTuple(slot);
-    return true;
+}
+
+// A role's name as text, remembered for the last role asked (the same for every row of a
+// session, mostly). In TopMemoryContext; may ereport.
+text *role_name(Oid role, Oid *known_role, text **known_name) {
+    if (*known_role != role || *known_name == nullptr) {
+        char *name = GetUserNameFromId(role, false);
+        MemoryContext caller = MemoryContextSwitchTo(TopMemoryContext);
+        text *copy = cstring_to_text(name);
+        MemoryContextSwitchTo(caller);
+        if (*known_name != nullptr) {
+            pfree(*known_name);
+        }
+        *known_name = copy;
+        *known_role = role;
+    }
+    return *known_name;
+}
+Oid known_db_role = InvalidOid;
+text *known_db_role_name = nullptr;
+Oid known_session_role = InvalidOid;
+text *known_session_role_name = nullptr;
+
+// The chain lock and its tail: SPI as the log's owner, once per transaction.
+ChainTail lock_chain_and_read_tail() {
+    if (audit_chain_locked() && known_audit_chain_tail() != nullptr) {
+        return *known_audit_chain_tail();
+    }
+    OwnerSpi spi = begin_owner_spi(audit_log_relation());
+    lock_audit_chain();
+    if (tail_plan == nullptr) {
+        tail_plan = keep_plan(kTailQuery, 0, nullptr);
+    }
+    int rc = SPI_execute_snapshot(tail_plan, nullptr, nullptr, GetLatestSnapshot(), InvalidSnapshot,
+                                  true, false, 1);
+    if (rc != SPI_OK_SELECT) {
+        elog(ERROR, "pg_pat could not read the audit chain: %s", SPI_result_code_string(rc));
+    }
+    ChainTail tail = {0, nullptr};
+    if (SPI_processed == 1) {
+        bool is_null = false;
+        HeapTuple row = SPI_tuptable->vals[0];
+        tail.seq = DatumGetInt64(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &is_null));
+        Datum hash = SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &is_null);
+        if (!is_null) {
+            // Out of SPI's memory, which SPI_finish frees.
+            tail.hash = reinterpret_cast<bytea *>(DatumGetPointer(
+                SPI_datumTransfer(PointerGetDatum(DatumGetByteaP(hash)), false, -1)));
+        }
+    }
+    end_owner_spi(spi);
+    return tail;
+}
+
+// Inserts entry into the log as the row after tail (seq, prev_hash) with its row_hash, which it
+// returns (palloc'd). May ereport.
+bytea *insert_linked_row(const ChainTail &tail, const AuditEntry &entry, text *action,
+                         TimestampTz occurred_at, text *db_role, text *session_role, int64 txid) {
+    int64 seq = tail.seq + 1;
+    bytea *hash = row_hash(tail.hash, seq, occurred_at, entry, action, db_role, session_role, txid);
+    Datum values[kLogColumns] = {Int64GetDatum(seq),
+                                 TimestampTzGetDatum(occurred_at),
+                                 PointerGetDatum(entry.user_id),
+                                 UUIDPGetDatum(entry.token_id),
+                                 PointerGetDatum(entry.token_name),
+                                 PointerGetDatum(entry.actor),
+                                 PointerGetDatum(action),
+                                 PointerGetDatum(entry.table_name),
+                                 PointerGetDatum(entry.old_data),
+                                 PointerGetDatum(entry.new_data),
+                                 PointerGetDatum(db_role),
+                                 PointerGetDatum(session_role),
+                                 Int64GetDatum(txid),
+                                 PointerGetDatum(tail.hash),
+                                 PointerGetDatum(hash)};
+    const void *pointers[kLogColumns] = {hash,
+                                         hash,
+                                         entry.user_id,
+                                         entry.token_id,
+                                         entry.token_name,
+                                         entry.actor,
+                                         action,
+                                         entry.table_name,
+                                         entry.old_data,
+                                         entry.new_data,
+                                         db_role,
+                                         session_role,
+                                         hash,
+                                         tail.hash,
+                                         hash};
+    bool nulls[kLogColumns];
+    for (int i = 0; i < kLogColumns; ++i) {
+        nulls[i] = pointers[i] == nullptr;
+    }
+    insert_row(log_table, values, nulls);
+    return hash;
+}
+
+// Before 1.5: the row linked at once, under the chain lock held to commit. May ereport.
+int64 append_linked_entry(const AuditEntry &entry, text *action, TimestampTz occurred_at,
+                          text *db_role, text *session_role, int64 txid) {
+    ChainTail tail = lock_chain_and_read_tail();
+    bytea *hash = insert_linked_row(tail, entry, action, occurred_at, db_role, session_role, txid);
+    set_known_audit_chain_tail(tail.seq + 1, hash);
+    return tail.seq + 1;
+}
+
+// A pending row's place in the link order.
+struct PendingRow {
+    int64 batch;
+    int32 ordinal;
+    ItemPointerData tid;
+};
+
+int compare_pending(const void *a, const void *b) {
+    const auto *x = static_cast<const PendingRow *>(a);
+    const auto *y = static_cast<const PendingRow *>(b);
+    if (x->batch != y->batch) {
+        return x->batch < y->batch ? -1 : 1;
+    }
+    if (x->ordinal != y->ordinal) {
+        return x->ordinal < y->ordinal ? -1 : 1;
+    }
+    return ItemPointerCompare(const_cast<ItemPointer>(&x->tid), const_cast<ItemPointer>(&y->tid));
+}
+
+// A nullable text column of slot (1-based attno), detoasted; nullptr for NULL.
+text *slot_text(TupleTableSlot *slot, int attno) {
+    return slot->tts_isnull[attno - 1] ? nullptr : DatumGetTextPP(slot->tts_values[attno - 1]);
+}
+
+Jsonb *slot_jsonb(TupleTableSlot *slot, int attno) {
+    return slot->tts_isnull[attno - 1] ? nullptr : DatumGetJsonbP(slot->tts_values[attno - 1]);
+}
+
+// The pending rows snapshot sees, in link order; *count set. palloc'd; may ereport.
+PendingRow *pending_rows_in_order(Relation pending, Snapshot snapshot, TupleTableSlot *slot,
+                                  int64 *count) {
+    int64 capacity = 256;
+    int64 used = 0;
+    auto *rows = static_cast<PendingRow *>(palloc(sizeof(PendingRow) * capacity));
+    TableScanDesc scan = table_beginscan(pending, snapshot, 0, nullptr);
+    while (table_scan_getnextslot(scan, ForwardScanDirection, slot)) {
+        slot_getsomeattrs(slot, 2);
+        if (used == capacity) {
+            capacity *= 2;
+            rows = static_cast<PendingRow *>(
+                repalloc_huge(rows, sizeof(PendingRow) * static_cast<Size>(capacity)));
+        }
+        rows[used].batch = DatumGetInt64(slot->tts_values[0]);
+        rows[used].ordinal = DatumGetInt32(slot->tts_values[1]);
+        rows[used].tid = slot->tts_tid;
+        ++used;
+    }
+    table_endscan(scan);
+    qsort(rows, static_cast<size_t>(used), sizeof(PendingRow), compare_pending);
+    *count = used;
+    return rows;
 }
 
 }  // namespace
 
 void setup_audit_writer() {
     previous_process_utility = ProcessUtility_hook;
-    ProcessUtility_hook = close_log_before_utility;
+    ProcessUtility_hook = close_tables_before_utility;
 }
 
 Oid audit_log_relation() {
@@ -305,103 +490,121 @@ void lock_audit_chain() {
     note_audit_chain_locked();
 }
 
-// The chain's last row: remembered from this transaction's previous append, else read.
-ChainTail chain_tail() {
-    if (const ChainTail *known = known_audit_chain_tail()) {
-        return *known;
-    }
-    if (tail_plan == nullptr) {
-        tail_plan = keep_plan(kTailQuery, 0, nullptr);
-    }
-    int rc = SPI_execute_snapshot(tail_plan, nullptr, nullptr, GetLatestSnapshot(), InvalidSnapshot,
-                                  true, false, 1);
-    if (rc != SPI_OK_SELECT) {
-        elog(ERROR, "pg_pat could not read the audit chain: %s", SPI_result_code_string(rc));
-    }
-    ChainTail tail = {0, nullptr};
-    if (SPI_processed == 1) {
-        bool is_null = false;
-        HeapTuple row = SPI_tuptable->vals[0];
-        tail.seq = DatumGetInt64(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &is_null));
-        Datum hash = SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &is_null);
-        tail.hash = is_null ? nullptr : DatumGetByteaP(hash);
-    }
-    return tail;
-}
-
 int64 append_audit_entry(const AuditEntry &entry) {
     if (entry.action == nullptr) {
         elog(ERROR, "an audit entry needs an action");
     }
     // Who ran it: the SQL role outside any SECURITY DEFINER function (SET ROLE applies), and
     // the session's role.
-    text *db_role = role_name(GetOuterUserId());
-    text *session_role = role_name(GetSessionUserId());
+    text *db_role = role_name(GetOuterUserId(), &known_db_role, &known_db_role_name);
+    text *session_role =
+        role_name(GetSessionUserId(), &known_session_role, &known_session_role_name);
     int64 txid = static_cast<int64>(U64FromFullTransactionId(GetTopFullTransactionId()));
-    Oid log_relation = audit_log_relation();
-
-    // The chain lock and the tail: SPI as the log's owner, once per transaction.
-    ChainTail tail;
-    if (audit_chain_locked() && known_audit_chain_tail() != nullptr) {
-        tail = *known_audit_chain_tail();
-    } else {
-        OwnerSpi spi = begin_owner_spi(log_relation);
-        lock_audit_chain();
-        tail = chain_tail();
-        if (tail.hash != nullptr) {
-            // Out of SPI's memory, which SPI_finish frees.
-            tail.hash = reinterpret_cast<bytea *>(
-                DatumGetPointer(SPI_datumTransfer(PointerGetDatum(tail.hash), false, -1)));
-        }
-        end_owner_spi(spi);
-    }
-    int64 seq = tail.seq + 1;
-    // Taken under the lock, so occurred_at grows with seq (as far as the clock does).
     TimestampTz occurred_at = GetCurrentTimestamp();
     text *action = cstring_to_text(entry.action);
-    bytea *hash = row_hash(tail.hash, seq, occurred_at, entry, action, db_role, session_role, txid);
+    if (!OidIsValid(find_pat_relation("audit_pending"))) {
+        return append_linked_entry(entry, action, occurred_at, db_role, session_role, txid);
+    }
+    if (transaction_batch == 0) {
+        // Drawn once per transaction, before its first row: a transaction that began writing
+        // after another committed gets a later batch, so it is linked after it.
+        Oid sequence =
+            pat_relation("audit_batch_seq", "Update the extension: ALTER EXTENSION pg_pat UPDATE.");
+        transaction_batch = nextval_internal(sequence, false);
+        next_ordinal = 0;
+    }
+    int32 ordinal = ++next_ordinal;
 
-    Datum values[kAuditColumns] = {Int64GetDatum(seq),
-                                   TimestampTzGetDatum(occurred_at),
-                                   PointerGetDatum(entry.user_id),
-                                   UUIDPGetDatum(entry.token_id),
-                                   PointerGetDatum(entry.token_name),
-                                   PointerGetDatum(entry.actor),
-                                   PointerGetDatum(action),
-                                   PointerGetDatum(entry.table_name),
-                                   PointerGetDatum(entry.old_data),
-                                   PointerGetDatum(entry.new_data),
-                                   PointerGetDatum(db_role),
-                                   PointerGetDatum(session_role),
-                                   Int64GetDatum(txid),
-                                   PointerGetDatum(tail.hash),
-                                   PointerGetDatum(hash)};
-    const void *pointers[kAuditColumns] = {&seq,           &occurred_at,     entry.user_id,
-                                           entry.token_id, entry.token_name, entry.actor,
-                                           action,         entry.table_name, entry.old_data,
-                                           entry.new_data, db_role,          session_role,
-                                           &txid,          tail.hash,        hash};
-    bool nulls[kAuditColumns];
-    char spi_nulls[kAuditColumns + 1] = {};
-    for (int i = 0; i < kAuditColumns; ++i) {
+    Datum values[kPendingColumns] = {
+        Int64GetDatum(transaction_batch),  Int32GetDatum(ordinal),
+        TimestampTzGetDatum(occurred_at),  PointerGetDatum(entry.user_id),
+        UUIDPGetDatum(entry.token_id),     PointerGetDatum(entry.token_name),
+        PointerGetDatum(entry.actor),      PointerGetDatum(action),
+        PointerGetDatum(entry.table_name), PointerGetDatum(entry.old_data),
+        PointerGetDatum(entry.new_data),   PointerGetDatum(db_role),
+        PointerGetDatum(session_role),     Int64GetDatum(txid)};
+    const void *pointers[kPendingColumns] = {
+        &ordinal,     &ordinal, &occurred_at,     entry.user_id,  entry.token_id, entry.token_name,
+        entry.actor,  action,   entry.table_name, entry.old_data, entry.new_data, db_role,
+        session_role, &txid};
+    bool nulls[kPendingColumns];
+    for (int i = 0; i < kPendingColumns; ++i) {
         nulls[i] = pointers[i] == nullptr;
-        spi_nulls[i] = nulls[i] ? 'n' : ' ';
     }
-    if (!insert_directly(log_relation, values, nulls)) {
-        OwnerSpi spi = begin_owner_spi(log_relation);
-        if (append_plan == nullptr) {
-            Oid types[kAuditColumns];
-            memcpy(types, kAuditColumnTypes, sizeof(types));
-            append_plan = keep_plan(kAppendQuery, kAuditColumns, types);
-        }
-        int rc = SPI_execute_plan(append_plan, values, spi_nulls, false, 1);
-        if (rc != SPI_OK_INSERT) {
-            elog(ERROR, "pg_pat could not append to the audit log: %s", SPI_result_code_string(rc));
-        }
-        end_owner_spi(spi);
+    insert_row(pending_table, values, nulls);
+    return 0;
+}
+
+int64 link_pending_rows() {
+    Oid pending_id = find_pat_relation("audit_pending");
+    if (!OidIsValid(pending_id)) {
+        return 0;  // before 1.5 every row is linked as it is written
     }
-    set_known_audit_chain_tail(seq, hash);
-    return seq;
+    // This transaction's own pending rows (a purge's) become visible to the snapshot below.
+    CommandCounterIncrement();
+    ChainTail tail = lock_chain_and_read_tail();
+    if (tail.hash != nullptr) {
+        // Ours to free as the tail moves on (the known tail's copy is audit_state's).
+        bytea *copy = static_cast<bytea *>(palloc(VARSIZE(tail.hash)));
+        memcpy(copy, tail.hash, VARSIZE(tail.hash));
+        tail.hash = copy;
+    }
+    // Taken after the lock: every pending row a previous linker deleted is gone from it.
+    Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
+    Relation pending = table_open(pending_id, RowExclusiveLock);
+    check_columns(pending, pending_table);
+    TupleTableSlot *slot = table_slot_create(pending, nullptr);
+    int64 count = 0;
+    PendingRow *rows = pending_rows_in_order(pending, snapshot, slot, &count);
+
+    MemoryContext row_memory =
+        AllocSetContextCreate(CurrentMemoryContext, "pg_pat audit link", ALLOCSET_DEFAULT_SIZES);
+    MemoryContext caller_memory = CurrentMemoryContext;
+    for (int64 i = 0; i < count; ++i) {
+        MemoryContextSwitchTo(row_memory);
+        if (!table_tuple_fetch_row_version(pending, &rows[i].tid, snapshot, slot)) {
+            elog(ERROR, "pg_pat could not read a pending audit row");
+        }
+        slot_getallattrs(slot);
+        AuditEntry entry;
+        entry.user_id = slot_text(slot, 4);
+        entry.token_id = slot->tts_isnull[4] ? nullptr : DatumGetUUIDP(slot->tts_values[4]);
+        entry.token_name = slot_text(slot, 6);
+        entry.actor = slot_text(slot, 7);
+        text *action = slot_text(slot, 8);
+        entry.table_name = slot_text(slot, 9);
+        entry.old_data = slot_jsonb(slot, 10);
+        entry.new_data = slot_jsonb(slot, 11);
+        text *db_role = slot_text(slot, 12);
+        text *session_role = slot_text(slot, 13);
+        TimestampTz occurred_at = DatumGetTimestampTz(slot->tts_values[2]);
+        int64 txid = DatumGetInt64(slot->tts_values[13]);
+        // Detoasted values: the pending row and its toast go away below.
+        bytea *hash =
+            insert_linked_row(tail, entry, action, occurred_at, db_role, session_role, txid);
+        ExecClearTuple(slot);
+        simple_table_tuple_delete(pending, &rows[i].tid, snapshot);
+
+        // The new tail, kept across the row memory's reset.
+        MemoryContextSwitchTo(caller_memory);
+        if (tail.hash != nullptr) {
+            pfree(tail.hash);
+        }
+        tail.seq += 1;
+        tail.hash = static_cast<bytea *>(palloc(VARSIZE(hash)));
+        memcpy(tail.hash, hash, VARSIZE(hash));
+        MemoryContextReset(row_memory);
+    }
+    MemoryContextSwitchTo(caller_memory);
+    MemoryContextDelete(row_memory);
+    pfree(rows);
+    ExecDropSingleTupleTableSlot(slot);
+    table_close(pending, NoLock);
+    UnregisterSnapshot(snapshot);
+    set_known_audit_chain_tail(tail.seq, tail.hash);
+    // The linked rows become visible to this transaction's next snapshot (a purge's plan).
+    CommandCounterIncrement();
+    return count;
 }
 
 }  // namespace pat::pg

@@ -1,17 +1,19 @@
-// Appending to pat.audit_log: the one place audit rows are written and hashed.
+// Appending to the audit log: the one place audit rows are written, linked and hashed.
 //
-// A transaction's first append locks the single row of pat.audit_chain_head until the
-// transaction ends and reads the chain's last row with a snapshot taken after the lock; each
-// append inserts the next row with seq = last seq + 1, prev_hash = the last row_hash and
-// row_hash = what pat.audit_hash(...) gives for the new row (computed in C, the same jsonb
-// values), and remembers it as the tail for the next append. Holding the lock to commit makes
-// seq gapless and the chain order the commit order; it also means that a second transaction
-// writing audit rows waits for the first to end.
+// Writers never wait for each other. An append (a pat_audit() row, a token lifecycle row, a
+// role change) inserts the row into pat.audit_pending, with no shared lock and no hash: the
+// transaction's batch number (drawn from pat.audit_batch_seq at its first append) and the row's
+// ordinal in the transaction. After commit the linker (pg_pat's background worker, or
+// pat_audit_link(), or pat_audit_purge()) takes the chain lock (the row of
+// pat.audit_chain_head, held by the linker only), reads the chain's tail, and moves every
+// committed pending row, in (batch, ordinal) order, into pat.audit_log with seq = last seq + 1,
+// prev_hash = the last row_hash and row_hash = pat.audit_hash(...) of the row (computed in C from
+// the same jsonb values), deleting it from pat.audit_pending in the same transaction: a crash
+// either links a committed row or leaves it pending for the next pass, never loses it.
 //
-// Rows go straight into the heap and indexes, as COPY puts them, with the log kept open for the
-// rest of the transaction; through the executor only if a DBA changed the log's columns,
-// constraints, rules or insert triggers. The lock and tail queries run as the owner of
-// pat.audit_log (callers need no privilege on it) under a pinned search path.
+// Rows go straight into the heaps and indexes, as COPY puts them, with the tables kept open for
+// the rest of the transaction; the tables' columns can only change with pg_pat's own update
+// scripts (audit_guard.cpp refuses ALTER TABLE on them).
 #pragma once
 
 #include "pg/postgres.hpp"
@@ -19,8 +21,8 @@
 
 namespace pat::pg {
 
-// One audit row's own columns; the writer adds seq, occurred_at, db_role, session_role, txid and
-// the hashes. Pointers are palloc'd values; nullptr stands for SQL NULL.
+// One audit row's own columns; the writer adds occurred_at, db_role, session_role and txid, the
+// linker seq and the hashes. Pointers are palloc'd values; nullptr stands for SQL NULL.
 struct AuditEntry {
     const char *action = nullptr;
     text *table_name = nullptr;
@@ -32,21 +34,28 @@ struct AuditEntry {
     Jsonb *new_data = nullptr;
 };
 
-// Appends entry to the chain and returns its seq. Plain PostgreSQL code in the sense of
-// guard.hpp: it may ereport, so C++ frames owning objects call it through call_pg. Callers
-// first call register_audit_callbacks().
+// Appends entry to pat.audit_pending, to be linked after commit, and returns 0. In a database
+// still at pg_pat 1.1 to 1.4 (no pat.audit_pending), links it at once under the chain lock,
+// held to commit, as those versions did, and returns its seq. Plain PostgreSQL code in the
+// sense of guard.hpp: it may ereport, so C++ frames owning objects call it through call_pg.
+// Callers first call register_audit_callbacks().
 int64 append_audit_entry(const AuditEntry &entry);
+
+// Links every pending row this transaction can see committed (and its own) into the chain, in
+// (batch, ordinal) order; returns how many (0 before 1.5). Takes the chain lock for the rest
+// of the transaction. Must run inside a transaction; may ereport.
+int64 link_pending_rows();
 
 // Takes the chain lock (the row of pat.audit_chain_head) for the rest of the transaction,
 // unless the transaction holds it already. Must run inside SPI_connect, as the owner of
 // pat.audit_log; may ereport.
 void lock_audit_chain();
 
-// Installs the hook that closes the log the writer keeps open within a transaction before
+// Installs the hook that closes the tables the writer keeps open within a transaction before
 // any utility statement; called from _PG_init.
 void setup_audit_writer();
 
-// The oid of pat.audit_log, whose owner does the SPI work of an append or a purge
+// The oid of pat.audit_log, whose owner does the SPI work of linking or purging
 // (begin_owner_spi() in spi_support.hpp); 42P01 with a hint when missing.
 Oid audit_log_relation();
 

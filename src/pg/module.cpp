@@ -2,6 +2,8 @@
 // real, reserved and privileged before any client sets them, and its shared memory and
 // background worker exist. Loaded any other way, loading fails, and with it CREATE EXTENSION
 // and every function.
+#include "pg/audit_guard.hpp"
+#include "pg/audit_linker.hpp"
 #include "pg/audit_writer.hpp"
 #include "pg/guard.hpp"
 #include "pg/settings.hpp"
@@ -33,6 +35,8 @@ void _PG_init(void) {
     pat::pg::setup_usage_flush();
     pat::pg::setup_usage_worker();
     pat::pg::setup_audit_writer();
+    pat::pg::setup_audit_linker();
+    pat::pg::setup_audit_guard();
     MarkGUCPrefixReserved("pat");
 }
 }

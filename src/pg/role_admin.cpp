@@ -12,6 +12,8 @@
 #include "core/policy.hpp"
 #include "core/scope.hpp"
 #include "pg/api_support.hpp"
+#include "pg/audit_state.hpp"
+#include "pg/audit_writer.hpp"
 #include "pg/convert.hpp"
 #include "pg/guard.hpp"
 #include "pg/result_rows.hpp"
@@ -42,6 +44,16 @@ const char kGrantRole[] =
 const char kRevokeRole[] =
     "DELETE FROM pat.user_roles ur"
     " WHERE ur.user_id OPERATOR(pg_catalog.=) $1 AND ur.role OPERATOR(pg_catalog.=) $2";
+// What the audit rows of role and scope changes hold (old_data, new_data).
+const char kRoleState[] =
+    "SELECT pg_catalog.jsonb_build_object('role', r.role, 'all_scopes', r.all_scopes, 'scopes',"
+    "       COALESCE((SELECT pg_catalog.jsonb_agg(rs.scope ORDER BY rs.scope)"
+    "                   FROM pat.role_scopes rs WHERE rs.role OPERATOR(pg_catalog.=) r.role),"
+    "                pg_catalog.jsonb_build_array()))"
+    "  FROM pat.roles r WHERE r.role OPERATOR(pg_catalog.=) $1";
+const char kScopeState[] =
+    "SELECT pg_catalog.jsonb_build_object('scope', s.scope, 'description', s.description)"
+    "  FROM pat.scopes s WHERE s.scope OPERATOR(pg_catalog.=) $1";
 
 using pat::pg::KeptPlan;
 
@@ -52,6 +64,57 @@ KeptPlan add_role_scopes_plan = {kAddRoleScopes, 2, {TEXTOID, TEXTARRAYOID}};
 KeptPlan role_exists_plan = {kRoleExists, 1, {TEXTOID}};
 KeptPlan grant_role_plan = {kGrantRole, 2, {TEXTOID, TEXTOID}};
 KeptPlan revoke_role_plan = {kRevokeRole, 2, {TEXTOID, TEXTOID}};
+KeptPlan role_state_plan = {kRoleState, 1, {TEXTOID}};
+KeptPlan scope_state_plan = {kScopeState, 1, {TEXTOID}};
+
+// The jsonb state kept of a role or scope (name: $1), nullptr when it does not exist; copied out
+// of SPI's memory. Inside begin_owner_spi; may ereport.
+Jsonb *state_of(KeptPlan &kept, text *name) {
+    Datum values[1] = {PointerGetDatum(name)};
+    // Not read-only: the state after this call's own change must be seen.
+    if (pat::pg::run_kept_plan(kept, values, nullptr, false, SPI_OK_SELECT) != 1) {
+        return nullptr;
+    }
+    bool is_null = false;
+    Datum state = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null);
+    // Detoasted first (a short header, too), so that the copy out of SPI is the value itself.
+    Datum value = PointerGetDatum(DatumGetJsonbP(state));
+    return reinterpret_cast<Jsonb *>(DatumGetPointer(SPI_datumTransfer(value, false, -1)));
+}
+
+// One {"role": role} object.
+Jsonb *role_object(text *role) {
+    JsonbParseState *state = nullptr;
+    pushJsonbValue(&state, WJB_BEGIN_OBJECT, nullptr);
+    JsonbValue v;
+    v.type = jbvString;
+    v.val.string.val = const_cast<char *>("role");
+    v.val.string.len = 4;
+    pushJsonbValue(&state, WJB_KEY, &v);
+    v.val.string.val = VARDATA_ANY(role);
+    v.val.string.len = static_cast<int>(VARSIZE_ANY_EXHDR(role));
+    pushJsonbValue(&state, WJB_VALUE, &v);
+    return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, nullptr));
+}
+
+// Records a change of what tokens may do: a role granted or revoked (user_id set), a role or
+// scope defined or redefined. Nothing when old and new state are equal.
+void record_change(const char *action, text *user_id, Jsonb *old_data, Jsonb *new_data) {
+    if (old_data != nullptr && new_data != nullptr && call_pg([&] {
+            return DatumGetBool(DirectFunctionCall2(jsonb_eq, PointerGetDatum(old_data),
+                                                    PointerGetDatum(new_data)));
+        })) {
+        return;
+    }
+    pat::pg::AuditEntry entry;
+    entry.action = action;
+    entry.user_id = user_id;
+    entry.old_data = old_data;
+    entry.new_data = new_data;
+    entry.actor = pat::pg::audit_actor_for(user_id);
+    pat::pg::register_audit_callbacks();
+    call_pg([&] { pat::pg::append_audit_entry(entry); });
+}
 
 // Runs a kept plan, not read-only. Inside begin_owner_spi; may ereport.
 uint64 run(KeptPlan &kept, Datum *values, int expected_rc, const char *nulls = nullptr) {
@@ -103,11 +166,15 @@ PAT_FUNCTION(pat_define_scope) {
             "\".\", at most 100 characters, e.g. \"catalog:read\".");
     }
     text *description = PG_ARGISNULL(1) ? nullptr : PG_GETARG_TEXT_PP(1);
-    pat::pg::with_owner_spi([&] {
+    Jsonb *old_state = nullptr;
+    Jsonb *new_state = pat::pg::with_owner_spi([&] {
+        old_state = state_of(scope_state_plan, scope);
         Datum values[2] = {PointerGetDatum(scope), PointerGetDatum(description)};
         char nulls[3] = {' ', description ? ' ' : 'n', '\0'};
-        return run(define_scope_plan, values, SPI_OK_INSERT, nulls);
+        run(define_scope_plan, values, SPI_OK_INSERT, nulls);
+        return state_of(scope_state_plan, scope);
     });
+    record_change("scope_defined", nullptr, old_state, new_state);
     PG_RETURN_VOID();
 }
 
@@ -123,13 +190,17 @@ PAT_FUNCTION(pat_define_role) {
     pat::pg::ScopeList defined = call_pg([] { return pat::pg::find_defined_scopes(); });
     pat::defined_scopes_of(requested, pat::ScopeSet(std::vector<std::string>(
                                           defined.items, defined.items + defined.count)));
-    pat::pg::with_owner_spi([&] {
+    Jsonb *old_state = nullptr;
+    Jsonb *new_state = pat::pg::with_owner_spi([&] {
+        old_state = state_of(role_state_plan, role);
         Datum values[2] = {PointerGetDatum(role), BoolGetDatum(all_scopes)};
         run(define_role_plan, values, SPI_OK_INSERT);
         run(clear_role_scopes_plan, values, SPI_OK_DELETE);
         values[1] = PointerGetDatum(scopes);
-        return run(add_role_scopes_plan, values, SPI_OK_INSERT);
+        run(add_role_scopes_plan, values, SPI_OK_INSERT);
+        return state_of(role_state_plan, role);
     });
+    record_change("role_defined", nullptr, old_state, new_state);
     PG_RETURN_VOID();
 }
 
@@ -141,6 +212,9 @@ PAT_FUNCTION(pat_grant_role) {
         Datum values[2] = {PointerGetDatum(user_id), PointerGetDatum(role)};
         return run(grant_role_plan, values, SPI_OK_INSERT) == 1;
     });
+    if (granted) {
+        record_change("role_granted", user_id, nullptr, call_pg([&] { return role_object(role); }));
+    }
     PG_RETURN_BOOL(granted);
 }
 
@@ -153,6 +227,9 @@ PAT_FUNCTION(pat_revoke_role) {
         Datum values[2] = {PointerGetDatum(user_id), PointerGetDatum(role)};
         return run(revoke_role_plan, values, SPI_OK_DELETE) == 1;
     });
+    if (revoked) {
+        record_change("role_revoked", user_id, call_pg([&] { return role_object(role); }), nullptr);
+    }
     PG_RETURN_BOOL(revoked);
 }
 

@@ -1,0 +1,267 @@
+// The audit linker's launcher and workers; see audit_linker.hpp.
+#include "pg/audit_linker.hpp"
+
+#include "pg/audit_writer.hpp"
+#include "pg/postgres.hpp"
+#include "pg/spi_support.hpp"
+
+extern "C" {
+PGDLLEXPORT void pat_audit_launcher_main(Datum);
+PGDLLEXPORT void pat_audit_link_main(Datum database);
+}
+
+namespace pat::pg {
+
+namespace {
+
+int link_delay_ms = 200;
+
+// Databases whose committed audit rows wait for the linker. More than fit: every database.
+constexpr int kMaxWaitingDatabases = 64;
+// After a failed pass (logged by the worker), the next try: not at once, so that a lasting
+// failure does not fill the log.
+constexpr long kRetryMs = 10 * 1000;
+struct LinkerShared {
+    slock_t mutex;
+    Latch *launcher_latch;
+    bool every_database;
+    bool retry_later;  // a pass failed: look everywhere again after kRetryMs
+    int waiting_count;
+    Oid waiting[kMaxWaitingDatabases];
+};
+LinkerShared *shared = nullptr;
+
+shmem_request_hook_type previous_request_hook = nullptr;
+shmem_startup_hook_type previous_startup_hook = nullptr;
+
+void request_memory() {
+    if (previous_request_hook != nullptr) {
+        previous_request_hook();
+    }
+    RequestAddinShmemSpace(MAXALIGN(sizeof(LinkerShared)));
+}
+
+void attach_memory() {
+    if (previous_startup_hook != nullptr) {
+        previous_startup_hook();
+    }
+    LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+    bool found = false;
+    shared = static_cast<LinkerShared *>(
+        ShmemInitStruct("pg_pat audit linker", sizeof(LinkerShared), &found));
+    if (!found) {
+        SpinLockInit(&shared->mutex);
+        shared->launcher_latch = nullptr;
+        // After a start or a crash, rows committed before it may wait in any database.
+        shared->every_database = true;
+        shared->retry_later = false;
+        shared->waiting_count = 0;
+    }
+    LWLockRelease(AddinShmemInitLock);
+}
+
+void fill_worker(BackgroundWorker *worker, const char *function, const char *name) {
+    memset(worker, 0, sizeof(*worker));
+    snprintf(worker->bgw_library_name, BGW_MAXLEN, "pg_pat");
+    snprintf(worker->bgw_function_name, BGW_MAXLEN, "%s", function);
+    snprintf(worker->bgw_name, BGW_MAXLEN, "%s", name);
+    snprintf(worker->bgw_type, BGW_MAXLEN, "%s", name);
+}
+
+// Marks database as waiting (again), e.g. after a failed pass.
+void mark_waiting(Oid database) {
+    SpinLockAcquire(&shared->mutex);
+    bool known = shared->every_database;
+    for (int i = 0; !known && i < shared->waiting_count; ++i) {
+        known = shared->waiting[i] == database;
+    }
+    if (!known) {
+        if (shared->waiting_count < kMaxWaitingDatabases) {
+            shared->waiting[shared->waiting_count++] = database;
+        } else {
+            shared->every_database = true;
+        }
+    }
+    Latch *latch = shared->launcher_latch;
+    SpinLockRelease(&shared->mutex);
+    if (latch != nullptr) {
+        SetLatch(latch);
+    }
+}
+
+// Starts a link worker for database and waits until it has exited.
+void link_database(Oid database) {
+    BackgroundWorker worker;
+    fill_worker(&worker, "pat_audit_link_main", "pg_pat audit link");
+    worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+    worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+    worker.bgw_restart_time = BGW_NEVER_RESTART;
+    worker.bgw_main_arg = ObjectIdGetDatum(database);
+    worker.bgw_notify_pid = MyProcPid;
+    BackgroundWorkerHandle *handle = nullptr;
+    if (!RegisterDynamicBackgroundWorker(&worker, &handle)) {
+        ereport(LOG, (errmsg("pg_pat could not start an audit link worker; retrying"),
+                      errhint("Raise max_worker_processes.")));
+        mark_waiting(database);
+        return;
+    }
+    WaitForBackgroundWorkerShutdown(handle);
+    pfree(handle);
+}
+
+// Every database one can connect to (the linker bypasses datallowconn, but a database that
+// forbids connections is template0 or being dropped). palloc'd.
+Oid *all_databases(int *count) {
+    StartTransactionCommand();
+    Relation databases = table_open(DatabaseRelationId, AccessShareLock);
+    TableScanDesc scan = table_beginscan_catalog(databases, 0, nullptr);
+    int capacity = 16;
+    int used = 0;
+    Oid *oids = static_cast<Oid *>(MemoryContextAlloc(TopMemoryContext, sizeof(Oid) * capacity));
+    HeapTuple tuple;
+    while ((tuple = heap_getnext(scan, ForwardScanDirection)) != nullptr) {
+        auto *row = reinterpret_cast<Form_pg_database>(GETSTRUCT(tuple));
+        if (!row->datallowconn) {
+            continue;
+        }
+        if (used == capacity) {
+            capacity *= 2;
+            oids = static_cast<Oid *>(repalloc(oids, sizeof(Oid) * capacity));
+        }
+        oids[used++] = row->oid;
+    }
+    table_endscan(scan);
+    table_close(databases, AccessShareLock);
+    CommitTransactionCommand();
+    *count = used;
+    return oids;
+}
+
+void link_round() {
+    SpinLockAcquire(&shared->mutex);
+    bool every = shared->every_database;
+    int count = shared->waiting_count;
+    Oid waiting[kMaxWaitingDatabases];
+    memcpy(waiting, shared->waiting, sizeof(Oid) * count);
+    shared->every_database = false;
+    shared->waiting_count = 0;
+    SpinLockRelease(&shared->mutex);
+    if (every) {
+        Oid *databases = all_databases(&count);
+        for (int i = 0; i < count && !ShutdownRequestPending; ++i) {
+            link_database(databases[i]);
+        }
+        pfree(databases);
+        return;
+    }
+    for (int i = 0; i < count && !ShutdownRequestPending; ++i) {
+        link_database(waiting[i]);
+    }
+}
+
+}  // namespace
+
+void note_audit_commit() {
+    if (shared != nullptr) {
+        mark_waiting(MyDatabaseId);
+    }
+}
+
+void setup_audit_linker() {
+    DefineCustomIntVariable(
+        "pat.audit_link_delay",
+        "How long after a commit pg_pat's background worker links its audit rows into the hash "
+        "chain.",
+        "Rows committed within the delay are linked together, in one pass; until then they wait "
+        "in pat.audit_pending.",
+        &link_delay_ms, 200, 0, 60 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+    previous_request_hook = shmem_request_hook;
+    shmem_request_hook = request_memory;
+    previous_startup_hook = shmem_startup_hook;
+    shmem_startup_hook = attach_memory;
+    BackgroundWorker worker;
+    fill_worker(&worker, "pat_audit_launcher_main", "pg_pat audit linker");
+    // Connected to no database: it reads only pg_database, a shared catalog.
+    worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+    // A standby writes no audit rows; a promoted one starts the launcher then.
+    worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+    worker.bgw_restart_time = 10;
+    RegisterBackgroundWorker(&worker);
+}
+
+}  // namespace pat::pg
+
+void pat_audit_launcher_main(Datum) {
+    pqsignal(SIGHUP, SignalHandlerForConfigReload);
+    pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+    BackgroundWorkerUnblockSignals();
+    BackgroundWorkerInitializeConnection(nullptr, nullptr, 0);
+    using pat::pg::shared;
+    SpinLockAcquire(&shared->mutex);
+    shared->launcher_latch = MyLatch;
+    // A restarted launcher cannot know what its predecessor left: look everywhere once.
+    shared->every_database = true;
+    SpinLockRelease(&shared->mutex);
+    while (!ShutdownRequestPending) {
+        ResetLatch(MyLatch);
+        pat::pg::link_round();
+        // Until a commit with audit rows sets the latch (or a failed pass's retry is due); then
+        // the delay gathers more commits into the pass (latch sets during it do not cut it
+        // short).
+        SpinLockAcquire(&shared->mutex);
+        bool retry = shared->retry_later;
+        SpinLockRelease(&shared->mutex);
+        int events =
+            WaitLatch(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH | (retry ? WL_TIMEOUT : 0),
+                      retry ? pat::pg::kRetryMs : -1L, PG_WAIT_EXTENSION);
+        if ((events & WL_TIMEOUT) != 0) {
+            SpinLockAcquire(&shared->mutex);
+            shared->retry_later = false;
+            shared->every_database = true;
+            SpinLockRelease(&shared->mutex);
+        }
+        CHECK_FOR_INTERRUPTS();
+        if (ConfigReloadPending) {
+            ConfigReloadPending = false;
+            ProcessConfigFile(PGC_SIGHUP);
+        }
+        if (!ShutdownRequestPending && pat::pg::link_delay_ms > 0) {
+            (void)WaitLatch(MyLatch, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, pat::pg::link_delay_ms,
+                            PG_WAIT_EXTENSION);
+        }
+    }
+    SpinLockAcquire(&shared->mutex);
+    shared->launcher_latch = nullptr;
+    SpinLockRelease(&shared->mutex);
+    proc_exit(0);
+}
+
+void pat_audit_link_main(Datum database) {
+    pqsignal(SIGTERM, die);
+    BackgroundWorkerUnblockSignals();
+    BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(database), InvalidOid,
+                                              BGWORKER_BYPASS_ALLOWCONN);
+    SetCurrentStatementStartTimestamp();
+    StartTransactionCommand();
+    PushActiveSnapshot(GetTransactionSnapshot());
+    pgstat_report_activity(STATE_RUNNING, "pg_pat: linking audit rows");
+    // Only where the extension is installed and has its pending table (1.5 or later).
+    if (OidIsValid(get_extension_oid("pg_pat", true)) &&
+        OidIsValid(pat::pg::find_pat_relation("audit_pending"))) {
+        PG_TRY();
+        { (void)pat::pg::link_pending_rows(); }
+        PG_CATCH();
+        {
+            // The rows stay pending; the launcher tries again later.
+            SpinLockAcquire(&pat::pg::shared->mutex);
+            pat::pg::shared->retry_later = true;
+            SpinLockRelease(&pat::pg::shared->mutex);
+            PG_RE_THROW();
+        }
+        PG_END_TRY();
+    }
+    PopActiveSnapshot();
+    CommitTransactionCommand();
+    pgstat_report_activity(STATE_IDLE, nullptr);
+    proc_exit(0);
+}

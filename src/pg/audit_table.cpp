@@ -1,0 +1,373 @@
+// The trigger applications attach to their tables, pat_audit(), and the event trigger that
+// records a pat_audit() trigger being disabled or dropped.
+//
+// What pat_audit() needs of its trigger and table (its arguments, the excluded columns as an
+// array, the table's quoted name, to_jsonb() set up for the row type) is worked out once per
+// trigger and backend and kept until the table, its triggers or a schema change; each row then
+// costs its JSON and one heap insert into pat.audit_pending.
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.hpp"
+#include "pg/audit_state.hpp"
+#include "pg/audit_writer.hpp"
+#include "pg/convert.hpp"
+#include "pg/guard.hpp"
+#include "pg/token_context.hpp"
+
+using pat::pg::call_pg;
+
+namespace {
+
+// pat_audit()'s trigger arguments.
+struct AuditArguments {
+    bool always = false;               // record changes made outside a token context too
+    std::vector<std::string> exclude;  // columns left out of old_data and new_data
+};
+
+// Parses 'always' and 'exclude=<column>' (one argument per column; the name is taken literally,
+// commas included) and checks each excluded column exists, so that a typo cannot leak a column
+// meant to stay out of the log.
+AuditArguments audit_arguments(const Trigger *trigger, TupleDesc desc) {
+    AuditArguments arguments;
+    constexpr std::string_view kExclude = "exclude=";
+    for (int i = 0; i < trigger->tgnargs; ++i) {
+        std::string_view argument = trigger->tgargs[i];
+        if (argument == "always") {
+            arguments.always = true;
+        } else if (argument.substr(0, kExclude.size()) == kExclude &&
+                   argument.size() > kExclude.size()) {
+            std::string column(argument.substr(kExclude.size()));
+            // Cannot raise: SPI_fnumber only compares names.
+            if (SPI_fnumber(desc, column.c_str()) <= 0) {
+                throw pat::Error(pat::sqlstate::kUndefinedColumn,
+                                 "pat_audit() cannot exclude column \"" + column +
+                                     "\": the table has no such column",
+                                 "", "Fix the trigger's arguments, e.g. with pat_audit_table().");
+            }
+            arguments.exclude.push_back(std::move(column));
+        } else {
+            throw pat::Error(pat::sqlstate::kInvalidParameterValue,
+                             "unknown pat_audit() trigger argument \"" +
+                                 std::string(argument.substr(0, 100)) + "\"",
+                             "", "The arguments are 'always' and 'exclude=<column>'.");
+        }
+    }
+    return arguments;
+}
+
+// The root of relation's partition tree (relation itself when it is no partition).
+Oid audited_table(Relation relation) {
+    Oid table = RelationGetRelid(relation);
+    if (relation->rd_rel->relispartition) {
+        table = llast_oid(get_partition_ancestors(table));
+    }
+    return table;
+}
+
+// A table's name, schema-qualified and quoted. May ereport.
+text *qualified_name(Oid table) {
+    char *schema = get_namespace_name(get_rel_namespace(table));
+    char *name = get_rel_name(table);
+    if (schema == nullptr || name == nullptr) {
+        elog(ERROR, "cache lookup failed for relation %u", table);
+    }
+    return cstring_to_text(quote_qualified_identifier(schema, name));
+}
+
+// What pat_audit() keeps per trigger (a partition's clone is a trigger of its own).
+struct AuditedTrigger {
+    Oid trigger;  // the hash key
+    bool valid;
+    Oid relation;
+    Oid root;
+    bool always;
+    ArrayType *exclude;  // nullptr: none
+    text *table_name;    // of the root: a partition's rows are the partitioned table's
+    FmgrInfo to_jsonb;   // to_jsonb() with the row type as its argument's type
+    MemoryContext memory;
+};
+HTAB *audited_triggers = nullptr;
+
+void forget_audited_tables(Datum, Oid relation) {
+    if (audited_triggers == nullptr) {
+        return;
+    }
+    HASH_SEQ_STATUS walk;
+    hash_seq_init(&walk, audited_triggers);
+    while (auto *entry = static_cast<AuditedTrigger *>(hash_seq_search(&walk))) {
+        if (relation == InvalidOid || entry->relation == relation || entry->root == relation) {
+            entry->valid = false;
+        }
+    }
+}
+
+// A renamed schema changes table names without a relcache invalidation of its tables.
+void forget_after_schema_change(Datum, int, uint32) {
+    forget_audited_tables(0, InvalidOid);
+}
+
+// The kept entry of trigger on relation, set up on first use. Plain PostgreSQL code.
+AuditedTrigger *find_audited_trigger(const Trigger *trigger, Relation relation) {
+    if (audited_triggers == nullptr) {
+        HASHCTL control = {};
+        control.keysize = sizeof(Oid);
+        control.entrysize = sizeof(AuditedTrigger);
+        control.hcxt = CacheMemoryContext;
+        audited_triggers = hash_create("pg_pat audited triggers", 64, &control,
+                                       HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+        CacheRegisterRelcacheCallback(forget_audited_tables, 0);
+        CacheRegisterSyscacheCallback(NAMESPACEOID, forget_after_schema_change, 0);
+    }
+    bool found = false;
+    auto *entry = static_cast<AuditedTrigger *>(
+        hash_search(audited_triggers, &trigger->tgoid, HASH_ENTER, &found));
+    if (!found) {
+        entry->valid = false;
+        entry->memory = AllocSetContextCreate(CacheMemoryContext, "pg_pat audited trigger",
+                                              ALLOCSET_SMALL_SIZES);
+    }
+    return entry;
+}
+
+// Fills entry for trigger on relation. Plain PostgreSQL code; arguments were checked.
+void fill_audited_trigger(AuditedTrigger *entry, const AuditArguments &arguments, Relation relation,
+                          ArrayType *exclude) {
+    MemoryContextReset(entry->memory);
+    MemoryContext caller = MemoryContextSwitchTo(entry->memory);
+    entry->relation = RelationGetRelid(relation);
+    entry->root = audited_table(relation);
+    entry->always = arguments.always;
+    entry->exclude = exclude == nullptr ? nullptr
+                                        : reinterpret_cast<ArrayType *>(DatumGetPointer(
+                                              datumCopy(PointerGetDatum(exclude), false, -1)));
+    entry->table_name = qualified_name(entry->root);
+    // to_jsonb() is polymorphic: it reads its argument's type from the call expression.
+    fmgr_info_cxt(F_TO_JSONB, &entry->to_jsonb, entry->memory);
+    Node *argument = reinterpret_cast<Node *>(
+        makeNullConst(RelationGetDescr(relation)->tdtypeid, -1, InvalidOid));
+    FuncExpr *call = makeFuncExpr(F_TO_JSONB, JSONBOID, list_make1(argument), InvalidOid,
+                                  InvalidOid, COERCE_EXPLICIT_CALL);
+    fmgr_info_set_expr(reinterpret_cast<Node *>(call), &entry->to_jsonb);
+    MemoryContextSwitchTo(caller);
+    entry->valid = true;
+}
+
+// The entry of the firing trigger, valid. Throws pat::Error for bad arguments.
+const AuditedTrigger *audited_trigger(const TriggerData *trigger) {
+    Relation relation = trigger->tg_relation;
+    AuditedTrigger *entry =
+        call_pg([&] { return find_audited_trigger(trigger->tg_trigger, relation); });
+    if (!entry->valid) {
+        AuditArguments arguments = audit_arguments(trigger->tg_trigger, RelationGetDescr(relation));
+        ArrayType *exclude =
+            arguments.exclude.empty() ? nullptr : pat::pg::make_text_array(arguments.exclude);
+        call_pg([&] { fill_audited_trigger(entry, arguments, relation, exclude); });
+    }
+    return entry;
+}
+
+// to_jsonb(row) - exclude, computed as the user running the statement (a type's cast to json
+// is user code and must not run as the log's owner). Plain PostgreSQL code.
+Jsonb *row_jsonb(const AuditedTrigger *entry, HeapTuple tuple, TupleDesc desc) {
+    Datum row = heap_copy_tuple_as_datum(tuple, desc);
+    Datum json = FunctionCall1(const_cast<FmgrInfo *>(&entry->to_jsonb), row);
+    if (entry->exclude != nullptr) {
+        json = DirectFunctionCall2(jsonb_delete_array, json, PointerGetDatum(entry->exclude));
+    }
+    return DatumGetJsonbP(json);
+}
+
+// Whether function is pat_audit() (whatever schema the extension is in).
+bool is_pat_audit(Oid function) {
+    HeapTuple proc = SearchSysCache1(PROCOID, ObjectIdGetDatum(function));
+    if (!HeapTupleIsValid(proc)) {
+        return false;
+    }
+    auto *row = reinterpret_cast<Form_pg_proc>(GETSTRUCT(proc));
+    bool matches = row->prolang == ClanguageId;
+    if (matches) {
+        bool is_null = false;
+        Datum source = SysCacheGetAttr(PROCOID, proc, Anum_pg_proc_prosrc, &is_null);
+        matches = !is_null && strcmp(TextDatumGetCString(source), "pat_audit") == 0;
+    }
+    ReleaseSysCache(proc);
+    return matches;
+}
+
+// One {"trigger": name, "enabled": state} object.
+Jsonb *trigger_state(const char *name, char enabled) {
+    JsonbParseState *state = nullptr;
+    pushJsonbValue(&state, WJB_BEGIN_OBJECT, nullptr);
+    auto push_string = [&](const char *value, JsonbIteratorToken token) {
+        JsonbValue v;
+        v.type = jbvString;
+        v.val.string.val = const_cast<char *>(value);
+        v.val.string.len = static_cast<int>(strlen(value));
+        pushJsonbValue(&state, token, &v);
+    };
+    push_string("trigger", WJB_KEY);
+    push_string(name, WJB_VALUE);
+    char state_text[2] = {enabled, '\0'};
+    push_string("enabled", WJB_KEY);
+    push_string(state_text, WJB_VALUE);
+    return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, nullptr));
+}
+
+// Records that trigger (a pat_audit() trigger of table) is being disabled (to state 'D', or
+// 'R': fires in replica sessions only) or dropped (state 0). Plain PostgreSQL code.
+void record_trigger_change(Oid table, const char *trigger, char enabled, char new_state) {
+    pat::pg::AuditEntry entry;
+    entry.action = new_state == 0 ? "audit_trigger_dropped" : "audit_trigger_disabled";
+    Relation relation = table_open(table, AccessShareLock);
+    entry.table_name = qualified_name(audited_table(relation));
+    table_close(relation, AccessShareLock);
+    entry.old_data = trigger_state(trigger, enabled);
+    entry.new_data = new_state == 0 ? nullptr : trigger_state(trigger, new_state);
+    pat::pg::attribute_to_token_context(entry);
+    entry.actor = pat::pg::audit_actor_for(entry.user_id);
+    pat::pg::append_audit_entry(entry);
+}
+
+// For each pat_audit() trigger of table (named: only that one) still in another state than
+// new_state, records the change. Plain PostgreSQL code.
+void record_pat_audit_triggers(Oid table, const char *only_name, char new_state) {
+    Relation triggers = table_open(TriggerRelationId, AccessShareLock);
+    ScanKeyData key;
+    ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber, F_OIDEQ,
+                ObjectIdGetDatum(table));
+    SysScanDesc scan =
+        systable_beginscan(triggers, TriggerRelidNameIndexId, true, nullptr, 1, &key);
+    HeapTuple tuple;
+    while ((tuple = systable_getnext(scan)) != nullptr) {
+        auto *row = reinterpret_cast<Form_pg_trigger>(GETSTRUCT(tuple));
+        if ((only_name != nullptr && strcmp(NameStr(row->tgname), only_name) != 0) ||
+            row->tgenabled == new_state || !is_pat_audit(row->tgfoid)) {
+            continue;
+        }
+        record_trigger_change(table, NameStr(row->tgname), row->tgenabled, new_state);
+    }
+    systable_endscan(scan);
+    table_close(triggers, AccessShareLock);
+}
+
+// The table a name list (of DROP TABLE, or DROP TRIGGER without its last element) names, or
+// InvalidOid.
+Oid named_table(List *names) {
+    return RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, true);
+}
+
+// What a DDL statement is about to do to pat_audit() triggers, recorded before it runs (the
+// rows roll back with it if it fails). Plain PostgreSQL code.
+void record_trigger_changes(Node *statement) {
+    if (IsA(statement, AlterTableStmt)) {
+        auto *alter = castNode(AlterTableStmt, statement);
+        Oid table = RangeVarGetRelid(alter->relation, NoLock, true);
+        if (!OidIsValid(table)) {
+            return;
+        }
+        ListCell *cell;
+        foreach (cell, alter->cmds) {
+            auto *command = castNode(AlterTableCmd, lfirst(cell));
+            switch (command->subtype) {
+                case AT_DisableTrig:
+                    record_pat_audit_triggers(table, command->name, TRIGGER_DISABLED);
+                    break;
+                case AT_EnableReplicaTrig:
+                    record_pat_audit_triggers(table, command->name, TRIGGER_FIRES_ON_REPLICA);
+                    break;
+                case AT_DisableTrigAll:
+                case AT_DisableTrigUser:
+                    record_pat_audit_triggers(table, nullptr, TRIGGER_DISABLED);
+                    break;
+                default:
+                    break;
+            }
+        }
+    } else if (IsA(statement, DropStmt)) {
+        auto *drop = castNode(DropStmt, statement);
+        ListCell *cell;
+        foreach (cell, drop->objects) {
+            List *names = castNode(List, lfirst(cell));
+            if (drop->removeType == OBJECT_TRIGGER && list_length(names) >= 2) {
+                Oid table = named_table(list_truncate(list_copy(names), list_length(names) - 1));
+                if (OidIsValid(table)) {
+                    record_pat_audit_triggers(table, strVal(llast(names)), 0);
+                }
+            } else if (drop->removeType == OBJECT_TABLE) {
+                Oid table = named_table(names);
+                if (OidIsValid(table)) {
+                    record_pat_audit_triggers(table, nullptr, 0);
+                }
+            }
+        }
+    }
+}
+
+}  // namespace
+
+// pat_audit(): AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW, or AFTER TRUNCATE FOR EACH
+// STATEMENT. Records the change against the transaction's token; outside a token context only
+// with the argument 'always'.
+PAT_FUNCTION(pat_audit) {
+    if (!CALLED_AS_TRIGGER(fcinfo)) {
+        throw pat::Error(pat::sqlstate::kTriggerProtocolViolated,
+                         "pat_audit() must be called as a trigger");
+    }
+    auto *trigger = reinterpret_cast<TriggerData *>(fcinfo->context);
+    TriggerEvent event = trigger->tg_event;
+    bool truncate = TRIGGER_FIRED_BY_TRUNCATE(event);
+    if (!TRIGGER_FIRED_AFTER(event) || TRIGGER_FIRED_FOR_ROW(event) == truncate) {
+        throw pat::Error(pat::sqlstate::kTriggerProtocolViolated,
+                         "pat_audit() must fire AFTER INSERT, UPDATE or DELETE FOR EACH ROW, or "
+                         "AFTER TRUNCATE FOR EACH STATEMENT",
+                         "", "Attach it with pat_audit_table().");
+    }
+    const AuditedTrigger *audited = audited_trigger(trigger);
+    if (pat::pg::current_token_context() == nullptr && !audited->always) {
+        return PointerGetDatum(nullptr);
+    }
+
+    pat::pg::AuditEntry entry;
+    entry.table_name = audited->table_name;
+    HeapTuple old_row = nullptr;
+    HeapTuple new_row = nullptr;
+    if (truncate) {
+        entry.action = "truncate";
+    } else if (TRIGGER_FIRED_BY_INSERT(event)) {
+        entry.action = "insert";
+        new_row = trigger->tg_trigtuple;
+    } else if (TRIGGER_FIRED_BY_UPDATE(event)) {
+        entry.action = "update";
+        old_row = trigger->tg_trigtuple;
+        new_row = trigger->tg_newtuple;
+    } else {
+        entry.action = "delete";
+        old_row = trigger->tg_trigtuple;
+    }
+    pat::pg::register_audit_callbacks();
+    TupleDesc desc = RelationGetDescr(trigger->tg_relation);
+    call_pg([&] {
+        pat::pg::attribute_to_token_context(entry);
+        entry.actor = pat::pg::audit_actor_for(entry.user_id);
+        entry.old_data = old_row != nullptr ? row_jsonb(audited, old_row, desc) : nullptr;
+        entry.new_data = new_row != nullptr ? row_jsonb(audited, new_row, desc) : nullptr;
+        pat::pg::append_audit_entry(entry);
+    });
+    return PointerGetDatum(nullptr);
+}
+
+// pat.audit_trigger_changes(): the event trigger (ddl_command_start of ALTER TABLE, DROP
+// TRIGGER and DROP TABLE) that records a pat_audit() trigger being disabled or dropped, with
+// the role that does it.
+PAT_FUNCTION(pat_audit_trigger_changes) {
+    if (!CALLED_AS_EVENT_TRIGGER(fcinfo)) {
+        throw pat::Error(pat::sqlstate::kTriggerProtocolViolated,
+                         "pat.audit_trigger_changes() must be called as an event trigger");
+    }
+    auto *data = reinterpret_cast<EventTriggerData *>(fcinfo->context);
+    pat::pg::register_audit_callbacks();
+    call_pg([&] { record_trigger_changes(data->parsetree); });
+    PG_RETURN_VOID();
+}
