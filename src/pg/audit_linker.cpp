@@ -68,7 +68,8 @@ void fill_worker(BackgroundWorker *worker, const char *function, const char *nam
     snprintf(worker->bgw_type, BGW_MAXLEN, "%s", name);
 }
 
-// Marks database as waiting (again), e.g. after a failed pass.
+// Marks database as waiting. Only the first commit to do so since the last round wakes the
+// launcher: the others find it waiting already and send no signal.
 void mark_waiting(Oid database) {
     SpinLockAcquire(&shared->mutex);
     bool known = shared->every_database;
@@ -82,10 +83,25 @@ void mark_waiting(Oid database) {
             shared->every_database = true;
         }
     }
-    Latch *latch = shared->launcher_latch;
+    Latch *latch = known ? nullptr : shared->launcher_latch;
     SpinLockRelease(&shared->mutex);
     if (latch != nullptr) {
         SetLatch(latch);
+    }
+}
+
+// Sleeps for the link delay, waking early only to shut down.
+void wait_link_delay() {
+    TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), link_delay_ms);
+    while (!ShutdownRequestPending) {
+        long remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until);
+        if (remaining <= 0) {
+            break;
+        }
+        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, remaining,
+                        PG_WAIT_EXTENSION);
+        ResetLatch(MyLatch);
+        CHECK_FOR_INTERRUPTS();
     }
 }
 
@@ -226,8 +242,7 @@ void pat_audit_launcher_main(Datum) {
             ProcessConfigFile(PGC_SIGHUP);
         }
         if (!ShutdownRequestPending && pat::pg::link_delay_ms > 0) {
-            (void)WaitLatch(MyLatch, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, pat::pg::link_delay_ms,
-                            PG_WAIT_EXTENSION);
+            pat::pg::wait_link_delay();
         }
     }
     SpinLockAcquire(&shared->mutex);

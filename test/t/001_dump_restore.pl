@@ -96,6 +96,8 @@ sub list_counts
 sub audit_rows
 {
 	my ($node, $db) = @_;
+	# Rows still pending are linked first (the worker would within pat.audit_link_delay).
+	$node->safe_psql($db, 'SELECT pat_audit_link()');
 	return $node->safe_psql($db,
 		"SELECT count(*) || ' | ' || coalesce(string_agg(seq || ':' || action || ':' || coalesce(token_name, '-'), ',' ORDER BY seq), '')
 		   FROM pat.audit_log");
@@ -239,6 +241,7 @@ sub check_restored
 	if ($has_audit)
 	{
 		my ($count) = split / /, $audit_before;
+		$target->safe_psql($db, 'SELECT pat_audit_link()');
 		is( $target->safe_psql($db,
 				"SELECT string_agg(seq || ':' || action, ',' ORDER BY seq) FROM pat.audit_log WHERE seq > $count"),
 			($count + 1) . ':created,' . ($count + 2) . ':revoked',

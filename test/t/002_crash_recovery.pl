@@ -107,6 +107,7 @@ is(statuses(\@names, '{}', \%tok), $expected, 'statuses before the crash');
 my $audit_before;
 if ($has_audit)
 {
+	$node->safe_psql('postgres', 'SELECT pat_audit_link()');
 	$audit_before = $node->safe_psql('postgres',
 		"SELECT count(*) || ' | ' || string_agg(seq || ':' || action || ':' || coalesce(token_name, '-'), ',' ORDER BY seq) FROM pat.audit_log");
 	note("audit rows before the crash: $audit_before");
@@ -149,6 +150,7 @@ is($node->safe_psql('postgres', "SELECT pat_revoke('$tok{a3}{id}')"),
 
 if ($has_audit)
 {
+	$node->safe_psql('postgres', 'SELECT pat_audit_link()');
 	is( $node->safe_psql('postgres',
 			"SELECT count(*) || ' | ' || string_agg(seq || ':' || action || ':' || coalesce(token_name, '-'), ',' ORDER BY seq) FROM pat.audit_log WHERE action <> 'revoked' OR token_id <> '$tok{a3}{id}'"),
 		$audit_before, 'the audit log survived as committed (the in-flight rows are gone)');

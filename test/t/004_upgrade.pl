@@ -275,6 +275,7 @@ SKIP:
 {
 	skip 'the default version is 1.0, which has no audit log', 6 if $default eq '1.0';
 
+	$node->safe_psql($DB, 'SELECT pat_audit_link()');
 	my $start = $node->safe_psql($DB, 'SELECT count(*) FROM pat.audit_log');
 	note("audit rows right after the update: $start");
 	my $new = create_token($DB, 'alice', 'after the update', '{catalog:read}', '30 days');
@@ -283,6 +284,7 @@ SKIP:
 SELECT pat_update('$new->{id}', name => 'after the update (renamed)');
 SELECT pat_revoke('$new->{id}');
 SELECT pat_revoke('$bob_cli->{id}');
+SELECT pat_audit_link();
 });
 	is( $node->safe_psql($DB,
 			"SELECT string_agg(action || ':' || token_name, ',' ORDER BY seq) FROM pat.audit_log WHERE seq > (SELECT max(seq) FROM pat.audit_log) - 4"),
