@@ -223,13 +223,16 @@ void pat_audit_launcher_main(Datum) {
         pat::pg::link_round();
         // Until a commit with audit rows sets the latch (or a failed pass's retry is due); then
         // the delay gathers more commits into the pass (latch sets during it do not cut it
-        // short).
+        // short). Waiting for a link worker resets the latch, so a database that became waiting
+        // during the round is looked at here rather than trusted to the latch.
         SpinLockAcquire(&shared->mutex);
         bool retry = shared->retry_later;
+        bool due = shared->every_database || shared->waiting_count > 0;
         SpinLockRelease(&shared->mutex);
         int events =
-            WaitLatch(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH | (retry ? WL_TIMEOUT : 0),
-                      retry ? pat::pg::kRetryMs : -1L, PG_WAIT_EXTENSION);
+            due ? WL_LATCH_SET
+                : WaitLatch(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH | (retry ? WL_TIMEOUT : 0),
+                            retry ? pat::pg::kRetryMs : -1L, PG_WAIT_EXTENSION);
         if ((events & WL_TIMEOUT) != 0) {
             SpinLockAcquire(&shared->mutex);
             shared->retry_later = false;
