@@ -14,7 +14,7 @@ namespace pat::pg {
 
 namespace {
 
-int link_delay_ms = 200;
+int link_delay_ms = 500;
 
 // Databases whose committed audit rows wait for the linker. More than fit: every database.
 constexpr int kMaxWaitingDatabases = 64;
@@ -175,6 +175,42 @@ void link_round() {
     }
 }
 
+// Dead rows in pat.audit_pending worth a vacuum: a few passes' worth under load, so that the
+// vacuum's fixed cost is not paid on every pass.
+constexpr int64 kVacuumAfterDeadRows = 5000;
+
+// Whether pat.audit_pending has kVacuumAfterDeadRows dead rows, counting the linked ones this
+// worker has not reported yet. Its own transaction; call outside one.
+bool pending_needs_vacuum(Oid pending, int64 linked) {
+    StartTransactionCommand();
+    PgStat_StatTabEntry *stats = pgstat_fetch_stat_tabentry(pending);
+    int64 dead = linked + (stats != nullptr ? stats->n_dead_tuples : 0);
+    CommitTransactionCommand();
+    return dead >= kVacuumAfterDeadRows;
+}
+
+// Vacuums pat.audit_pending (its own transactions; call outside one). Every row the linker
+// moves leaves a dead row behind; without this, with autovacuum off or behind, the table would
+// grow with every pass and each pass would read all of it. No truncation: that would take a
+// lock writers wait for. Skipped while another vacuum holds the table.
+void vacuum_pending(Oid pending) {
+    StartTransactionCommand();
+    VacuumParams params = {};
+    params.options = VACOPT_VACUUM | VACOPT_SKIP_LOCKED;
+    params.freeze_min_age = -1;
+    params.freeze_table_age = -1;
+    params.multixact_freeze_min_age = -1;
+    params.multixact_freeze_table_age = -1;
+    params.log_min_duration = -1;
+    params.index_cleanup = VACOPTVALUE_AUTO;
+    params.truncate = VACOPTVALUE_DISABLED;
+    params.nworkers = -1;
+    VacuumRelation *relation = makeVacuumRelation(
+        makeRangeVar(pstrdup("pat"), pstrdup("audit_pending"), -1), pending, NIL);
+    vacuum(list_make1(relation), &params, nullptr, true);
+    CommitTransactionCommand();
+}
+
 }  // namespace
 
 void note_audit_commit() {
@@ -190,7 +226,7 @@ void setup_audit_linker() {
         "chain.",
         "Rows committed within the delay are linked together, in one pass; until then they wait "
         "in pat.audit_pending.",
-        &link_delay_ms, 200, 0, 60 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+        &link_delay_ms, 500, 0, 60 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
     previous_request_hook = shmem_request_hook;
     shmem_request_hook = request_memory;
     previous_startup_hook = shmem_startup_hook;
@@ -264,10 +300,14 @@ void pat_audit_link_main(Datum database) {
     PushActiveSnapshot(GetTransactionSnapshot());
     pgstat_report_activity(STATE_RUNNING, "pg_pat: linking audit rows");
     // Only where the extension is installed and has its pending table (1.5 or later).
-    if (OidIsValid(get_extension_oid("pg_pat", true)) &&
-        OidIsValid(pat::pg::find_pat_relation("audit_pending"))) {
+    Oid pending = InvalidOid;
+    volatile int64 linked = 0;
+    if (OidIsValid(get_extension_oid("pg_pat", true))) {
+        pending = pat::pg::find_pat_relation("audit_pending");
+    }
+    if (OidIsValid(pending)) {
         PG_TRY();
-        { (void)pat::pg::link_pending_rows(); }
+        { linked = pat::pg::link_pending_rows(); }
         PG_CATCH();
         {
             // The rows stay pending; the launcher tries again later.
@@ -280,6 +320,10 @@ void pat_audit_link_main(Datum database) {
     }
     PopActiveSnapshot();
     CommitTransactionCommand();
+    if (linked > 0 && pat::pg::pending_needs_vacuum(pending, linked)) {
+        pgstat_report_activity(STATE_RUNNING, "pg_pat: vacuuming pat.audit_pending");
+        pat::pg::vacuum_pending(pending);
+    }
     pgstat_report_activity(STATE_IDLE, nullptr);
     proc_exit(0);
 }

@@ -561,6 +561,7 @@ int64 link_pending_rows() {
         AllocSetContextCreate(CurrentMemoryContext, "pg_pat audit link", ALLOCSET_DEFAULT_SIZES);
     MemoryContext caller_memory = CurrentMemoryContext;
     for (int64 i = 0; i < count; ++i) {
+        CHECK_FOR_INTERRUPTS();  // a shutdown or a cancel need not wait for a long pass
         MemoryContextSwitchTo(row_memory);
         if (!table_tuple_fetch_row_version(pending, &rows[i].tid, snapshot, slot)) {
             elog(ERROR, "pg_pat could not read a pending audit row");

@@ -30,6 +30,7 @@ extern "C" {
 #include "commands/event_trigger.h"
 #include "commands/extension.h"
 #include "commands/trigger.h"
+#include "commands/vacuum.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
