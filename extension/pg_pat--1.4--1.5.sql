@@ -287,3 +287,5 @@ BEGIN
     END IF;
 END
 $$;
+
+SELECT pat.warn_if_schema_writable('@extschema@');
