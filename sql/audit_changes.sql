@@ -184,6 +184,24 @@ SELECT pat_audit_link() AS linked_own;
 SELECT unlinked FROM pat_audit_verify();
 COMMIT;
 
+-- A prepared transaction's rows are linked by the worker after COMMIT PREPARED (which wrote no
+-- row itself); nothing else commits meanwhile.
+BEGIN;
+SELECT pat_define_scope('ac:prepared');
+PREPARE TRANSACTION 'pat_audit_changes';
+COMMIT PREPARED 'pat_audit_changes';
+DO $$
+BEGIN
+    FOR i IN 1..200 LOOP
+        EXIT WHEN EXISTS (SELECT FROM pat.audit_log
+                          WHERE action = 'scope_defined' AND new_data ->> 'scope' = 'ac:prepared');
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+END
+$$;
+SELECT count(*) AS linked_by_the_worker FROM pat.audit_log
+WHERE action = 'scope_defined' AND new_data ->> 'scope' = 'ac:prepared';
+
 DROP ROLE regress_ac_owner, regress_ac_app;
 SET client_min_messages = warning;
 TRUNCATE pat.tokens, pat.user_roles, pat.role_scopes, pat.roles, pat.scopes CASCADE;

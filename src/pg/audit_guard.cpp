@@ -1,6 +1,7 @@
 // The audit tables' utility guard; see audit_guard.hpp.
 #include "pg/audit_guard.hpp"
 
+#include "pg/audit_linker.hpp"
 #include "pg/postgres.hpp"
 #include "pg/spi_support.hpp"
 

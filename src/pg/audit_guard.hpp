@@ -2,7 +2,7 @@
 // pat.audit_log, pat.audit_pending and pat.audit_chain_head (a rewrite can change rows without
 // any row trigger) and ALTER EVENT TRIGGER of pg_pat's event trigger are refused outside
 // extension scripts, for every role; a superuser's COPY FROM into the log (how pg_restore loads
-// it) is let through the insert guard.
+// it) is let through the insert guard. COMMIT PREPARED tells the linker, as a commit does.
 #pragma once
 
 namespace pat::pg {

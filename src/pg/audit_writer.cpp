@@ -41,36 +41,25 @@ const Oid kPendingColumnTypes[kPendingColumns] = {
     INT8OID, INT4OID, TIMESTAMPTZOID, TEXTOID,  UUIDOID, TEXTOID, TEXTOID,
     TEXTOID, TEXTOID, JSONBOID,       JSONBOID, TEXTOID, TEXTOID, INT8OID};
 
-// A JSON value for the hashed array: a scalar or a container, NULL as JSON null.
-void push_text(JsonbParseState **state, const text *value) {
-    JsonbValue v;
+// The hashed JSON text of one value, as jsonb prints it: strings escaped, NULL as null.
+void append_json_string(StringInfo out, const char *value) {
     if (value == nullptr) {
-        v.type = jbvNull;
+        appendStringInfoString(out, "null");
     } else {
-        v.type = jbvString;
-        v.val.string.val = const_cast<char *>(VARDATA_ANY(value));
-        v.val.string.len = static_cast<int>(VARSIZE_ANY_EXHDR(value));
+        escape_json(out, value);
     }
-    pushJsonbValue(state, WJB_ELEM, &v);
 }
 
-void push_numeric(JsonbParseState **state, Datum numeric) {
-    JsonbValue v;
-    v.type = jbvNumeric;
-    v.val.numeric = DatumGetNumeric(numeric);
-    pushJsonbValue(state, WJB_ELEM, &v);
+void append_json_text(StringInfo out, const text *value) {
+    append_json_string(out, value == nullptr ? nullptr : text_to_cstring(value));
 }
 
-void push_jsonb(JsonbParseState **state, Jsonb *value) {
-    JsonbValue v;
+void append_json_jsonb(StringInfo out, Jsonb *value) {
     if (value == nullptr) {
-        v.type = jbvNull;
+        appendStringInfoString(out, "null");
     } else {
-        v.type = jbvBinary;
-        v.val.binary.data = &value->root;
-        v.val.binary.len = static_cast<int>(VARSIZE(value) - VARHDRSZ);
+        (void)JsonbToCString(out, &value->root, static_cast<int>(VARSIZE(value)));
     }
-    pushJsonbValue(state, WJB_ELEM, &v);
 }
 
 // row_hash, as pat.audit_hash() defines it: SHA-256 of prev_hash followed by the UTF-8 text of
@@ -80,29 +69,40 @@ void push_jsonb(JsonbParseState **state, Jsonb *value) {
 // with the SQL function. May ereport.
 bytea *row_hash(const bytea *prev_hash, int64 seq, TimestampTz occurred_at, const AuditEntry &entry,
                 text *action, text *db_role, text *session_role, int64 txid) {
-    JsonbParseState *state = nullptr;
-    pushJsonbValue(&state, WJB_BEGIN_ARRAY, nullptr);
-    push_numeric(&state, DirectFunctionCall1(int8_numeric, Int64GetDatum(seq)));
-    push_numeric(&state, DirectFunctionCall2(extract_timestamptz, CStringGetTextDatum("epoch"),
-                                             TimestampTzGetDatum(occurred_at)));
-    push_text(&state, entry.user_id);
-    push_text(&state,
-              entry.token_id == nullptr
+    // The text jsonb_build_array(...)::text gives, written directly: elements joined by ", ",
+    // numbers as numeric prints them, strings and nested jsonb as jsonb prints them.
+    StringInfoData out;
+    initStringInfo(&out);
+    appendStringInfo(&out, "[" INT64_FORMAT ", ", seq);
+    appendStringInfoString(
+        &out,
+        DatumGetCString(DirectFunctionCall1(
+            numeric_out, DirectFunctionCall2(extract_timestamptz, CStringGetTextDatum("epoch"),
+                                             TimestampTzGetDatum(occurred_at)))));
+    appendStringInfoString(&out, ", ");
+    append_json_text(&out, entry.user_id);
+    appendStringInfoString(&out, ", ");
+    append_json_string(
+        &out, entry.token_id == nullptr
                   ? nullptr
-                  : DatumGetTextPP(DirectFunctionCall1(
-                        textin, DirectFunctionCall1(uuid_out, UUIDPGetDatum(entry.token_id)))));
-    push_text(&state, entry.token_name);
-    push_text(&state, entry.actor);
-    push_text(&state, action);
-    push_text(&state, entry.table_name);
-    push_jsonb(&state, entry.old_data);
-    push_jsonb(&state, entry.new_data);
-    push_text(&state, db_role);
-    push_text(&state, session_role);
-    push_numeric(&state, DirectFunctionCall1(int8_numeric, Int64GetDatum(txid)));
-    Jsonb *array = JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_ARRAY, nullptr));
-    char *json = JsonbToCString(nullptr, &array->root, VARSIZE(array));
-    int json_len = static_cast<int>(strlen(json));
+                  : DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(entry.token_id))));
+    const text *middle[] = {entry.token_name, entry.actor, action, entry.table_name};
+    for (const text *value : middle) {
+        appendStringInfoString(&out, ", ");
+        append_json_text(&out, value);
+    }
+    for (Jsonb *value : {entry.old_data, entry.new_data}) {
+        appendStringInfoString(&out, ", ");
+        append_json_jsonb(&out, value);
+    }
+    const text *roles[] = {db_role, session_role};
+    for (const text *value : roles) {
+        appendStringInfoString(&out, ", ");
+        append_json_text(&out, value);
+    }
+    appendStringInfo(&out, ", " INT64_FORMAT "]", txid);
+    char *json = out.data;
+    int json_len = out.len;
     char *utf8 = pg_server_to_any(json, json_len, PG_UTF8);
     if (utf8 != json) {
         json_len = static_cast<int>(strlen(utf8));
@@ -192,8 +192,7 @@ void on_writer_transaction_event(XactEvent event, void *) {
             transaction_batch = 0;
             break;
         case XACT_EVENT_PREPARE:
-            // A prepared transaction's rows are linked by the pass after COMMIT PREPARED, or
-            // after a restart.
+            // A prepared transaction's rows are linked after COMMIT PREPARED (audit_guard.cpp).
             transaction_batch = 0;
             break;
         case XACT_EVENT_ABORT:
