@@ -355,27 +355,28 @@ ChainTail lock_chain_and_read_tail() {
     return tail;
 }
 
-// Inserts entry into the log as the row after tail (seq, prev_hash) with its row_hash, which it
-// returns (palloc'd). May ereport.
-bytea *insert_linked_row(const ChainTail &tail, const AuditEntry &entry, text *action,
-                         TimestampTz occurred_at, text *db_role, text *session_role, int64 txid) {
+// The log row of entry as the row after tail (seq, prev_hash) into values and nulls, with its
+// row_hash, which it returns (palloc'd). May ereport.
+bytea *linked_row(const ChainTail &tail, const AuditEntry &entry, text *action,
+                  TimestampTz occurred_at, text *db_role, text *session_role, int64 txid,
+                  Datum *values, bool *nulls) {
     int64 seq = tail.seq + 1;
     bytea *hash = row_hash(tail.hash, seq, occurred_at, entry, action, db_role, session_role, txid);
-    Datum values[kLogColumns] = {Int64GetDatum(seq),
-                                 TimestampTzGetDatum(occurred_at),
-                                 PointerGetDatum(entry.user_id),
-                                 UUIDPGetDatum(entry.token_id),
-                                 PointerGetDatum(entry.token_name),
-                                 PointerGetDatum(entry.actor),
-                                 PointerGetDatum(action),
-                                 PointerGetDatum(entry.table_name),
-                                 PointerGetDatum(entry.old_data),
-                                 PointerGetDatum(entry.new_data),
-                                 PointerGetDatum(db_role),
-                                 PointerGetDatum(session_role),
-                                 Int64GetDatum(txid),
-                                 PointerGetDatum(tail.hash),
-                                 PointerGetDatum(hash)};
+    Datum row[kLogColumns] = {Int64GetDatum(seq),
+                              TimestampTzGetDatum(occurred_at),
+                              PointerGetDatum(entry.user_id),
+                              UUIDPGetDatum(entry.token_id),
+                              PointerGetDatum(entry.token_name),
+                              PointerGetDatum(entry.actor),
+                              PointerGetDatum(action),
+                              PointerGetDatum(entry.table_name),
+                              PointerGetDatum(entry.old_data),
+                              PointerGetDatum(entry.new_data),
+                              PointerGetDatum(db_role),
+                              PointerGetDatum(session_role),
+                              Int64GetDatum(txid),
+                              PointerGetDatum(tail.hash),
+                              PointerGetDatum(hash)};
     const void *pointers[kLogColumns] = {hash,
                                          hash,
                                          entry.user_id,
@@ -391,12 +392,48 @@ bytea *insert_linked_row(const ChainTail &tail, const AuditEntry &entry, text *a
                                          hash,
                                          tail.hash,
                                          hash};
-    bool nulls[kLogColumns];
     for (int i = 0; i < kLogColumns; ++i) {
+        values[i] = row[i];
         nulls[i] = pointers[i] == nullptr;
     }
+    return hash;
+}
+
+// Inserts entry into the log as the row after tail; returns its row_hash. May ereport.
+bytea *insert_linked_row(const ChainTail &tail, const AuditEntry &entry, text *action,
+                         TimestampTz occurred_at, text *db_role, text *session_role, int64 txid) {
+    Datum values[kLogColumns];
+    bool nulls[kLogColumns];
+    bytea *hash =
+        linked_row(tail, entry, action, occurred_at, db_role, session_role, txid, values, nulls);
     insert_row(log_table, values, nulls);
     return hash;
+}
+
+// Rows the linker inserts into the log at once, as COPY does: one WAL record and one buffer
+// lock per page rather than per row.
+constexpr int kLinkBatch = 1000;
+
+// Inserts the count rows of slots into the log's heap and then each into its indexes, and
+// clears the slots. May ereport.
+void insert_log_batch(TupleTableSlot **slots, int count) {
+    if (count == 0) {
+        return;
+    }
+    open_table(log_table);
+    ResourceOwner caller_owner = CurrentResourceOwner;
+    CurrentResourceOwner = TopTransactionResourceOwner;
+    table_multi_insert(log_table.relation, slots, count, GetCurrentCommandId(true), 0,
+                       &log_table.bulk);
+    for (int i = 0; i < count; ++i) {
+        list_free(ExecInsertIndexTuples(log_table.result, slots[i], log_table.estate, false, false,
+                                        nullptr, NIL));
+        ResetPerTupleExprContext(log_table.estate);
+    }
+    CurrentResourceOwner = caller_owner;
+    for (int i = 0; i < count; ++i) {
+        ExecClearTuple(slots[i]);
+    }
 }
 
 // Before 1.5: the row linked at once, under the chain lock held to commit. May ereport.
@@ -559,6 +596,14 @@ int64 link_pending_rows() {
     MemoryContext row_memory =
         AllocSetContextCreate(CurrentMemoryContext, "pg_pat audit link", ALLOCSET_DEFAULT_SIZES);
     MemoryContext caller_memory = CurrentMemoryContext;
+    open_table(log_table);
+    int batch_size = static_cast<int>(Min(count, static_cast<int64>(kLinkBatch)));
+    auto **batch =
+        static_cast<TupleTableSlot **>(palloc(sizeof(TupleTableSlot *) * Max(batch_size, 1)));
+    for (int b = 0; b < batch_size; ++b) {
+        batch[b] = MakeSingleTupleTableSlot(RelationGetDescr(log_table.relation), &TTSOpsVirtual);
+    }
+    int filled = 0;
     for (int64 i = 0; i < count; ++i) {
         CHECK_FOR_INTERRUPTS();  // a shutdown or a cancel need not wait for a long pass
         MemoryContextSwitchTo(row_memory);
@@ -579,9 +624,13 @@ int64 link_pending_rows() {
         text *session_role = slot_text(slot, 13);
         TimestampTz occurred_at = DatumGetTimestampTz(slot->tts_values[2]);
         int64 txid = DatumGetInt64(slot->tts_values[13]);
-        // Detoasted values: the pending row and its toast go away below.
-        bytea *hash =
-            insert_linked_row(tail, entry, action, occurred_at, db_role, session_role, txid);
+        // Copied into the batch's slot: the pending row and its toast go away below.
+        TupleTableSlot *out = batch[filled++];
+        ExecClearTuple(out);
+        bytea *hash = linked_row(tail, entry, action, occurred_at, db_role, session_role, txid,
+                                 out->tts_values, out->tts_isnull);
+        ExecStoreVirtualTuple(out);
+        ExecMaterializeSlot(out);
         ExecClearTuple(slot);
         simple_table_tuple_delete(pending, &rows[i].tid, snapshot);
 
@@ -594,8 +643,17 @@ int64 link_pending_rows() {
         tail.hash = static_cast<bytea *>(palloc(VARSIZE(hash)));
         memcpy(tail.hash, hash, VARSIZE(hash));
         MemoryContextReset(row_memory);
+        if (filled == batch_size) {
+            insert_log_batch(batch, filled);
+            filled = 0;
+        }
     }
     MemoryContextSwitchTo(caller_memory);
+    insert_log_batch(batch, filled);
+    for (int b = 0; b < batch_size; ++b) {
+        ExecDropSingleTupleTableSlot(batch[b]);
+    }
+    pfree(batch);
     MemoryContextDelete(row_memory);
     pfree(rows);
     ExecDropSingleTupleTableSlot(slot);
