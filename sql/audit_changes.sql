@@ -185,7 +185,9 @@ SELECT unlinked FROM pat_audit_verify();
 COMMIT;
 
 -- A prepared transaction's rows are linked by the worker after COMMIT PREPARED (which wrote no
--- row itself); nothing else commits meanwhile.
+-- row itself); nothing else commits meanwhile, and the pass due for the commits above is over
+-- (pat.audit_link_delay is 500 ms).
+SELECT pg_sleep(1.5);
 BEGIN;
 SELECT pat_define_scope('ac:prepared');
 PREPARE TRANSACTION 'pat_audit_changes';

@@ -2,6 +2,7 @@
 #include "pg/audit_guard.hpp"
 
 #include "pg/audit_linker.hpp"
+#include "pg/audit_writer.hpp"
 #include "pg/postgres.hpp"
 #include "pg/spi_support.hpp"
 
@@ -51,6 +52,9 @@ void guard_audit_tables(PlannedStmt *statement, const char *query, bool read_onl
                         ProcessUtilityContext context, ParamListInfo params,
                         QueryEnvironment *environment, DestReceiver *destination,
                         QueryCompletion *completion) {
+    // Any utility statement (DDL, DROP EXTENSION, but also SAVEPOINT or COMMIT) first closes
+    // what the audit writer keeps open.
+    close_kept_audit_tables();
     Node *tree = statement->utilityStmt;
     bool copy_in = false;
     if (!creating_extension) {
@@ -86,6 +90,12 @@ void guard_audit_tables(PlannedStmt *statement, const char *query, bool read_onl
     PG_FINALLY();
     { copying = was_copying; }
     PG_END_TRY();
+    // A prepared transaction's audit rows are committed by whichever session runs COMMIT
+    // PREPARED, which wrote none itself: it tells the linker.
+    if (IsA(tree, TransactionStmt) &&
+        castNode(TransactionStmt, tree)->kind == TRANS_STMT_COMMIT_PREPARED) {
+        note_audit_commit();
+    }
 }
 
 }  // namespace

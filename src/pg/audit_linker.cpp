@@ -4,6 +4,7 @@
 #include "pg/audit_writer.hpp"
 #include "pg/postgres.hpp"
 #include "pg/spi_support.hpp"
+#include "pg/workers.hpp"
 
 extern "C" {
 PGDLLEXPORT void pat_audit_launcher_main(Datum);
@@ -60,14 +61,6 @@ void attach_memory() {
     LWLockRelease(AddinShmemInitLock);
 }
 
-void fill_worker(BackgroundWorker *worker, const char *function, const char *name) {
-    memset(worker, 0, sizeof(*worker));
-    snprintf(worker->bgw_library_name, BGW_MAXLEN, "pg_pat");
-    snprintf(worker->bgw_function_name, BGW_MAXLEN, "%s", function);
-    snprintf(worker->bgw_name, BGW_MAXLEN, "%s", name);
-    snprintf(worker->bgw_type, BGW_MAXLEN, "%s", name);
-}
-
 // Marks database as waiting. Only the first commit to do so since the last round wakes the
 // launcher: the others find it waiting already and send no signal.
 void mark_waiting(Oid database) {
@@ -107,22 +100,10 @@ void wait_link_delay() {
 
 // Starts a link worker for database and waits until it has exited.
 void link_database(Oid database) {
-    BackgroundWorker worker;
-    fill_worker(&worker, "pat_audit_link_main", "pg_pat audit link");
-    worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-    worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-    worker.bgw_restart_time = BGW_NEVER_RESTART;
-    worker.bgw_main_arg = ObjectIdGetDatum(database);
-    worker.bgw_notify_pid = MyProcPid;
-    BackgroundWorkerHandle *handle = nullptr;
-    if (!RegisterDynamicBackgroundWorker(&worker, &handle)) {
-        ereport(LOG, (errmsg("pg_pat could not start an audit link worker; retrying"),
-                      errhint("Raise max_worker_processes.")));
+    if (!run_database_worker("pat_audit_link_main", "pg_pat audit link", database,
+                             BgWorkerStart_RecoveryFinished)) {
         mark_waiting(database);
-        return;
     }
-    WaitForBackgroundWorkerShutdown(handle);
-    pfree(handle);
 }
 
 // Every database one can connect to (the linker bypasses datallowconn, but a database that
@@ -231,23 +212,15 @@ void setup_audit_linker() {
     shmem_request_hook = request_memory;
     previous_startup_hook = shmem_startup_hook;
     shmem_startup_hook = attach_memory;
-    BackgroundWorker worker;
-    fill_worker(&worker, "pat_audit_launcher_main", "pg_pat audit linker");
-    // Connected to no database: it reads only pg_database, a shared catalog.
-    worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
     // A standby writes no audit rows; a promoted one starts the launcher then.
-    worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-    worker.bgw_restart_time = 10;
-    RegisterBackgroundWorker(&worker);
+    register_launcher("pat_audit_launcher_main", "pg_pat audit linker",
+                      BgWorkerStart_RecoveryFinished);
 }
 
 }  // namespace pat::pg
 
 void pat_audit_launcher_main(Datum) {
-    pqsignal(SIGHUP, SignalHandlerForConfigReload);
-    pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
-    BackgroundWorkerUnblockSignals();
-    BackgroundWorkerInitializeConnection(nullptr, nullptr, 0);
+    pat::pg::start_launcher();
     using pat::pg::shared;
     SpinLockAcquire(&shared->mutex);
     shared->launcher_latch = MyLatch;

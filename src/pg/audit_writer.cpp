@@ -141,6 +141,16 @@ bool table_callbacks_registered = false;
 int64 transaction_batch = 0;
 int32 next_ordinal = 0;
 
+// Forgets what table kept open (after an abort, which released it; or once closed).
+void forget_table(AppendTable &table) {
+    table.relation = nullptr;
+    table.estate = nullptr;
+    table.result = nullptr;
+    table.slot = nullptr;
+    table.bulk = {nullptr, InvalidBuffer};
+    table.stale = false;
+}
+
 void close_table(AppendTable &table) {
     if (table.relation == nullptr) {
         return;
@@ -155,21 +165,7 @@ void close_table(AppendTable &table) {
     table_close(table.relation, NoLock);  // the lock is kept to commit, as an INSERT keeps it
     FreeExecutorState(table.estate);
     CurrentResourceOwner = caller_owner;
-    table.relation = nullptr;
-    table.estate = nullptr;
-    table.result = nullptr;
-    table.slot = nullptr;
-    table.bulk = {nullptr, InvalidBuffer};
-    table.stale = false;
-}
-
-void forget_table(AppendTable &table) {
-    table.relation = nullptr;
-    table.estate = nullptr;
-    table.result = nullptr;
-    table.slot = nullptr;
-    table.bulk = {nullptr, InvalidBuffer};
-    table.stale = false;
+    forget_table(table);
 }
 
 void close_tables() {
@@ -212,24 +208,6 @@ void on_table_relcache_invalidation(Datum, Oid relation) {
             (relation == InvalidOid || relation == RelationGetRelid(table->relation))) {
             table->stale = true;
         }
-    }
-}
-
-ProcessUtility_hook_type previous_process_utility = nullptr;
-
-// Any utility statement (DDL, DROP EXTENSION, but also SAVEPOINT or COMMIT) first closes the
-// kept tables: a relation this session holds open cannot be altered or dropped by it.
-void close_tables_before_utility(PlannedStmt *statement, const char *query, bool read_only_tree,
-                                 ProcessUtilityContext context, ParamListInfo params,
-                                 QueryEnvironment *environment, DestReceiver *destination,
-                                 QueryCompletion *completion) {
-    close_tables();
-    if (previous_process_utility != nullptr) {
-        previous_process_utility(statement, query, read_only_tree, context, params, environment,
-                                 destination, completion);
-    } else {
-        standard_ProcessUtility(statement, query, read_only_tree, context, params, environment,
-                                destination, completion);
     }
 }
 
@@ -500,9 +478,8 @@ PendingRow *pending_rows_in_order(Relation pending, Snapshot snapshot, TupleTabl
 
 }  // namespace
 
-void setup_audit_writer() {
-    previous_process_utility = ProcessUtility_hook;
-    ProcessUtility_hook = close_tables_before_utility;
+void close_kept_audit_tables() {
+    close_tables();
 }
 
 Oid audit_log_relation() {

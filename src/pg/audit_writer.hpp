@@ -51,9 +51,10 @@ int64 link_pending_rows();
 // pat.audit_log; may ereport.
 void lock_audit_chain();
 
-// Installs the hook that closes the tables the writer keeps open within a transaction before
-// any utility statement; called from _PG_init.
-void setup_audit_writer();
+// Closes the tables the writer keeps open within a transaction; audit_guard.cpp calls it
+// before any utility statement (a relation this session holds open cannot be altered or
+// dropped by it). Plain PostgreSQL code.
+void close_kept_audit_tables();
 
 // The oid of pat.audit_log, whose owner does the SPI work of linking or purging
 // (begin_owner_spi() in spi_support.hpp); 42P01 with a hint when missing.

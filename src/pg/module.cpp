@@ -4,7 +4,6 @@
 // and every function.
 #include "pg/audit_guard.hpp"
 #include "pg/audit_linker.hpp"
-#include "pg/audit_writer.hpp"
 #include "pg/guard.hpp"
 #include "pg/settings.hpp"
 #include "pg/token_cache.hpp"
@@ -34,7 +33,6 @@ void _PG_init(void) {
     pat::pg::setup_usage_store();
     pat::pg::setup_usage_flush();
     pat::pg::setup_usage_worker();
-    pat::pg::setup_audit_writer();
     pat::pg::setup_audit_linker();
     pat::pg::setup_audit_guard();
     MarkGUCPrefixReserved("pat");

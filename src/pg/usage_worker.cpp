@@ -4,6 +4,7 @@
 #include "pg/postgres.hpp"
 #include "pg/usage_flush.hpp"
 #include "pg/usage_store.hpp"
+#include "pg/workers.hpp"
 
 extern "C" {
 PGDLLEXPORT void pat_usage_launcher_main(Datum);
@@ -18,32 +19,10 @@ int flush_interval_ms = 60000;
 // Databases flushed per round; more wait for the next round.
 constexpr int kMaxDatabasesPerRound = 256;
 
-void fill_worker(BackgroundWorker *worker, const char *function, const char *name) {
-    memset(worker, 0, sizeof(*worker));
-    snprintf(worker->bgw_library_name, BGW_MAXLEN, "pg_pat");
-    snprintf(worker->bgw_function_name, BGW_MAXLEN, "%s", function);
-    snprintf(worker->bgw_name, BGW_MAXLEN, "%s", name);
-    snprintf(worker->bgw_type, BGW_MAXLEN, "%s", name);
-}
-
 // Starts a flush worker for database and waits until it has exited.
 void flush_database(Oid database) {
-    BackgroundWorker worker;
-    fill_worker(&worker, "pat_usage_flush_main", "pg_pat usage flush");
-    worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-    worker.bgw_start_time = BgWorkerStart_ConsistentState;
-    worker.bgw_restart_time = BGW_NEVER_RESTART;
-    worker.bgw_main_arg = ObjectIdGetDatum(database);
-    worker.bgw_notify_pid = MyProcPid;
-    BackgroundWorkerHandle *handle = nullptr;
-    if (!RegisterDynamicBackgroundWorker(&worker, &handle)) {
-        ereport(LOG, (errmsg("pg_pat could not start a usage flush worker; retrying in the next "
-                             "interval"),
-                      errhint("Raise max_worker_processes.")));
-        return;
-    }
-    WaitForBackgroundWorkerShutdown(handle);
-    pfree(handle);
+    (void)run_database_worker("pat_usage_flush_main", "pg_pat usage flush", database,
+                              BgWorkerStart_ConsistentState);
 }
 
 // Drops the pending usage of databases that no longer exist: nobody can write it.
@@ -89,23 +68,15 @@ void setup_usage_worker() {
         "How often pg_pat's background worker writes usage from shared memory to the tables.",
         "A crash loses at most the usage of one interval.", &flush_interval_ms, 60000, 100,
         3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
-    BackgroundWorker worker;
-    fill_worker(&worker, "pat_usage_launcher_main", "pg_pat usage launcher");
-    // Connected to no database: it reads only pg_database, a shared catalog.
-    worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
     // Consistent state: a hot standby runs it too, and forwards its usage to the primary.
-    worker.bgw_start_time = BgWorkerStart_ConsistentState;
-    worker.bgw_restart_time = 10;
-    RegisterBackgroundWorker(&worker);
+    register_launcher("pat_usage_launcher_main", "pg_pat usage launcher",
+                      BgWorkerStart_ConsistentState);
 }
 
 }  // namespace pat::pg
 
 void pat_usage_launcher_main(Datum) {
-    pqsignal(SIGHUP, SignalHandlerForConfigReload);
-    pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
-    BackgroundWorkerUnblockSignals();
-    BackgroundWorkerInitializeConnection(nullptr, nullptr, 0);
+    pat::pg::start_launcher();
     pat::pg::set_flush_latch(MyLatch);
     while (!ShutdownRequestPending) {
         (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,

@@ -1,0 +1,53 @@
+// pg_pat's background worker plumbing; see workers.hpp.
+#include "pg/workers.hpp"
+
+namespace pat::pg {
+
+namespace {
+
+void fill_worker(BackgroundWorker *worker, const char *function, const char *name,
+                 BgWorkerStartTime start) {
+    memset(worker, 0, sizeof(*worker));
+    snprintf(worker->bgw_library_name, BGW_MAXLEN, "pg_pat");
+    snprintf(worker->bgw_function_name, BGW_MAXLEN, "%s", function);
+    snprintf(worker->bgw_name, BGW_MAXLEN, "%s", name);
+    snprintf(worker->bgw_type, BGW_MAXLEN, "%s", name);
+    worker->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+    worker->bgw_start_time = start;
+}
+
+}  // namespace
+
+void register_launcher(const char *function, const char *name, BgWorkerStartTime start) {
+    BackgroundWorker worker;
+    fill_worker(&worker, function, name, start);
+    worker.bgw_restart_time = 10;
+    RegisterBackgroundWorker(&worker);
+}
+
+void start_launcher() {
+    pqsignal(SIGHUP, SignalHandlerForConfigReload);
+    pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+    BackgroundWorkerUnblockSignals();
+    BackgroundWorkerInitializeConnection(nullptr, nullptr, 0);
+}
+
+bool run_database_worker(const char *function, const char *name, Oid database,
+                         BgWorkerStartTime start) {
+    BackgroundWorker worker;
+    fill_worker(&worker, function, name, start);
+    worker.bgw_restart_time = BGW_NEVER_RESTART;
+    worker.bgw_main_arg = ObjectIdGetDatum(database);
+    worker.bgw_notify_pid = MyProcPid;
+    BackgroundWorkerHandle *handle = nullptr;
+    if (!RegisterDynamicBackgroundWorker(&worker, &handle)) {
+        ereport(LOG, (errmsg("pg_pat could not start a worker (%s); retrying later", name),
+                      errhint("Raise max_worker_processes.")));
+        return false;
+    }
+    WaitForBackgroundWorkerShutdown(handle);
+    pfree(handle);
+    return true;
+}
+
+}  // namespace pat::pg
