@@ -33,9 +33,12 @@ TriggerData *trigger_data(FunctionCallInfo fcinfo, const char *function) {
 
 // The append-only refusal.
 [[noreturn]] void refuse_change(const char *table, const char *what) {
+    bool is_log = strcmp(table, "pat.audit_log") == 0;
     throw pat::Error(pat::sqlstate::kInsufficientPrivilege, std::string(table) + " is append-only",
                      std::string(what) + " is refused for every role, superusers included.",
-                     "Old rows are removed with pat_audit_purge().");
+                     is_log ? "Old rows are removed with pat_audit_purge()."
+                            : "pg_pat's worker moves its rows into pat.audit_log; "
+                              "pat_audit_link() does it at once.");
 }
 
 // The refusal of rows that do not come from pg_pat's writer.

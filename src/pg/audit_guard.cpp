@@ -17,9 +17,9 @@ bool copying = false;
 constexpr const char kEventTrigger[] = "pat_audit_trigger_changes";
 
 bool is_audit_table(Oid relation) {
-    return OidIsValid(relation) && (relation == find_pat_relation("audit_log") ||
-                                    relation == find_pat_relation("audit_pending") ||
-                                    relation == find_pat_relation("audit_chain_head"));
+    return OidIsValid(relation) && (relation == known_pat_relation("audit_log") ||
+                                    relation == known_pat_relation("audit_pending") ||
+                                    relation == known_pat_relation("audit_chain_head"));
 }
 
 // The relation a statement alters, or InvalidOid for one that alters none of interest.

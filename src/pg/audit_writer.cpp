@@ -515,7 +515,7 @@ int64 append_audit_entry(const AuditEntry &entry) {
     int64 txid = static_cast<int64>(U64FromFullTransactionId(GetTopFullTransactionId()));
     TimestampTz occurred_at = GetCurrentTimestamp();
     text *action = cstring_to_text(entry.action);
-    if (!OidIsValid(find_pat_relation("audit_pending"))) {
+    if (!OidIsValid(known_pat_relation("audit_pending"))) {
         return append_linked_entry(entry, action, occurred_at, db_role, session_role, txid);
     }
     if (transaction_batch == 0) {
@@ -549,7 +549,7 @@ int64 append_audit_entry(const AuditEntry &entry) {
 }
 
 int64 link_pending_rows() {
-    Oid pending_id = find_pat_relation("audit_pending");
+    Oid pending_id = known_pat_relation("audit_pending");
     if (!OidIsValid(pending_id)) {
         return 0;  // before 1.5 every row is linked as it is written
     }

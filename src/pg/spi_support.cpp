@@ -54,7 +54,7 @@ void forget_known_relation(Datum, Oid relation) {
 
 }  // namespace
 
-Oid pat_relation(const char *name, const char *hint) {
+Oid known_pat_relation(const char *name) {
     for (int i = 0; i < known_count; ++i) {
         if (strcmp(known_relations[i].name, name) == 0) {
             return known_relations[i].relation;
@@ -68,6 +68,11 @@ Oid pat_relation(const char *name, const char *hint) {
     if (OidIsValid(relation) && known_count < kKnownRelations) {
         known_relations[known_count++] = {name, relation};
     }
+    return relation;
+}
+
+Oid pat_relation(const char *name, const char *hint) {
+    Oid relation = known_pat_relation(name);
     if (!OidIsValid(relation)) {
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("pat.%s does not exist", name),
                         errhint("%s", hint)));
