@@ -22,15 +22,6 @@ namespace {
 // Longest actor accepted, in characters, as for user ids.
 constexpr int kActorMaxChars = 255;
 
-// Raises 39P01 unless fcinfo is a trigger call of the expected kind.
-TriggerData *trigger_data(FunctionCallInfo fcinfo, const char *function) {
-    if (!CALLED_AS_TRIGGER(fcinfo)) {
-        throw pat::Error(pat::sqlstate::kTriggerProtocolViolated,
-                         std::string(function) + " must be called as a trigger");
-    }
-    return reinterpret_cast<TriggerData *>(fcinfo->context);
-}
-
 // The append-only refusal.
 [[noreturn]] void refuse_change(const char *table, const char *what) {
     bool is_log = strcmp(table, "pat.audit_log") == 0;
@@ -219,7 +210,7 @@ PAT_FUNCTION(pat_audit_write) {
 // without firing triggers; of everyone else it refuses everything, for every role, but the
 // deletes pat_audit_purge() runs and the COPY of a superuser's restore.
 PAT_FUNCTION(pat_audit_log_append_only) {
-    TriggerData *trigger = trigger_data(fcinfo, "pat.audit_log_append_only()");
+    TriggerData *trigger = pat::pg::trigger_call(fcinfo, "pat.audit_log_append_only()");
     TriggerEvent event = trigger->tg_event;
     if (!TRIGGER_FIRED_BEFORE(event)) {
         throw pat::Error(pat::sqlstate::kTriggerProtocolViolated,

@@ -48,6 +48,19 @@ void refuse(const char *what, const char *detail) {
                     errhint("Update the extension with ALTER EXTENSION pg_pat UPDATE.")));
 }
 
+// The next hook, or PostgreSQL's own ProcessUtility.
+void run_utility(PlannedStmt *statement, const char *query, bool read_only_tree,
+                 ProcessUtilityContext context, ParamListInfo params, QueryEnvironment *environment,
+                 DestReceiver *destination, QueryCompletion *completion) {
+    if (previous_process_utility != nullptr) {
+        previous_process_utility(statement, query, read_only_tree, context, params, environment,
+                                 destination, completion);
+    } else {
+        standard_ProcessUtility(statement, query, read_only_tree, context, params, environment,
+                                destination, completion);
+    }
+}
+
 void guard_audit_tables(PlannedStmt *statement, const char *query, bool read_only_tree,
                         ProcessUtilityContext context, ParamListInfo params,
                         QueryEnvironment *environment, DestReceiver *destination,
@@ -60,8 +73,7 @@ void guard_audit_tables(PlannedStmt *statement, const char *query, bool read_onl
     if (!creating_extension) {
         Oid altered = altered_relation(tree);
         if (is_audit_table(altered)) {
-            refuse(get_rel_name(altered) == nullptr ? "the audit log"
-                                                    : psprintf("pat.%s", get_rel_name(altered)),
+            refuse(psprintf("pat.%s", get_rel_name(altered)),
                    "ALTER TABLE can rewrite, hide or rename audit rows without any row trigger.");
         }
         if (IsA(tree, AlterEventTrigStmt) &&
@@ -75,21 +87,22 @@ void guard_audit_tables(PlannedStmt *statement, const char *query, bool read_onl
                       is_audit_table(RangeVarGetRelid(copy->relation, NoLock, true));
         }
     }
-    bool was_copying = copying;
-    copying = copying || copy_in;
-    PG_TRY();
-    {
-        if (previous_process_utility != nullptr) {
-            previous_process_utility(statement, query, read_only_tree, context, params, environment,
-                                     destination, completion);
-        } else {
-            standard_ProcessUtility(statement, query, read_only_tree, context, params, environment,
-                                    destination, completion);
+    if (!copy_in) {
+        run_utility(statement, query, read_only_tree, context, params, environment, destination,
+                    completion);
+    } else {
+        // Only a COPY into the audit tables needs the flag, unset however it ends.
+        bool was_copying = copying;
+        copying = true;
+        PG_TRY();
+        {
+            run_utility(statement, query, read_only_tree, context, params, environment, destination,
+                        completion);
         }
+        PG_FINALLY();
+        { copying = was_copying; }
+        PG_END_TRY();
     }
-    PG_FINALLY();
-    { copying = was_copying; }
-    PG_END_TRY();
     // A prepared transaction's audit rows are committed by whichever session runs COMMIT
     // PREPARED, which wrote none itself: it tells the linker.
     if (IsA(tree, TransactionStmt) &&

@@ -14,6 +14,7 @@
 #include "pg/audit_writer.hpp"
 #include "pg/convert.hpp"
 #include "pg/guard.hpp"
+#include "pg/json_object.hpp"
 #include "pg/token_context.hpp"
 
 using pat::pg::call_pg;
@@ -198,21 +199,11 @@ bool is_pat_audit(Oid function) {
 
 // One {"trigger": name, "enabled": state} object.
 Jsonb *trigger_state(const char *name, char enabled) {
-    JsonbParseState *state = nullptr;
-    pushJsonbValue(&state, WJB_BEGIN_OBJECT, nullptr);
-    auto push_string = [&](const char *value, JsonbIteratorToken token) {
-        JsonbValue v;
-        v.type = jbvString;
-        v.val.string.val = const_cast<char *>(value);
-        v.val.string.len = static_cast<int>(strlen(value));
-        pushJsonbValue(&state, token, &v);
-    };
-    push_string("trigger", WJB_KEY);
-    push_string(name, WJB_VALUE);
-    char state_text[2] = {enabled, '\0'};
-    push_string("enabled", WJB_KEY);
-    push_string(state_text, WJB_VALUE);
-    return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, nullptr));
+    pat::pg::JsonObject state;
+    state.add_string("trigger", name);
+    char enabled_text[2] = {enabled, '\0'};
+    state.add_string("enabled", enabled_text);
+    return state.finish();
 }
 
 // Records that trigger (a pat_audit() trigger of table) is being disabled (to state 'D', or
@@ -311,11 +302,7 @@ void record_trigger_changes(Node *statement) {
 // STATEMENT. Records the change against the transaction's token; outside a token context only
 // with the argument 'always'.
 PAT_FUNCTION(pat_audit) {
-    if (!CALLED_AS_TRIGGER(fcinfo)) {
-        throw pat::Error(pat::sqlstate::kTriggerProtocolViolated,
-                         "pat_audit() must be called as a trigger");
-    }
-    auto *trigger = reinterpret_cast<TriggerData *>(fcinfo->context);
+    TriggerData *trigger = pat::pg::trigger_call(fcinfo, "pat_audit()");
     TriggerEvent event = trigger->tg_event;
     bool truncate = TRIGGER_FIRED_BY_TRUNCATE(event);
     if (!TRIGGER_FIRED_AFTER(event) || TRIGGER_FIRED_FOR_ROW(event) == truncate) {

@@ -20,6 +20,8 @@ const char kLockQuery[] = "SELECT FROM pat.audit_chain_head FOR UPDATE";
 const char kTailQuery[] =
     "SELECT l.seq, l.row_hash FROM pat.audit_log l ORDER BY l.seq DESC LIMIT 1";
 
+constexpr const char *kUpdateHint = "Update the extension: ALTER EXTENSION pg_pat UPDATE.";
+
 SPIPlanPtr lock_plan = nullptr;
 SPIPlanPtr tail_plan = nullptr;
 
@@ -62,13 +64,48 @@ void append_json_jsonb(StringInfo out, Jsonb *value) {
     }
 }
 
+// What the writer adds to an entry when it is written, the same in its pending row and its log
+// row.
+struct RowFacts {
+    text *action;
+    TimestampTz occurred_at;
+    text *db_role;
+    text *session_role;
+    int64 txid;
+};
+
+// The twelve columns a pending row and a log row share, occurred_at to txid, in that order, into
+// values and nulls.
+void put_entry_columns(const AuditEntry &entry, const RowFacts &facts, Datum *values, bool *nulls) {
+    const Datum row[] = {TimestampTzGetDatum(facts.occurred_at), PointerGetDatum(entry.user_id),
+                         UUIDPGetDatum(entry.token_id),          PointerGetDatum(entry.token_name),
+                         PointerGetDatum(entry.actor),           PointerGetDatum(facts.action),
+                         PointerGetDatum(entry.table_name),      PointerGetDatum(entry.old_data),
+                         PointerGetDatum(entry.new_data),        PointerGetDatum(facts.db_role),
+                         PointerGetDatum(facts.session_role),    Int64GetDatum(facts.txid)};
+    const bool is_null[] = {false,
+                            entry.user_id == nullptr,
+                            entry.token_id == nullptr,
+                            entry.token_name == nullptr,
+                            entry.actor == nullptr,
+                            false,
+                            entry.table_name == nullptr,
+                            entry.old_data == nullptr,
+                            entry.new_data == nullptr,
+                            false,
+                            false,
+                            false};
+    static_assert(sizeof(row) / sizeof(row[0]) == sizeof(is_null) / sizeof(is_null[0]));
+    memcpy(values, row, sizeof(row));
+    memcpy(nulls, is_null, sizeof(is_null));
+}
+
 // row_hash, as pat.audit_hash() defines it: SHA-256 of prev_hash followed by the UTF-8 text of
 // jsonb_build_array(seq, EXTRACT(EPOCH FROM occurred_at), user_id, token_id, token_name, actor,
 // action, table_name, old_data, new_data, db_role, session_role, txid). Built with the same
 // jsonb values that function gives, so the text is the same; pat_audit_verify() recomputes it
 // with the SQL function. May ereport.
-bytea *row_hash(const bytea *prev_hash, int64 seq, TimestampTz occurred_at, const AuditEntry &entry,
-                text *action, text *db_role, text *session_role, int64 txid) {
+bytea *row_hash(const bytea *prev_hash, int64 seq, const AuditEntry &entry, const RowFacts &facts) {
     // The text jsonb_build_array(...)::text gives, written directly: elements joined by ", ",
     // numbers as numeric prints them, strings and nested jsonb as jsonb prints them.
     StringInfoData out;
@@ -78,7 +115,7 @@ bytea *row_hash(const bytea *prev_hash, int64 seq, TimestampTz occurred_at, cons
         &out,
         DatumGetCString(DirectFunctionCall1(
             numeric_out, DirectFunctionCall2(extract_timestamptz, CStringGetTextDatum("epoch"),
-                                             TimestampTzGetDatum(occurred_at)))));
+                                             TimestampTzGetDatum(facts.occurred_at)))));
     appendStringInfoString(&out, ", ");
     append_json_text(&out, entry.user_id);
     appendStringInfoString(&out, ", ");
@@ -86,7 +123,7 @@ bytea *row_hash(const bytea *prev_hash, int64 seq, TimestampTz occurred_at, cons
         &out, entry.token_id == nullptr
                   ? nullptr
                   : DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(entry.token_id))));
-    const text *middle[] = {entry.token_name, entry.actor, action, entry.table_name};
+    const text *middle[] = {entry.token_name, entry.actor, facts.action, entry.table_name};
     for (const text *value : middle) {
         appendStringInfoString(&out, ", ");
         append_json_text(&out, value);
@@ -95,12 +132,12 @@ bytea *row_hash(const bytea *prev_hash, int64 seq, TimestampTz occurred_at, cons
         appendStringInfoString(&out, ", ");
         append_json_jsonb(&out, value);
     }
-    const text *roles[] = {db_role, session_role};
+    const text *roles[] = {facts.db_role, facts.session_role};
     for (const text *value : roles) {
         appendStringInfoString(&out, ", ");
         append_json_text(&out, value);
     }
-    appendStringInfo(&out, ", " INT64_FORMAT "]", txid);
+    appendStringInfo(&out, ", " INT64_FORMAT "]", facts.txid);
     char *json = out.data;
     int json_len = out.len;
     char *utf8 = pg_server_to_any(json, json_len, PG_UTF8);
@@ -168,17 +205,12 @@ void close_table(AppendTable &table) {
     forget_table(table);
 }
 
-void close_tables() {
-    close_table(pending_table);
-    close_table(log_table);
-}
-
 void on_writer_transaction_event(XactEvent event, void *) {
     switch (event) {
         case XACT_EVENT_PRE_COMMIT:
         case XACT_EVENT_PARALLEL_PRE_COMMIT:
         case XACT_EVENT_PRE_PREPARE:
-            close_tables();
+            close_kept_audit_tables();
             break;
         case XACT_EVENT_COMMIT:
             // Committed and visible: the linker may take the rows now. Cannot fail.
@@ -224,7 +256,7 @@ void check_columns(Relation relation, const AppendTable &table) {
     if (!matches) {
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
                         errmsg("pat.%s does not have the columns this pg_pat writes", table.name),
-                        errhint("Update the extension: ALTER EXTENSION pg_pat UPDATE.")));
+                        errhint("%s", kUpdateHint)));
     }
 }
 
@@ -239,8 +271,7 @@ void open_table(AppendTable &table) {
         CacheRegisterRelcacheCallback(on_table_relcache_invalidation, 0);
         table_callbacks_registered = true;
     }
-    Oid relation_id =
-        pat_relation(table.name, "Update the extension: ALTER EXTENSION pg_pat UPDATE.");
+    Oid relation_id = pat_relation(table.name, kUpdateHint);
     ResourceOwner caller_owner = CurrentResourceOwner;
     MemoryContext caller_memory = MemoryContextSwitchTo(TopTransactionContext);
     CurrentResourceOwner = TopTransactionResourceOwner;
@@ -335,56 +366,17 @@ ChainTail lock_chain_and_read_tail() {
 
 // The log row of entry as the row after tail (seq, prev_hash) into values and nulls, with its
 // row_hash, which it returns (palloc'd). May ereport.
-bytea *linked_row(const ChainTail &tail, const AuditEntry &entry, text *action,
-                  TimestampTz occurred_at, text *db_role, text *session_role, int64 txid,
+bytea *linked_row(const ChainTail &tail, const AuditEntry &entry, const RowFacts &facts,
                   Datum *values, bool *nulls) {
     int64 seq = tail.seq + 1;
-    bytea *hash = row_hash(tail.hash, seq, occurred_at, entry, action, db_role, session_role, txid);
-    Datum row[kLogColumns] = {Int64GetDatum(seq),
-                              TimestampTzGetDatum(occurred_at),
-                              PointerGetDatum(entry.user_id),
-                              UUIDPGetDatum(entry.token_id),
-                              PointerGetDatum(entry.token_name),
-                              PointerGetDatum(entry.actor),
-                              PointerGetDatum(action),
-                              PointerGetDatum(entry.table_name),
-                              PointerGetDatum(entry.old_data),
-                              PointerGetDatum(entry.new_data),
-                              PointerGetDatum(db_role),
-                              PointerGetDatum(session_role),
-                              Int64GetDatum(txid),
-                              PointerGetDatum(tail.hash),
-                              PointerGetDatum(hash)};
-    const void *pointers[kLogColumns] = {hash,
-                                         hash,
-                                         entry.user_id,
-                                         entry.token_id,
-                                         entry.token_name,
-                                         entry.actor,
-                                         action,
-                                         entry.table_name,
-                                         entry.old_data,
-                                         entry.new_data,
-                                         db_role,
-                                         session_role,
-                                         hash,
-                                         tail.hash,
-                                         hash};
-    for (int i = 0; i < kLogColumns; ++i) {
-        values[i] = row[i];
-        nulls[i] = pointers[i] == nullptr;
-    }
-    return hash;
-}
-
-// Inserts entry into the log as the row after tail; returns its row_hash. May ereport.
-bytea *insert_linked_row(const ChainTail &tail, const AuditEntry &entry, text *action,
-                         TimestampTz occurred_at, text *db_role, text *session_role, int64 txid) {
-    Datum values[kLogColumns];
-    bool nulls[kLogColumns];
-    bytea *hash =
-        linked_row(tail, entry, action, occurred_at, db_role, session_role, txid, values, nulls);
-    insert_row(log_table, values, nulls);
+    bytea *hash = row_hash(tail.hash, seq, entry, facts);
+    values[0] = Int64GetDatum(seq);
+    nulls[0] = false;
+    put_entry_columns(entry, facts, values + 1, nulls + 1);
+    values[kLogColumns - 2] = PointerGetDatum(tail.hash);
+    nulls[kLogColumns - 2] = tail.hash == nullptr;
+    values[kLogColumns - 1] = PointerGetDatum(hash);
+    nulls[kLogColumns - 1] = false;
     return hash;
 }
 
@@ -415,10 +407,12 @@ void insert_log_batch(TupleTableSlot **slots, int count) {
 }
 
 // Before 1.5: the row linked at once, under the chain lock held to commit. May ereport.
-int64 append_linked_entry(const AuditEntry &entry, text *action, TimestampTz occurred_at,
-                          text *db_role, text *session_role, int64 txid) {
+int64 append_linked_entry(const AuditEntry &entry, const RowFacts &facts) {
     ChainTail tail = lock_chain_and_read_tail();
-    bytea *hash = insert_linked_row(tail, entry, action, occurred_at, db_role, session_role, txid);
+    Datum values[kLogColumns];
+    bool nulls[kLogColumns];
+    bytea *hash = linked_row(tail, entry, facts, values, nulls);
+    insert_row(log_table, values, nulls);
     set_known_audit_chain_tail(tail.seq + 1, hash);
     return tail.seq + 1;
 }
@@ -479,11 +473,12 @@ PendingRow *pending_rows_in_order(Relation pending, Snapshot snapshot, TupleTabl
 }  // namespace
 
 void close_kept_audit_tables() {
-    close_tables();
+    close_table(pending_table);
+    close_table(log_table);
 }
 
 Oid audit_log_relation() {
-    return pat_relation("audit_log", "Update the extension: ALTER EXTENSION pg_pat UPDATE.");
+    return pat_relation("audit_log", kUpdateHint);
 }
 
 void lock_audit_chain() {
@@ -509,41 +504,26 @@ int64 append_audit_entry(const AuditEntry &entry) {
     }
     // Who ran it: the SQL role outside any SECURITY DEFINER function (SET ROLE applies), and
     // the session's role.
-    text *db_role = role_name(GetOuterUserId(), &known_db_role, &known_db_role_name);
-    text *session_role =
+    RowFacts facts;
+    facts.action = cstring_to_text(entry.action);
+    facts.occurred_at = GetCurrentTimestamp();
+    facts.db_role = role_name(GetOuterUserId(), &known_db_role, &known_db_role_name);
+    facts.session_role =
         role_name(GetSessionUserId(), &known_session_role, &known_session_role_name);
-    int64 txid = static_cast<int64>(U64FromFullTransactionId(GetTopFullTransactionId()));
-    TimestampTz occurred_at = GetCurrentTimestamp();
-    text *action = cstring_to_text(entry.action);
+    facts.txid = static_cast<int64>(U64FromFullTransactionId(GetTopFullTransactionId()));
     if (!OidIsValid(known_pat_relation("audit_pending"))) {
-        return append_linked_entry(entry, action, occurred_at, db_role, session_role, txid);
+        return append_linked_entry(entry, facts);
     }
     if (transaction_batch == 0) {
         // Drawn once per transaction, before its first row: a transaction that began writing
         // after another committed gets a later batch, so it is linked after it.
-        Oid sequence =
-            pat_relation("audit_batch_seq", "Update the extension: ALTER EXTENSION pg_pat UPDATE.");
-        transaction_batch = nextval_internal(sequence, false);
+        transaction_batch = nextval_internal(pat_relation("audit_batch_seq", kUpdateHint), false);
         next_ordinal = 0;
     }
-    int32 ordinal = ++next_ordinal;
-
-    Datum values[kPendingColumns] = {
-        Int64GetDatum(transaction_batch),  Int32GetDatum(ordinal),
-        TimestampTzGetDatum(occurred_at),  PointerGetDatum(entry.user_id),
-        UUIDPGetDatum(entry.token_id),     PointerGetDatum(entry.token_name),
-        PointerGetDatum(entry.actor),      PointerGetDatum(action),
-        PointerGetDatum(entry.table_name), PointerGetDatum(entry.old_data),
-        PointerGetDatum(entry.new_data),   PointerGetDatum(db_role),
-        PointerGetDatum(session_role),     Int64GetDatum(txid)};
-    const void *pointers[kPendingColumns] = {
-        &ordinal,     &ordinal, &occurred_at,     entry.user_id,  entry.token_id, entry.token_name,
-        entry.actor,  action,   entry.table_name, entry.old_data, entry.new_data, db_role,
-        session_role, &txid};
-    bool nulls[kPendingColumns];
-    for (int i = 0; i < kPendingColumns; ++i) {
-        nulls[i] = pointers[i] == nullptr;
-    }
+    Datum values[kPendingColumns] = {Int64GetDatum(transaction_batch),
+                                     Int32GetDatum(++next_ordinal)};
+    bool nulls[kPendingColumns] = {false, false};
+    put_entry_columns(entry, facts, values + 2, nulls + 2);
     insert_row(pending_table, values, nulls);
     return 0;
 }
@@ -593,19 +573,19 @@ int64 link_pending_rows() {
         entry.token_id = slot->tts_isnull[4] ? nullptr : DatumGetUUIDP(slot->tts_values[4]);
         entry.token_name = slot_text(slot, 6);
         entry.actor = slot_text(slot, 7);
-        text *action = slot_text(slot, 8);
         entry.table_name = slot_text(slot, 9);
         entry.old_data = slot_jsonb(slot, 10);
         entry.new_data = slot_jsonb(slot, 11);
-        text *db_role = slot_text(slot, 12);
-        text *session_role = slot_text(slot, 13);
-        TimestampTz occurred_at = DatumGetTimestampTz(slot->tts_values[2]);
-        int64 txid = DatumGetInt64(slot->tts_values[13]);
+        RowFacts facts;
+        facts.action = slot_text(slot, 8);
+        facts.occurred_at = DatumGetTimestampTz(slot->tts_values[2]);
+        facts.db_role = slot_text(slot, 12);
+        facts.session_role = slot_text(slot, 13);
+        facts.txid = DatumGetInt64(slot->tts_values[13]);
         // Copied into the batch's slot: the pending row and its toast go away below.
         TupleTableSlot *out = batch[filled++];
         ExecClearTuple(out);
-        bytea *hash = linked_row(tail, entry, action, occurred_at, db_role, session_role, txid,
-                                 out->tts_values, out->tts_isnull);
+        bytea *hash = linked_row(tail, entry, facts, out->tts_values, out->tts_isnull);
         ExecStoreVirtualTuple(out);
         ExecMaterializeSlot(out);
         ExecClearTuple(slot);

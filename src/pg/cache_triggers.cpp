@@ -3,17 +3,14 @@
 // cache too.
 #include "core/error.hpp"
 #include "pg/cache_signal.hpp"
+#include "pg/convert.hpp"
 #include "pg/guard.hpp"
 #include "pg/spi_support.hpp"
 
 namespace {
 
 TriggerData *row_trigger(FunctionCallInfo fcinfo, const char *name) {
-    if (!CALLED_AS_TRIGGER(fcinfo)) {
-        throw pat::Error(pat::sqlstate::kTriggerProtocolViolated,
-                         std::string(name) + " must be called as a trigger");
-    }
-    auto *trigger = reinterpret_cast<TriggerData *>(fcinfo->context);
+    TriggerData *trigger = pat::pg::trigger_call(fcinfo, name);
     if (!TRIGGER_FIRED_AFTER(trigger->tg_event) || !TRIGGER_FIRED_FOR_ROW(trigger->tg_event)) {
         throw pat::Error(pat::sqlstate::kTriggerProtocolViolated,
                          std::string(name) + " must fire after each row");
@@ -61,10 +58,7 @@ void signal_rows(TriggerData *trigger, const char *column, Signal signal) {
 // token: scopes and roles defined or changed, a table truncated. Signals of one transaction are
 // deduplicated by PostgreSQL, so a row trigger costs little more than a statement trigger.
 PAT_FUNCTION(pat_invalidate_token_caches) {
-    if (!CALLED_AS_TRIGGER(fcinfo)) {
-        throw pat::Error(pat::sqlstate::kTriggerProtocolViolated,
-                         "pat.invalidate_token_caches() must be called as a trigger");
-    }
+    (void)pat::pg::trigger_call(fcinfo, "pat.invalidate_token_caches()");
     pat::pg::call_pg([] { pat::pg::signal_everything_changed(); });
     return PointerGetDatum(nullptr);
 }

@@ -61,6 +61,14 @@ bytea *make_bytea(const unsigned char *data, size_t size) {
 
 namespace pat::pg {
 
+TriggerData *trigger_call(FunctionCallInfo fcinfo, const char *function) {
+    if (!CALLED_AS_TRIGGER(fcinfo)) {
+        throw pat::Error(pat::sqlstate::kTriggerProtocolViolated,
+                         std::string(function) + " must be called as a trigger");
+    }
+    return reinterpret_cast<TriggerData *>(fcinfo->context);
+}
+
 void require_arg(FunctionCallInfo fcinfo, int n, const char *what) {
     if (PG_ARGISNULL(n)) {
         throw pat::Error(pat::sqlstate::kNullValueNotAllowed,

@@ -34,4 +34,8 @@ namespace pat::pg {
 // Throws pat::Error 22004 ("<what> must not be null") when argument n is NULL.
 void require_arg(FunctionCallInfo fcinfo, int n, const char *what);
 
+// The trigger data of a trigger call; throws pat::Error 39P01 ("<function> must be called as a
+// trigger") for any other call.
+TriggerData *trigger_call(FunctionCallInfo fcinfo, const char *function);
+
 }  // namespace pat::pg

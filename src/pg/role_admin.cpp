@@ -16,6 +16,7 @@
 #include "pg/audit_writer.hpp"
 #include "pg/convert.hpp"
 #include "pg/guard.hpp"
+#include "pg/json_object.hpp"
 #include "pg/result_rows.hpp"
 #include "pg/spi_support.hpp"
 #include "pg/token_cache.hpp"
@@ -84,17 +85,9 @@ Jsonb *state_of(KeptPlan &kept, text *name) {
 
 // One {"role": role} object.
 Jsonb *role_object(text *role) {
-    JsonbParseState *state = nullptr;
-    pushJsonbValue(&state, WJB_BEGIN_OBJECT, nullptr);
-    JsonbValue v;
-    v.type = jbvString;
-    v.val.string.val = const_cast<char *>("role");
-    v.val.string.len = 4;
-    pushJsonbValue(&state, WJB_KEY, &v);
-    v.val.string.val = VARDATA_ANY(role);
-    v.val.string.len = static_cast<int>(VARSIZE_ANY_EXHDR(role));
-    pushJsonbValue(&state, WJB_VALUE, &v);
-    return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, nullptr));
+    pat::pg::JsonObject object;
+    object.add_text("role", pat::pg::Field{PointerGetDatum(role), false});
+    return object.finish();
 }
 
 // Records a change of what tokens may do: a role granted or revoked (user_id set), a role or

@@ -11,14 +11,14 @@
 #include "pg/audit_writer.hpp"
 #include "pg/convert.hpp"
 #include "pg/guard.hpp"
+#include "pg/json_object.hpp"
 #include "pg/spi_support.hpp"
 #include "pg/token_context.hpp"
 
-extern "C" {
-#include "utils/json.h"
-}
-
 using pat::pg::call_pg;
+using pat::pg::Field;
+using pat::pg::field;
+using pat::pg::JsonObject;
 
 namespace {
 
@@ -32,94 +32,6 @@ TokenColumns token_columns(Relation relation) {
     return {column("token_id"),   column("user_id"),    column("name"),      column("scopes"),
             column("created_at"), column("expires_at"), column("revoked_at")};
 }
-
-struct Field {
-    Datum value;
-    bool is_null;
-};
-
-Field field(HeapTuple tuple, TupleDesc desc, int attno) {
-    Field f;
-    f.value = heap_getattr(tuple, attno, desc, &f.is_null);
-    return f;
-}
-
-// A jsonb object built key by key, as jsonb_build_object() would from the same values.
-class JsonObject {
-  public:
-    JsonObject() { pushJsonbValue(&state_, WJB_BEGIN_OBJECT, nullptr); }
-
-    void add_text(const char *key, const Field &f) {
-        push_key(key);
-        if (f.is_null) {
-            push_null(WJB_VALUE);
-        } else {
-            push_string(WJB_VALUE, DatumGetTextPP(f.value));
-        }
-    }
-
-    void add_text_array(const char *key, const Field &f) {
-        push_key(key);
-        if (f.is_null) {
-            push_null(WJB_VALUE);
-            return;
-        }
-        Datum *elements = nullptr;
-        bool *nulls = nullptr;
-        int count = 0;
-        deconstruct_array(DatumGetArrayTypeP(f.value), TEXTOID, -1, false, TYPALIGN_INT, &elements,
-                          &nulls, &count);
-        pushJsonbValue(&state_, WJB_BEGIN_ARRAY, nullptr);
-        for (int i = 0; i < count; ++i) {
-            if (nulls[i]) {
-                push_null(WJB_ELEM);
-            } else {
-                push_string(WJB_ELEM, DatumGetTextPP(elements[i]));
-            }
-        }
-        pushJsonbValue(&state_, WJB_END_ARRAY, nullptr);
-    }
-
-    void add_timestamptz(const char *key, const Field &f) {
-        push_key(key);
-        if (f.is_null) {
-            push_null(WJB_VALUE);
-            return;
-        }
-        char buffer[MAXDATELEN + 1];
-        JsonEncodeDateTime(buffer, f.value, TIMESTAMPTZOID, nullptr);
-        JsonbValue value;
-        value.type = jbvString;
-        value.val.string.val = pstrdup(buffer);
-        value.val.string.len = static_cast<int>(strlen(buffer));
-        pushJsonbValue(&state_, WJB_VALUE, &value);
-    }
-
-    Jsonb *finish() { return JsonbValueToJsonb(pushJsonbValue(&state_, WJB_END_OBJECT, nullptr)); }
-
-  private:
-    void push_key(const char *key) {
-        JsonbValue value;
-        value.type = jbvString;
-        value.val.string.val = const_cast<char *>(key);
-        value.val.string.len = static_cast<int>(strlen(key));
-        pushJsonbValue(&state_, WJB_KEY, &value);
-    }
-    void push_string(JsonbIteratorToken token, const text *string) {
-        JsonbValue value;
-        value.type = jbvString;
-        value.val.string.val = const_cast<char *>(VARDATA_ANY(string));
-        value.val.string.len = static_cast<int>(VARSIZE_ANY_EXHDR(string));
-        pushJsonbValue(&state_, token, &value);
-    }
-    void push_null(JsonbIteratorToken token) {
-        JsonbValue value;
-        value.type = jbvNull;
-        pushJsonbValue(&state_, token, &value);
-    }
-
-    JsonbParseState *state_ = nullptr;
-};
 
 // Appends one lifecycle row about the token in tuple. Plain PostgreSQL code.
 void append_lifecycle(const char *action, HeapTuple tuple, TupleDesc desc,
@@ -212,11 +124,7 @@ void audit_event(TriggerData *trigger) {
 
 // pat.tokens_audit(): AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW on pat.tokens.
 PAT_FUNCTION(pat_tokens_audit) {
-    if (!CALLED_AS_TRIGGER(fcinfo)) {
-        throw pat::Error(pat::sqlstate::kTriggerProtocolViolated,
-                         "pat.tokens_audit() must be called as a trigger");
-    }
-    auto *trigger = reinterpret_cast<TriggerData *>(fcinfo->context);
+    TriggerData *trigger = pat::pg::trigger_call(fcinfo, "pat.tokens_audit()");
     if (!TRIGGER_FIRED_AFTER(trigger->tg_event) || !TRIGGER_FIRED_FOR_ROW(trigger->tg_event) ||
         TRIGGER_FIRED_BY_TRUNCATE(trigger->tg_event)) {
         throw pat::Error(

@@ -52,11 +52,7 @@ int column(Relation relation, const char *name) {
 }
 
 TriggerData *guard_trigger(FunctionCallInfo fcinfo, const char *function, bool insert) {
-    if (!CALLED_AS_TRIGGER(fcinfo)) {
-        throw pat::Error(pat::sqlstate::kTriggerProtocolViolated,
-                         std::string(function) + " must be called as a trigger");
-    }
-    auto *trigger = reinterpret_cast<TriggerData *>(fcinfo->context);
+    TriggerData *trigger = pat::pg::trigger_call(fcinfo, function);
     TriggerEvent event = trigger->tg_event;
     if (!TRIGGER_FIRED_BEFORE(event) || !TRIGGER_FIRED_FOR_ROW(event) ||
         (insert ? !TRIGGER_FIRED_BY_INSERT(event) : !TRIGGER_FIRED_BY_UPDATE(event))) {
