@@ -67,6 +67,20 @@ Digest sha256_concat(std::string_view first, std::string_view second) {
     return out;
 }
 
+std::string key_fingerprint(std::string_view key) {
+    if (key.empty()) {
+        return "sha256";
+    }
+    static const char kHex[] = "0123456789abcdef";
+    Digest mac = token_digest("pg_pat key id", key);
+    std::string fingerprint;
+    for (std::size_t i = 0; i < 8; ++i) {
+        fingerprint += kHex[mac[i] >> 4];
+        fingerprint += kHex[mac[i] & 0x0f];
+    }
+    return fingerprint;
+}
+
 // The fetched algorithm, the pads' absorbed states (HMAC only) and a scratch context.
 struct TokenDigester::OpenSslState {
     EVP_MD *sha256 = nullptr;

@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace pat {
@@ -39,6 +40,12 @@ class TokenDigester {
     struct OpenSslState;
     OpenSslState *state_ = nullptr;
 };
+
+// A short, non-secret name of a digest key, stored with each token so that a server missing
+// the key can say so: "sha256" for the empty key (plain SHA-256), else the first 8 bytes of
+// HMAC-SHA-256(key, "pg_pat key id") in lowercase hex. 64 bits cannot be searched back to a
+// key of 32 or more characters, and two keys collide with a chance of 2^-64.
+std::string key_fingerprint(std::string_view key);
 
 // Constant-time equality for secrets of equal length (false for different lengths).
 bool constant_time_equal(const unsigned char *a, std::size_t a_len, const unsigned char *b,

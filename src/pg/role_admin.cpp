@@ -20,6 +20,7 @@
 #include "pg/result_rows.hpp"
 #include "pg/spi_support.hpp"
 #include "pg/token_cache.hpp"
+#include "pg/token_context.hpp"
 #include "pg/token_store.hpp"
 
 using pat::pg::call_pg;
@@ -228,8 +229,24 @@ PAT_FUNCTION(pat_revoke_role) {
 
 // pat_grantable_scopes(user_id): what a creation form may offer, sorted; the rule and the data
 // validation uses.
+// Inside a token context, only the token's own user, and only what the token holds itself.
 PAT_FUNCTION(pat_grantable_scopes) {
     text *user_id = pat::pg::user_id_argument(fcinfo, 0);
-    call_pg([&] { return_scopes(fcinfo, pat::pg::find_user_grants(user_id).grantable); });
+    const pat::pg::TokenContext *context =
+        pat::pg::require_self_service(pat::pg::text_view(user_id));
+    if (context == nullptr) {
+        call_pg([&] { return_scopes(fcinfo, pat::pg::find_user_grants(user_id).grantable); });
+        return static_cast<Datum>(0);
+    }
+    std::vector<std::string_view> held(context->scopes.items().begin(),
+                                       context->scopes.items().end());
+    call_pg([&] {
+        pat::pg::ScopeList grantable = pat::pg::find_user_grants(user_id).grantable;
+        auto *offered =
+            static_cast<std::string_view *>(palloc(sizeof(std::string_view) * (held.size() + 1)));
+        size_t count = pat::intersect_sorted_scopes(grantable.items, grantable.count, held.data(),
+                                                    held.size(), offered);
+        return_scopes(fcinfo, pat::pg::ScopeList{offered, static_cast<int>(count)});
+    });
     return static_cast<Datum>(0);
 }

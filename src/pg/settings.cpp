@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 
+#include "core/scope.hpp"
 #include "core/token.hpp"
 #include "pg/datetime.hpp"
 #include "pg/guard.hpp"
@@ -18,7 +19,10 @@ static char *digest_key_setting = nullptr;
 static char *previous_keys_setting = nullptr;
 // Digesters for digest_key_setting followed by the previous keys, rebuilt when either changes.
 static std::vector<pat::TokenDigester> digesters;
+static std::vector<std::string> fingerprints;
 static bool digesters_valid = false;
+static uint64 keys_generation = 1;
+static char *manage_scope_setting = nullptr;
 
 // Keys shorter than this are passwords, not keys.
 static constexpr size_t kMinKeyChars = 32;
@@ -120,10 +124,21 @@ static bool check_previous_keys(char **newval, void **extra, GucSource source) {
 static void assign_previous_keys(const char *, void *extra) {
     previous_keys = static_cast<const PreviousKeys *>(extra);
     digesters_valid = false;
+    ++keys_generation;
 }
 
 static void invalidate_digesters(const char *, void *) {
     digesters_valid = false;
+    ++keys_generation;
+}
+
+// A scope name, or empty: then no token may manage tokens.
+static bool check_manage_scope(char **newval, void **extra, GucSource source) {
+    if (*newval != nullptr && **newval != '\0' && !pat::is_valid_scope_name(*newval)) {
+        GUC_check_errdetail("pat.manage_scope must be a scope name, or empty.");
+        return false;
+    }
+    return true;
 }
 
 static void assign_max_lifetime(const char *newval, void *extra) {
@@ -150,6 +165,12 @@ void define_settings() {
         "\"sha256\" stands for tokens made before any key was set.", &previous_keys_setting, "",
         PGC_SIGHUP, GUC_LIST_INPUT | GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL, check_previous_keys,
         assign_previous_keys, nullptr);
+    DefineCustomStringVariable(
+        "pat.manage_scope",
+        "Scope a personal access token needs to manage tokens in its own transaction.",
+        "Inside a token context the management functions act only on the authenticated user's "
+        "tokens, and only for a token holding this scope; empty: for none.",
+        &manage_scope_setting, "tokens:manage", PGC_SUSET, 0, check_manage_scope, nullptr, nullptr);
 }
 
 std::string_view token_prefix() {
@@ -159,16 +180,34 @@ std::string_view token_prefix() {
 const std::vector<pat::TokenDigester> &token_digesters() {
     if (!digesters_valid) {
         digesters.clear();
-        digesters.emplace_back(digest_key_setting != nullptr ? digest_key_setting : "");
+        fingerprints.clear();
+        std::string_view current = digest_key_setting != nullptr ? digest_key_setting : "";
+        digesters.emplace_back(current);
+        fingerprints.push_back(pat::key_fingerprint(current));
         const char *key = previous_keys != nullptr ? previous_keys->keys : nullptr;
         for (int i = 0; previous_keys != nullptr && i < previous_keys->count; ++i) {
             std::string_view name = key;
-            digesters.emplace_back(name == kPlainDigestName ? std::string_view() : name);
+            std::string_view former = name == kPlainDigestName ? std::string_view() : name;
+            digesters.emplace_back(former);
+            fingerprints.push_back(pat::key_fingerprint(former));
             key += name.size() + 1;
         }
         digesters_valid = true;
     }
     return digesters;
+}
+
+const std::vector<std::string> &digest_key_fingerprints() {
+    token_digesters();
+    return fingerprints;
+}
+
+uint64 digest_keys_generation() {
+    return keys_generation;
+}
+
+std::string_view manage_scope() {
+    return manage_scope_setting != nullptr ? manage_scope_setting : "";
 }
 
 std::optional<TimestampTz> latest_allowed_expiry(TimestampTz now) {

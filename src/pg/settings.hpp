@@ -4,6 +4,7 @@
 #include "pg/postgres.hpp"
 
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -21,6 +22,16 @@ std::string_view token_prefix();
 // plain SHA-256), then each of pat.digest_previous_keys ("sha256" stands for plain SHA-256), so
 // rotation keeps old tokens valid. The first is the one new tokens are stored under.
 const std::vector<pat::TokenDigester> &token_digesters();
+
+// The fingerprints (pat::key_fingerprint) of token_digesters(), in the same order; the first is
+// stored with each new token.
+const std::vector<std::string> &digest_key_fingerprints();
+
+// Changes whenever pat.digest_key or pat.digest_previous_keys does (a reload).
+uint64 digest_keys_generation();
+
+// pat.manage_scope: the scope a token needs to manage tokens inside its own transaction.
+std::string_view manage_scope();
 
 // now + pat.max_lifetime, or nullopt when no maximum lifetime is set.
 std::optional<TimestampTz> latest_allowed_expiry(TimestampTz now);

@@ -13,7 +13,7 @@ SPIPlanPtr keep_plan(const char *query, int nargs, Oid *types);
 struct KeptPlan {
     const char *query;
     int nargs;
-    Oid types[6];
+    Oid types[8];
     SPIPlanPtr plan;
 };
 

@@ -14,6 +14,7 @@
 #include "core/error.hpp"
 #include "core/policy.hpp"
 #include "core/random.hpp"
+#include "core/self_service.hpp"
 #include "core/status.hpp"
 #include "core/token.hpp"
 #include "core/wipe.hpp"
@@ -21,10 +22,12 @@
 #include "pg/convert.hpp"
 #include "pg/expiry.hpp"
 #include "pg/guard.hpp"
+#include "pg/key_status.hpp"
 #include "pg/result_rows.hpp"
 #include "pg/settings.hpp"
 #include "pg/spi_support.hpp"
 #include "pg/token_cache.hpp"
+#include "pg/token_context.hpp"
 #include "pg/token_store.hpp"
 #include "pg/usage_store.hpp"
 
@@ -34,6 +37,10 @@ namespace {
 
 // The token's usage row is made by the first write of its usage, not here (1.4).
 const char kInsertToken[] =
+    "INSERT INTO pat.tokens (token_id, user_id, name, scopes, digest, expires_at, key_id)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7)";
+// A schema before 1.6 (running this library until ALTER EXTENSION UPDATE) has no key_id.
+const char kInsertTokenWithoutKeyId[] =
     "INSERT INTO pat.tokens (token_id, user_id, name, scopes, digest, expires_at)"
     " VALUES ($1, $2, $3, $4, $5, $6)";
 const char kLockToken[] =
@@ -63,7 +70,11 @@ const char kListTokens[] =
 using pat::pg::KeptPlan;
 
 KeptPlan insert_plan = {
-    kInsertToken, 6, {UUIDOID, TEXTOID, TEXTOID, TEXTARRAYOID, BYTEAOID, TIMESTAMPTZOID}};
+    kInsertToken, 7, {UUIDOID, TEXTOID, TEXTOID, TEXTARRAYOID, BYTEAOID, TIMESTAMPTZOID, TEXTOID}};
+KeptPlan insert_without_key_id_plan = {
+    kInsertTokenWithoutKeyId,
+    6,
+    {UUIDOID, TEXTOID, TEXTOID, TEXTARRAYOID, BYTEAOID, TIMESTAMPTZOID}};
 KeptPlan lock_plan = {kLockToken, 1, {UUIDOID}};
 KeptPlan update_plan = {kUpdateToken, 3, {UUIDOID, TEXTOID, TEXTARRAYOID}};
 KeptPlan revoke_plan = {kRevokeToken, 1, {UUIDOID}};
@@ -80,16 +91,22 @@ pat::ScopeSet scope_set(const pat::pg::ScopeList &list) {
     return pat::ScopeSet(std::vector<std::string>(list.items, list.items + list.count));
 }
 
-// The requested scopes argument n, checked for user_id (policy.hpp), as a palloc'd text[].
-ArrayType *checked_scopes_argument(FunctionCallInfo fcinfo, int n, text *user_id) {
+// The requested scopes argument n, checked for user_id (policy.hpp) and, inside a token
+// context, against what the token holds (self_service.hpp), as a palloc'd text[].
+ArrayType *checked_scopes_argument(FunctionCallInfo fcinfo, int n, text *user_id,
+                                   const pat::pg::TokenContext *context) {
     pat::pg::require_arg(fcinfo, n, "scopes");
     ArrayType *requested = PG_GETARG_ARRAYTYPE_P(n);
     std::vector<std::optional<std::string>> elements = pat::pg::text_array_elements(requested);
     pat::pg::UserGrants grants = call_pg([&] { return pat::pg::find_user_grants(user_id); });
     pat::ScopeSet grantable = scope_set(grants.grantable);
     pat::ScopeSet defined = scope_set(grants.defined);
-    return pat::pg::make_text_array(
-        pat::checked_scopes(pat::pg::text_view(user_id), elements, defined, grantable));
+    std::vector<std::string> checked =
+        pat::checked_scopes(pat::pg::text_view(user_id), elements, defined, grantable);
+    if (context != nullptr) {
+        pat::require_held_scopes(pat::pg::token_holder(*context), checked);
+    }
+    return pat::pg::make_text_array(checked);
 }
 
 // The token name argument n, checked (policy.hpp).
@@ -138,10 +155,19 @@ std::string uuid_text(const pg_uuid_t &id) {
 
 // pat_create with its expiry resolved: checks the rest, stores the digest, returns the token
 // once. Expiry errors come first, as the arguments of the 1.0 function were evaluated first.
+// Inside a token context the user must be the token's own, before anything about the user (the
+// grantable scopes an error names) is read.
 Datum create_token(FunctionCallInfo fcinfo, std::optional<TimestampTz> expires_at) {
     text *user_id = pat::pg::user_id_argument(fcinfo, 0);
+    const pat::pg::TokenContext *context =
+        pat::pg::require_self_service(pat::pg::text_view(user_id));
     text *name = token_name_argument(fcinfo, 1);
-    ArrayType *scopes = checked_scopes_argument(fcinfo, 2, user_id);
+    ArrayType *scopes = checked_scopes_argument(fcinfo, 2, user_id, context);
+    if (context != nullptr) {
+        pat::require_no_later_expiry(
+            pat::pg::token_holder(*context),
+            expires_at ? std::optional<std::int64_t>(*expires_at) : std::nullopt);
+    }
     TupleDesc type = call_pg([&] { return pat::pg::result_type(fcinfo); });
 
     pg_uuid_t token_id = new_token_id();
@@ -150,15 +176,18 @@ Datum create_token(FunctionCallInfo fcinfo, std::optional<TimestampTz> expires_a
     text *token_text = pat::pg::make_text(token);
     pat::wipe(token);  // the plaintext lives on only in the result
     bytea *stored_digest = pat::pg::make_bytea(digest.data(), digest.size());
+    text *key_id = pat::pg::current_key_id();
 
     pat::pg::with_owner_spi([&] {
-        Datum values[6] = {
+        Datum values[7] = {
             UUIDPGetDatum(&token_id),       PointerGetDatum(user_id),
             PointerGetDatum(name),          PointerGetDatum(scopes),
-            PointerGetDatum(stored_digest), TimestampTzGetDatum(expires_at.value_or(0))};
-        char nulls[7] = "      ";
+            PointerGetDatum(stored_digest), TimestampTzGetDatum(expires_at.value_or(0)),
+            PointerGetDatum(key_id)};
+        char nulls[8] = "       ";
         nulls[5] = expires_at ? ' ' : 'n';
-        run(insert_plan, values, nulls, false, SPI_OK_INSERT);
+        run(key_id != nullptr ? insert_plan : insert_without_key_id_plan, values, nulls, false,
+            SPI_OK_INSERT);
     });
 
     Datum values[3] = {UUIDPGetDatum(&token_id), PointerGetDatum(token_text),
@@ -169,6 +198,37 @@ Datum create_token(FunctionCallInfo fcinfo, std::optional<TimestampTz> expires_a
         tuplestore_putvalues(rows, type, values, nulls);
     });
     return static_cast<Datum>(0);
+}
+
+struct LockedToken {
+    bool found;
+    bool revoked;
+    text *user_id;
+};
+
+// Locks the token's row to the end of the transaction and reads its user.
+LockedToken lock_token(pg_uuid_t *token_id) {
+    return pat::pg::with_owner_spi([&] {
+        Datum values[1] = {UUIDPGetDatum(token_id)};
+        LockedToken row = {false, false, nullptr};
+        if (run(lock_plan, values, nullptr, false, SPI_OK_SELECT) == 1) {
+            bool is_null = false;
+            HeapTuple tuple = SPI_tuptable->vals[0];
+            row.found = true;
+            row.user_id = reinterpret_cast<text *>(SPI_datumTransfer(
+                SPI_getbinval(tuple, SPI_tuptable->tupdesc, 1, &is_null), false, -1));
+            row.revoked = DatumGetBool(SPI_getbinval(tuple, SPI_tuptable->tupdesc, 2, &is_null));
+        }
+        return row;
+    });
+}
+
+// Inside a token context, requires that token_id is a token of the context's user (and the
+// manage scope); a missing token gets the same answer as another user's, so that a token cannot
+// probe for ids. Returns the context, or nullptr outside one.
+const pat::pg::TokenContext *require_own_token(const LockedToken &locked) {
+    return pat::pg::require_self_service(locked.found ? pat::pg::text_view(locked.user_id)
+                                                      : std::string_view());
 }
 
 }  // namespace
@@ -195,25 +255,8 @@ PAT_FUNCTION(pat_create_timestamptz) {
 // pat_create); never the expiry. A revoked token cannot be edited (55000).
 PAT_FUNCTION(pat_update) {
     pg_uuid_t *token_id = pat::pg::token_id_argument(fcinfo, 0);
-    struct Locked {
-        bool found;
-        bool revoked;
-        text *user_id;
-    };
-    // The row lock lasts to the end of the transaction.
-    Locked locked = pat::pg::with_owner_spi([&] {
-        Datum values[1] = {UUIDPGetDatum(token_id)};
-        Locked row = {false, false, nullptr};
-        if (run(lock_plan, values, nullptr, false, SPI_OK_SELECT) == 1) {
-            bool is_null = false;
-            HeapTuple tuple = SPI_tuptable->vals[0];
-            row.found = true;
-            row.user_id = reinterpret_cast<text *>(SPI_datumTransfer(
-                SPI_getbinval(tuple, SPI_tuptable->tupdesc, 1, &is_null), false, -1));
-            row.revoked = DatumGetBool(SPI_getbinval(tuple, SPI_tuptable->tupdesc, 2, &is_null));
-        }
-        return row;
-    });
+    LockedToken locked = lock_token(token_id);
+    const pat::pg::TokenContext *context = require_own_token(locked);
     if (!locked.found) {
         throw_no_such_token(*token_id);
     }
@@ -223,7 +266,7 @@ PAT_FUNCTION(pat_update) {
     }
     text *name = PG_ARGISNULL(1) ? nullptr : token_name_argument(fcinfo, 1);
     ArrayType *scopes =
-        PG_ARGISNULL(2) ? nullptr : checked_scopes_argument(fcinfo, 2, locked.user_id);
+        PG_ARGISNULL(2) ? nullptr : checked_scopes_argument(fcinfo, 2, locked.user_id, context);
     if (name != nullptr || scopes != nullptr) {
         pat::pg::with_owner_spi([&] {
             Datum values[3] = {UUIDPGetDatum(token_id), PointerGetDatum(name),
@@ -238,6 +281,9 @@ PAT_FUNCTION(pat_update) {
 // pat_revoke(token_id): revoked at commit; false if it already was.
 PAT_FUNCTION(pat_revoke) {
     pg_uuid_t *token_id = pat::pg::token_id_argument(fcinfo, 0);
+    if (pat::pg::current_token_context() != nullptr) {
+        require_own_token(lock_token(token_id));
+    }
     struct Outcome {
         bool revoked;
         bool exists;
@@ -259,6 +305,7 @@ PAT_FUNCTION(pat_revoke) {
 // pat_revoke_all(user_id): revokes every active token of the user; how many.
 PAT_FUNCTION(pat_revoke_all) {
     text *user_id = pat::pg::user_id_argument(fcinfo, 0);
+    pat::pg::require_self_service(pat::pg::text_view(user_id));
     uint64 revoked = pat::pg::with_owner_spi([&] {
         Datum values[1] = {PointerGetDatum(user_id)};
         return run(revoke_all_plan, values, nullptr, false, SPI_OK_UPDATE);
@@ -270,6 +317,7 @@ PAT_FUNCTION(pat_revoke_all) {
 // has not written out yet) and status, judged by the rule and clock validation uses.
 PAT_FUNCTION(pat_list) {
     text *user_id = pat::pg::user_id_argument(fcinfo, 0);
+    pat::pg::require_self_service(pat::pg::text_view(user_id));
     TupleDesc type = call_pg([&] { return pat::pg::result_type(fcinfo); });
     TimestampTz now = pat::pg::policy_clock();
     pat::pg::with_owner_spi([&] {

@@ -5,8 +5,10 @@
 #include <utility>
 
 #include "core/error.hpp"
+#include "core/self_service.hpp"
 #include "pg/convert.hpp"
 #include "pg/guard.hpp"
+#include "pg/settings.hpp"
 #include "pg/spi_support.hpp"
 
 namespace pat::pg {
@@ -42,6 +44,26 @@ void set_token_context(TokenContext context) {
 
 const TokenContext *current_token_context() {
     return current ? &*current : nullptr;
+}
+
+void clear_token_context() {
+    current.reset();
+}
+
+pat::TokenHolder token_holder(const TokenContext &context) {
+    return pat::TokenHolder{
+        context.user_id, context.scopes,
+        context.expires_at ? std::optional<std::int64_t>(*context.expires_at) : std::nullopt};
+}
+
+const TokenContext *require_self_service(std::string_view user_id) {
+    const TokenContext *context = current_token_context();
+    if (context != nullptr) {
+        pat::TokenHolder holder = token_holder(*context);
+        pat::require_manage_scope(holder, manage_scope());
+        pat::require_own_user(holder, user_id);
+    }
+    return context;
 }
 
 void register_token_context_callbacks() {
@@ -107,4 +129,30 @@ PAT_FUNCTION(pat_require_scope) {
                              std::string(scope.substr(0, pat::kScopeMaxChars)) + "\"");
     }
     PG_RETURN_VOID();
+}
+
+// pat_current_scopes(): the transaction's token's effective scopes, sorted; NULL without one.
+PAT_FUNCTION(pat_current_scopes) {
+    const auto *context = current_token_context();
+    if (context == nullptr) {
+        PG_RETURN_NULL();
+    }
+    PG_RETURN_ARRAYTYPE_P(pat::pg::make_text_array(context->scopes.items()));
+}
+
+// pat_current_expires_at(): when the transaction's token expires; NULL without one, or for a
+// token that never expires (pat_current_token_id() tells the two apart).
+PAT_FUNCTION(pat_current_expires_at) {
+    const auto *context = current_token_context();
+    if (context == nullptr || !context->expires_at) {
+        PG_RETURN_NULL();
+    }
+    PG_RETURN_TIMESTAMPTZ(*context->expires_at);
+}
+
+// pat_clear(): ends the token context before the transaction does; whether there was one.
+PAT_FUNCTION(pat_clear) {
+    bool had_context = current_token_context() != nullptr;
+    pat::pg::clear_token_context();
+    PG_RETURN_BOOL(had_context);
 }

@@ -4,9 +4,11 @@
 
 #include "pg/postgres.hpp"
 
+#include <optional>
 #include <string>
 
 #include "core/scope.hpp"
+#include "core/self_service.hpp"
 
 namespace pat::pg {
 
@@ -15,6 +17,7 @@ struct TokenContext {
     std::string user_id;
     std::string token_name;
     pat::ScopeSet scopes;  // effective scopes at authentication
+    std::optional<TimestampTz> expires_at;
 };
 
 // Makes context the current transaction's token context.
@@ -22,6 +25,17 @@ void set_token_context(TokenContext context);
 
 // The current context, or nullptr outside an authenticated transaction.
 const TokenContext *current_token_context();
+
+// The context as core/self_service.hpp's rules see it (views into context).
+pat::TokenHolder token_holder(const TokenContext &context);
+
+// Ends the context early (pat_clear()).
+void clear_token_context();
+
+// Inside a token context, the rules of core/self_service.hpp for acting on user_id's tokens:
+// 42501 unless the context's token holds pat.manage_scope and user_id is its user. Outside
+// one, nothing. Returns the context, or nullptr outside one.
+const TokenContext *require_self_service(std::string_view user_id);
 
 // Registers the transaction callbacks that clear the context; called from _PG_init.
 void register_token_context_callbacks();

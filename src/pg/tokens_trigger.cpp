@@ -111,6 +111,13 @@ PAT_FUNCTION(pat_tokens_before_update) {
                              "Create a new token instead.");
         }
     }
+    // key_id (1.6) may be filled in for a token made before 1.6, never changed once known.
+    int key_attno = SPI_fnumber(desc, "key_id");  // reads the descriptor: cannot raise
+    if (key_attno > 0 && !heap_attisnull(old_tuple, key_attno, desc) &&
+        pat::pg::column_changed(old_tuple, new_tuple, desc, key_attno)) {
+        throw pat::Error(pat::sqlstate::kObjectNotInPrerequisiteState,
+                         "the key_id of a token cannot change once recorded");
+    }
     int name_attno = column(relation, "name");
     if (pat::pg::column_changed(old_tuple, new_tuple, desc, name_attno)) {
         check_text_column(new_tuple, desc, name_attno, pat::check_token_name);

@@ -14,6 +14,7 @@
 #include "pg/api_support.hpp"
 #include "pg/convert.hpp"
 #include "pg/guard.hpp"
+#include "pg/key_status.hpp"
 #include "pg/result_rows.hpp"
 #include "pg/settings.hpp"
 #include "pg/token_cache.hpp"
@@ -84,6 +85,7 @@ Check check_token(FunctionCallInfo fcinfo) {
     }
     if (check.token == nullptr) {
         check.status = pat::TokenStatus::not_found;
+        pat::pg::warn_of_missing_keys();  // perhaps it was made under a key not set here
         return check;
     }
     pat::StoredTokenState state;
@@ -156,7 +158,20 @@ PAT_FUNCTION(pat_authenticate) {
         context.token_name = std::string(pat::pg::text_view(token.name));
         context.scopes = pat::ScopeSet(
             std::vector<std::string>(token.sorted_scopes, token.sorted_scopes + token.scope_count));
+        if (token.has_expiry) {
+            context.expires_at = token.expires_at;
+        }
         pat::pg::set_token_context(std::move(context));
+    }
+    // As SET LOCAL does: outside BEGIN ... COMMIT the context ends with this statement, and the
+    // next query would see no user (and RLS no rows) without a word.
+    if (!IsTransactionBlock()) {
+        ereport(WARNING,
+                (errcode(ERRCODE_NO_ACTIVE_SQL_TRANSACTION),
+                 errmsg("pat_authenticate() outside a transaction block: the token context ends "
+                        "with this statement"),
+                 errhint("Run BEGIN first, then pat_authenticate() and the request's queries, "
+                         "then COMMIT.")));
     }
     PG_RETURN_TEXT_P(user_id);
 }

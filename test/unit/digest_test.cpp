@@ -105,3 +105,13 @@ TEST(TokenDigester, MovedDigesterStillWorks) {
     first = pat::TokenDigester("");
     EXPECT_EQ(first.digest("abc"), pat::token_digest("abc", ""));
 }
+
+// The fingerprint is HMAC-SHA-256(key, "pg_pat key id") cut to 8 bytes (values from Python's
+// hmac module), and "sha256" for the unkeyed digest.
+TEST(KeyFingerprint, FirstEightBytesOfHmacOfAFixedLabel) {
+    EXPECT_EQ(pat::key_fingerprint(""), "sha256");
+    EXPECT_EQ(pat::key_fingerprint(std::string(32, 'k')), "c652d29cda7148d4");
+    EXPECT_EQ(pat::key_fingerprint("Jefe"), "339a59fad397686d");
+    EXPECT_NE(pat::key_fingerprint(std::string(32, 'k')),
+              pat::key_fingerprint(std::string(33, 'k')));
+}

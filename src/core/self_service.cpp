@@ -1,0 +1,58 @@
+#include "self_service.hpp"
+
+#include "error.hpp"
+
+namespace pat {
+
+namespace {
+
+constexpr const char *kSelfServiceHint =
+    "Inside a transaction authenticated with pat_authenticate(), tokens manage only their own "
+    "user's tokens; the application back end can act for any user outside one.";
+
+}  // namespace
+
+void require_manage_scope(const TokenHolder &holder, std::string_view manage_scope) {
+    if (manage_scope.empty()) {
+        throw Error(sqlstate::kInsufficientPrivilege,
+                    "no personal access token may manage tokens: pat.manage_scope is empty");
+    }
+    if (!holder.scopes.contains(manage_scope)) {
+        throw Error(sqlstate::kInsufficientPrivilege,
+                    "personal access token lacks scope \"" +
+                        std::string(manage_scope.substr(0, kScopeMaxChars)) +
+                        "\", which managing tokens requires",
+                    "",
+                    "A token manages tokens only if it holds the scope named by pat.manage_scope.");
+    }
+}
+
+void require_own_user(const TokenHolder &holder, std::string_view user_id) {
+    if (user_id != holder.user_id) {
+        throw Error(sqlstate::kInsufficientPrivilege,
+                    "a personal access token may manage only its own user's tokens", "",
+                    kSelfServiceHint);
+    }
+}
+
+void require_held_scopes(const TokenHolder &holder, const std::vector<std::string> &requested) {
+    for (const std::string &scope : requested) {
+        if (!holder.scopes.contains(scope)) {
+            throw Error(sqlstate::kInsufficientPrivilege,
+                        "a personal access token cannot grant scope \"" +
+                            scope.substr(0, kScopeMaxChars) + "\", which it does not hold",
+                        "", "A token may create or edit tokens only with scopes it holds itself.");
+        }
+    }
+}
+
+void require_no_later_expiry(const TokenHolder &holder, std::optional<std::int64_t> expires_at) {
+    if (holder.expires_at && (!expires_at || *expires_at > *holder.expires_at)) {
+        throw Error(sqlstate::kInsufficientPrivilege,
+                    "a personal access token cannot create a token that outlives it", "",
+                    "Choose an expiry no later than the authenticated token's "
+                    "(pat_current_expires_at()).");
+    }
+}
+
+}  // namespace pat

@@ -1,0 +1,70 @@
+// The rules for a request authenticated with a token: own user, manage scope, held scopes, no
+// later expiry.
+#include "core/self_service.hpp"
+
+#include <gtest/gtest.h>
+
+#include "core/error.hpp"
+
+namespace {
+
+template <typename Fn>
+std::string sqlstate_of(Fn fn) {
+    try {
+        fn();
+    } catch (const pat::Error &e) {
+        return e.sqlstate();
+    }
+    return "";
+}
+
+const pat::ScopeSet kHeld({"notes:read", "tokens:manage"});
+
+TEST(SelfService, ManageScopeMustBeHeld) {
+    pat::TokenHolder holder{"u1", kHeld, std::nullopt};
+    EXPECT_EQ(sqlstate_of([&] { pat::require_manage_scope(holder, "tokens:manage"); }), "");
+    EXPECT_EQ(sqlstate_of([&] { pat::require_manage_scope(holder, "tokens:admin"); }), "42501");
+    // An empty setting is held by no token: nothing can be managed with a token.
+    EXPECT_EQ(sqlstate_of([&] { pat::require_manage_scope(holder, ""); }), "42501");
+    pat::ScopeSet none;
+    pat::TokenHolder bare{"u1", none, std::nullopt};
+    EXPECT_EQ(sqlstate_of([&] { pat::require_manage_scope(bare, "tokens:manage"); }), "42501");
+}
+
+TEST(SelfService, OnlyTheHoldersOwnUser) {
+    pat::TokenHolder holder{"u1", kHeld, std::nullopt};
+    EXPECT_EQ(sqlstate_of([&] { pat::require_own_user(holder, "u1"); }), "");
+    EXPECT_EQ(sqlstate_of([&] { pat::require_own_user(holder, "u2"); }), "42501");
+    EXPECT_EQ(sqlstate_of([&] { pat::require_own_user(holder, "U1"); }), "42501");
+    EXPECT_EQ(sqlstate_of([&] { pat::require_own_user(holder, "u1 "); }), "42501");
+}
+
+TEST(SelfService, NeverMoreScopesThanHeld) {
+    pat::TokenHolder holder{"u1", kHeld, std::nullopt};
+    EXPECT_EQ(sqlstate_of([&] { pat::require_held_scopes(holder, {}); }), "");
+    EXPECT_EQ(sqlstate_of([&] { pat::require_held_scopes(holder, {"notes:read"}); }), "");
+    EXPECT_EQ(sqlstate_of([&] {
+                  pat::require_held_scopes(holder, {"notes:read", "tokens:manage"});
+              }),
+              "");
+    try {
+        pat::require_held_scopes(holder, {"notes:read", "notes:write"});
+        FAIL() << "notes:write is not held";
+    } catch (const pat::Error &e) {
+        EXPECT_STREQ(e.sqlstate(), "42501");
+        EXPECT_NE(std::string(e.what()).find("\"notes:write\""), std::string::npos);
+    }
+}
+
+TEST(SelfService, NeverOutlivesTheHolder) {
+    pat::TokenHolder forever{"u1", kHeld, std::nullopt};
+    EXPECT_EQ(sqlstate_of([&] { pat::require_no_later_expiry(forever, std::nullopt); }), "");
+    EXPECT_EQ(sqlstate_of([&] { pat::require_no_later_expiry(forever, 5); }), "");
+    pat::TokenHolder until_100{"u1", kHeld, 100};
+    EXPECT_EQ(sqlstate_of([&] { pat::require_no_later_expiry(until_100, 99); }), "");
+    EXPECT_EQ(sqlstate_of([&] { pat::require_no_later_expiry(until_100, 100); }), "");
+    EXPECT_EQ(sqlstate_of([&] { pat::require_no_later_expiry(until_100, 101); }), "42501");
+    EXPECT_EQ(sqlstate_of([&] { pat::require_no_later_expiry(until_100, std::nullopt); }), "42501");
+}
+
+}  // namespace
