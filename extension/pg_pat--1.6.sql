@@ -831,6 +831,7 @@ AS $$
 BEGIN
     PERFORM pat.require_not_null(token_id, 'token_id');
     PERFORM pat.require_not_null(since, 'since');
+    PERFORM pat.require_own_token(token_id);  -- in a token context: own tokens only (1.6)
     IF NOT EXISTS (SELECT FROM pat.tokens t
                    WHERE t.token_id OPERATOR(pg_catalog.=) pat_usage.token_id) THEN
         RAISE EXCEPTION 'token % does not exist', token_id USING ERRCODE = 'invalid_parameter_value';
@@ -1061,9 +1062,15 @@ COMMENT ON FUNCTION @extschema@.pat_clear() IS
 CREATE FUNCTION @extschema@.pat_token_activity(token_id uuid, max integer DEFAULT 50)
 RETURNS TABLE (occurred_at timestamptz, action text, table_name text, actor text)
 AS 'MODULE_PATHNAME', 'pat_token_activity'
-LANGUAGE C STABLE CALLED ON NULL INPUT;
+LANGUAGE C STABLE;
 COMMENT ON FUNCTION @extschema@.pat_token_activity(uuid, integer) IS
     'one token''s audit rows, newest first (at most max, 1 to 1000): when, what, which table, who; in a token context only the user''s own tokens';
+
+-- pat_usage in a token context: the user's own tokens only, as pat_token_activity.
+CREATE FUNCTION pat.require_own_token(token_id uuid) RETURNS void
+AS 'MODULE_PATHNAME', 'pat_require_own_token'
+LANGUAGE C STABLE;
+REVOKE ALL ON FUNCTION pat.require_own_token(uuid) FROM PUBLIC;
 
 -- Profiles and privileges ===================================================================
 

@@ -188,6 +188,11 @@ ROLLBACK TO SAVEPOINT s;
 SELECT action FROM pat_token_activity('00000000-0000-7000-8000-000000000000');
 \echo :SQLSTATE
 ROLLBACK TO SAVEPOINT s;
+-- pat_usage follows the same rule.
+SELECT DISTINCT outcome FROM pat_usage(:'cli_id');
+SELECT count(*) FROM pat_usage(:'bob_id');
+\echo :SQLSTATE
+ROLLBACK TO SAVEPOINT s;
 COMMIT;
 BEGIN;
 SELECT pat_authenticate(:'agent') AS user_id;
@@ -199,6 +204,7 @@ RESET ROLE;
 SELECT pat_audit_link() >= 0 AS linked;
 SET ROLE ss_app;
 SELECT action, actor FROM pat_token_activity(:'bob_id');
+SELECT DISTINCT outcome FROM pat_usage(:'bob_id');
 SELECT count(*) FROM pat_token_activity('00000000-0000-7000-8000-000000000000');
 SELECT action FROM pat_token_activity(:'bob_id', 0);
 \echo :SQLSTATE

@@ -1,6 +1,7 @@
-// pat_token_activity(token_id, max): one token's recent audit rows, newest first, for a
-// settings page. Rows not yet linked into the chain (pat.audit_pending, at most
-// pat.audit_link_delay old) are included, so an action shows at once.
+// pat_token_activity(token_id, max): one token's recent audit rows, newest first, for a settings
+// page; rows not yet linked into the chain (pat.audit_pending, at most pat.audit_link_delay old)
+// are included, so an action shows at once. Also the token context's rule for reading a
+// token's records (pat.require_own_token, which pat_usage calls).
 #include <string>
 
 #include "core/error.hpp"
@@ -33,7 +34,33 @@ const char kActivity[] =
 pat::pg::KeptPlan owner_plan = {kTokenOwner, 1, {UUIDOID}};
 pat::pg::KeptPlan activity_plan = {kActivity, 2, {UUIDOID, INT4OID}};
 
+// Inside a token context: token_id must be a token of the context's user, and the token must
+// hold the manage scope. A missing token and another user's get the same answer, as in
+// pat_update, so that a token cannot probe for ids.
+void require_own_token(pg_uuid_t *token_id) {
+    if (pat::pg::current_token_context() == nullptr) {
+        return;
+    }
+    text *owner = pat::pg::with_owner_spi([&]() -> text * {
+        Datum values[1] = {UUIDPGetDatum(token_id)};
+        if (pat::pg::run_kept_plan(owner_plan, values, nullptr, true, SPI_OK_SELECT) != 1) {
+            return nullptr;
+        }
+        bool is_null = false;
+        return reinterpret_cast<text *>(SPI_datumTransfer(
+            SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null), false, -1));
+    });
+    pat::pg::require_self_service(owner != nullptr ? pat::pg::text_view(owner)
+                                                   : std::string_view());
+}
+
 }  // namespace
+
+// pat.require_own_token(token_id): the check above, for pg_pat's SQL functions (pat_usage).
+PAT_FUNCTION(pat_require_own_token) {
+    require_own_token(pat::pg::token_id_argument(fcinfo, 0));
+    PG_RETURN_VOID();
+}
 
 // pat_token_activity(token_id, max DEFAULT 50): occurred_at, action, table_name and actor (who
 // acted: pat_set_actor()'s actor, else the token's user) of the token's audit rows, newest
@@ -49,21 +76,7 @@ PAT_FUNCTION(pat_token_activity) {
                                                                     ", not " + std::to_string(max));
     }
     TupleDesc type = pat::pg::call_pg([&] { return pat::pg::result_type(fcinfo); });
-    if (pat::pg::current_token_context() != nullptr) {
-        text *owner = pat::pg::with_owner_spi([&]() -> text * {
-            Datum values[1] = {UUIDPGetDatum(token_id)};
-            if (pat::pg::run_kept_plan(owner_plan, values, nullptr, true, SPI_OK_SELECT) != 1) {
-                return nullptr;
-            }
-            bool is_null = false;
-            return reinterpret_cast<text *>(SPI_datumTransfer(
-                SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null), false,
-                -1));
-        });
-        // A missing token and another user's get the same answer, as in pat_update.
-        pat::pg::require_self_service(owner != nullptr ? pat::pg::text_view(owner)
-                                                       : std::string_view());
-    }
+    require_own_token(token_id);
     pat::pg::with_owner_spi([&] {
         Tuplestorestate *rows = pat::pg::begin_result_rows(fcinfo, type);
         Datum arguments[2] = {UUIDPGetDatum(token_id), Int32GetDatum(max)};
