@@ -1,8 +1,12 @@
 # pg_dump -Fc / pg_restore keeps every token valid, every revocation revoked, the usage
 # records and (when the audit log exists) the audit log whole, with a server HMAC key set.
 #
-# Restores into a new database on the same node and into a fresh node with the same key; then
-# shows on that node that the key is what binds the keyed tokens (without it they are unknown).
+# Restores into a new database on the same node and into a fresh node with the same key (its
+# roles first, from pg_dumpall -g); then shows on that node that the key is what binds the
+# keyed tokens (without it they are unknown, and pat_key_status says which key is missing).
+# Also the backup recipes of docs/application.md: a dump of the application's schema alone
+# (pg_dump -n) holds neither the extension nor its tables, a database dump holds grants but not
+# the roles, and DROP EXTENSION ... CASCADE takes the tokens and the audit log with it.
 use strict;
 use warnings;
 
@@ -186,6 +190,11 @@ if ($has_audit)
 
 # --- dump ----------------------------------------------------------------------------------
 
+# The application's role, holding a profile: the database dump grants to it, pg_dumpall -g
+# creates it.
+$node->safe_psql($SRC,
+	"CREATE ROLE dump_app_backend; SELECT pat_grant_profile('dump_app_backend', 'application')");
+
 my $dump = PostgreSQL::Test::Utils::tempdir() . '/src.dump';
 my ($rc, $out, $err) = run_client($node, 'pg_dump', '-Fc', '-f', $dump, '-d', $SRC);
 is($rc, 0, 'pg_dump exit code 0');
@@ -196,6 +205,17 @@ is($err, '', 'pg_dump: nothing on stderr');
 is($rc, 0, 'pg_restore to a script exit code 0');
 like($script, qr/COPY pat\.tokens /, 'the dump contains the rows of pat.tokens');
 is(scalar(grep { index($script, $_->{token}) >= 0 } @tokens), 0, 'no plaintext token in the dump');
+like($script, qr/GRANT \w+ ON FUNCTION [^\n]* TO dump_app_backend;/,
+	'the dump grants to the application role');
+unlike($script, qr/CREATE ROLE/, 'but does not create it');
+($rc, my $globals, $err) = run_client($node, 'pg_dumpall', '-g');
+like($globals, qr/CREATE ROLE dump_app_backend;/, 'pg_dumpall -g creates the roles');
+
+# Only the application's schema: no extension, no tokens, no audit log.
+($rc, my $app_only, $err) = run_client($node, 'pg_dump', '-n', 'public', '-d', $SRC);
+is($rc, 0, 'pg_dump -n public exit code 0');
+unlike($app_only, qr/CREATE EXTENSION|COPY pat\./,
+	'pg_dump -n public holds neither the extension nor its tables');
 
 # --- restore and check ---------------------------------------------------------------------
 
@@ -257,6 +277,11 @@ my $fresh = PatNode::new_node('restore_target');
 $fresh->append_conf('postgresql.conf',
 	"pat.digest_key = '$KEY'\npat.digest_previous_keys = 'sha256'\n");
 $fresh->start;
+# The roles first, as a DBA restores a server (the bootstrap superuser's CREATE ROLE fails,
+# harmlessly); then the database.
+$fresh->psql('postgres', $globals);
+is($fresh->safe_psql('postgres', "SELECT count(*) FROM pg_roles WHERE rolname = 'dump_app_backend'"),
+	'1', 'fresh node: the roles restored from pg_dumpall -g');
 check_restored($fresh, 'restored', 'fresh node, same key');
 
 # Negative control: without the key, only the token made before any key is found.
@@ -264,9 +289,28 @@ $fresh->safe_psql('postgres', 'CREATE DATABASE keyless');
 ($rc, $out, $err) = run_client($fresh, 'pg_restore', '-d', 'keyless', $dump);
 is($rc, 0, 'restore for the keyless check');
 set_key($fresh, '', '');
-is(statuses($fresh, 'keyless', \@tokens),
-	'valid,not_found,not_found,not_found,not_found,not_found,not_found',
+my $values = join(', ', map { "($_, '$tokens[$_]{token}')" } 0 .. $#tokens);
+my ($keyless_out, $keyless_err) = ('', '');
+$fresh->psql('keyless',
+	"SELECT string_agg(v.status, ',' ORDER BY t.ord)
+	   FROM (VALUES $values) AS t(ord, token), LATERAL pat_validate(t.token) v",
+	stdout => \$keyless_out, stderr => \$keyless_err);
+is($keyless_out, 'valid,not_found,not_found,not_found,not_found,not_found,not_found',
 	'without the key, keyed tokens are not found (the key, not the dump, confirms them)');
+like($keyless_err, qr/WARNING:  active personal access tokens were made under digest key \w+, which is not configured/,
+	'and the check warns that the key is missing (1.6)');
+my $fingerprint = $node->safe_psql($SRC,
+	"SELECT key_id FROM pat_key_status() WHERE current");
+is( $fresh->safe_psql('keyless',
+		"SELECT configured::text || ' ' || (active_tokens > 0)::text FROM pat_key_status()
+		  WHERE key_id = '$fingerprint'"),
+	'false true',
+	'pat_key_status names the key the active tokens were made under, not configured here');
+
+# DROP EXTENSION ... CASCADE drops the tokens and the audit log with it.
+$fresh->safe_psql('keyless', 'DROP EXTENSION pg_pat CASCADE');
+is($fresh->safe_psql('keyless', "SELECT to_regclass('pat.tokens') IS NULL AND to_regclass('pat.audit_log') IS NULL"),
+	't', 'DROP EXTENSION pg_pat CASCADE drops pat.tokens and pat.audit_log');
 
 $fresh->stop;
 $node->stop;
