@@ -14,13 +14,14 @@ WITH defined AS MATERIALIZED (
     FROM (VALUES ('catalog:read',             'Read the software catalog'),
                   ('catalog:write',            'Modify catalog entities'),
                   ('scorecards:write',         'Edit scorecards'),
-                  ('workflowRuns:writeEvents', 'Post workflow run events')) AS v(s, d))
+                  ('workflowRuns:writeEvents', 'Post workflow run events'),
+                  ('tokens:manage',            'Manage one''s own tokens with a token')) AS v(s, d))
 SELECT count(*) AS scopes_defined FROM defined;
 
 \echo '== 3. Define roles as bundles of scopes (workspace_admin gets every scope)'
 WITH defined AS MATERIALIZED (
     SELECT pat_define_role('member',          '{catalog:read}')
-    UNION ALL SELECT pat_define_role('scorecard_admin', '{catalog:read,scorecards:write}')
+    UNION ALL SELECT pat_define_role('scorecard_admin', '{catalog:read,scorecards:write,tokens:manage}')
     UNION ALL SELECT pat_define_role('workspace_admin', '{}', all_scopes => true))
 SELECT count(*) AS roles_defined FROM defined;
 
@@ -65,18 +66,45 @@ SELECT pg_temp.try_create('{catalog:write}') AS outcome;
 SELECT name, scopes, expires_at > now() AS not_expired, last_used_at IS NOT NULL AS used, status
 FROM pat_list('alice');
 
-\echo '== 11. Revoke the token'
+\echo '== 11. Inside a token context (a CLI holding tokens:manage): its scopes and expiry, and'
+\echo '      it manages only alice''s own tokens, never with more scopes or a longer life'
+SELECT token AS cli_token
+FROM pat_create('alice', 'cli', '{catalog:read,tokens:manage}', '7 days') \gset
+CREATE FUNCTION pg_temp.try(statement text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE statement;
+    RETURN 'done';
+EXCEPTION WHEN insufficient_privilege THEN
+    RETURN format('refused: %s', SQLERRM);
+END
+$$;
+BEGIN;
+SELECT pat_authenticate(:'cli_token') AS user_id, pat_current_scopes() AS scopes,
+       pat_current_expires_at() < now() + interval '8 days' AS expires_within_8_days;
+SELECT pg_temp.try($$SELECT pat_list('bob')$$) AS list_bobs_tokens;
+SELECT pg_temp.try($$SELECT pat_create('alice', 'wider', '{catalog:read,scorecards:write}', '1 day')$$)
+       AS create_wider;
+SELECT pg_temp.try($$SELECT pat_create('alice', 'longer', '{catalog:read}', '30 days')$$)
+       AS create_longer;
+SELECT pg_temp.try($$SELECT pat_create('alice', 'narrower', '{catalog:read}', '1 day')$$)
+       AS create_narrower;
+COMMIT;
+
+\echo '== 12. Revoke the token'
 SELECT pat_revoke(:'token_id') AS revoked;
 
-\echo '== 12. The revoked token no longer validates -> revoked'
+\echo '== 13. The revoked token no longer validates -> revoked'
 SELECT valid, status FROM pat_validate(:'token', '{catalog:read}');
 
-\echo '== 13. Garbage is rejected without a lookup -> malformed'
+\echo '== 14. Garbage is rejected without a lookup -> malformed'
 SELECT valid, status FROM pat_validate('hello');
 
-\echo '== 14. Usage of the token: counted in shared memory by each check (no check wrote anything),'
+\echo '== 15. Usage of the token: counted in shared memory by each check (no check wrote anything),'
 \echo '==     written out by pg_pat''s background worker, or now by pat_flush_usage()'
 SELECT pat_flush_usage() IS NOT NULL AS flushed;
 SELECT outcome, checks FROM pat_usage(:'token_id') ORDER BY outcome;
+
+\echo '== 16. Which digest key each token was made under, and whether this server has it'
+SELECT key_id, tokens, active_tokens, configured, current FROM pat_key_status();
 
 \echo '== Done.'
