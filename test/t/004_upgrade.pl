@@ -356,6 +356,16 @@ SELECT pat_grant_role('alice', 'member');
 	is( $node->safe_psql($db,
 			"SELECT string_agg(status, ',' ORDER BY created_at) FROM pat_list('alice')"),
 		'active,active', "pat_list after updating from $version");
+	if ($default ne '1.5' && $version lt '1.6')
+	{
+		# 1.6 records each token's key: unknown for the token made before, known after.
+		is( $node->safe_psql($db,
+				"SELECT string_agg(coalesce(key_id, 'unknown') || ':' || tokens || ':'
+				                   || coalesce(configured::text, 'unknown'), ',' ORDER BY key_id)
+				   FROM pat_key_status()"),
+			'sha256:1:true,unknown:1:unknown',
+			"pat_key_status after updating from $version: the older token's key is unknown");
+	}
 }
 ok(scalar(@older) >= 3, 'the versions between 1.0 and the default were all updated: ' . join(', ', @older));
 
