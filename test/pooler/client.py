@@ -10,7 +10,7 @@ import psycopg
 from psycopg import errors
 
 
-def http_answer(error):
+def http_answer(error, required=()):
     """The HTTP status and WWW-Authenticate header for a pg_pat error (docs/application.md).
 
     One generic 401 for every invalid token (malformed, not_found, expired, revoked): the
@@ -19,7 +19,7 @@ def http_answer(error):
     if error.sqlstate == "28000":
         return 401, 'Bearer error="invalid_token"'
     if error.sqlstate == "42501":
-        return 403, 'Bearer error="insufficient_scope"'
+        return 403, f'Bearer error="insufficient_scope", scope="{" ".join(required)}"'
     if error.sqlstate in ("22023", "22004", "22001", "22007"):
         return 400, None
     return 500, None
@@ -56,7 +56,7 @@ def main():
         with a.transaction():
             a.execute("SELECT pat_authenticate(%s, '{notes:write}')", [token])
     except psycopg.Error as e:
-        show("missing_scope", http_answer(e))
+        show("missing_scope", http_answer(e, ["notes:write"]))
     b.execute("SELECT pat_revoke(t.token_id) FROM pat_validate(%s) t", [other_token])
     try:
         with a.transaction():

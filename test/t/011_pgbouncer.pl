@@ -89,7 +89,8 @@ is($seen{b_user}, 'None', 'and sees no token context: the context is transaction
 is($seen{autocommit_warning}, "[('WARNING', '25P01')]",
 	'pat_authenticate in autocommit warns (25P01)');
 is($seen{autocommit_next_user}, 'None', 'and the next statement has no context');
-is($seen{missing_scope}, q{(403, 'Bearer error="insufficient_scope"')}, 'a missing scope: 403');
+is($seen{missing_scope}, q{(403, 'Bearer error="insufficient_scope", scope="notes:write"')},
+	'a missing scope: 403, naming the scopes the route needs');
 is($seen{revoked}, q{(401, 'Bearer error="invalid_token"')},
 	'a token revoked by another client: 401 on the very next request');
 is($seen{revoked_detail}, 'The token is revoked.', 'the reason is in the detail, for logs');
