@@ -233,10 +233,15 @@ void pat_audit_launcher_main(Datum) {
         // Until a commit with audit rows sets the latch (or a failed pass's retry is due); then
         // the delay gathers more commits into the pass (latch sets during it do not cut it
         // short). Waiting for a link worker resets the latch, so a database that became waiting
-        // during the round is looked at here rather than trusted to the latch.
+        // during the round, and a SIGTERM or SIGHUP that came during it, are looked at here
+        // rather than trusted to the latch (a SIGTERM lost so kept the server from shutting
+        // down).
+        if (ShutdownRequestPending) {
+            break;
+        }
         SpinLockAcquire(&shared->mutex);
         bool retry = shared->retry_later;
-        bool due = shared->every_database || shared->waiting_count > 0;
+        bool due = shared->every_database || shared->waiting_count > 0 || ConfigReloadPending;
         SpinLockRelease(&shared->mutex);
         int events =
             due ? WL_LATCH_SET

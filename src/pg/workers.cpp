@@ -16,6 +16,25 @@ void fill_worker(BackgroundWorker *worker, const char *function, const char *nam
     worker->bgw_start_time = start;
 }
 
+// Waits until the worker has exited, or the launcher is asked to shut down (then the worker is
+// asked too, and the shutdown does not wait for a link or flush to finish). Like
+// WaitForBackgroundWorkerShutdown() it resets the latch, so the launcher must look at its
+// flags before it sleeps again.
+void wait_for_worker_exit(BackgroundWorkerHandle *handle) {
+    for (;;) {
+        pid_t pid = 0;
+        if (GetBackgroundWorkerPid(handle, &pid) == BGWH_STOPPED) {
+            return;
+        }
+        if (ShutdownRequestPending) {
+            TerminateBackgroundWorker(handle);
+            return;
+        }
+        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH, 0, PG_WAIT_EXTENSION);
+        ResetLatch(MyLatch);
+    }
+}
+
 }  // namespace
 
 void register_launcher(const char *function, const char *name, BgWorkerStartTime start) {
@@ -45,7 +64,7 @@ bool run_database_worker(const char *function, const char *name, Oid database,
                       errhint("Raise max_worker_processes.")));
         return false;
     }
-    WaitForBackgroundWorkerShutdown(handle);
+    wait_for_worker_exit(handle);
     pfree(handle);
     return true;
 }

@@ -1,0 +1,54 @@
+# A fast shutdown while pg_pat's audit linker waits for a link worker. Waiting for the worker
+# resets the launcher's latch, so before 1.6 a SIGTERM that arrived then was lost: the launcher
+# went back to sleep with no timeout and the server never shut down ("pg_ctl: server does not
+# shut down", seen once in CI). Here the link worker is held on the chain lock by an open
+# transaction, deterministically, when the shutdown comes; the shutdown must complete, and after
+# a restart the row is linked.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use PatNode;
+
+my $node = PatNode::new_node('worker_shutdown');
+$node->append_conf('postgresql.conf', "pat.audit_link_delay = '10ms'\n");
+$node->start;
+$node->safe_psql('postgres', 'CREATE EXTENSION pg_pat');
+
+for my $round (1 .. 3)
+{
+	# Hold the chain lock, as a linker in progress would.
+	my $holder = $node->background_psql('postgres');
+	$holder->query_safe('BEGIN');
+	$holder->query_safe('SELECT FROM pat.audit_chain_head FOR UPDATE');
+
+	# A lifecycle row: the launcher starts a link worker, which waits for the lock.
+	$node->safe_psql('postgres',
+		"SELECT count(*) FROM pat_create('u', 'round $round', '{}', '1 day')");
+	ok( $node->poll_query_until(
+			'postgres',
+			"SELECT count(*) > 0 FROM pg_stat_activity
+			  WHERE backend_type = 'pg_pat audit link' AND wait_event_type = 'Lock'"),
+		"round $round: the link worker waits for the chain lock");
+
+	# The shutdown, bounded: before the fix it never completed.
+	my $stopped = PostgreSQL::Test::Utils::system_log('pg_ctl', '-D', $node->data_dir,
+		'-m', 'fast', '-t', '60', 'stop') == 0;
+	ok($stopped, "round $round: a fast shutdown completes while the launcher waits for it");
+	$node->stop('immediate') unless $stopped;
+	$holder->{run}->kill_kill;
+	$node->_update_pid(0);
+
+	$node->start;
+	ok( $node->poll_query_until('postgres', 'SELECT count(*) = 0 FROM pat.audit_pending'),
+		"round $round: after the restart the row is linked");
+}
+is($node->safe_psql('postgres', 'SELECT ok::text || unlinked FROM pat_audit_verify()'),
+	'true0', 'the chain verifies, nothing unlinked');
+
+$node->stop;
+done_testing();
