@@ -48,6 +48,7 @@ inline constexpr const char *kUndefinedColumn = "42703";
 inline constexpr const char *kTriggerProtocolViolated = "39P01";
 inline constexpr const char *kInternalError = "XX000";
 inline constexpr const char *kFeatureNotSupported = "0A000";
+inline constexpr const char *kProgramLimitExceeded = "54000";
 }  // namespace sqlstate
 
 }  // namespace pat

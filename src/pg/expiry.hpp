@@ -15,5 +15,9 @@ std::optional<TimestampTz> expiry_from_text(const text *spec);
 std::optional<TimestampTz> expiry_from_interval(Interval *span);
 // +infinity reads as never.
 std::optional<TimestampTz> expiry_from_timestamptz(TimestampTz at);
+// An expiry worked out otherwise (pat_rotate's carried-over lifetime), checked the same way.
+std::optional<TimestampTz> expiry_within_policy(std::optional<TimestampTz> expires_at);
+// now() + span, raising 22008 if it overflows.
+TimestampTz now_plus(Interval *span);
 
 }  // namespace pat::pg

@@ -28,15 +28,6 @@ std::optional<TimestampTz> checked_expiry(std::optional<TimestampTz> expires_at)
     return expires_at;
 }
 
-// now() + span, raising 22008 if it overflows.
-TimestampTz now_plus(Interval *span) {
-    TimestampTz now = GetCurrentTransactionStartTimestamp();
-    return call_pg([&] {
-        return DatumGetTimestampTz(DirectFunctionCall2(
-            timestamptz_pl_interval, TimestampTzGetDatum(now), IntervalPGetDatum(span)));
-    });
-}
-
 // An absolute expiry; +infinity reads as never.
 std::optional<TimestampTz> absolute_expiry(TimestampTz at) {
     if (TIMESTAMP_IS_NOEND(at)) {
@@ -83,6 +74,18 @@ std::optional<TimestampTz> expiry_from_text(const text *spec_value) {
         return checked_expiry(absolute_expiry(at));
     }
     invalid_expiry(spec);
+}
+
+TimestampTz now_plus(Interval *span) {
+    TimestampTz now = GetCurrentTransactionStartTimestamp();
+    return call_pg([&] {
+        return DatumGetTimestampTz(DirectFunctionCall2(
+            timestamptz_pl_interval, TimestampTzGetDatum(now), IntervalPGetDatum(span)));
+    });
+}
+
+std::optional<TimestampTz> expiry_within_policy(std::optional<TimestampTz> expires_at) {
+    return checked_expiry(expires_at);
 }
 
 std::optional<TimestampTz> expiry_from_interval(Interval *span) {

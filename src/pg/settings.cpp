@@ -23,6 +23,7 @@ static std::vector<std::string> fingerprints;
 static bool digesters_valid = false;
 static uint64 keys_generation = 1;
 static char *manage_scope_setting = nullptr;
+static int max_active_tokens_setting = 0;
 
 // Keys shorter than this are passwords, not keys.
 static constexpr size_t kMinKeyChars = 32;
@@ -171,6 +172,11 @@ void define_settings() {
         "Inside a token context the management functions act only on the authenticated user's "
         "tokens, and only for a token holding this scope; empty: for none.",
         &manage_scope_setting, "tokens:manage", PGC_SUSET, 0, check_manage_scope, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "pat.max_active_tokens_per_user",
+        "Most active tokens one user may hold; pat_create and pat_rotate refuse more (54000).",
+        "0: no limit. A rotation with no overlap does not count the token it revokes.",
+        &max_active_tokens_setting, 0, 0, INT_MAX, PGC_SUSET, 0, nullptr, nullptr, nullptr);
 }
 
 std::string_view token_prefix() {
@@ -204,6 +210,13 @@ const std::vector<std::string> &digest_key_fingerprints() {
 
 uint64 digest_keys_generation() {
     return keys_generation;
+}
+
+std::optional<int64> max_active_tokens_per_user() {
+    if (max_active_tokens_setting <= 0) {
+        return std::nullopt;
+    }
+    return max_active_tokens_setting;
 }
 
 std::string_view manage_scope() {

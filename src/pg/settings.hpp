@@ -33,6 +33,9 @@ uint64 digest_keys_generation();
 // pat.manage_scope: the scope a token needs to manage tokens inside its own transaction.
 std::string_view manage_scope();
 
+// pat.max_active_tokens_per_user, or nullopt when unset (0).
+std::optional<int64> max_active_tokens_per_user();
+
 // now + pat.max_lifetime, or nullopt when no maximum lifetime is set.
 std::optional<TimestampTz> latest_allowed_expiry(TimestampTz now);
 

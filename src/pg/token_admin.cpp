@@ -1,5 +1,5 @@
-// Issuing and managing tokens: pat_create (three overloads), pat_update, pat_revoke,
-// pat_revoke_all and pat_list.
+// Issuing and managing tokens: pat_create (three overloads), pat_rotate (three) and
+// pat_rotated_from, pat_update, pat_revoke, pat_revoke_all and pat_list.
 //
 // Arguments are checked by the core's rules (policy.hpp) against what the user may grant now,
 // read from the same per-backend cache validation uses (token_cache.hpp). Rows are written with
@@ -14,14 +14,18 @@
 #include "core/error.hpp"
 #include "core/policy.hpp"
 #include "core/random.hpp"
+#include "core/rotation.hpp"
 #include "core/self_service.hpp"
 #include "core/status.hpp"
 #include "core/token.hpp"
 #include "core/wipe.hpp"
 #include "pg/api_support.hpp"
+#include "pg/audit_state.hpp"
+#include "pg/audit_writer.hpp"
 #include "pg/convert.hpp"
 #include "pg/expiry.hpp"
 #include "pg/guard.hpp"
+#include "pg/json_object.hpp"
 #include "pg/key_status.hpp"
 #include "pg/result_rows.hpp"
 #include "pg/settings.hpp"
@@ -43,6 +47,29 @@ const char kInsertToken[] =
 const char kInsertTokenWithoutKeyId[] =
     "INSERT INTO pat.tokens (token_id, user_id, name, scopes, digest, expires_at)"
     " VALUES ($1, $2, $3, $4, $5, $6)";
+// A rotation's successor names its predecessor (1.7).
+const char kInsertRotatedToken[] =
+    "INSERT INTO pat.tokens"
+    " (token_id, user_id, name, scopes, digest, expires_at, key_id, rotated_from)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+// pat.max_active_tokens_per_user: creations for one user wait for each other (the lock keys
+// are pat.tokens' oid and the user id's hash), so the count cannot be passed by two at once.
+const char kLockUserTokens[] =
+    "SELECT pg_catalog.pg_advisory_xact_lock($2, pg_catalog.hashtext($1))";
+const char kCountActiveTokens[] =
+    "SELECT pg_catalog.count(*) FROM pat.tokens t"
+    " WHERE t.user_id OPERATOR(pg_catalog.=) $1 AND t.revoked_at IS NULL"
+    " AND (t.expires_at IS NULL OR t.expires_at OPERATOR(pg_catalog.>) $2)"
+    " AND t.token_id IS DISTINCT FROM $3";
+const char kLockForRotation[] =
+    "SELECT t.user_id, t.name, t.scopes, t.created_at, t.expires_at, t.revoked_at IS NOT NULL"
+    " FROM pat.tokens t WHERE t.token_id OPERATOR(pg_catalog.=) $1 FOR UPDATE OF t";
+const char kShortenExpiry[] =
+    "UPDATE pat.tokens t SET expires_at = $2"
+    " WHERE t.token_id OPERATOR(pg_catalog.=) $1 AND t.expires_at IS DISTINCT FROM $2";
+const char kRotatedFrom[] =
+    "SELECT t.user_id, t.rotated_from FROM pat.tokens t"
+    " WHERE t.token_id OPERATOR(pg_catalog.=) $1";
 const char kLockToken[] =
     "SELECT t.user_id, t.revoked_at IS NOT NULL FROM pat.tokens t"
     " WHERE t.token_id OPERATOR(pg_catalog.=) $1 FOR UPDATE OF t";
@@ -75,6 +102,15 @@ KeptPlan insert_without_key_id_plan = {
     kInsertTokenWithoutKeyId,
     6,
     {UUIDOID, TEXTOID, TEXTOID, TEXTARRAYOID, BYTEAOID, TIMESTAMPTZOID}};
+KeptPlan insert_rotated_plan = {
+    kInsertRotatedToken,
+    8,
+    {UUIDOID, TEXTOID, TEXTOID, TEXTARRAYOID, BYTEAOID, TIMESTAMPTZOID, TEXTOID, UUIDOID}};
+KeptPlan lock_user_tokens_plan = {kLockUserTokens, 2, {TEXTOID, INT4OID}};
+KeptPlan count_active_plan = {kCountActiveTokens, 3, {TEXTOID, TIMESTAMPTZOID, UUIDOID}};
+KeptPlan lock_for_rotation_plan = {kLockForRotation, 1, {UUIDOID}};
+KeptPlan shorten_expiry_plan = {kShortenExpiry, 2, {UUIDOID, TIMESTAMPTZOID}};
+KeptPlan rotated_from_plan = {kRotatedFrom, 1, {UUIDOID}};
 KeptPlan lock_plan = {kLockToken, 1, {UUIDOID}};
 KeptPlan update_plan = {kUpdateToken, 3, {UUIDOID, TEXTOID, TEXTARRAYOID}};
 KeptPlan revoke_plan = {kRevokeToken, 1, {UUIDOID}};
@@ -93,10 +129,8 @@ pat::ScopeSet scope_set(const pat::pg::ScopeList &list) {
 
 // The requested scopes argument n, checked for user_id (policy.hpp) and, inside a token
 // context, against what the token holds (self_service.hpp), as a palloc'd text[].
-ArrayType *checked_scopes_argument(FunctionCallInfo fcinfo, int n, text *user_id,
-                                   const pat::pg::TokenContext *context) {
-    pat::pg::require_arg(fcinfo, n, "scopes");
-    ArrayType *requested = PG_GETARG_ARRAYTYPE_P(n);
+ArrayType *checked_scope_array(ArrayType *requested, text *user_id,
+                               const pat::pg::TokenContext *context) {
     std::vector<std::optional<std::string>> elements = pat::pg::text_array_elements(requested);
     pat::pg::UserGrants grants = call_pg([&] { return pat::pg::find_user_grants(user_id); });
     pat::ScopeSet grantable = scope_set(grants.grantable);
@@ -107,6 +141,12 @@ ArrayType *checked_scopes_argument(FunctionCallInfo fcinfo, int n, text *user_id
         pat::require_held_scopes(pat::pg::token_holder(*context), checked);
     }
     return pat::pg::make_text_array(checked);
+}
+
+ArrayType *checked_scopes_argument(FunctionCallInfo fcinfo, int n, text *user_id,
+                                   const pat::pg::TokenContext *context) {
+    pat::pg::require_arg(fcinfo, n, "scopes");
+    return checked_scope_array(PG_GETARG_ARRAYTYPE_P(n), user_id, context);
 }
 
 // The token name argument n, checked (policy.hpp).
@@ -153,21 +193,32 @@ std::string uuid_text(const pg_uuid_t &id) {
                      "token " + uuid_text(id) + " does not exist");
 }
 
-// pat_create with its expiry resolved: checks the rest, stores the digest, returns the token
-// once. Expiry errors come first, as the arguments of the 1.0 function were evaluated first.
-// Inside a token context the user must be the token's own, before anything about the user (the
-// grantable scopes an error names) is read.
-Datum create_token(FunctionCallInfo fcinfo, std::optional<TimestampTz> expires_at) {
-    text *user_id = pat::pg::user_id_argument(fcinfo, 0);
-    const pat::pg::TokenContext *context =
-        pat::pg::require_self_service(pat::pg::text_view(user_id));
-    text *name = token_name_argument(fcinfo, 1);
-    ArrayType *scopes = checked_scopes_argument(fcinfo, 2, user_id, context);
-    if (context != nullptr) {
-        pat::require_no_later_expiry(
-            pat::pg::token_holder(*context),
-            expires_at ? std::optional<std::int64_t>(*expires_at) : std::nullopt);
+// pat.max_active_tokens_per_user: 54000 when user_id already holds that many active tokens,
+// not counting not_counted (a rotation's predecessor that is revoked at once). Waits for other
+// creations for the same user first. Inside begin_owner_spi; may ereport.
+void require_room_for_token(text *user_id, pg_uuid_t *not_counted) {
+    std::optional<int64> cap = pat::pg::max_active_tokens_per_user();
+    if (!cap) {
+        return;
     }
+    Datum lock_values[2] = {PointerGetDatum(user_id),
+                            Int32GetDatum(static_cast<int32>(pat::pg::tokens_relation()))};
+    run(lock_user_tokens_plan, lock_values, nullptr, false, SPI_OK_SELECT);
+    Datum values[3] = {PointerGetDatum(user_id), TimestampTzGetDatum(pat::pg::policy_clock()),
+                       UUIDPGetDatum(not_counted)};
+    char nulls[4] = {' ', ' ', not_counted != nullptr ? ' ' : 'n', '\0'};
+    run(count_active_plan, values, nulls, false, SPI_OK_SELECT);
+    bool is_null = false;
+    int64 active =
+        DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null));
+    pat::require_below_token_cap(pat::pg::text_view(user_id), active, cap);
+}
+
+// A new token, checked: stores its digest (with rotated_from, for a rotation's successor) and
+// returns it once as the result row (token_id, token, expires_at). Writes *new_id.
+Datum store_new_token(FunctionCallInfo fcinfo, text *user_id, text *name, ArrayType *scopes,
+                      std::optional<TimestampTz> expires_at, pg_uuid_t *rotated_from,
+                      pg_uuid_t *not_counted, pg_uuid_t *new_id) {
     TupleDesc type = call_pg([&] { return pat::pg::result_type(fcinfo); });
 
     pg_uuid_t token_id = new_token_id();
@@ -179,18 +230,24 @@ Datum create_token(FunctionCallInfo fcinfo, std::optional<TimestampTz> expires_a
     text *key_id = pat::pg::current_key_id();
 
     pat::pg::with_owner_spi([&] {
-        Datum values[7] = {
+        require_room_for_token(user_id, not_counted);
+        Datum values[8] = {
             UUIDPGetDatum(&token_id),       PointerGetDatum(user_id),
             PointerGetDatum(name),          PointerGetDatum(scopes),
             PointerGetDatum(stored_digest), TimestampTzGetDatum(expires_at.value_or(0)),
-            PointerGetDatum(key_id)};
-        char nulls[8] = "       ";
+            PointerGetDatum(key_id),        UUIDPGetDatum(rotated_from)};
+        char nulls[9] = "        ";
         nulls[5] = expires_at ? ' ' : 'n';
-        run(key_id != nullptr ? insert_plan : insert_without_key_id_plan, values, nulls, false,
-            SPI_OK_INSERT);
+        if (rotated_from != nullptr) {
+            run(insert_rotated_plan, values, nulls, false, SPI_OK_INSERT);
+        } else {
+            run(key_id != nullptr ? insert_plan : insert_without_key_id_plan, values, nulls, false,
+                SPI_OK_INSERT);
+        }
     });
+    *new_id = token_id;
 
-    Datum values[3] = {UUIDPGetDatum(&token_id), PointerGetDatum(token_text),
+    Datum values[3] = {UUIDPGetDatum(new_id), PointerGetDatum(token_text),
                        TimestampTzGetDatum(expires_at.value_or(0))};
     bool nulls[3] = {false, false, !expires_at};
     call_pg([&] {
@@ -198,6 +255,31 @@ Datum create_token(FunctionCallInfo fcinfo, std::optional<TimestampTz> expires_a
         tuplestore_putvalues(rows, type, values, nulls);
     });
     return static_cast<Datum>(0);
+}
+
+// Inside a token context, 42501 when a new token would outlive the context's.
+void require_no_later_than_context(const pat::pg::TokenContext *context,
+                                   std::optional<TimestampTz> expires_at) {
+    if (context != nullptr) {
+        pat::require_no_later_expiry(
+            pat::pg::token_holder(*context),
+            expires_at ? std::optional<std::int64_t>(*expires_at) : std::nullopt);
+    }
+}
+
+// pat_create with its expiry resolved: checks the rest, stores the digest, returns the token
+// once. Expiry errors come first, as the arguments of the 1.0 function were evaluated first.
+// Inside a token context the user must be the token's own, before anything about the user (the
+// grantable scopes an error names) is read.
+Datum create_token(FunctionCallInfo fcinfo, std::optional<TimestampTz> expires_at) {
+    text *user_id = pat::pg::user_id_argument(fcinfo, 0);
+    const pat::pg::TokenContext *context =
+        pat::pg::require_self_service(pat::pg::text_view(user_id));
+    text *name = token_name_argument(fcinfo, 1);
+    ArrayType *scopes = checked_scopes_argument(fcinfo, 2, user_id, context);
+    require_no_later_than_context(context, expires_at);
+    pg_uuid_t new_id;
+    return store_new_token(fcinfo, user_id, name, scopes, expires_at, nullptr, nullptr, &new_id);
 }
 
 struct LockedToken {
@@ -229,6 +311,118 @@ LockedToken lock_token(pg_uuid_t *token_id) {
 const pat::pg::TokenContext *require_own_token(const LockedToken &locked) {
     return pat::pg::require_self_service(locked.found ? pat::pg::text_view(locked.user_id)
                                                       : std::string_view());
+}
+
+// The row a rotation starts from, locked to the end of the transaction.
+struct RotationSource {
+    bool found = false;
+    text *user_id = nullptr;
+    text *name = nullptr;
+    ArrayType *scopes = nullptr;
+    TimestampTz created_at = 0;
+    std::optional<TimestampTz> expires_at;
+    bool revoked = false;
+};
+
+RotationSource lock_for_rotation(pg_uuid_t *token_id) {
+    return pat::pg::with_owner_spi([&] {
+        RotationSource row;
+        Datum values[1] = {UUIDPGetDatum(token_id)};
+        if (run(lock_for_rotation_plan, values, nullptr, false, SPI_OK_SELECT) != 1) {
+            return row;
+        }
+        Datum columns[6];
+        bool nulls[6];
+        heap_deform_tuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, columns, nulls);
+        row.found = true;
+        row.user_id = reinterpret_cast<text *>(SPI_datumTransfer(columns[0], false, -1));
+        row.name = reinterpret_cast<text *>(SPI_datumTransfer(columns[1], false, -1));
+        // Detoasted (a short header or a compressed value is no ArrayType) before the copy.
+        row.scopes = reinterpret_cast<ArrayType *>(
+            SPI_datumTransfer(PointerGetDatum(DatumGetArrayTypeP(columns[2])), false, -1));
+        row.created_at = DatumGetTimestampTz(columns[3]);
+        if (!nulls[4]) {
+            row.expires_at = DatumGetTimestampTz(columns[4]);
+        }
+        row.revoked = DatumGetBool(columns[5]);
+        return row;
+    });
+}
+
+// Audit action "rotated" on the old token, naming its successor.
+void record_rotation(pg_uuid_t *old_id, const RotationSource &old, const pg_uuid_t &new_id) {
+    std::string successor = uuid_text(new_id);
+    pat::pg::AuditEntry entry;
+    entry.action = "rotated";
+    entry.user_id = old.user_id;
+    entry.token_id = old_id;
+    entry.token_name = old.name;
+    entry.actor = pat::pg::audit_actor_for(old.user_id);
+    pat::pg::register_audit_callbacks();
+    call_pg([&] {
+        pat::pg::JsonObject object;
+        object.add_string("rotated_to", successor.c_str());
+        entry.new_data = object.finish();
+        pat::pg::append_audit_entry(entry);
+    });
+}
+
+// pat_rotate with the successor's expiry resolved (nullopt: the old token's lifetime from
+// now): a new token with the old one's user, name and scopes, checked like pat_create; the old
+// one revoked at once, or with an overlap expiring at the earlier of its own expiry and now +
+// overlap. Inside a token context, only the user's own tokens, as pat_update.
+// The successor's expiry as asked: none (keep the lifetime), or an expiry (itself nullopt for
+// never).
+using Asked = std::optional<std::optional<TimestampTz>>;
+
+Datum rotate_token(FunctionCallInfo fcinfo, Asked asked) {
+    pg_uuid_t *token_id = pat::pg::token_id_argument(fcinfo, 0);
+    pat::pg::require_arg(fcinfo, 2, "overlap");
+    TimestampTz overlap_until = pat::pg::now_plus(PG_GETARG_INTERVAL_P(2));
+    TimestampTz started = GetCurrentTransactionStartTimestamp();
+    pat::require_valid_overlap(overlap_until - started);
+
+    RotationSource old = lock_for_rotation(token_id);
+    const pat::pg::TokenContext *context = pat::pg::require_self_service(
+        old.found ? pat::pg::text_view(old.user_id) : std::string_view());
+    if (!old.found) {
+        throw_no_such_token(*token_id);
+    }
+    pat::require_rotatable(
+        uuid_text(*token_id), old.revoked,
+        old.expires_at ? std::optional<std::int64_t>(*old.expires_at) : std::nullopt,
+        pat::pg::policy_clock());
+    // The scopes the user's roles no longer allow are refused, as pat_create refuses them.
+    ArrayType *scopes = checked_scope_array(old.scopes, old.user_id, context);
+    std::optional<TimestampTz> expires_at;
+    if (asked) {
+        expires_at = *asked;
+    } else {
+        std::optional<std::int64_t> carried = pat::carried_over_expiry(
+            started, old.created_at,
+            old.expires_at ? std::optional<std::int64_t>(*old.expires_at) : std::nullopt);
+        expires_at = pat::pg::expiry_within_policy(carried ? std::optional<TimestampTz>(*carried)
+                                                           : std::nullopt);
+    }
+    require_no_later_than_context(context, expires_at);
+
+    bool revoke_now = overlap_until <= started;
+    pg_uuid_t new_id;
+    Datum result = store_new_token(fcinfo, old.user_id, old.name, scopes, expires_at, token_id,
+                                   revoke_now ? token_id : nullptr, &new_id);
+    record_rotation(token_id, old, new_id);
+    TimestampTz old_until = static_cast<TimestampTz>(pat::overlap_expiry(
+        started, overlap_until - started,
+        old.expires_at ? std::optional<std::int64_t>(*old.expires_at) : std::nullopt));
+    pat::pg::with_owner_spi([&] {
+        Datum values[2] = {UUIDPGetDatum(token_id), TimestampTzGetDatum(old_until)};
+        if (revoke_now) {
+            run(revoke_plan, values, nullptr, false, SPI_OK_UPDATE);
+        } else {
+            run(shorten_expiry_plan, values, nullptr, false, SPI_OK_UPDATE);
+        }
+    });
+    return result;
 }
 
 }  // namespace
@@ -348,4 +542,63 @@ PAT_FUNCTION(pat_list) {
         }
     });
     return static_cast<Datum>(0);
+}
+
+// pat_rotate(token_id, expires text DEFAULT NULL, overlap interval DEFAULT '0'): NULL keeps the
+// old token's lifetime.
+PAT_FUNCTION(pat_rotate_text) {
+    if (PG_ARGISNULL(1)) {
+        return rotate_token(fcinfo, std::nullopt);
+    }
+    return rotate_token(fcinfo,
+                        Asked(std::in_place, pat::pg::expiry_from_text(PG_GETARG_TEXT_PP(1))));
+}
+
+// pat_rotate(token_id, expires interval, overlap interval DEFAULT '0').
+PAT_FUNCTION(pat_rotate_interval) {
+    pat::pg::require_arg(fcinfo, 1, "expires");
+    return rotate_token(
+        fcinfo, Asked(std::in_place, pat::pg::expiry_from_interval(PG_GETARG_INTERVAL_P(1))));
+}
+
+// pat_rotate(token_id, expires timestamptz, overlap interval DEFAULT '0').
+PAT_FUNCTION(pat_rotate_timestamptz) {
+    pat::pg::require_arg(fcinfo, 1, "expires");
+    return rotate_token(
+        fcinfo, Asked(std::in_place, pat::pg::expiry_from_timestamptz(PG_GETARG_TIMESTAMPTZ(1))));
+}
+
+// pat_rotated_from(token_id): the token this one was rotated from; NULL for a first token.
+// Inside a token context, only the user's own tokens.
+PAT_FUNCTION(pat_rotated_from) {
+    pg_uuid_t *token_id = pat::pg::token_id_argument(fcinfo, 0);
+    struct Row {
+        bool found;
+        text *user_id;
+        pg_uuid_t *rotated_from;
+    };
+    Row row = pat::pg::with_owner_spi([&] {
+        Row found = {false, nullptr, nullptr};
+        Datum values[1] = {UUIDPGetDatum(token_id)};
+        if (run(rotated_from_plan, values, nullptr, true, SPI_OK_SELECT) == 1) {
+            Datum columns[2];
+            bool nulls[2];
+            heap_deform_tuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, columns, nulls);
+            found.found = true;
+            found.user_id = reinterpret_cast<text *>(SPI_datumTransfer(columns[0], false, -1));
+            if (!nulls[1]) {
+                found.rotated_from =
+                    reinterpret_cast<pg_uuid_t *>(SPI_datumTransfer(columns[1], false, UUID_LEN));
+            }
+        }
+        return found;
+    });
+    pat::pg::require_self_service(row.found ? pat::pg::text_view(row.user_id) : std::string_view());
+    if (!row.found) {
+        throw_no_such_token(*token_id);
+    }
+    if (row.rotated_from == nullptr) {
+        PG_RETURN_NULL();
+    }
+    PG_RETURN_UUID_P(row.rotated_from);
 }

@@ -111,6 +111,13 @@ PAT_FUNCTION(pat_tokens_before_update) {
                              "Create a new token instead.");
         }
     }
+    // rotated_from (1.7) is part of a token's identity.
+    int rotated_attno = SPI_fnumber(desc, "rotated_from");  // reads the descriptor: cannot raise
+    if (rotated_attno > 0 && pat::pg::column_changed(old_tuple, new_tuple, desc, rotated_attno)) {
+        throw pat::Error(pat::sqlstate::kObjectNotInPrerequisiteState,
+                         "the rotated_from of a token cannot change", "",
+                         "Create a new token instead.");
+    }
     // key_id (1.6) may be filled in for a token made before 1.6, never changed once known.
     int key_attno = SPI_fnumber(desc, "key_id");  // reads the descriptor: cannot raise
     if (key_attno > 0 && !heap_attisnull(old_tuple, key_attno, desc) &&

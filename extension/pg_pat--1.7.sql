@@ -1,0 +1,1140 @@
+-- pg_pat 1.7, installed in one step: the same objects as 1.0 updated through 1.1, 1.2, 1.3, 1.4,
+-- 1.5, 1.6 and 1.7 (test/t/004_upgrade.pl compares the two). Each pg_pat--<from>--<to>.sql says what its
+-- version added and why; this file only puts the result down in one place.
+--
+-- API functions live in the extension's schema (@extschema@); tables and helpers in schema pat.
+-- Nothing is granted to PUBLIC. The API functions are C functions that read and write the
+-- tables as their owner, with no name resolved through the caller's search_path.
+
+\echo Use "CREATE EXTENSION pg_pat" to load this file. \quit
+
+CREATE SCHEMA pat;
+COMMENT ON SCHEMA pat IS 'pg_pat internals: tokens, scopes, roles; no access for PUBLIC';
+REVOKE ALL ON SCHEMA pat FROM PUBLIC;
+-- pg_pat must be preloaded (shared_preload_libraries): this fails, with a hint, otherwise.
+
+-- Fails here, with a hint, unless pg_pat was preloaded.
+CREATE FUNCTION pat.require_preloaded() RETURNS void
+    AS 'MODULE_PATHNAME', 'pat_require_preloaded'
+    LANGUAGE C STRICT;
+SELECT pat.require_preloaded();
+
+-- C helpers ---------------------------------------------------------------------------------
+
+CREATE FUNCTION pat.is_valid_scope_name(scope text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'pat_is_valid_scope_name'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION pat.new_token(OUT token text, OUT digest bytea)
+    AS 'MODULE_PATHNAME', 'pat_new_token'
+    LANGUAGE C VOLATILE;
+
+CREATE FUNCTION pat.expiry_from_text(expires text) RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'pat_expiry_from_text'
+    LANGUAGE C STABLE;
+
+CREATE FUNCTION pat.expiry_from_interval(expires interval) RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'pat_expiry_from_interval'
+    LANGUAGE C STABLE;
+
+CREATE FUNCTION pat.expiry_from_timestamptz(expires timestamptz) RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'pat_expiry_from_timestamptz'
+    LANGUAGE C STABLE;
+
+CREATE FUNCTION pat.tokens_before_update() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'pat_tokens_before_update'
+    LANGUAGE C;
+
+CREATE FUNCTION pat.invalidate_token_caches() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'pat_invalidate_token_caches'
+    LANGUAGE C;
+
+-- Tables ------------------------------------------------------------------------------------
+
+CREATE TABLE pat.scopes (
+    scope       text PRIMARY KEY CHECK (pat.is_valid_scope_name(scope)),
+    description text,
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+CREATE TABLE pat.roles (
+    role       text PRIMARY KEY
+               CHECK (pg_catalog.length(role) BETWEEN 1 AND 100
+                      AND role OPERATOR(pg_catalog.!~) '[[:cntrl:]]'),
+    all_scopes boolean NOT NULL DEFAULT false,
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON COLUMN pat.roles.all_scopes IS 'workspace admin: may grant every defined scope';
+
+CREATE TABLE pat.role_scopes (
+    role  text NOT NULL REFERENCES pat.roles ON DELETE CASCADE,
+    scope text NOT NULL REFERENCES pat.scopes,
+    PRIMARY KEY (role, scope)
+);
+
+CREATE TABLE pat.user_roles (
+    user_id    text NOT NULL CHECK (pg_catalog.length(user_id) BETWEEN 1 AND 255),
+    role       text NOT NULL REFERENCES pat.roles ON DELETE CASCADE,
+    granted_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (user_id, role)
+);
+
+CREATE TABLE pat.tokens (
+    token_id     uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+    user_id      text NOT NULL,  -- checked by pat.tokens_before_insert()
+    name         text NOT NULL,
+    scopes       text[] NOT NULL,
+    digest       bytea NOT NULL UNIQUE,
+    created_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    expires_at   timestamptz,
+    revoked_at   timestamptz
+);
+COMMENT ON COLUMN pat.tokens.digest IS 'SHA-256 of the token; the token itself is stored nowhere';
+CREATE INDEX tokens_user_id_idx ON pat.tokens (user_id);
+
+-- When each token was last used, apart from the token row: a validation that records a use
+-- locks only this row, so it never holds up a revoke or an edit of the token.
+CREATE TABLE pat.token_usage (
+    token_id     uuid PRIMARY KEY REFERENCES pat.tokens ON DELETE CASCADE,
+    last_used_at timestamptz
+);
+
+-- Expirations only shorten, revocations are final, identity columns never change.
+CREATE TRIGGER tokens_before_update BEFORE UPDATE ON pat.tokens
+    FOR EACH ROW EXECUTE FUNCTION pat.tokens_before_update();
+
+SELECT pg_catalog.pg_extension_config_dump('pat.scopes', '');
+SELECT pg_catalog.pg_extension_config_dump('pat.roles', '');
+SELECT pg_catalog.pg_extension_config_dump('pat.role_scopes', '');
+SELECT pg_catalog.pg_extension_config_dump('pat.user_roles', '');
+SELECT pg_catalog.pg_extension_config_dump('pat.tokens', '');
+SELECT pg_catalog.pg_extension_config_dump('pat.token_usage', '');
+
+-- Internal helpers --------------------------------------------------------------------------
+-- Only the owner may execute these; they run under the search_path the calling API function
+-- pinned, and schema-qualify what they touch, so they carry no SET clause of their own (a SET
+-- clause makes every call save and restore the setting).
+
+-- Raises 22004 when value is NULL: bad input is an error, never a silent no-op.
+CREATE FUNCTION pat.require_not_null(value anyelement, what text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+    IF value IS NULL THEN
+        RAISE EXCEPTION '% must not be null', what USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+END
+$$;
+
+CREATE FUNCTION @extschema@.pat_define_scope(scope text, description text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pat_define_scope'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pat_define_scope(text, text) IS
+    'define a scope, or update its description (NULL keeps the old one)';
+
+CREATE FUNCTION @extschema@.pat_define_role(role text, scopes text[],
+                                            all_scopes boolean DEFAULT false)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pat_define_role'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pat_define_role(text, text[], boolean) IS
+    'create or replace a role: the scopes it allows, or all_scopes for every defined scope';
+
+CREATE FUNCTION @extschema@.pat_grant_role(user_id text, role text) RETURNS boolean
+AS 'MODULE_PATHNAME', 'pat_grant_role'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pat_grant_role(text, text) IS
+    'grant a role to a user; false if the user already held it';
+
+CREATE FUNCTION @extschema@.pat_revoke_role(user_id text, role text) RETURNS boolean
+AS 'MODULE_PATHNAME', 'pat_revoke_role'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pat_revoke_role(text, text) IS
+    'take a role from a user: its scopes leave every token of the user at once';
+
+CREATE FUNCTION @extschema@.pat_grantable_scopes(user_id text) RETURNS SETOF text
+AS 'MODULE_PATHNAME', 'pat_grantable_scopes'
+LANGUAGE C STABLE;
+COMMENT ON FUNCTION @extschema@.pat_grantable_scopes(text) IS
+    'the scopes a token creation form may offer this user';
+
+-- Tokens ------------------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.pat_create(user_id text, name text, scopes text[],
+                                       expires text)
+RETURNS TABLE (token_id uuid, token text, expires_at timestamptz)
+AS 'MODULE_PATHNAME', 'pat_create_text'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pat_create(text, text, text[], text) IS
+    'issue a token; expires: ''30 days'' or any positive interval, a future date, or ''never''';
+
+CREATE FUNCTION @extschema@.pat_create(user_id text, name text, scopes text[],
+                                       expires interval)
+RETURNS TABLE (token_id uuid, token text, expires_at timestamptz)
+AS 'MODULE_PATHNAME', 'pat_create_interval'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION @extschema@.pat_create(user_id text, name text, scopes text[],
+                                       expires timestamptz)
+RETURNS TABLE (token_id uuid, token text, expires_at timestamptz)
+AS 'MODULE_PATHNAME', 'pat_create_timestamptz'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION @extschema@.pat_validate(token text, required_scopes text[] DEFAULT '{}',
+    OUT valid boolean, OUT status text, OUT token_id uuid, OUT user_id text,
+    OUT token_name text, OUT scopes text[], OUT expires_at timestamptz)
+AS 'MODULE_PATHNAME', 'pat_validate'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pat_validate(text, text[]) IS
+    'check a bearer token: one row with status valid, malformed, not_found, expired, revoked or insufficient_scope';
+
+CREATE FUNCTION @extschema@.pat_authenticate(token text, required_scopes text[] DEFAULT '{}')
+RETURNS text
+AS 'MODULE_PATHNAME', 'pat_authenticate'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pat_authenticate(text, text[]) IS
+    'check a bearer token or raise (28000, 42501); sets the token context for this transaction';
+
+CREATE FUNCTION @extschema@.pat_current_user() RETURNS text
+AS 'MODULE_PATHNAME', 'pat_current_user'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+
+CREATE FUNCTION @extschema@.pat_current_token_id() RETURNS uuid
+AS 'MODULE_PATHNAME', 'pat_current_token_id'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+
+CREATE FUNCTION @extschema@.pat_current_token_name() RETURNS text
+AS 'MODULE_PATHNAME', 'pat_current_token_name'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+
+CREATE FUNCTION @extschema@.pat_has_scope(scope text) RETURNS boolean
+AS 'MODULE_PATHNAME', 'pat_has_scope'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+
+CREATE FUNCTION @extschema@.pat_require_scope(scope text) RETURNS void
+AS 'MODULE_PATHNAME', 'pat_require_scope'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+
+CREATE FUNCTION @extschema@.pat_update(token_id uuid, name text DEFAULT NULL,
+                                       scopes text[] DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pat_update'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pat_update(uuid, text, text[]) IS
+    'rename a token and/or replace its scopes (same role rules as pat_create); never its expiry';
+
+CREATE FUNCTION @extschema@.pat_revoke(token_id uuid) RETURNS boolean
+AS 'MODULE_PATHNAME', 'pat_revoke'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pat_revoke(uuid) IS
+    'revoke a token at commit; false if it already was revoked';
+
+CREATE FUNCTION @extschema@.pat_revoke_all(user_id text) RETURNS integer
+AS 'MODULE_PATHNAME', 'pat_revoke_all'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pat_revoke_all(text) IS
+    'revoke every active token of a user (offboarding); returns how many';
+
+CREATE FUNCTION @extschema@.pat_list(user_id text)
+RETURNS TABLE (token_id uuid, name text, scopes text[], created_at timestamptz,
+               expires_at timestamptz, last_used_at timestamptz, revoked_at timestamptz,
+               status text)
+AS 'MODULE_PATHNAME', 'pat_list'
+LANGUAGE C STABLE;
+COMMENT ON FUNCTION @extschema@.pat_list(text) IS
+    'a user''s tokens with their status (active, expired, revoked); never a digest or secret';
+
+-- An application role given direct access to pat.tokens sees and edits only the rows of the
+-- user its transaction authenticated as (pat_authenticate). The API functions run as the
+-- table owner, to whom the policy does not apply.
+ALTER TABLE pat.tokens ENABLE ROW LEVEL SECURITY;
+-- Whoever may define roles (the admin profile) may read every token row, for investigations.
+CREATE POLICY tokens_readable_by_admins ON pat.tokens FOR SELECT
+    USING (pg_catalog.has_function_privilege(
+        '@extschema@.pat_define_role(pg_catalog.text, pg_catalog.text[], pg_catalog.bool)'
+            ::pg_catalog.regprocedure,
+        'EXECUTE'));
+
+-- Which grant profile first gets each API function; each profile includes the ones before it
+-- (validator < application < application_role_admin < admin). Upgrade scripts add their rows.
+CREATE TABLE pat.profile_functions (
+    function_signature text PRIMARY KEY,  -- in @extschema@, as GRANT ... ON FUNCTION spells it
+    least_profile      text NOT NULL
+                       CHECK (least_profile IN ('validator', 'application',
+                                                'application_role_admin', 'admin'))
+);
+INSERT INTO pat.profile_functions (function_signature, least_profile) VALUES
+    ('pat_validate(text, text[])', 'validator'),
+    ('pat_authenticate(text, text[])', 'validator'),
+    ('pat_current_user()', 'validator'),
+    ('pat_current_token_id()', 'validator'),
+    ('pat_current_token_name()', 'validator'),
+    ('pat_has_scope(text)', 'validator'),
+    ('pat_require_scope(text)', 'validator'),
+    ('pat_grantable_scopes(text)', 'application'),
+    ('pat_create(text, text, text[], text)', 'application'),
+    ('pat_create(text, text, text[], interval)', 'application'),
+    ('pat_create(text, text, text[], timestamptz)', 'application'),
+    ('pat_update(uuid, text, text[])', 'application'),
+    ('pat_revoke(uuid)', 'application'),
+    ('pat_revoke_all(text)', 'application'),
+    ('pat_list(text)', 'application'),
+    ('pat_grant_role(text, text)', 'application_role_admin'),
+    ('pat_revoke_role(text, text)', 'application_role_admin'),
+    ('pat_define_scope(text, text)', 'admin'),
+    ('pat_define_role(text, text[], boolean)', 'admin');
+
+CREATE FUNCTION @extschema@.pat_grant_profile(grantee regrole, profile text) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    profiles CONSTANT text[] := ARRAY['validator', 'application', 'application_role_admin',
+                                      'admin'];
+    rank integer;
+    fn text;
+BEGIN
+    PERFORM pat.require_not_null(grantee, 'grantee');
+    PERFORM pat.require_not_null(profile, 'profile');
+    rank := array_position(profiles, profile);
+    IF rank IS NULL THEN
+        RAISE EXCEPTION 'unknown grant profile "%"', profile
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Profiles: validator, application, application_role_admin, admin.';
+    END IF;
+    EXECUTE format('GRANT USAGE ON SCHEMA %I TO %s', '@extschema@', grantee);
+    FOR fn IN
+        SELECT p.function_signature FROM pat.profile_functions p
+        WHERE array_position(profiles, p.least_profile) <= rank
+        ORDER BY p.function_signature
+    LOOP
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %I.%s TO %s', '@extschema@', fn, grantee);
+    END LOOP;
+    IF profile = 'admin' THEN
+        -- Read-only access to the tables, for investigations; digests are not secrets.
+        EXECUTE format('GRANT USAGE ON SCHEMA pat TO %s', grantee);
+        EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA pat TO %s', grantee);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.pat_grant_profile(regrole, text) IS
+    'grant a database role one of the profiles validator, application, application_role_admin, admin';
+
+-- Privileges: nothing for PUBLIC. See the README for the grant profiles.
+REVOKE ALL ON ALL TABLES IN SCHEMA pat FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA pat FROM PUBLIC;
+REVOKE ALL ON FUNCTION
+    @extschema@.pat_define_scope(text, text),
+    @extschema@.pat_define_role(text, text[], boolean),
+    @extschema@.pat_grant_role(text, text),
+    @extschema@.pat_revoke_role(text, text),
+    @extschema@.pat_grantable_scopes(text),
+    @extschema@.pat_create(text, text, text[], text),
+    @extschema@.pat_create(text, text, text[], interval),
+    @extschema@.pat_create(text, text, text[], timestamptz),
+    @extschema@.pat_validate(text, text[]),
+    @extschema@.pat_authenticate(text, text[]),
+    @extschema@.pat_current_user(),
+    @extschema@.pat_current_token_id(),
+    @extschema@.pat_current_token_name(),
+    @extschema@.pat_has_scope(text),
+    @extschema@.pat_require_scope(text),
+    @extschema@.pat_update(uuid, text, text[]),
+    @extschema@.pat_revoke(uuid),
+    @extschema@.pat_revoke_all(text),
+    @extschema@.pat_list(text),
+    @extschema@.pat_grant_profile(regrole, text)
+FROM PUBLIC;
+
+-- The audit log ==========================================================================
+-- Token lifecycle rows (triggers on pat.tokens) and the row changes of tables audited with
+-- pat_audit(), hash-chained; see docs/audit.md.
+
+-- Tables ------------------------------------------------------------------------------------
+
+CREATE TABLE pat.audit_log (
+    seq          bigint PRIMARY KEY,
+    occurred_at  timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    user_id      text,
+    token_id     uuid,
+    token_name   text,
+    actor        text,
+    action       text NOT NULL,
+    table_name   text,
+    old_data     jsonb,
+    new_data     jsonb,
+    db_role      text NOT NULL,
+    session_role text NOT NULL,
+    txid         bigint NOT NULL,
+    prev_hash    bytea,
+    row_hash     bytea NOT NULL
+);
+COMMENT ON TABLE pat.audit_log IS
+    'append-only audit log: token lifecycle, role and scope changes and audited row changes, hash-chained in seq order';
+COMMENT ON COLUMN pat.audit_log.seq IS
+    'position in the hash chain: gapless, in link order (each transaction''s rows together, in order)';
+COMMENT ON COLUMN pat.audit_log.occurred_at IS 'when the row was written (clock_timestamp())';
+-- No CHECK constraint: pg_pat's writer puts rows straight into the heap, where no constraint
+-- is checked; the C writers only ever write the actions below.
+COMMENT ON COLUMN pat.audit_log.action IS
+    'created, renamed, scopes_changed, expiry_changed, revoked, deleted, rotated (token lifecycle); role_granted, role_revoked, role_defined, scope_defined; insert, update, delete, truncate (pat_audit); audit_trigger_disabled, audit_trigger_dropped; audit_purged';
+COMMENT ON COLUMN pat.audit_log.user_id IS
+    'the token''s user: for row changes the authenticated token, for lifecycle rows the token changed';
+COMMENT ON COLUMN pat.audit_log.actor IS
+    'who acted for the user: pat_set_actor(), else the authenticated user when not user_id';
+COMMENT ON COLUMN pat.audit_log.table_name IS
+    'schema-qualified, quoted as format(''%I.%I''); the root table for a partition';
+COMMENT ON COLUMN pat.audit_log.db_role IS
+    'the SQL role that ran it (SET ROLE applies, SECURITY DEFINER functions do not)';
+COMMENT ON COLUMN pat.audit_log.session_role IS 'session_user';
+COMMENT ON COLUMN pat.audit_log.txid IS 'txid_current() of the writing transaction';
+COMMENT ON COLUMN pat.audit_log.prev_hash IS 'row_hash of the previous row; NULL for the first';
+COMMENT ON COLUMN pat.audit_log.row_hash IS 'pat.audit_hash() of this row';
+
+-- "What did token X do between issue and revoke": token_id = X ORDER BY occurred_at.
+CREATE INDEX audit_log_token_idx ON pat.audit_log (token_id, occurred_at);
+-- "Which tokens of user U touched table T": row changes only, lifecycle rows have no table.
+CREATE INDEX audit_log_user_table_idx ON pat.audit_log (user_id, table_name, token_id)
+    WHERE table_name IS NOT NULL;
+-- Time windows over the whole log; tiny, since occurred_at grows with seq.
+CREATE INDEX audit_log_occurred_at_idx ON pat.audit_log USING brin (occurred_at);
+
+-- The row the linker locks while it links (pg_pat's worker, pat_audit_link, pat_audit_purge).
+-- It is only ever locked, never updated, so a REPEATABLE READ or SERIALIZABLE transaction that
+-- waited for it does not fail with a serialization error; the chain's tail is read from
+-- pat.audit_log itself.
+CREATE TABLE pat.audit_chain_head (
+    id boolean PRIMARY KEY DEFAULT true CHECK (id)
+);
+COMMENT ON TABLE pat.audit_chain_head IS
+    'one row, locked by the linker (pg_pat''s worker, pat_audit_link, pat_audit_purge) while it links: serializes the hash chain';
+INSERT INTO pat.audit_chain_head DEFAULT VALUES;
+
+-- pg_dump keeps the log; the chain head is recreated by CREATE EXTENSION and holds no data.
+SELECT pg_catalog.pg_extension_config_dump('pat.audit_log', '');
+
+-- The hash chain -----------------------------------------------------------------------------
+
+-- The hash of one audit row: SHA-256 of prev_hash followed by the UTF-8 text of a JSON array of
+-- the row's other columns (occurred_at as epoch seconds with microseconds). Every part is
+-- independent of session settings, so anyone can recompute it with plain SQL.
+CREATE FUNCTION pat.audit_hash(prev_hash bytea, seq bigint, occurred_at timestamptz,
+                               user_id text, token_id uuid, token_name text, actor text,
+                               action text, table_name text, old_data jsonb, new_data jsonb,
+                               db_role text, session_role text, txid bigint)
+RETURNS bytea
+LANGUAGE sql STABLE PARALLEL SAFE
+RETURN pg_catalog.sha256(
+    COALESCE(prev_hash, ''::bytea) OPERATOR(pg_catalog.||)
+    pg_catalog.convert_to(
+        pg_catalog.jsonb_build_array(
+            seq, EXTRACT(EPOCH FROM occurred_at), user_id, token_id, token_name, actor, action,
+            table_name, old_data, new_data, db_role, session_role, txid)::text,
+        'UTF8'));
+COMMENT ON FUNCTION pat.audit_hash(bytea, bigint, timestamptz, text, uuid, text, text, text, text,
+                                   jsonb, jsonb, text, text, bigint) IS
+    'row_hash of an audit row: sha256(prev_hash || its columns as canonical JSON text)';
+
+-- C functions ---------------------------------------------------------------------------------
+
+-- BEFORE INSERT OR UPDATE OR DELETE (row) and BEFORE TRUNCATE (statement) on pat.audit_log
+-- and pat.audit_pending: pg_pat's writer and linker fire no trigger; everyone else's change is
+-- refused but the deletes pat_audit_purge() runs and a superuser's COPY (pg_restore).
+CREATE FUNCTION pat.audit_log_append_only() RETURNS trigger
+AS 'MODULE_PATHNAME', 'pat_audit_log_append_only'
+LANGUAGE C;
+CREATE TRIGGER audit_log_append_only BEFORE INSERT OR UPDATE OR DELETE ON pat.audit_log
+    FOR EACH ROW EXECUTE FUNCTION pat.audit_log_append_only();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON pat.audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION pat.audit_log_append_only();
+
+CREATE FUNCTION @extschema@.pat_set_actor(actor text) RETURNS void
+AS 'MODULE_PATHNAME', 'pat_set_actor'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pat_set_actor(text) IS
+    'who acts in this transaction (an admin for a user, a support agent): recorded as the actor of every audit row until the transaction ends; NULL clears';
+
+CREATE FUNCTION @extschema@.pat_current_actor() RETURNS text
+AS 'MODULE_PATHNAME', 'pat_current_actor'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.pat_current_actor() IS
+    'the actor pat_set_actor() set in this transaction, NULL without one';
+
+CREATE FUNCTION @extschema@.pat_audit() RETURNS trigger
+AS 'MODULE_PATHNAME', 'pat_audit'
+LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.pat_audit() IS
+    'AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW and AFTER TRUNCATE FOR EACH STATEMENT trigger: records changes made with a token; arguments ''always'' and ''exclude=<column>''';
+
+CREATE FUNCTION @extschema@.pat_audit_purge(older_than interval) RETURNS bigint
+AS 'MODULE_PATHNAME', 'pat_audit_purge'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pat_audit_purge(interval) IS
+    'delete the audit rows older than now() - older_than (the oldest part of the chain); recorded as an audit_purged row; returns how many';
+
+-- Lifecycle audit ----------------------------------------------------------------------------
+
+-- The lifecycle rows are written by a C trigger: the same rows as before, without a PL/pgSQL
+-- call and an executor per row. Its WHEN conditions moved into it (a WHEN clause is parsed
+-- again by every statement's executor).
+CREATE FUNCTION pat.tokens_audit() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'pat_tokens_audit'
+    LANGUAGE C;
+
+-- Attaching pat_audit() --------------------------------------------------------------------
+
+-- Attaches (or replaces) the triggers pat_audit (row changes) and pat_audit_truncate (TRUNCATE,
+-- one row per statement) on a table. SECURITY INVOKER on purpose: the caller needs the TRIGGER
+-- privilege on the table and EXECUTE on pat_audit(), as CREATE TRIGGER itself requires; it
+-- needs nothing in schema pat.
+CREATE FUNCTION @extschema@.pat_audit_table(target regclass,
+                                            record_without_token boolean DEFAULT false,
+                                            exclude text[] DEFAULT '{}')
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    missing text;
+    args text;
+BEGIN
+    IF target IS NULL OR record_without_token IS NULL OR exclude IS NULL
+       OR array_position(exclude, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'pat_audit_table() arguments must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_class c
+                   WHERE c.oid OPERATOR(pg_catalog.=) target AND c.relkind IN ('r', 'p', 'f')) THEN
+        RAISE EXCEPTION '"%" is not a table', target USING ERRCODE = 'wrong_object_type';
+    END IF;
+    SELECT e INTO missing FROM unnest(exclude) AS e
+    WHERE NOT EXISTS (SELECT 1 FROM pg_attribute a
+                      WHERE a.attrelid OPERATOR(pg_catalog.=) target
+                        AND a.attname OPERATOR(pg_catalog.=) e
+                        AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped)
+    LIMIT 1;
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'column "%" of "%" does not exist', missing, target
+            USING ERRCODE = 'undefined_column';
+    END IF;
+    -- One trigger argument per excluded column, each a quoted literal.
+    SELECT string_agg(quote_literal(a), ', ' ORDER BY a OPERATOR(pg_catalog.<>) 'always', a)
+    INTO args
+    FROM (SELECT 'always' AS a WHERE record_without_token
+          UNION
+          SELECT 'exclude=' OPERATOR(pg_catalog.||) e FROM unnest(exclude) AS e) AS trigger_args;
+    -- target::text is quoted and, with this search_path, schema-qualified.
+    EXECUTE format('CREATE OR REPLACE TRIGGER pat_audit AFTER INSERT OR UPDATE OR DELETE ON %s'
+                   ' FOR EACH ROW EXECUTE FUNCTION %I.pat_audit(%s)',
+                   target, '@extschema@', coalesce(args, ''));
+    EXECUTE format('CREATE OR REPLACE TRIGGER pat_audit_truncate AFTER TRUNCATE ON %s'
+                   ' FOR EACH STATEMENT EXECUTE FUNCTION %I.pat_audit(%s)',
+                   target, '@extschema@', coalesce(args, ''));
+END
+$$;
+COMMENT ON FUNCTION @extschema@.pat_audit_table(regclass, boolean, text[]) IS
+    'audit a table with pat_audit(): row changes and TRUNCATE made with a token (or all, with record_without_token), leaving out the exclude columns';
+
+
+CREATE FUNCTION @extschema@.pat_audit_table_off(target regclass) RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF target IS NULL THEN
+        RAISE EXCEPTION 'target must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger t
+                   WHERE t.tgrelid OPERATOR(pg_catalog.=) target
+                     AND t.tgname OPERATOR(pg_catalog.=) 'pat_audit'
+                     AND t.tgparentid OPERATOR(pg_catalog.=) 0) THEN
+        RETURN false;
+    END IF;
+    EXECUTE format('DROP TRIGGER pat_audit ON %s', target);
+    EXECUTE format('DROP TRIGGER IF EXISTS pat_audit_truncate ON %s', target);
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.pat_audit_table_off(regclass) IS
+    'stop auditing a table (drop its pat_audit triggers); false if it had none';
+-- Verification ------------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.pat_audit_verify()
+RETURNS TABLE (ok boolean, checked bigint, first_broken_seq bigint, detail text,
+               row_count bigint, head_seq bigint, head_hash text, unlinked bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    first_seq bigint := 1;
+    anchor bytea;
+    purge record;
+    broken record;
+    head record;
+    total bigint;
+    waiting bigint;
+BEGIN
+    -- After a purge the chain starts where the latest audit_purged row says, at its anchor.
+    SELECT l.seq, (l.new_data ->> 'through_seq')::bigint AS through_seq,
+           decode(l.new_data ->> 'anchor', 'hex') AS anchor
+    INTO purge
+    FROM pat.audit_log l
+    WHERE l.action = 'audit_purged'
+    ORDER BY l.seq DESC
+    LIMIT 1;
+    IF FOUND THEN
+        first_seq := purge.through_seq + 1;
+        anchor := purge.anchor;
+    END IF;
+
+    -- Each row is checked against its predecessor (or, for the first, the purge anchor); the
+    -- first problem in seq order is reported, a gap before a bad row it precedes.
+    SELECT c.at_seq, c.problem INTO broken
+    FROM (SELECT l.seq, l.prev_hash, l.row_hash,
+                 COALESCE(lag(l.seq) OVER w + 1, first_seq) AS expected_seq,
+                 CASE WHEN lag(l.seq) OVER w IS NULL THEN anchor
+                      ELSE lag(l.row_hash) OVER w END AS expected_prev,
+                 pat.audit_hash(l.prev_hash, l.seq, l.occurred_at, l.user_id, l.token_id,
+                                l.token_name, l.actor, l.action, l.table_name, l.old_data,
+                                l.new_data, l.db_role, l.session_role, l.txid) AS recomputed
+          FROM pat.audit_log l
+          WINDOW w AS (ORDER BY l.seq)) AS r
+    CROSS JOIN LATERAL (
+        SELECT 1 AS rank, r.expected_seq AS at_seq,
+               format('rows %s to %s are missing', r.expected_seq, r.seq - 1) AS problem
+        WHERE r.seq > r.expected_seq
+        UNION ALL
+        SELECT 2, r.seq, format('row %s is out of sequence', r.seq)
+        WHERE r.seq < r.expected_seq
+        UNION ALL
+        SELECT 3, r.seq, format('row %s was modified', r.seq)
+        WHERE r.row_hash IS DISTINCT FROM r.recomputed
+        UNION ALL
+        SELECT 4, r.seq, format('row %s does not link to row %s', r.seq, r.seq - 1)
+        WHERE r.prev_hash IS DISTINCT FROM r.expected_prev
+    ) AS c
+    ORDER BY c.at_seq, c.rank
+    LIMIT 1;
+
+    -- The head, to be anchored outside the database, and what still waits for the linker.
+    SELECT l.seq, encode(l.row_hash, 'hex') AS hash INTO head
+    FROM pat.audit_log l ORDER BY l.seq DESC LIMIT 1;
+    SELECT count(*) INTO total FROM pat.audit_log;
+    SELECT count(*) INTO waiting FROM pat.audit_pending;
+
+    IF broken IS NULL THEN
+        RETURN QUERY SELECT true, total, NULL::bigint, NULL::text, total, head.seq, head.hash,
+                            waiting;
+    ELSE
+        RETURN QUERY
+        SELECT false, (SELECT count(*) FROM pat.audit_log l WHERE l.seq < broken.at_seq),
+               broken.at_seq, broken.problem, total, head.seq, head.hash, waiting;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.pat_audit_verify() IS
+    'walk the audit hash chain in seq order: ok, rows checked, the first broken seq with what is wrong (an edit, a gap, a bad link); the row count and head (seq, hex row_hash) to anchor outside the database; rows not yet linked';
+REVOKE ALL ON FUNCTION @extschema@.pat_audit_verify() FROM PUBLIC;
+
+-- What pat_grant_profile() grants of the audit functions.
+INSERT INTO pat.profile_functions (function_signature, least_profile) VALUES
+    ('pat_set_actor(text)', 'application'),
+    ('pat_current_actor()', 'application'),
+    ('pat_audit()', 'admin'),
+    ('pat_audit_verify()', 'admin'),
+    ('pat_audit_purge(interval)', 'admin'),
+    ('pat_audit_table(regclass, boolean, text[])', 'admin'),
+    ('pat_audit_table_off(regclass)', 'admin');
+
+-- Privileges: nothing for PUBLIC. See docs/audit.md for who gets what.
+REVOKE ALL ON pat.audit_log, pat.audit_chain_head FROM PUBLIC;
+REVOKE ALL ON FUNCTION
+    pat.audit_hash(bytea, bigint, timestamptz, text, uuid, text, text, text, text, jsonb, jsonb,
+                   text, text, bigint),
+    pat.audit_log_append_only(),
+    pat.tokens_audit(),
+    @extschema@.pat_set_actor(text),
+    @extschema@.pat_current_actor(),
+    @extschema@.pat_audit(),
+    @extschema@.pat_audit_purge(interval),
+    @extschema@.pat_audit_table(regclass, boolean, text[]),
+    @extschema@.pat_audit_table_off(regclass),
+    @extschema@.pat_audit_verify()
+FROM PUBLIC;
+
+-- Pending rows ------------------------------------------------------------------------------
+
+-- Every audit row is appended here by its transaction, without any shared lock, and moved into
+-- pat.audit_log, linked, after commit (see docs/audit.md). batch: one per transaction, drawn at
+-- its first row; ordinal: the row's place in its transaction. No index: the linker reads the
+-- whole table, which holds a delay's worth of rows.
+CREATE SEQUENCE pat.audit_batch_seq;
+COMMENT ON SEQUENCE pat.audit_batch_seq IS
+    'one number per transaction with audit rows, drawn at its first row: the link order';
+CREATE TABLE pat.audit_pending (
+    batch        bigint NOT NULL,
+    ordinal      integer NOT NULL,
+    occurred_at  timestamptz NOT NULL,
+    user_id      text,
+    token_id     uuid,
+    token_name   text,
+    actor        text,
+    action       text NOT NULL,
+    table_name   text,
+    old_data     jsonb,
+    new_data     jsonb,
+    db_role      text NOT NULL,
+    session_role text NOT NULL,
+    txid         bigint NOT NULL
+);
+COMMENT ON TABLE pat.audit_pending IS
+    'audit rows committed but not yet linked into pat.audit_log (by pg_pat''s worker, within pat.audit_link_delay)';
+-- pg_dump keeps rows not yet linked and the batch numbers; a restore links them.
+SELECT pg_catalog.pg_extension_config_dump('pat.audit_pending', '');
+SELECT pg_catalog.pg_extension_config_dump('pat.audit_batch_seq', '');
+
+-- pg_pat's writer and linker fire no trigger; everyone else's INSERT, UPDATE, DELETE and
+-- TRUNCATE is refused (a superuser's COPY, as pg_restore runs it, is let in).
+CREATE TRIGGER audit_pending_append_only BEFORE INSERT OR UPDATE OR DELETE ON pat.audit_pending
+    FOR EACH ROW EXECUTE FUNCTION pat.audit_log_append_only();
+CREATE TRIGGER audit_pending_no_truncate BEFORE TRUNCATE ON pat.audit_pending
+    FOR EACH STATEMENT EXECUTE FUNCTION pat.audit_log_append_only();
+
+-- Linking -----------------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.pat_audit_link() RETURNS bigint
+AS 'MODULE_PATHNAME', 'pat_audit_link'
+LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION @extschema@.pat_audit_link() IS
+    'link the committed audit rows into the hash chain now (pg_pat''s worker does it within pat.audit_link_delay of each commit); how many';
+
+-- Disabling or dropping a pat_audit() trigger is recorded -----------------------------------
+
+CREATE FUNCTION pat.audit_trigger_changes() RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'pat_audit_trigger_changes'
+LANGUAGE C;
+CREATE EVENT TRIGGER pat_audit_trigger_changes ON ddl_command_start
+    WHEN TAG IN ('ALTER TABLE', 'DROP TRIGGER', 'DROP TABLE')
+    EXECUTE FUNCTION pat.audit_trigger_changes();
+COMMENT ON EVENT TRIGGER pat_audit_trigger_changes IS
+    'records a pat_audit() trigger being disabled or dropped, with the role that does it';
+
+INSERT INTO pat.profile_functions (function_signature, least_profile) VALUES
+    ('pat_audit_link()', 'admin');
+REVOKE ALL ON pat.audit_pending, pat.audit_batch_seq FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.pat_audit_link(), pat.audit_trigger_changes() FROM PUBLIC;
+
+-- Usage ==================================================================================
+-- Checks count usage in shared memory; pg_pat's background worker writes it out.
+
+-- Checks per token, UTC day and outcome. token_id NULL: checks that named no stored token
+-- (malformed, not_found), and checks of tokens that did not fit in shared memory.
+CREATE TABLE pat.token_checks (
+    token_id uuid REFERENCES pat.tokens ON DELETE CASCADE,
+    day      date NOT NULL,
+    outcome  text NOT NULL
+             CHECK (outcome IN ('valid', 'insufficient_scope', 'expired', 'revoked',
+                                'not_found', 'malformed')),
+    checks   bigint NOT NULL CHECK (checks > 0),
+    CONSTRAINT token_checks_key UNIQUE NULLS NOT DISTINCT (token_id, day, outcome)
+);
+COMMENT ON TABLE pat.token_checks IS
+    'checks per token, UTC day and outcome, written by pg_pat''s background worker';
+SELECT pg_catalog.pg_extension_config_dump('pat.token_checks', '');
+
+COMMENT ON TABLE pat.token_usage IS
+    'last valid use per token, written by pg_pat''s background worker (never by a check)';
+
+-- Shared memory ------------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.pat_flush_usage() RETURNS integer
+    AS 'MODULE_PATHNAME', 'pat_flush_usage'
+    LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pat_flush_usage() IS
+    'write this database''s pending usage now (the worker does it every pat.usage_flush_interval); how many tokens';
+
+CREATE FUNCTION pat.pending_last_use(token_id uuid) RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'pat_pending_last_use'
+    LANGUAGE C VOLATILE STRICT;
+
+CREATE FUNCTION pat.pending_checks(token_id uuid, since date,
+                                   OUT day date, OUT outcome text, OUT checks bigint)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'pat_pending_checks'
+    LANGUAGE C VOLATILE;
+
+-- The one place usage reaches the tables: from this node's worker, from pat_flush_usage(), and
+-- from a standby's worker over libpq. Last use only moves forward; counts add up. Tokens deleted
+-- meanwhile are skipped. Returns how many tokens it wrote.
+CREATE FUNCTION @extschema@.pat_merge_usage(
+    used_token_ids uuid[], used_at timestamptz[],
+    checked_token_ids uuid[], checked_days date[], checked_outcomes text[],
+    checked_counts bigint[])
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    written integer;
+BEGIN
+    IF used_token_ids IS NULL OR used_at IS NULL OR checked_token_ids IS NULL
+       OR checked_days IS NULL OR checked_outcomes IS NULL OR checked_counts IS NULL THEN
+        RAISE EXCEPTION 'usage arrays must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF cardinality(used_token_ids) <> cardinality(used_at)
+       OR cardinality(checked_token_ids) <> cardinality(checked_days)
+       OR cardinality(checked_token_ids) <> cardinality(checked_outcomes)
+       OR cardinality(checked_token_ids) <> cardinality(checked_counts) THEN
+        RAISE EXCEPTION 'usage arrays must have matching lengths'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    INSERT INTO pat.token_usage AS u (token_id, last_used_at)
+    SELECT n.token_id, max(n.used_at)
+    FROM unnest(used_token_ids, used_at) AS n(token_id, used_at)
+    WHERE n.used_at IS NOT NULL
+      AND EXISTS (SELECT FROM pat.tokens t WHERE t.token_id OPERATOR(pg_catalog.=) n.token_id)
+    GROUP BY n.token_id
+    ON CONFLICT (token_id) DO UPDATE SET last_used_at = excluded.last_used_at
+    WHERE u.last_used_at IS NULL OR u.last_used_at OPERATOR(pg_catalog.<) excluded.last_used_at;
+
+    INSERT INTO pat.token_checks AS c (token_id, day, outcome, checks)
+    SELECT n.token_id, n.day, n.outcome, sum(n.checks)::bigint
+    FROM unnest(checked_token_ids, checked_days, checked_outcomes, checked_counts)
+         AS n(token_id, day, outcome, checks)
+    WHERE n.checks OPERATOR(pg_catalog.>) 0
+      AND (n.token_id IS NULL
+           OR EXISTS (SELECT FROM pat.tokens t
+                      WHERE t.token_id OPERATOR(pg_catalog.=) n.token_id))
+    GROUP BY n.token_id, n.day, n.outcome
+    ON CONFLICT ON CONSTRAINT token_checks_key
+    DO UPDATE SET checks = c.checks OPERATOR(pg_catalog.+) excluded.checks;
+
+    SELECT count(DISTINCT t.token_id) INTO written
+    FROM pat.tokens t
+    WHERE t.token_id OPERATOR(pg_catalog.=) ANY (used_token_ids || checked_token_ids);
+    RETURN written;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.pat_merge_usage(uuid[], timestamptz[], uuid[], date[], text[],
+                                                 bigint[]) IS
+    'internal: merge a batch of usage (called by pg_pat''s worker, also from standbys over libpq)';
+
+-- Reading usage ------------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.pat_usage(token_id uuid, since date DEFAULT CURRENT_DATE - 30)
+RETURNS TABLE (day date, outcome text, checks bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM pat.require_not_null(token_id, 'token_id');
+    PERFORM pat.require_not_null(since, 'since');
+    PERFORM pat.require_own_token(token_id);  -- in a token context: own tokens only (1.6)
+    IF NOT EXISTS (SELECT FROM pat.tokens t
+                   WHERE t.token_id OPERATOR(pg_catalog.=) pat_usage.token_id) THEN
+        RAISE EXCEPTION 'token % does not exist', token_id USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN QUERY
+    SELECT u.day, u.outcome, sum(u.checks)::bigint
+    FROM (SELECT c.day, c.outcome, c.checks FROM pat.token_checks c
+          WHERE c.token_id OPERATOR(pg_catalog.=) pat_usage.token_id
+            AND c.day OPERATOR(pg_catalog.>=) since
+          UNION ALL
+          SELECT p.day, p.outcome, p.checks FROM pat.pending_checks(token_id, since) p) u
+    GROUP BY u.day, u.outcome
+    ORDER BY u.day, u.outcome;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.pat_usage(uuid, date) IS
+    'checks of a token per UTC day and outcome since a day, including what is not written out yet';
+
+-- Privileges -------------------------------------------------------------------------------
+
+INSERT INTO pat.profile_functions (function_signature, least_profile) VALUES
+    ('pat_usage(uuid, date)', 'application'),
+    ('pat_flush_usage()', 'admin'),
+    ('pat_merge_usage(uuid[], timestamptz[], uuid[], date[], text[], bigint[])', 'admin');
+
+REVOKE ALL ON pat.token_checks FROM PUBLIC;
+REVOKE ALL ON FUNCTION
+    pat.require_preloaded(),
+    pat.pending_last_use(uuid),
+    pat.pending_checks(uuid, date),
+    @extschema@.pat_flush_usage(),
+    @extschema@.pat_merge_usage(uuid[], timestamptz[], uuid[], date[], text[], bigint[]),
+    @extschema@.pat_usage(uuid, date)
+FROM PUBLIC;
+
+-- A token's first check in a backend probes this index: one bucket page instead of a B-tree
+-- descent. (The unique B-tree on digest stays: hash indexes cannot enforce uniqueness.)
+CREATE INDEX tokens_digest_hash_idx ON pat.tokens USING hash (digest);
+
+-- Invalidation per token and per user =====================================================
+
+-- Cache signals ------------------------------------------------------------------------------
+
+CREATE FUNCTION pat.invalidate_cached_token() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'pat_invalidate_cached_token'
+    LANGUAGE C;
+CREATE FUNCTION pat.invalidate_cached_user() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'pat_invalidate_cached_user'
+    LANGUAGE C;
+CREATE TRIGGER tokens_invalidate_cached_token AFTER UPDATE OR DELETE ON pat.tokens
+    FOR EACH ROW EXECUTE FUNCTION pat.invalidate_cached_token();
+CREATE TRIGGER tokens_invalidate_caches AFTER TRUNCATE ON pat.tokens
+    FOR EACH STATEMENT EXECUTE FUNCTION pat.invalidate_token_caches();
+CREATE TRIGGER user_roles_invalidate_cached_user AFTER INSERT OR UPDATE OR DELETE ON pat.user_roles
+    FOR EACH ROW EXECUTE FUNCTION pat.invalidate_cached_user();
+CREATE TRIGGER user_roles_invalidate_caches AFTER TRUNCATE ON pat.user_roles
+    FOR EACH STATEMENT EXECUTE FUNCTION pat.invalidate_token_caches();
+CREATE TRIGGER scopes_invalidate_caches AFTER INSERT OR UPDATE OR DELETE ON pat.scopes
+    FOR EACH ROW EXECUTE FUNCTION pat.invalidate_token_caches();
+CREATE TRIGGER scopes_truncate_invalidate_caches AFTER TRUNCATE ON pat.scopes
+    FOR EACH STATEMENT EXECUTE FUNCTION pat.invalidate_token_caches();
+CREATE TRIGGER roles_invalidate_caches AFTER INSERT OR UPDATE OR DELETE ON pat.roles
+    FOR EACH ROW EXECUTE FUNCTION pat.invalidate_token_caches();
+CREATE TRIGGER roles_truncate_invalidate_caches AFTER TRUNCATE ON pat.roles
+    FOR EACH STATEMENT EXECUTE FUNCTION pat.invalidate_token_caches();
+CREATE TRIGGER role_scopes_invalidate_caches AFTER INSERT OR UPDATE OR DELETE ON pat.role_scopes
+    FOR EACH ROW EXECUTE FUNCTION pat.invalidate_token_caches();
+CREATE TRIGGER role_scopes_truncate_invalidate_caches AFTER TRUNCATE ON pat.role_scopes
+    FOR EACH STATEMENT EXECUTE FUNCTION pat.invalidate_token_caches();
+
+ALTER TABLE pat.tokens ENABLE ALWAYS TRIGGER tokens_invalidate_cached_token;
+ALTER TABLE pat.tokens ENABLE ALWAYS TRIGGER tokens_invalidate_caches;
+ALTER TABLE pat.user_roles ENABLE ALWAYS TRIGGER user_roles_invalidate_cached_user;
+ALTER TABLE pat.user_roles ENABLE ALWAYS TRIGGER user_roles_invalidate_caches;
+ALTER TABLE pat.scopes ENABLE ALWAYS TRIGGER scopes_invalidate_caches;
+ALTER TABLE pat.scopes ENABLE ALWAYS TRIGGER scopes_truncate_invalidate_caches;
+ALTER TABLE pat.roles ENABLE ALWAYS TRIGGER roles_invalidate_caches;
+ALTER TABLE pat.roles ENABLE ALWAYS TRIGGER roles_truncate_invalidate_caches;
+ALTER TABLE pat.role_scopes ENABLE ALWAYS TRIGGER role_scopes_invalidate_caches;
+ALTER TABLE pat.role_scopes ENABLE ALWAYS TRIGGER role_scopes_truncate_invalidate_caches;
+
+-- Diagnostics -------------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.pat_token_cache_stats(
+    OUT tokens bigint, OUT users bigint, OUT bytes bigint, OUT hits bigint, OUT misses bigint,
+    OUT dropped bigint, OUT evicted bigint, OUT resets bigint)
+    AS 'MODULE_PATHNAME', 'pat_token_cache_stats'
+    LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pat_token_cache_stats() IS
+    'this backend''s token cache: entries, bytes, hits, misses, entries dropped by committed changes, evictions, resets';
+
+-- Privileges -------------------------------------------------------------------------------
+
+INSERT INTO pat.profile_functions (function_signature, least_profile) VALUES
+    ('pat_token_cache_stats()', 'admin');
+
+REVOKE ALL ON FUNCTION
+    pat.invalidate_cached_token(),
+    pat.invalidate_cached_user(),
+    @extschema@.pat_token_cache_stats()
+FROM PUBLIC;
+CREATE TRIGGER tokens_audit AFTER INSERT OR UPDATE OR DELETE ON pat.tokens
+    FOR EACH ROW EXECUTE FUNCTION pat.tokens_audit();
+
+-- The table refuses what the API refuses ------------------------------------------------------
+
+-- The C guards apply the API's rules to every INSERT and UPDATE (see src/pg/tokens_trigger.cpp):
+-- user id and name as the API checks them, and for any role but a superuser restoring a dump,
+-- no revoked or back-dated row and an expiry the API would accept. They replace the length
+-- CHECKs, which every statement's executor parsed again.
+CREATE FUNCTION pat.tokens_before_insert() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'pat_tokens_before_insert'
+    LANGUAGE C;
+CREATE TRIGGER tokens_before_insert BEFORE INSERT ON pat.tokens
+    FOR EACH ROW EXECUTE FUNCTION pat.tokens_before_insert();
+ALTER TABLE pat.tokens ENABLE ALWAYS TRIGGER tokens_before_insert;
+ALTER TABLE pat.tokens ENABLE ALWAYS TRIGGER tokens_before_update;
+CREATE POLICY tokens_readable_by_authenticated_user ON pat.tokens FOR SELECT
+    USING (user_id OPERATOR(pg_catalog.=) @extschema@.pat_current_user());
+CREATE POLICY tokens_editable_by_authenticated_user ON pat.tokens FOR UPDATE
+    USING (user_id OPERATOR(pg_catalog.=) @extschema@.pat_current_user());
+
+-- Usage rows are made by the first write of a token's usage (pat_merge_usage upserts them), not
+-- at creation: a token never used has none, and pat_create checks no foreign key for it.
+
+REVOKE ALL ON FUNCTION pat.tokens_before_insert() FROM PUBLIC;
+
+-- The schema the API is in ---------------------------------------------------------------------
+
+-- Whoever can create objects in the schema pg_pat's functions live in can add an overload that
+-- a client then calls instead (pat_authenticate(varchar), for a driver binding varchar, as
+-- JDBC does by default). Warns, naming them, when any role but a superuser can; every later
+-- update script calls it again.
+CREATE FUNCTION pat.warn_if_schema_writable(schema regnamespace) RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    writers text;
+BEGIN
+    IF EXISTS (SELECT FROM pg_namespace n, aclexplode(n.nspacl) a
+               WHERE n.oid = schema AND a.grantee = 0 AND a.privilege_type = 'CREATE') THEN
+        writers := 'PUBLIC';
+    ELSE
+        SELECT string_agg(quote_ident(r.rolname), ', ' ORDER BY r.rolname) INTO writers
+        FROM pg_roles r
+        WHERE NOT r.rolsuper AND r.oid >= 16384  -- not predefined roles: their members count
+          AND has_schema_privilege(r.oid, schema, 'CREATE');
+    END IF;
+    IF writers IS NULL THEN
+        RETURN false;
+    END IF;
+    RAISE WARNING 'roles other than superusers can create objects in schema %, where pg_pat''s functions are: %',
+                  schema, writers
+        USING DETAIL = 'Such a role can add an overload, e.g. pat_authenticate(varchar), that '
+                       'clients binding varchar parameters (JDBC''s default) call instead.',
+              HINT = 'Install pg_pat in a schema only superusers can create in: CREATE SCHEMA '
+                     'pat_api; CREATE EXTENSION pg_pat SCHEMA pat_api; or REVOKE CREATE ON '
+                     'SCHEMA ' || schema || ' from those roles.';
+    RETURN true;
+END
+$$;
+REVOKE ALL ON FUNCTION pat.warn_if_schema_writable(regnamespace) FROM PUBLIC;
+
+-- 1.6: the token context's limits, activity and digest key fingerprints ==================
+
+-- Digest key fingerprints ===================================================================
+
+ALTER TABLE pat.tokens ADD COLUMN key_id text;
+COMMENT ON COLUMN pat.tokens.key_id IS
+    'fingerprint of the digest key the token was made under (pat_key_status()): "sha256" for no key, else the first 8 bytes of HMAC-SHA-256(key, ''pg_pat key id'') in hex; NULL for a token made before 1.6';
+-- pat_key_status() and the check's survey skip through it, one descent per distinct key.
+CREATE INDEX tokens_key_id_idx ON pat.tokens (key_id);
+
+CREATE FUNCTION pat.configured_key_ids() RETURNS text[]
+AS 'MODULE_PATHNAME', 'pat_configured_key_ids'
+LANGUAGE C STABLE;
+
+CREATE FUNCTION @extschema@.pat_key_status(OUT key_id text, OUT tokens bigint,
+                                           OUT active_tokens bigint, OUT configured boolean,
+                                           OUT current boolean)
+RETURNS SETOF record
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH configured AS (
+        SELECT k.key_id, k.position
+        FROM unnest(pat.configured_key_ids()) WITH ORDINALITY AS k(key_id, position)
+    ), used AS (
+        SELECT t.key_id, count(*) AS tokens,
+               count(*) FILTER (WHERE t.revoked_at IS NULL
+                                  AND (t.expires_at IS NULL OR t.expires_at > now()))
+                   AS active_tokens
+        FROM pat.tokens t
+        GROUP BY t.key_id
+    )
+    SELECT COALESCE(u.key_id, c.key_id), COALESCE(u.tokens, 0), COALESCE(u.active_tokens, 0),
+           CASE WHEN c.key_id IS NOT NULL THEN true WHEN u.key_id IS NOT NULL THEN false END,
+           COALESCE(c.position = 1, false)
+    FROM used u FULL JOIN configured c ON c.key_id = u.key_id
+    ORDER BY c.position NULLS LAST, u.key_id NULLS LAST
+$$;
+COMMENT ON FUNCTION @extschema@.pat_key_status() IS
+    'each digest key fingerprint with its tokens and active tokens, whether this server has the key (NULL: tokens made before 1.6, key not recorded), and the current one';
+
+-- The token context =========================================================================
+
+CREATE FUNCTION @extschema@.pat_current_scopes() RETURNS text[]
+AS 'MODULE_PATHNAME', 'pat_current_scopes'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.pat_current_scopes() IS
+    'the effective scopes of the transaction''s token, sorted; NULL without one';
+
+CREATE FUNCTION @extschema@.pat_current_expires_at() RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'pat_current_expires_at'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.pat_current_expires_at() IS
+    'when the transaction''s token expires; NULL without one, or for a token that never expires';
+
+CREATE FUNCTION @extschema@.pat_clear() RETURNS boolean
+AS 'MODULE_PATHNAME', 'pat_clear'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.pat_clear() IS
+    'end the transaction''s token context now; whether there was one';
+
+-- Recent activity ===========================================================================
+
+CREATE FUNCTION @extschema@.pat_token_activity(token_id uuid, max integer DEFAULT 50)
+RETURNS TABLE (occurred_at timestamptz, action text, table_name text, actor text)
+AS 'MODULE_PATHNAME', 'pat_token_activity'
+LANGUAGE C STABLE;
+COMMENT ON FUNCTION @extschema@.pat_token_activity(uuid, integer) IS
+    'one token''s audit rows, newest first (at most max, 1 to 1000): when, what, which table, who; in a token context only the user''s own tokens';
+
+-- pat_usage in a token context: the user's own tokens only, as pat_token_activity.
+CREATE FUNCTION pat.require_own_token(token_id uuid) RETURNS void
+AS 'MODULE_PATHNAME', 'pat_require_own_token'
+LANGUAGE C STABLE;
+REVOKE ALL ON FUNCTION pat.require_own_token(uuid) FROM PUBLIC;
+
+-- Profiles and privileges ===================================================================
+
+INSERT INTO pat.profile_functions (function_signature, least_profile) VALUES
+    ('pat_current_scopes()', 'validator'),
+    ('pat_current_expires_at()', 'validator'),
+    ('pat_clear()', 'validator'),
+    ('pat_token_activity(uuid, integer)', 'application'),
+    ('pat_key_status()', 'admin');
+REVOKE ALL ON FUNCTION
+    @extschema@.pat_current_scopes(),
+    @extschema@.pat_current_expires_at(),
+    @extschema@.pat_clear(),
+    @extschema@.pat_token_activity(uuid, integer),
+    @extschema@.pat_key_status(),
+    pat.configured_key_ids()
+FROM PUBLIC;
+
+-- 1.7: rotation and a cap on active tokens =============================================
+
+ALTER TABLE pat.tokens ADD COLUMN rotated_from uuid;
+COMMENT ON COLUMN pat.tokens.rotated_from IS
+    'the token this one was rotated from (pat_rotate); NULL for a first token';
+
+-- Rotation ==================================================================================
+
+CREATE FUNCTION @extschema@.pat_rotate(token_id uuid, expires text DEFAULT NULL,
+                                       overlap interval DEFAULT '0')
+RETURNS TABLE (token_id uuid, token text, expires_at timestamptz)
+AS 'MODULE_PATHNAME', 'pat_rotate_text'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pat_rotate(uuid, text, interval) IS
+    'issue a successor with the same user, name and scopes; expires NULL keeps the lifetime; the old token is revoked at once, or after overlap (never later than it expires)';
+
+CREATE FUNCTION @extschema@.pat_rotate(token_id uuid, expires interval,
+                                       overlap interval DEFAULT '0')
+RETURNS TABLE (token_id uuid, token text, expires_at timestamptz)
+AS 'MODULE_PATHNAME', 'pat_rotate_interval'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION @extschema@.pat_rotate(token_id uuid, expires timestamptz,
+                                       overlap interval DEFAULT '0')
+RETURNS TABLE (token_id uuid, token text, expires_at timestamptz)
+AS 'MODULE_PATHNAME', 'pat_rotate_timestamptz'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION @extschema@.pat_rotated_from(token_id uuid) RETURNS uuid
+AS 'MODULE_PATHNAME', 'pat_rotated_from'
+LANGUAGE C STABLE;
+COMMENT ON FUNCTION @extschema@.pat_rotated_from(uuid) IS
+    'the token this one was rotated from; NULL for a first token';
+
+-- Profiles and privileges ===================================================================
+
+INSERT INTO pat.profile_functions (function_signature, least_profile) VALUES
+    ('pat_rotate(uuid, text, interval)', 'application'),
+    ('pat_rotate(uuid, interval, interval)', 'application'),
+    ('pat_rotate(uuid, timestamptz, interval)', 'application'),
+    ('pat_rotated_from(uuid)', 'application');
+REVOKE ALL ON FUNCTION
+    @extschema@.pat_rotate(uuid, text, interval),
+    @extschema@.pat_rotate(uuid, interval, interval),
+    @extschema@.pat_rotate(uuid, timestamptz, interval),
+    @extschema@.pat_rotated_from(uuid)
+FROM PUBLIC;
+
+SELECT pat.warn_if_schema_writable('@extschema@');
