@@ -261,9 +261,7 @@ Datum store_new_token(FunctionCallInfo fcinfo, text *user_id, text *name, ArrayT
 void require_no_later_than_context(const pat::pg::TokenContext *context,
                                    std::optional<TimestampTz> expires_at) {
     if (context != nullptr) {
-        pat::require_no_later_expiry(
-            pat::pg::token_holder(*context),
-            expires_at ? std::optional<std::int64_t>(*expires_at) : std::nullopt);
+        pat::require_no_later_expiry(pat::pg::token_holder(*context), expires_at);
     }
 }
 
@@ -388,19 +386,16 @@ Datum rotate_token(FunctionCallInfo fcinfo, Asked asked) {
     if (!old.found) {
         throw_no_such_token(*token_id);
     }
-    pat::require_rotatable(
-        uuid_text(*token_id), old.revoked,
-        old.expires_at ? std::optional<std::int64_t>(*old.expires_at) : std::nullopt,
-        pat::pg::policy_clock());
+    pat::require_rotatable(uuid_text(*token_id), old.revoked, old.expires_at,
+                           pat::pg::policy_clock());
     // The scopes the user's roles no longer allow are refused, as pat_create refuses them.
     ArrayType *scopes = checked_scope_array(old.scopes, old.user_id, context);
     std::optional<TimestampTz> expires_at;
     if (asked) {
         expires_at = *asked;
     } else {
-        std::optional<std::int64_t> carried = pat::carried_over_expiry(
-            started, old.created_at,
-            old.expires_at ? std::optional<std::int64_t>(*old.expires_at) : std::nullopt);
+        std::optional<std::int64_t> carried =
+            pat::carried_over_expiry(started, old.created_at, old.expires_at);
         expires_at = pat::pg::expiry_within_policy(carried ? std::optional<TimestampTz>(*carried)
                                                            : std::nullopt);
     }
@@ -411,9 +406,8 @@ Datum rotate_token(FunctionCallInfo fcinfo, Asked asked) {
     Datum result = store_new_token(fcinfo, old.user_id, old.name, scopes, expires_at, token_id,
                                    revoke_now ? token_id : nullptr, &new_id);
     record_rotation(token_id, old, new_id);
-    TimestampTz old_until = static_cast<TimestampTz>(pat::overlap_expiry(
-        started, overlap_until - started,
-        old.expires_at ? std::optional<std::int64_t>(*old.expires_at) : std::nullopt));
+    TimestampTz old_until = static_cast<TimestampTz>(
+        pat::overlap_expiry(started, overlap_until - started, old.expires_at));
     pat::pg::with_owner_spi([&] {
         Datum values[2] = {UUIDPGetDatum(token_id), TimestampTzGetDatum(old_until)};
         if (revoke_now) {

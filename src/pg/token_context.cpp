@@ -50,10 +50,11 @@ void clear_token_context() {
     current.reset();
 }
 
+// TimestampTz is int64: the core takes the same optional.
+static_assert(std::is_same_v<TimestampTz, std::int64_t>);
+
 pat::TokenHolder token_holder(const TokenContext &context) {
-    return pat::TokenHolder{
-        context.user_id, context.scopes,
-        context.expires_at ? std::optional<std::int64_t>(*context.expires_at) : std::nullopt};
+    return pat::TokenHolder{context.user_id, context.scopes, context.expires_at};
 }
 
 const TokenContext *require_self_service(std::string_view user_id) {
