@@ -5,6 +5,8 @@
 #include "pg/audit_guard.hpp"
 #include "pg/audit_linker.hpp"
 #include "pg/guard.hpp"
+#include "pg/leak_report.hpp"
+#include "pg/lifecycle_worker.hpp"
 #include "pg/settings.hpp"
 #include "pg/token_cache.hpp"
 #include "pg/token_context.hpp"
@@ -35,6 +37,8 @@ void _PG_init(void) {
     pat::pg::setup_usage_worker();
     pat::pg::setup_audit_linker();
     pat::pg::setup_audit_guard();
+    pat::pg::setup_lifecycle_worker();
+    pat::pg::setup_leak_report();
     MarkGUCPrefixReserved("pat");
 }
 }

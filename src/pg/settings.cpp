@@ -29,8 +29,10 @@ static int max_active_tokens_setting = 0;
 static constexpr size_t kMinKeyChars = 32;
 // In pat.digest_previous_keys: the unkeyed SHA-256 used while no key was set.
 static constexpr std::string_view kPlainDigestName = "sha256";
-// The parsed pat.max_lifetime; null when unset.
+// The parsed pat.max_lifetime and pat.max_inactivity; null when unset.
 static Interval *max_lifetime = nullptr;
+static char *max_inactivity_setting = nullptr;
+static Interval *max_inactivity = nullptr;
 
 // Rejects a prefix that could not be told apart from the random part.
 static bool check_token_prefix(char **newval, void **extra, GucSource source) {
@@ -41,20 +43,21 @@ static bool check_token_prefix(char **newval, void **extra, GucSource source) {
     return true;
 }
 
-// Accepts an empty value (no limit) or a positive interval, parsed once here.
-static bool check_max_lifetime(char **newval, void **extra, GucSource source) {
+// Accepts an empty value (unset) or a positive interval, parsed once here; name is the
+// setting's, for the message.
+static bool check_optional_interval(const char *name, char **newval, void **extra) {
     if (*newval == nullptr || (*newval)[0] == '\0') {
         *extra = nullptr;
         return true;
     }
     Interval span;
     if (!parse_interval(*newval, &span)) {
-        GUC_check_errdetail("pat.max_lifetime must be an interval such as '90 days', or empty.");
+        GUC_check_errdetail("%s must be an interval such as '90 days', or empty.", name);
         return false;
     }
     if (span.month < 0 || span.day < 0 || span.time < 0 ||
         (span.month == 0 && span.day == 0 && span.time == 0)) {
-        GUC_check_errdetail("pat.max_lifetime must be positive.");
+        GUC_check_errdetail("%s must be positive.", name);
         return false;
     }
     auto *parsed = static_cast<Interval *>(malloc(sizeof(Interval)));
@@ -64,6 +67,14 @@ static bool check_max_lifetime(char **newval, void **extra, GucSource source) {
     *parsed = span;
     *extra = parsed;
     return true;
+}
+
+static bool check_max_lifetime(char **newval, void **extra, GucSource) {
+    return check_optional_interval("pat.max_lifetime", newval, extra);
+}
+
+static bool check_max_inactivity(char **newval, void **extra, GucSource) {
+    return check_optional_interval("pat.max_inactivity", newval, extra);
 }
 
 // A key is empty (plain SHA-256) or at least 32 characters.
@@ -146,6 +157,10 @@ static void assign_max_lifetime(const char *newval, void *extra) {
     max_lifetime = static_cast<Interval *>(extra);
 }
 
+static void assign_max_inactivity(const char *newval, void *extra) {
+    max_inactivity = static_cast<Interval *>(extra);
+}
+
 void define_settings() {
     DefineCustomStringVariable("pat.token_prefix", "Prefix of newly created tokens.",
                                "Tokens issued under an earlier prefix stay valid.",
@@ -177,6 +192,11 @@ void define_settings() {
         "Most active tokens one user may hold; pat_create and pat_rotate refuse more (54000).",
         "0: no limit. A rotation with no overlap does not count the token it revokes.",
         &max_active_tokens_setting, 0, 0, INT_MAX, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomStringVariable(
+        "pat.max_inactivity",
+        "pg_pat's background worker revokes active tokens unused for longer; empty: never.",
+        "A token never used counts from its creation.", &max_inactivity_setting, "", PGC_SUSET, 0,
+        check_max_inactivity, assign_max_inactivity, nullptr);
 }
 
 std::string_view token_prefix() {
@@ -232,6 +252,10 @@ std::optional<TimestampTz> latest_allowed_expiry(TimestampTz now) {
         return DatumGetTimestampTz(DirectFunctionCall2(
             timestamptz_pl_interval, TimestampTzGetDatum(now), IntervalPGetDatum(limit)));
     });
+}
+
+const Interval *max_inactivity_interval() {
+    return max_inactivity;
 }
 
 }  // namespace pat::pg

@@ -36,6 +36,9 @@ std::string_view manage_scope();
 // pat.max_active_tokens_per_user, or nullopt when unset (0).
 std::optional<int64> max_active_tokens_per_user();
 
+// pat.max_inactivity, or nullptr when unset.
+const Interval *max_inactivity_interval();
+
 // now + pat.max_lifetime, or nullopt when no maximum lifetime is set.
 std::optional<TimestampTz> latest_allowed_expiry(TimestampTz now);
 

@@ -27,6 +27,7 @@
 #include "pg/guard.hpp"
 #include "pg/json_object.hpp"
 #include "pg/key_status.hpp"
+#include "pg/leak_report.hpp"
 #include "pg/result_rows.hpp"
 #include "pg/settings.hpp"
 #include "pg/spi_support.hpp"
@@ -244,6 +245,7 @@ Datum store_new_token(FunctionCallInfo fcinfo, text *user_id, text *name, ArrayT
             run(key_id != nullptr ? insert_plan : insert_without_key_id_plan, values, nulls, false,
                 SPI_OK_INSERT);
         }
+        pat::pg::remember_token_prefix();
     });
     *new_id = token_id;
 

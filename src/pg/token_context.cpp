@@ -67,6 +67,16 @@ const TokenContext *require_self_service(std::string_view user_id) {
     return context;
 }
 
+void require_outside_token_context(const char *function) {
+    if (current_token_context() != nullptr) {
+        throw pat::Error(
+            pat::sqlstate::kInsufficientPrivilege,
+            std::string(function) + "() acts for every user and cannot run in a token context", "",
+            "Call it in a transaction of the back end's own, not one authenticated "
+            "with pat_authenticate().");
+    }
+}
+
 void register_token_context_callbacks() {
     RegisterXactCallback(on_transaction_event, nullptr);
     RegisterSubXactCallback(on_subtransaction_event, nullptr);

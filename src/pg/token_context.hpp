@@ -37,6 +37,10 @@ void clear_token_context();
 // one, nothing. Returns the context, or nullptr outside one.
 const TokenContext *require_self_service(std::string_view user_id);
 
+// 42501 inside a token context: function (a name, for the message) serves every user (a mailer,
+// a scanner), never one token's request.
+void require_outside_token_context(const char *function);
+
 // Registers the transaction callbacks that clear the context; called from _PG_init.
 void register_token_context_callbacks();
 

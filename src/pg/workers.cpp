@@ -32,6 +32,9 @@ void wait_for_worker_exit(BackgroundWorkerHandle *handle) {
         }
         (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH, 0, PG_WAIT_EXTENSION);
         ResetLatch(MyLatch);
+        // Absorbs a ProcSignalBarrier: DROP DATABASE waits for every process to, while the
+        // worker may be waiting for DROP DATABASE (to connect to the database it drops).
+        CHECK_FOR_INTERRUPTS();
     }
 }
 

@@ -366,6 +366,19 @@ SELECT pat_grant_role('alice', 'member');
 			'sha256:1:true,unknown:1:unknown',
 			"pat_key_status after updating from $version: the older token's key is unknown");
 	}
+	if ($default ge '1.8')
+	{
+		# 1.8: the prefix set at the update is known to the scanner rules, and a token made
+		# before the update can be reported leaked, with a notice.
+		is($node->safe_psql($db, 'SELECT pat_scanner_rules()'),
+			'pat_[0-9A-Za-z]{36}', "pat_scanner_rules after updating from $version");
+		is($node->safe_psql($db, "SELECT pat_report_leaked(ARRAY['$old->{token}'], 'upgrade')"),
+			'1', "a token made under $version can be reported leaked after the update");
+		is( $node->safe_psql($db,
+				"SELECT kind || ':' || token_name || ':' || (details->>'source') FROM pat_take_notices()"),
+			"revoked_leaked:made under $version:upgrade",
+			"its owner gets a notice after updating from $version");
+	}
 }
 ok(scalar(@older) >= 3, 'the versions between 1.0 and the default were all updated: ' . join(', ', @older));
 

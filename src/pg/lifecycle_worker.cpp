@@ -1,0 +1,188 @@
+// The lifecycle launcher and its per-database workers; see lifecycle_worker.hpp.
+#include "pg/lifecycle_worker.hpp"
+
+#include "core/notice.hpp"
+#include "pg/guard.hpp"
+#include "pg/json_object.hpp"
+#include "pg/notices.hpp"
+#include "pg/settings.hpp"
+#include "pg/spi_support.hpp"
+#include "pg/token_store.hpp"
+#include "pg/usage_flush.hpp"
+#include "pg/workers.hpp"
+
+extern "C" {
+PGDLLEXPORT void pat_lifecycle_launcher_main(Datum);
+PGDLLEXPORT void pat_lifecycle_main(Datum database);
+}
+
+namespace pat::pg {
+
+namespace {
+
+int lifecycle_interval_ms = 60000;
+constexpr int kMaxDatabasesPerRound = 1024;
+
+// Active tokens neither used since $1 nor made since: revoked, with their last use.
+const char kRevokeInactive[] =
+    "UPDATE pat.tokens t SET revoked_at = pg_catalog.now()"
+    " WHERE t.revoked_at IS NULL"
+    " AND (t.expires_at IS NULL OR t.expires_at OPERATOR(pg_catalog.>) $2)"
+    " AND t.created_at OPERATOR(pg_catalog.<) $1"
+    " AND NOT EXISTS (SELECT FROM pat.token_usage u"
+    "  WHERE u.token_id OPERATOR(pg_catalog.=) t.token_id"
+    "  AND u.last_used_at OPERATOR(pg_catalog.>=) $1)"
+    " RETURNING t.token_id, t.user_id, t.name,"
+    " (SELECT u.last_used_at FROM pat.token_usage u"
+    "  WHERE u.token_id OPERATOR(pg_catalog.=) t.token_id)";
+
+KeptPlan revoke_inactive_plan = {kRevokeInactive, 2, {TIMESTAMPTZOID, TIMESTAMPTZOID}};
+
+// The databases a round visits: every one that accepts connections, but templates.
+int databases_to_visit(Oid *databases, int max) {
+    int count = 0;
+    StartTransactionCommand();
+    Relation catalog = table_open(DatabaseRelationId, AccessShareLock);
+    TableScanDesc scan = table_beginscan_catalog(catalog, 0, nullptr);
+    HeapTuple tuple;
+    while (count < max && (tuple = heap_getnext(scan, ForwardScanDirection)) != nullptr) {
+        auto *database = reinterpret_cast<Form_pg_database>(GETSTRUCT(tuple));
+        if (database->datallowconn && !database->datistemplate) {
+            databases[count++] = database->oid;
+        }
+    }
+    table_endscan(scan);
+    table_close(catalog, AccessShareLock);
+    CommitTransactionCommand();
+    return count;
+}
+
+void lifecycle_round() {
+    if (RecoveryInProgress()) {
+        return;  // a standby writes nothing; the primary's round covers its tokens
+    }
+    Oid databases[kMaxDatabasesPerRound];
+    int count = databases_to_visit(databases, kMaxDatabasesPerRound);
+    for (int i = 0; i < count && !ShutdownRequestPending; ++i) {
+        (void)run_database_worker("pat_lifecycle_main", "pg_pat lifecycle", databases[i],
+                                  BgWorkerStart_RecoveryFinished);
+    }
+}
+
+// Revokes the tokens unused for longer than pat.max_inactivity; how many. Plain PostgreSQL
+// code, in the worker's transaction, after this database's pending usage was written.
+int revoke_inactive_tokens(const Interval *max_inactivity, TimestampTz now) {
+    TimestampTz unused_since = DatumGetTimestampTz(
+        DirectFunctionCall2(timestamptz_mi_interval, TimestampTzGetDatum(now),
+                            IntervalPGetDatum(const_cast<Interval *>(max_inactivity))));
+    char *limit = DatumGetCString(DirectFunctionCall1(
+        interval_out, IntervalPGetDatum(const_cast<Interval *>(max_inactivity))));
+    OwnerSpi spi = begin_owner_spi(tokens_relation());
+    Datum arguments[2] = {TimestampTzGetDatum(unused_since), TimestampTzGetDatum(now)};
+    uint64 count =
+        run_kept_plan(revoke_inactive_plan, arguments, nullptr, false, SPI_OK_UPDATE_RETURNING);
+    SPITupleTable *rows = SPI_tuptable;
+    for (uint64 i = 0; i < count; ++i) {
+        Datum columns[4];
+        bool nulls[4];
+        heap_deform_tuple(rows->vals[i], rows->tupdesc, columns, nulls);
+        auto *token_id = DatumGetUUIDP(columns[0]);
+        text *user_id = DatumGetTextPP(columns[1]);
+        text *name = DatumGetTextPP(columns[2]);
+        JsonObject details;
+        details.add_timestamptz("last_used_at", Field{columns[3], nulls[3]});
+        details.add_string("max_inactivity", limit);
+        Jsonb *data = details.finish();
+        append_token_event("revoked_inactive", user_id, token_id, name, data);
+        queue_notice(pat::NoticeKind::kRevokedInactive, user_id, token_id, name,
+                     GetCurrentTransactionStartTimestamp(), data);
+    }
+    end_owner_spi(spi);
+    return static_cast<int>(count);
+}
+
+// One database's round, in the worker's transaction.
+void run_lifecycle() {
+    bool has_lifecycle = call_pg([] {
+        // No pg_pat here, or one before 1.8: nothing to do.
+        return OidIsValid(get_extension_oid("pg_pat", true)) &&
+               OidIsValid(known_pat_relation("notices"));
+    });
+    if (!has_lifecycle) {
+        return;
+    }
+    TimestampTz now = GetCurrentTransactionStartTimestamp();
+    int revoked = 0;
+    if (const Interval *max_inactivity = max_inactivity_interval()) {
+        revoked = call_pg([&] {
+            (void)flush_usage();
+            CommandCounterIncrement();
+            return revoke_inactive_tokens(max_inactivity, now);
+        });
+    }
+    int queued = queue_expiry_notices(now);
+    if (revoked > 0 || queued > 0) {
+        call_pg([&] {
+            ereport(LOG, (errmsg("pg_pat revoked %d inactive tokens and queued %d expiry notices "
+                                 "in database \"%s\"",
+                                 revoked, queued, get_database_name(MyDatabaseId))));
+        });
+    }
+}
+
+}  // namespace
+
+void setup_lifecycle_worker() {
+    DefineCustomIntVariable("pat.lifecycle_interval",
+                            "How often pg_pat's background worker queues expiry notices and "
+                            "applies pat.max_inactivity.",
+                            nullptr, &lifecycle_interval_ms, 60000, 100, 24 * 3600 * 1000,
+                            PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+    register_launcher("pat_lifecycle_launcher_main", "pg_pat lifecycle launcher",
+                      BgWorkerStart_RecoveryFinished);
+}
+
+}  // namespace pat::pg
+
+// Rounds run on a schedule, not whenever the latch is set: it is also set when a round's worker
+// exits, or by a ProcSignalBarrier, and a round per wake-up would never stop.
+void pat_lifecycle_launcher_main(Datum) {
+    pat::pg::start_launcher();
+    TimestampTz last_round = GetCurrentTimestamp();
+    while (!ShutdownRequestPending) {
+        TimestampTz due = TimestampTzPlusMilliseconds(last_round, pat::pg::lifecycle_interval_ms);
+        long wait_ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), due);
+        if (wait_ms > 0) {
+            (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, wait_ms,
+                            PG_WAIT_EXTENSION);
+            ResetLatch(MyLatch);
+            CHECK_FOR_INTERRUPTS();
+            if (ConfigReloadPending) {
+                ConfigReloadPending = false;
+                ProcessConfigFile(PGC_SIGHUP);
+            }
+            continue;
+        }
+        last_round = GetCurrentTimestamp();
+        pat::pg::lifecycle_round();
+    }
+    proc_exit(0);
+}
+
+void pat_lifecycle_main(Datum database) {
+    pqsignal(SIGTERM, die);
+    BackgroundWorkerUnblockSignals();
+    BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(database), InvalidOid, 0);
+    SetCurrentStatementStartTimestamp();
+    StartTransactionCommand();
+    PushActiveSnapshot(GetTransactionSnapshot());
+    pgstat_report_activity(STATE_RUNNING, "pg_pat: token lifecycle");
+    (void)pat::pg::guarded([] {
+        pat::pg::run_lifecycle();
+        return static_cast<Datum>(0);
+    });
+    PopActiveSnapshot();
+    CommitTransactionCommand();
+    pgstat_report_activity(STATE_IDLE, nullptr);
+    proc_exit(0);
+}

@@ -1,0 +1,265 @@
+// Notices: queueing (pat_queue_notices and the worker), taking (pat_take_notices) and the
+// detection of reuse after rotation (pat.record_reuse_after_rotation, called by
+// pat_merge_usage); see notices.hpp.
+#include "pg/notices.hpp"
+
+#include <vector>
+
+#include "core/error.hpp"
+#include "pg/api_support.hpp"
+#include "pg/audit_state.hpp"
+#include "pg/audit_writer.hpp"
+#include "pg/convert.hpp"
+#include "pg/guard.hpp"
+#include "pg/json_object.hpp"
+#include "pg/result_rows.hpp"
+#include "pg/spi_support.hpp"
+#include "pg/token_context.hpp"
+
+using pat::pg::call_pg;
+using pat::pg::KeptPlan;
+
+namespace {
+
+const char kChannel[] = "pat_notices";
+
+const char kInsertNotice[] =
+    "INSERT INTO pat.notices (kind, user_id, token_id, token_name, due_at, details)"
+    " VALUES ($1, $2, $3, $4, $5, COALESCE($6, '{}'::pg_catalog.jsonb))"
+    " ON CONFLICT ON CONSTRAINT notices_token_kind_key DO NOTHING";
+// Active tokens expiring within the loosest threshold, or expired within the window, that have
+// not had their "expired" notice, with the kinds queued for each; no successor (a rotated token
+// is replaced, its owner knows).
+const char kExpiryCandidates[] =
+    "SELECT t.token_id, t.user_id, t.name, t.created_at, t.expires_at,"
+    " ARRAY(SELECT n.kind FROM pat.notices n WHERE n.token_id OPERATOR(pg_catalog.=) t.token_id)"
+    " FROM pat.tokens t"
+    " WHERE t.expires_at OPERATOR(pg_catalog.>=) $1 AND t.expires_at OPERATOR(pg_catalog.<) $2"
+    " AND t.revoked_at IS NULL"
+    " AND NOT EXISTS (SELECT FROM pat.tokens s"
+    "  WHERE s.rotated_from OPERATOR(pg_catalog.=) t.token_id)"
+    " AND NOT EXISTS (SELECT FROM pat.notices n"
+    "  WHERE n.token_id OPERATOR(pg_catalog.=) t.token_id AND n.kind OPERATOR(pg_catalog.=)"
+    "  'expired')";
+// The oldest untaken notices no other taker holds, marked taken; in notice_id order.
+const char kTakeNotices[] =
+    "WITH picked AS MATERIALIZED ("
+    "  SELECT n.notice_id FROM pat.notices n WHERE n.taken_at IS NULL"
+    "  ORDER BY n.notice_id LIMIT $1 FOR UPDATE SKIP LOCKED),"
+    " taken AS ("
+    "  UPDATE pat.notices n SET taken_at = pg_catalog.now() FROM picked"
+    "  WHERE n.notice_id OPERATOR(pg_catalog.=) picked.notice_id"
+    "  RETURNING n.notice_id, n.kind, n.user_id, n.token_id, n.token_name, n.due_at, n.details)"
+    " SELECT * FROM taken ORDER BY notice_id";
+// Tokens refused (revoked or expired) that have a successor and no reuse notice yet.
+const char kReusedTokens[] =
+    "SELECT t.token_id, t.user_id, t.name, s.token_id FROM pat.tokens t"
+    " CROSS JOIN LATERAL (SELECT s.token_id FROM pat.tokens s"
+    "  WHERE s.rotated_from OPERATOR(pg_catalog.=) t.token_id"
+    "  ORDER BY s.created_at LIMIT 1) s"
+    " WHERE t.token_id OPERATOR(pg_catalog.=) ANY ($1)"
+    " AND (t.revoked_at IS NOT NULL OR t.expires_at OPERATOR(pg_catalog.<=) pg_catalog.now())"
+    " AND NOT EXISTS (SELECT FROM pat.notices n"
+    "  WHERE n.token_id OPERATOR(pg_catalog.=) t.token_id"
+    "  AND n.kind OPERATOR(pg_catalog.=) 'reuse_after_rotation')";
+
+KeptPlan insert_notice_plan = {
+    kInsertNotice, 6, {TEXTOID, TEXTOID, UUIDOID, TEXTOID, TIMESTAMPTZOID, JSONBOID}};
+KeptPlan expiry_candidates_plan = {kExpiryCandidates, 2, {TIMESTAMPTZOID, TIMESTAMPTZOID}};
+KeptPlan take_notices_plan = {kTakeNotices, 1, {INT4OID}};
+KeptPlan reused_tokens_plan = {kReusedTokens, 1, {UUIDARRAYOID}};
+
+// An expiring token as the expiry round reads it; palloc'd.
+struct ExpiryCandidate {
+    pg_uuid_t *token_id;
+    text *user_id;
+    text *name;
+    TimestampTz created_at;
+    TimestampTz expires_at;
+    ArrayType *queued_kinds;  // the kinds queued for it so far
+};
+
+// Copies the SPI result's column as a palloc'd varlena/uuid in the caller's context.
+template <typename T>
+T *copied(Datum value, int length = -1) {
+    return reinterpret_cast<T *>(DatumGetPointer(SPI_datumTransfer(value, false, length)));
+}
+
+}  // namespace
+
+namespace pat::pg {
+
+bool has_notices() {
+    return call_pg([] { return OidIsValid(known_pat_relation("notices")); });
+}
+
+char *uuid_cstring(pg_uuid_t *id) {
+    return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(id)));
+}
+
+bool queue_notice(pat::NoticeKind kind, text *user_id, pg_uuid_t *token_id, text *token_name,
+                  TimestampTz due_at, Jsonb *details) {
+    std::string_view name = pat::notice_kind_name(kind);
+    Datum values[6] = {PointerGetDatum(cstring_to_text_with_len(name.data(), name.size())),
+                       PointerGetDatum(user_id),
+                       UUIDPGetDatum(token_id),
+                       PointerGetDatum(token_name),
+                       TimestampTzGetDatum(due_at),
+                       JsonbPGetDatum(details)};
+    char nulls[7] = "      ";
+    nulls[5] = details != nullptr ? ' ' : 'n';
+    if (run_kept_plan(insert_notice_plan, values, nulls, false, SPI_OK_INSERT) == 0) {
+        return false;
+    }
+    Async_Notify(kChannel, "");
+    return true;
+}
+
+void append_token_event(const char *action, text *user_id, pg_uuid_t *token_id, text *token_name,
+                        Jsonb *new_data) {
+    AuditEntry entry;
+    entry.action = action;
+    entry.user_id = user_id;
+    entry.token_id = token_id;
+    entry.token_name = token_name;
+    entry.actor = audit_actor_for(user_id);
+    entry.new_data = new_data;
+    register_audit_callbacks();
+    append_audit_entry(entry);
+}
+
+int queue_expiry_notices(TimestampTz now) {
+    struct Candidates {
+        ExpiryCandidate *rows;
+        uint64 count;
+    };
+    Candidates found = with_owner_spi([&] {
+        Datum bounds[2] = {TimestampTzGetDatum(now - pat::kExpiredNoticeWindow),
+                           TimestampTzGetDatum(now + pat::kExpiryNoticeHorizon)};
+        uint64 count = run_kept_plan(expiry_candidates_plan, bounds, nullptr, true, SPI_OK_SELECT);
+        // In the caller's memory, as SPI_datumTransfer puts the values: SPI's goes at its end.
+        auto *rows =
+            static_cast<ExpiryCandidate *>(SPI_palloc(sizeof(ExpiryCandidate) * (count + 1)));
+        for (uint64 i = 0; i < count; ++i) {
+            Datum columns[6];
+            bool nulls[6];
+            heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, columns, nulls);
+            rows[i].token_id = copied<pg_uuid_t>(columns[0], UUID_LEN);
+            rows[i].user_id = copied<text>(columns[1]);
+            rows[i].name = copied<text>(columns[2]);
+            rows[i].created_at = DatumGetTimestampTz(columns[3]);
+            rows[i].expires_at = DatumGetTimestampTz(columns[4]);
+            rows[i].queued_kinds = reinterpret_cast<ArrayType *>(DatumGetPointer(
+                SPI_datumTransfer(PointerGetDatum(DatumGetArrayTypeP(columns[5])), false, -1)));
+        }
+        return Candidates{rows, count};
+    });
+
+    // The core decides; the kinds to queue, by candidate.
+    std::vector<std::optional<pat::NoticeKind>> due(found.count);
+    for (uint64 i = 0; i < found.count; ++i) {
+        std::vector<pat::NoticeKind> queued;
+        for (const std::optional<std::string> &name :
+             text_array_elements(found.rows[i].queued_kinds)) {
+            if (name) {
+                if (std::optional<pat::NoticeKind> kind = pat::notice_kind_named(*name)) {
+                    queued.push_back(*kind);
+                }
+            }
+        }
+        due[i] =
+            pat::due_expiry_notice(found.rows[i].created_at, found.rows[i].expires_at, now, queued);
+    }
+
+    return with_owner_spi([&] {
+        int queued = 0;
+        for (uint64 i = 0; i < found.count; ++i) {
+            if (!due[i]) {
+                continue;
+            }
+            const ExpiryCandidate &row = found.rows[i];
+            JsonObject details;
+            details.add_timestamptz("expires_at",
+                                    Field{TimestampTzGetDatum(row.expires_at), false});
+            queued +=
+                queue_notice(*due[i], row.user_id, row.token_id, row.name,
+                             pat::expiry_notice_due_at(*due[i], row.expires_at), details.finish())
+                    ? 1
+                    : 0;
+        }
+        return queued;
+    });
+}
+
+}  // namespace pat::pg
+
+// pat_queue_notices(): queues the expiry notices due now; how many. The worker does the same
+// every pat.lifecycle_interval.
+PAT_FUNCTION(pat_queue_notices) {
+    pat::pg::require_outside_token_context("pat_queue_notices");
+    PG_RETURN_INT32(pat::pg::queue_expiry_notices(GetCurrentTransactionStartTimestamp()));
+}
+
+// pat_take_notices(max DEFAULT 100): up to max untaken notices, oldest first, marked taken. Rows
+// another transaction is taking are skipped, so concurrent takers never get the same notice;
+// a rollback leaves them untaken.
+PAT_FUNCTION(pat_take_notices) {
+    pat::pg::require_outside_token_context("pat_take_notices");
+    pat::pg::require_arg(fcinfo, 0, "max");
+    int32 max = PG_GETARG_INT32(0);
+    pat::require_notice_batch(max);
+    TupleDesc type = call_pg([&] { return pat::pg::result_type(fcinfo); });
+    pat::pg::with_owner_spi([&] {
+        Tuplestorestate *rows = pat::pg::begin_result_rows(fcinfo, type);
+        Datum arguments[1] = {Int32GetDatum(max)};
+        uint64 count =
+            pat::pg::run_kept_plan(take_notices_plan, arguments, nullptr, false, SPI_OK_SELECT);
+        for (uint64 i = 0; i < count; ++i) {
+            Datum values[7];
+            bool nulls[7];
+            heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, values, nulls);
+            tuplestore_putvalues(rows, type, values, nulls);
+        }
+    });
+    return static_cast<Datum>(0);
+}
+
+// pat.record_reuse_after_rotation(token_ids): of the tokens whose checks were refused (revoked
+// or expired), those that rotation replaced get audit action reuse_after_rotation and a notice,
+// once each. The live successor is left alone: whoever replays an old token must not be able to
+// cut the real client off. How many were recorded.
+PAT_FUNCTION(pat_record_reuse_after_rotation) {
+    ArrayType *token_ids = PG_GETARG_ARRAYTYPE_P(0);
+    int recorded = pat::pg::with_owner_spi([&] {
+        Datum arguments[1] = {PointerGetDatum(token_ids)};
+        uint64 count =
+            pat::pg::run_kept_plan(reused_tokens_plan, arguments, nullptr, false, SPI_OK_SELECT);
+        SPITupleTable *reused = SPI_tuptable;  // SPI keeps it while the inserts below run
+        int n = 0;
+        for (uint64 i = 0; i < count; ++i) {
+            Datum columns[4];
+            bool nulls[4];
+            heap_deform_tuple(reused->vals[i], reused->tupdesc, columns, nulls);
+            auto *token_id = DatumGetUUIDP(columns[0]);
+            text *user_id = DatumGetTextPP(columns[1]);
+            text *name = DatumGetTextPP(columns[2]);
+            char *successor = pat::pg::uuid_cstring(DatumGetUUIDP(columns[3]));
+            pat::pg::JsonObject details;
+            details.add_string("rotated_to", successor);
+            Jsonb *data = details.finish();
+            if (!pat::pg::queue_notice(pat::NoticeKind::kReuseAfterRotation, user_id, token_id,
+                                       name, GetCurrentTimestamp(), data)) {
+                continue;
+            }
+            pat::pg::append_token_event("reuse_after_rotation", user_id, token_id, name, data);
+            ereport(LOG, (errmsg("pg_pat: token %s was used after rotation replaced it with %s",
+                                 pat::pg::uuid_cstring(token_id), successor),
+                          errhint("The owner has a notice (reuse_after_rotation); the new token "
+                                  "keeps working.")));
+            ++n;
+        }
+        SPI_freetuptable(reused);
+        return n;
+    });
+    PG_RETURN_INT32(recorded);
+}

@@ -1,0 +1,33 @@
+// Notices to token owners (pat.notices, an outbox): queued in the transaction of the event that
+// makes them due, so a notice commits with its cause or not at all, and announced with NOTIFY
+// pat_notices at commit. The rules (which expiry notice is due) are the core's (notice.hpp).
+#pragma once
+
+#include "pg/postgres.hpp"
+
+#include "core/notice.hpp"
+
+namespace pat::pg {
+
+// Whether this database's pg_pat has notices (1.8 on). May ereport.
+bool has_notices();
+
+// Queues a notice about a token, unless one of that kind is queued already (then false), and
+// sends NOTIFY pat_notices at commit. details may be nullptr ({}). Plain PostgreSQL code: inside
+// begin_owner_spi; may ereport.
+bool queue_notice(pat::NoticeKind kind, text *user_id, pg_uuid_t *token_id, text *token_name,
+                  TimestampTz due_at, Jsonb *details);
+
+// Queues the expiry notices due at now (core's due_expiry_notice) and returns how many. Opens
+// its own SPI as the owner of pg_pat's tables; may throw PgError.
+int queue_expiry_notices(TimestampTz now);
+
+// Appends a token event pg_pat records itself (rotated, revoked_leaked, ...) to the audit log,
+// attributed as the token lifecycle rows are. Plain PostgreSQL code; may ereport.
+void append_token_event(const char *action, text *user_id, pg_uuid_t *token_id, text *token_name,
+                        Jsonb *new_data);
+
+// A uuid as text (palloc'd cstring). Plain PostgreSQL code.
+char *uuid_cstring(pg_uuid_t *id);
+
+}  // namespace pat::pg
