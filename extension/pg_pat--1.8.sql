@@ -257,13 +257,16 @@ CREATE POLICY tokens_readable_by_admins ON pat.tokens FOR SELECT
         'EXECUTE'));
 
 -- Which grant profile first gets each API function; each profile includes the ones before it
--- (validator < application < application_role_admin < admin). Upgrade scripts add their rows.
+-- (validator < application < application_role_admin < admin; scanner, 1.8, stands apart and
+-- admin includes it). Upgrade scripts add their rows.
 CREATE TABLE pat.profile_functions (
     function_signature text PRIMARY KEY,  -- in @extschema@, as GRANT ... ON FUNCTION spells it
     least_profile      text NOT NULL
-                       CHECK (least_profile IN ('validator', 'application',
+                       CHECK (least_profile IN ('scanner', 'validator', 'application',
                                                 'application_role_admin', 'admin'))
 );
+COMMENT ON TABLE pat.profile_functions IS
+    'which grant profile first gets each API function: validator < application < application_role_admin < admin, each including the ones before; scanner stands apart, and admin includes it';
 INSERT INTO pat.profile_functions (function_signature, least_profile) VALUES
     ('pat_validate(text, text[])', 'validator'),
     ('pat_authenticate(text, text[])', 'validator'),
@@ -285,7 +288,8 @@ INSERT INTO pat.profile_functions (function_signature, least_profile) VALUES
     ('pat_define_scope(text, text)', 'admin'),
     ('pat_define_role(text, text[], boolean)', 'admin');
 
-CREATE FUNCTION @extschema@.pat_grant_profile(grantee regrole, profile text) RETURNS void
+CREATE FUNCTION @extschema@.pat_grant_profile(grantee regrole, profile text)
+RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -298,15 +302,17 @@ BEGIN
     PERFORM pat.require_not_null(grantee, 'grantee');
     PERFORM pat.require_not_null(profile, 'profile');
     rank := array_position(profiles, profile);
-    IF rank IS NULL THEN
+    IF rank IS NULL AND profile <> 'scanner' THEN
         RAISE EXCEPTION 'unknown grant profile "%"', profile
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Profiles: validator, application, application_role_admin, admin.';
+                  HINT = 'Profiles: validator, application, application_role_admin, admin, scanner.';
     END IF;
     EXECUTE format('GRANT USAGE ON SCHEMA %I TO %s', '@extschema@', grantee);
     FOR fn IN
         SELECT p.function_signature FROM pat.profile_functions p
-        WHERE array_position(profiles, p.least_profile) <= rank
+        WHERE CASE WHEN profile = 'scanner' THEN p.least_profile = 'scanner'
+                   WHEN p.least_profile = 'scanner' THEN profile = 'admin'
+                   ELSE array_position(profiles, p.least_profile) <= rank END
         ORDER BY p.function_signature
     LOOP
         EXECUTE format('GRANT EXECUTE ON FUNCTION %I.%s TO %s', '@extschema@', fn, grantee);
@@ -319,7 +325,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.pat_grant_profile(regrole, text) IS
-    'grant a database role one of the profiles validator, application, application_role_admin, admin';
+    'grant a database role one of the profiles validator, application, application_role_admin, admin, or scanner (only pat_report_leaked)';
 
 -- Privileges: nothing for PUBLIC. See the README for the grant profiles.
 REVOKE ALL ON ALL TABLES IN SCHEMA pat FROM PUBLIC;
@@ -811,6 +817,14 @@ BEGIN
     ON CONFLICT ON CONSTRAINT token_checks_key
     DO UPDATE SET checks = c.checks OPERATOR(pg_catalog.+) excluded.checks;
 
+    -- Checks refused with a token that has a successor: reuse after rotation (1.8).
+    PERFORM pat.record_reuse_after_rotation(array_agg(DISTINCT n.token_id))
+    FROM unnest(checked_token_ids, checked_outcomes, checked_counts)
+         AS n(token_id, outcome, checks)
+    WHERE n.token_id IS NOT NULL AND n.outcome IN ('revoked', 'expired')
+      AND n.checks OPERATOR(pg_catalog.>) 0
+    HAVING count(*) OPERATOR(pg_catalog.>) 0;
+
     SELECT count(DISTINCT t.token_id) INTO written
     FROM pat.tokens t
     WHERE t.token_id OPERATOR(pg_catalog.=) ANY (used_token_ids || checked_token_ids);
@@ -1221,116 +1235,6 @@ AS 'MODULE_PATHNAME', 'pat_scanner_rules'
 LANGUAGE C STABLE;
 COMMENT ON FUNCTION @extschema@.pat_scanner_rules(text) IS
     'the pattern of tokens under the current and former prefixes: regex (POSIX) or gitleaks (a TOML rule)';
-
--- Usage: a check with a token that rotation ended is recorded, once ========================
-
-CREATE OR REPLACE FUNCTION @extschema@.pat_merge_usage(
-    used_token_ids uuid[], used_at timestamptz[],
-    checked_token_ids uuid[], checked_days date[], checked_outcomes text[],
-    checked_counts bigint[])
-RETURNS integer
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    written integer;
-BEGIN
-    IF used_token_ids IS NULL OR used_at IS NULL OR checked_token_ids IS NULL
-       OR checked_days IS NULL OR checked_outcomes IS NULL OR checked_counts IS NULL THEN
-        RAISE EXCEPTION 'usage arrays must not be null' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    IF cardinality(used_token_ids) <> cardinality(used_at)
-       OR cardinality(checked_token_ids) <> cardinality(checked_days)
-       OR cardinality(checked_token_ids) <> cardinality(checked_outcomes)
-       OR cardinality(checked_token_ids) <> cardinality(checked_counts) THEN
-        RAISE EXCEPTION 'usage arrays must have matching lengths'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-
-    INSERT INTO pat.token_usage AS u (token_id, last_used_at)
-    SELECT n.token_id, max(n.used_at)
-    FROM unnest(used_token_ids, used_at) AS n(token_id, used_at)
-    WHERE n.used_at IS NOT NULL
-      AND EXISTS (SELECT FROM pat.tokens t WHERE t.token_id OPERATOR(pg_catalog.=) n.token_id)
-    GROUP BY n.token_id
-    ON CONFLICT (token_id) DO UPDATE SET last_used_at = excluded.last_used_at
-    WHERE u.last_used_at IS NULL OR u.last_used_at OPERATOR(pg_catalog.<) excluded.last_used_at;
-
-    INSERT INTO pat.token_checks AS c (token_id, day, outcome, checks)
-    SELECT n.token_id, n.day, n.outcome, sum(n.checks)::bigint
-    FROM unnest(checked_token_ids, checked_days, checked_outcomes, checked_counts)
-         AS n(token_id, day, outcome, checks)
-    WHERE n.checks OPERATOR(pg_catalog.>) 0
-      AND (n.token_id IS NULL
-           OR EXISTS (SELECT FROM pat.tokens t
-                      WHERE t.token_id OPERATOR(pg_catalog.=) n.token_id))
-    GROUP BY n.token_id, n.day, n.outcome
-    ON CONFLICT ON CONSTRAINT token_checks_key
-    DO UPDATE SET checks = c.checks OPERATOR(pg_catalog.+) excluded.checks;
-
-    -- Checks refused with a token that has a successor: reuse after rotation (1.8).
-    PERFORM pat.record_reuse_after_rotation(array_agg(DISTINCT n.token_id))
-    FROM unnest(checked_token_ids, checked_outcomes, checked_counts)
-         AS n(token_id, outcome, checks)
-    WHERE n.token_id IS NOT NULL AND n.outcome IN ('revoked', 'expired')
-      AND n.checks OPERATOR(pg_catalog.>) 0
-    HAVING count(*) OPERATOR(pg_catalog.>) 0;
-
-    SELECT count(DISTINCT t.token_id) INTO written
-    FROM pat.tokens t
-    WHERE t.token_id OPERATOR(pg_catalog.=) ANY (used_token_ids || checked_token_ids);
-    RETURN written;
-END
-$$;
-
--- Profiles: scanner, which may only report leaks ===========================================
-
-ALTER TABLE pat.profile_functions
-    DROP CONSTRAINT profile_functions_least_profile_check,
-    ADD CONSTRAINT profile_functions_least_profile_check
-        CHECK (least_profile IN ('scanner', 'validator', 'application', 'application_role_admin',
-                                 'admin'));
-COMMENT ON TABLE pat.profile_functions IS
-    'which grant profile first gets each API function: validator < application < application_role_admin < admin, each including the ones before; scanner stands apart, and admin includes it';
-
-CREATE OR REPLACE FUNCTION @extschema@.pat_grant_profile(grantee regrole, profile text)
-RETURNS void
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    profiles CONSTANT text[] := ARRAY['validator', 'application', 'application_role_admin',
-                                      'admin'];
-    rank integer;
-    fn text;
-BEGIN
-    PERFORM pat.require_not_null(grantee, 'grantee');
-    PERFORM pat.require_not_null(profile, 'profile');
-    rank := array_position(profiles, profile);
-    IF rank IS NULL AND profile <> 'scanner' THEN
-        RAISE EXCEPTION 'unknown grant profile "%"', profile
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Profiles: validator, application, application_role_admin, admin, scanner.';
-    END IF;
-    EXECUTE format('GRANT USAGE ON SCHEMA %I TO %s', '@extschema@', grantee);
-    FOR fn IN
-        SELECT p.function_signature FROM pat.profile_functions p
-        WHERE CASE WHEN profile = 'scanner' THEN p.least_profile = 'scanner'
-                   WHEN p.least_profile = 'scanner' THEN profile = 'admin'
-                   ELSE array_position(profiles, p.least_profile) <= rank END
-        ORDER BY p.function_signature
-    LOOP
-        EXECUTE format('GRANT EXECUTE ON FUNCTION %I.%s TO %s', '@extschema@', fn, grantee);
-    END LOOP;
-    IF profile = 'admin' THEN
-        -- Read-only access to the tables, for investigations; digests are not secrets.
-        EXECUTE format('GRANT USAGE ON SCHEMA pat TO %s', grantee);
-        EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA pat TO %s', grantee);
-    END IF;
-END
-$$;
-COMMENT ON FUNCTION @extschema@.pat_grant_profile(regrole, text) IS
-    'grant a database role one of the profiles validator, application, application_role_admin, admin, or scanner (only pat_report_leaked)';
 
 -- Privileges ===============================================================================
 

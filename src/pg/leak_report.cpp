@@ -151,15 +151,8 @@ PAT_FUNCTION(pat_report_leaked) {
         details.add_string("source", source != nullptr ? text_to_cstring(source) : nullptr);
         Jsonb *data = details.finish();
         for (uint64 i = 0; i < count; ++i) {
-            Datum columns[3];
-            bool nulls[3];
-            heap_deform_tuple(rows->vals[i], rows->tupdesc, columns, nulls);
-            auto *token_id = DatumGetUUIDP(columns[0]);
-            text *user_id = DatumGetTextPP(columns[1]);
-            text *name = DatumGetTextPP(columns[2]);
-            pat::pg::append_token_event("revoked_leaked", user_id, token_id, name, data);
-            pat::pg::queue_notice(pat::NoticeKind::kRevokedLeaked, user_id, token_id, name,
-                                  GetCurrentTransactionStartTimestamp(), data);
+            pat::pg::record_token_event(pat::NoticeKind::kRevokedLeaked, rows->vals[i],
+                                        rows->tupdesc, GetCurrentTransactionStartTimestamp(), data);
         }
         return static_cast<int>(count);
     });

@@ -83,19 +83,13 @@ int revoke_inactive_tokens(const Interval *max_inactivity, TimestampTz now) {
         run_kept_plan(revoke_inactive_plan, arguments, nullptr, false, SPI_OK_UPDATE_RETURNING);
     SPITupleTable *rows = SPI_tuptable;
     for (uint64 i = 0; i < count; ++i) {
-        Datum columns[4];
-        bool nulls[4];
-        heap_deform_tuple(rows->vals[i], rows->tupdesc, columns, nulls);
-        auto *token_id = DatumGetUUIDP(columns[0]);
-        text *user_id = DatumGetTextPP(columns[1]);
-        text *name = DatumGetTextPP(columns[2]);
+        Field last_used_at;
+        last_used_at.value = SPI_getbinval(rows->vals[i], rows->tupdesc, 4, &last_used_at.is_null);
         JsonObject details;
-        details.add_timestamptz("last_used_at", Field{columns[3], nulls[3]});
+        details.add_timestamptz("last_used_at", last_used_at);
         details.add_string("max_inactivity", limit);
-        Jsonb *data = details.finish();
-        append_token_event("revoked_inactive", user_id, token_id, name, data);
-        queue_notice(pat::NoticeKind::kRevokedInactive, user_id, token_id, name,
-                     GetCurrentTransactionStartTimestamp(), data);
+        record_token_event(pat::NoticeKind::kRevokedInactive, rows->vals[i], rows->tupdesc,
+                           GetCurrentTransactionStartTimestamp(), details.finish());
     }
     end_owner_spi(spi);
     return static_cast<int>(count);

@@ -115,17 +115,26 @@ bool queue_notice(pat::NoticeKind kind, text *user_id, pg_uuid_t *token_id, text
     return true;
 }
 
-void append_token_event(const char *action, text *user_id, pg_uuid_t *token_id, text *token_name,
-                        Jsonb *new_data) {
+bool record_token_event(pat::NoticeKind kind, HeapTuple tuple, TupleDesc desc, TimestampTz due_at,
+                        Jsonb *details) {
+    bool is_null = false;
+    auto *token_id = DatumGetUUIDP(SPI_getbinval(tuple, desc, 1, &is_null));
+    text *user_id = DatumGetTextPP(SPI_getbinval(tuple, desc, 2, &is_null));
+    text *name = DatumGetTextPP(SPI_getbinval(tuple, desc, 3, &is_null));
+    if (!queue_notice(kind, user_id, token_id, name, due_at, details)) {
+        return false;
+    }
+    std::string_view action = pat::notice_kind_name(kind);
     AuditEntry entry;
-    entry.action = action;
+    entry.action = pnstrdup(action.data(), action.size());
     entry.user_id = user_id;
     entry.token_id = token_id;
-    entry.token_name = token_name;
+    entry.token_name = name;
     entry.actor = audit_actor_for(user_id);
-    entry.new_data = new_data;
+    entry.new_data = details;
     register_audit_callbacks();
     append_audit_entry(entry);
+    return true;
 }
 
 int queue_expiry_notices(TimestampTz now) {
@@ -237,23 +246,18 @@ PAT_FUNCTION(pat_record_reuse_after_rotation) {
         SPITupleTable *reused = SPI_tuptable;  // SPI keeps it while the inserts below run
         int n = 0;
         for (uint64 i = 0; i < count; ++i) {
-            Datum columns[4];
-            bool nulls[4];
-            heap_deform_tuple(reused->vals[i], reused->tupdesc, columns, nulls);
-            auto *token_id = DatumGetUUIDP(columns[0]);
-            text *user_id = DatumGetTextPP(columns[1]);
-            text *name = DatumGetTextPP(columns[2]);
-            char *successor = pat::pg::uuid_cstring(DatumGetUUIDP(columns[3]));
+            bool is_null = false;
+            char *successor = pat::pg::uuid_cstring(
+                DatumGetUUIDP(SPI_getbinval(reused->vals[i], reused->tupdesc, 4, &is_null)));
             pat::pg::JsonObject details;
             details.add_string("rotated_to", successor);
-            Jsonb *data = details.finish();
-            if (!pat::pg::queue_notice(pat::NoticeKind::kReuseAfterRotation, user_id, token_id,
-                                       name, GetCurrentTimestamp(), data)) {
+            if (!pat::pg::record_token_event(pat::NoticeKind::kReuseAfterRotation, reused->vals[i],
+                                             reused->tupdesc, GetCurrentTimestamp(),
+                                             details.finish())) {
                 continue;
             }
-            pat::pg::append_token_event("reuse_after_rotation", user_id, token_id, name, data);
             ereport(LOG, (errmsg("pg_pat: token %s was used after rotation replaced it with %s",
-                                 pat::pg::uuid_cstring(token_id), successor),
+                                 SPI_getvalue(reused->vals[i], reused->tupdesc, 1), successor),
                           errhint("The owner has a notice (reuse_after_rotation); the new token "
                                   "keeps working.")));
             ++n;

@@ -22,10 +22,12 @@ bool queue_notice(pat::NoticeKind kind, text *user_id, pg_uuid_t *token_id, text
 // its own SPI as the owner of pg_pat's tables; may throw PgError.
 int queue_expiry_notices(TimestampTz now);
 
-// Appends a token event pg_pat records itself (rotated, revoked_leaked, ...) to the audit log,
-// attributed as the token lifecycle rows are. Plain PostgreSQL code; may ereport.
-void append_token_event(const char *action, text *user_id, pg_uuid_t *token_id, text *token_name,
-                        Jsonb *new_data);
+// An event about the token in columns 1 to 3 of tuple (token_id, user_id, name): queues the
+// notice of kind and, when it is new, appends the audit row of the same name with details as
+// new_data (the notice, one per token and kind, makes both happen once). Whether it was new.
+// Plain PostgreSQL code: inside begin_owner_spi; may ereport.
+bool record_token_event(pat::NoticeKind kind, HeapTuple tuple, TupleDesc desc, TimestampTz due_at,
+                        Jsonb *details);
 
 // A uuid as text (palloc'd cstring). Plain PostgreSQL code.
 char *uuid_cstring(pg_uuid_t *id);
