@@ -68,7 +68,7 @@ FROM pat_list('alice');
 
 \echo '== 11. Inside a token context (a CLI holding tokens:manage): its scopes and expiry, and'
 \echo '      it manages only alice''s own tokens, never with more scopes or a longer life'
-SELECT token AS cli_token
+SELECT token AS cli_token, token_id AS cli_id
 FROM pat_create('alice', 'cli', '{catalog:read,tokens:manage}', '7 days') \gset
 CREATE FUNCTION pg_temp.try(statement text) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
@@ -107,4 +107,16 @@ SELECT outcome, checks FROM pat_usage(:'token_id') ORDER BY outcome;
 \echo '== 16. Which digest key each token was made under, and whether this server has it'
 SELECT key_id, tokens, active_tokens, configured, current FROM pat_key_status();
 
+\echo '== 17. Rotate the CLI token (both work for an hour); a leaked token is reported by a scanner'
+SELECT token_id AS rotated_id, token AS rotated_token FROM pat_rotate(:'cli_id', overlap => '1 hour') \gset
+SELECT pat_rotated_from(:'rotated_id') = :'cli_id' AS names_predecessor;
+SELECT pat_scanner_rules() AS scanner_regex;
+SELECT pat_report_leaked(ARRAY[:'rotated_token', 'pat_not_a_token'], 'https://example.com/paste/1')
+       AS revoked_as_leaked;
+
+\echo '== 18. Notices to owners, taken once by a mailer (LISTEN pat_notices tells it when)'
+SELECT pat_queue_notices() >= 0 AS queued;
+SELECT kind, user_id, token_name, details FROM pat_take_notices() ORDER BY notice_id;
+
 \echo '== Done.'
+
