@@ -2,6 +2,7 @@
 # (scripts/test does all of it against a throwaway cluster).
 
 EXTENSION = pg_pat
+PGFILEDESC = "pg_pat - personal access tokens inside PostgreSQL"
 MODULE_big = pg_pat
 DATA = $(sort $(wildcard extension/pg_pat--*.sql))
 

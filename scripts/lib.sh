@@ -5,10 +5,19 @@
 # the `postgres` OS user on a postgres-owned copy of the tree, against a
 # throwaway cluster that is torn down on exit.
 
-PAT_PGBIN=/usr/lib/postgresql/15/bin
-PAT_PGXS_DIR=/usr/lib/postgresql/15/lib/pgxs
-export PG_CONFIG=/usr/bin/pg_config
-export PATH="$PAT_PGBIN:$PATH"
+# PostgreSQL's paths come from pg_config (PG_CONFIG, else the one on PATH, else Debian's); on a
+# fresh machine it appears only with install-deps, after which callers run pat_pg_paths again.
+export PG_CONFIG=${PG_CONFIG:-$(command -v pg_config || echo /usr/bin/pg_config)}
+PAT_PGBIN="" PAT_PGXS_DIR=""
+pat_pg_paths() {
+    [[ -x $PG_CONFIG ]] || return 0
+    PAT_PGBIN=$("$PG_CONFIG" --bindir)
+    local pgxs
+    pgxs=$("$PG_CONFIG" --pgxs)
+    PAT_PGXS_DIR=${pgxs%/src/makefiles/pgxs.mk}
+    case ":$PATH:" in *":$PAT_PGBIN:"*) ;; *) export PATH="$PAT_PGBIN:$PATH" ;; esac
+}
+pat_pg_paths
 
 # Repository root, whatever the caller's cwd.
 PAT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
