@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""The settings app in a real browser (headless Chromium through Selenium), as a person meets it.
+
+Alice signs in, creates a token with two scopes and 30 days, reads the secret from the page and
+calls the API with it (allowed; a call needing a scope it lacks gets 403), edits its scopes
+(the call is then allowed), makes a token expiring in three days (highlighted), deletes the
+first token (the next call gets 401). Bob then signs in and sees none of Alice's tokens or
+notes. A screenshot of each step goes to the output directory.
+
+    test_settings_app.py BASE_URL OUTPUT_DIR     # prints ok / not ok lines, then "N passed, M failed"
+"""
+import datetime
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+
+BASE, OUT = sys.argv[1].rstrip("/"), sys.argv[2]
+os.makedirs(OUT, exist_ok=True)
+results = []
+
+
+def check(what, condition, detail=""):
+    results.append(bool(condition))
+    print(f"{'ok' if condition else 'not ok'} - {what}" + (f" ({detail})" if detail and not condition else ""))
+    sys.stdout.flush()
+
+
+def api(method, token, body=None):
+    """(status, WWW-Authenticate, JSON body) of one API call."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"{BASE}/api/notes", data=data, method=method)
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.headers.get("WWW-Authenticate"), json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get("WWW-Authenticate"), json.load(error)
+
+
+options = webdriver.ChromeOptions()
+for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--window-size=1280,1000"):
+    options.add_argument(argument)
+browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+browser.implicitly_wait(5)
+step = 0
+
+
+def shot(name):
+    global step
+    step += 1
+    browser.save_screenshot(os.path.join(OUT, f"{step:02d}-{name.replace(' ', '-')}.png"))
+
+
+def sign_in(user):
+    browser.get(f"{BASE}/login")
+    browser.find_element(By.ID, "user_id").send_keys(user)
+    browser.find_element(By.ID, "password").send_keys(f"{user}-password")
+    shot(f"{user}-signs-in")
+    browser.find_element(By.ID, "sign-in").click()
+    return browser.find_element(By.ID, "signed-in-user").text == user
+
+
+def token_rows():
+    return {row.get_attribute("data-name"): row
+            for row in browser.find_elements(By.CSS_SELECTOR, "#tokens tbody tr[data-name]")}
+
+
+def scopes_of(row):
+    return [badge.text for badge in row.find_elements(By.CSS_SELECTOR, ".scopes .badge")]
+
+
+def create_token(name, scopes, expiration, custom_date=None):
+    browser.find_element(By.ID, "token-name").send_keys(name)
+    for scope in scopes:
+        browser.find_element(By.ID, f"scope-{scope}").click()
+    browser.find_element(By.ID, f"expiration-{expiration.replace(' ', '-')}").click()
+    if custom_date is not None:
+        # A date input takes the keys of the browser's locale (en-US: month, day, year).
+        browser.find_element(By.ID, "custom-date").send_keys(custom_date.strftime("%m%d%Y"))
+    shot(f"form-{name}")
+    browser.find_element(By.ID, "create-token").click()
+
+
+try:
+    check("alice signs in", sign_in("alice"))
+    offered = [e.get_attribute("value") for e in browser.find_elements(By.NAME, "scopes")]
+    check("the form offers exactly the scopes alice's role grants",
+          offered == ["notes:read", "notes:write", "profile:read", "tokens:manage"], offered)
+    labels = [e.get_attribute("value") for e in browser.find_elements(By.NAME, "expiration")]
+    check("the expiration offers 7, 30, 60, 90 days, a custom date and none",
+          labels == ["7 days", "30 days", "60 days", "90 days", "custom", "never"], labels)
+    shot("alice-has-no-tokens")
+
+    create_token("laptop", ["notes:read", "profile:read"], "30 days")
+    secret = browser.find_element(By.ID, "new-token").text
+    shot("secret-shown-once")
+    check("the secret is shown once, as a pg_pat token", secret.startswith("pat_") and len(secret) == 40, secret)
+    browser.find_element(By.ID, "back").click()
+    check("the secret is not on the settings page", secret not in browser.page_source)
+    row = token_rows().get("laptop")
+    check("the new token is listed with its scopes and status",
+          row is not None and row.find_element(By.CLASS_NAME, "status").text == "active"
+          and scopes_of(row) == ["notes:read", "profile:read"])
+    expires = row.find_element(By.CLASS_NAME, "expires").text if row is not None else ""
+    in_30_days = (datetime.date.today() + datetime.timedelta(days=30)).isoformat()
+    check("it expires in 30 days", expires.startswith(in_30_days), expires)
+    shot("token-listed")
+
+    status, _, body = api("GET", secret)
+    check("the API answers a call with the token (GET, notes:read)", status == 200, status)
+    status, challenge, _ = api("POST", secret, {"body": "from the laptop"})
+    check("a call needing a scope the token lacks gets 403 (POST, notes:write)",
+          status == 403 and 'error="insufficient_scope"' in (challenge or ""), (status, challenge))
+
+    token_rows()["laptop"].find_element(By.CLASS_NAME, "edit").click()
+    browser.find_element(By.ID, "scope-notes:write").click()
+    browser.find_element(By.ID, "token-name").clear()
+    browser.find_element(By.ID, "token-name").send_keys("laptop (writes)")
+    shot("editing-scopes")
+    browser.find_element(By.ID, "save-token").click()
+    row = token_rows().get("laptop (writes)")
+    check("the edit shows: new name, notes:write added",
+          row is not None and scopes_of(row) == ["notes:read", "notes:write", "profile:read"])
+    status, _, body = api("POST", secret, {"body": "from the laptop"})
+    check("after the edit the same token may write (201)", status == 201, status)
+    status, _, body = api("GET", secret)
+    check("and reads its note back", status == 200 and [n["body"] for n in body["notes"]] == ["from the laptop"], body)
+
+    soon = datetime.date.today() + datetime.timedelta(days=3)
+    create_token("expiring", ["notes:read"], "custom", soon)
+    browser.find_element(By.ID, "back").click()
+    row = token_rows().get("expiring")
+    check("a token expiring in 3 days is highlighted",
+          row is not None and "expiring" in row.get_attribute("class").split(), row and row.get_attribute("class"))
+    shot("expiring-highlighted")
+
+    token_rows()["laptop (writes)"].find_element(By.CLASS_NAME, "delete").click()
+    shot("delete-confirmation")
+    browser.find_element(By.ID, "confirm-delete").click()
+    check("the deleted token is gone from the list", "laptop (writes)" not in token_rows())
+    shot("token-deleted")
+    status, challenge, _ = api("GET", secret)
+    check("the next call with it gets 401 with a Bearer challenge",
+          status == 401 and (challenge or "").startswith("Bearer"), (status, challenge))
+    browser.find_element(By.ID, "logout").click()
+
+    check("bob signs in", sign_in("bob"))
+    rows = token_rows()
+    check("bob sees none of alice's tokens", rows == {}, list(rows))
+    offered = [e.get_attribute("value") for e in browser.find_elements(By.NAME, "scopes")]
+    check("bob is offered only what his role grants", offered == ["notes:read", "profile:read"], offered)
+    create_token("bob cli", ["notes:read"], "7 days")
+    bob_secret = browser.find_element(By.ID, "new-token").text
+    status, _, body = api("GET", bob_secret)
+    check("bob's token reads none of alice's notes", status == 200 and body["notes"] == [], body)
+    status, _, _ = api("POST", bob_secret, {"body": "bob"})
+    check("bob's token may not write (403)", status == 403, status)
+    browser.get(f"{BASE}/settings/tokens")
+    shot("bob-tokens")
+finally:
+    browser.quit()
+
+passed = sum(results)
+print(f"{passed} passed, {len(results) - passed} failed")
+sys.exit(0 if passed == len(results) else 1)
