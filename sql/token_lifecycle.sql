@@ -57,6 +57,21 @@ SELECT kind, token_name FROM pg_temp.take();
 SELECT pat_queue_notices() >= 0 AS queued;
 SELECT kind, token_name FROM pg_temp.take();
 
+-- A round reads candidates 10,000 at a time, in (expires_at, token_id) order: 10,500 tokens
+-- expiring at the same moment all get their notice, once.
+INSERT INTO pat.tokens (user_id, name, scopes, digest, created_at, expires_at)
+SELECT 'life-batch', 'batch ' || g, ARRAY['life:read'], sha256(('life batch ' || g)::bytea),
+       now() - interval '87 days', date_trunc('second', now()) + interval '3 days'
+FROM generate_series(1, 10500) g;
+SELECT pat_queue_notices() >= 0 AS queued;
+SELECT kind, count(*), count(DISTINCT token_id) AS tokens FROM pat.notices
+WHERE user_id = 'life-batch' GROUP BY kind;
+SELECT pat_queue_notices() >= 0 AS queued;
+SELECT count(*) FROM pat.notices WHERE user_id = 'life-batch';
+-- Tokens first: the worker could queue their notices again in between.
+DELETE FROM pat.tokens WHERE user_id = 'life-batch';
+DELETE FROM pat.notices WHERE user_id = 'life-batch';
+
 -- Taking -----------------------------------------------------------------------------------
 SELECT * FROM pat_take_notices(0);
 SELECT * FROM pat_take_notices(1001);

@@ -29,18 +29,28 @@ const char kInsertNotice[] =
     " ON CONFLICT ON CONSTRAINT notices_token_kind_key DO NOTHING";
 // Active tokens expiring within the loosest threshold, or expired within the window, that have
 // not had their "expired" notice, with the kinds queued for each; no successor (a rotated token
-// is replaced, its owner knows).
+// is replaced, its owner knows). In (expires_at, token_id) order from a key, a batch at a time,
+// so a round holds one batch in memory and each batch starts where the last ended.
 const char kExpiryCandidates[] =
     "SELECT t.token_id, t.user_id, t.name, t.created_at, t.expires_at,"
     " ARRAY(SELECT n.kind FROM pat.notices n WHERE n.token_id OPERATOR(pg_catalog.=) t.token_id)"
     " FROM pat.tokens t"
     " WHERE t.expires_at OPERATOR(pg_catalog.>=) $1 AND t.expires_at OPERATOR(pg_catalog.<) $2"
+    " AND (t.expires_at, t.token_id) OPERATOR(pg_catalog.>) ($1, $3)"
     " AND t.revoked_at IS NULL"
     " AND NOT EXISTS (SELECT FROM pat.tokens s"
     "  WHERE s.rotated_from OPERATOR(pg_catalog.=) t.token_id)"
     " AND NOT EXISTS (SELECT FROM pat.notices n"
     "  WHERE n.token_id OPERATOR(pg_catalog.=) t.token_id AND n.kind OPERATOR(pg_catalog.=)"
-    "  'expired')";
+    "  'expired')"
+    " ORDER BY t.expires_at, t.token_id LIMIT $4";
+// One batch of notices in one statement.
+const char kInsertNotices[] =
+    "INSERT INTO pat.notices (kind, user_id, token_id, token_name, due_at, details)"
+    " SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2),"
+    " pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5),"
+    " pg_catalog.unnest($6))"
+    " ON CONFLICT ON CONSTRAINT notices_token_kind_key DO NOTHING";
 // The oldest untaken notices no other taker holds, marked taken; in notice_id order.
 const char kTakeNotices[] =
     "WITH picked AS MATERIALIZED ("
@@ -65,7 +75,14 @@ const char kReusedTokens[] =
 
 KeptPlan insert_notice_plan = {
     kInsertNotice, 6, {TEXTOID, TEXTOID, UUIDOID, TEXTOID, TIMESTAMPTZOID, JSONBOID}};
-KeptPlan expiry_candidates_plan = {kExpiryCandidates, 2, {TIMESTAMPTZOID, TIMESTAMPTZOID}};
+KeptPlan expiry_candidates_plan = {
+    kExpiryCandidates, 4, {TIMESTAMPTZOID, TIMESTAMPTZOID, UUIDOID, INT4OID}};
+KeptPlan insert_notices_plan = {
+    kInsertNotices,
+    6,
+    {TEXTARRAYOID, TEXTARRAYOID, UUIDARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID, JSONBARRAYOID}};
+
+constexpr int32 kExpiryBatch = 10000;
 KeptPlan take_notices_plan = {kTakeNotices, 1, {INT4OID}};
 KeptPlan reused_tokens_plan = {kReusedTokens, 1, {UUIDARRAYOID}};
 
@@ -142,62 +159,103 @@ int queue_expiry_notices(TimestampTz now) {
         ExpiryCandidate *rows;
         uint64 count;
     };
-    Candidates found = with_owner_spi([&] {
-        Datum bounds[2] = {TimestampTzGetDatum(now - pat::kExpiredNoticeWindow),
-                           TimestampTzGetDatum(now + pat::kExpiryNoticeHorizon)};
-        uint64 count = run_kept_plan(expiry_candidates_plan, bounds, nullptr, true, SPI_OK_SELECT);
-        // In the caller's memory, as SPI_datumTransfer puts the values: SPI's goes at its end.
-        auto *rows =
-            static_cast<ExpiryCandidate *>(SPI_palloc(sizeof(ExpiryCandidate) * (count + 1)));
-        for (uint64 i = 0; i < count; ++i) {
-            Datum columns[6];
-            bool nulls[6];
-            heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, columns, nulls);
-            rows[i].token_id = copied<pg_uuid_t>(columns[0], UUID_LEN);
-            rows[i].user_id = copied<text>(columns[1]);
-            rows[i].name = copied<text>(columns[2]);
-            rows[i].created_at = DatumGetTimestampTz(columns[3]);
-            rows[i].expires_at = DatumGetTimestampTz(columns[4]);
-            rows[i].queued_kinds = reinterpret_cast<ArrayType *>(DatumGetPointer(
-                SPI_datumTransfer(PointerGetDatum(DatumGetArrayTypeP(columns[5])), false, -1)));
+    TimestampTz from = now - pat::kExpiredNoticeWindow;
+    pg_uuid_t after = {};  // the nil uuid: before every token expiring at from
+    int queued = 0;
+    for (;;) {
+        Candidates found = with_owner_spi([&] {
+            Datum arguments[4] = {TimestampTzGetDatum(from),
+                                  TimestampTzGetDatum(now + pat::kExpiryNoticeHorizon),
+                                  UUIDPGetDatum(&after), Int32GetDatum(kExpiryBatch)};
+            uint64 count =
+                run_kept_plan(expiry_candidates_plan, arguments, nullptr, true, SPI_OK_SELECT);
+            // In the caller's memory, as SPI_datumTransfer puts the values: SPI's goes at its end.
+            auto *rows =
+                static_cast<ExpiryCandidate *>(SPI_palloc(sizeof(ExpiryCandidate) * (count + 1)));
+            for (uint64 i = 0; i < count; ++i) {
+                Datum columns[6];
+                bool nulls[6];
+                heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, columns, nulls);
+                rows[i].token_id = copied<pg_uuid_t>(columns[0], UUID_LEN);
+                rows[i].user_id = copied<text>(columns[1]);
+                rows[i].name = copied<text>(columns[2]);
+                rows[i].created_at = DatumGetTimestampTz(columns[3]);
+                rows[i].expires_at = DatumGetTimestampTz(columns[4]);
+                rows[i].queued_kinds = reinterpret_cast<ArrayType *>(DatumGetPointer(
+                    SPI_datumTransfer(PointerGetDatum(DatumGetArrayTypeP(columns[5])), false, -1)));
+            }
+            return Candidates{rows, count};
+        });
+        if (found.count == 0) {
+            break;
         }
-        return Candidates{rows, count};
-    });
 
-    // The core decides; the kinds to queue, by candidate.
-    std::vector<std::optional<pat::NoticeKind>> due(found.count);
-    for (uint64 i = 0; i < found.count; ++i) {
-        std::vector<pat::NoticeKind> queued;
-        for (const std::optional<std::string> &name :
-             text_array_elements(found.rows[i].queued_kinds)) {
-            if (name) {
-                if (std::optional<pat::NoticeKind> kind = pat::notice_kind_named(*name)) {
-                    queued.push_back(*kind);
+        // The core decides which notice each is due, if any.
+        std::vector<uint64> due_rows;
+        std::vector<pat::NoticeKind> due_kinds;
+        for (uint64 i = 0; i < found.count; ++i) {
+            std::vector<pat::NoticeKind> queued_kinds;
+            for (const std::optional<std::string> &name :
+                 text_array_elements(found.rows[i].queued_kinds)) {
+                if (name) {
+                    if (std::optional<pat::NoticeKind> kind = pat::notice_kind_named(*name)) {
+                        queued_kinds.push_back(*kind);
+                    }
                 }
             }
-        }
-        due[i] =
-            pat::due_expiry_notice(found.rows[i].created_at, found.rows[i].expires_at, now, queued);
-    }
-
-    return with_owner_spi([&] {
-        int queued = 0;
-        for (uint64 i = 0; i < found.count; ++i) {
-            if (!due[i]) {
-                continue;
+            if (std::optional<pat::NoticeKind> due = pat::due_expiry_notice(
+                    found.rows[i].created_at, found.rows[i].expires_at, now, queued_kinds)) {
+                due_rows.push_back(i);
+                due_kinds.push_back(*due);
             }
-            const ExpiryCandidate &row = found.rows[i];
-            JsonObject details;
-            details.add_timestamptz("expires_at",
-                                    Field{TimestampTzGetDatum(row.expires_at), false});
-            queued +=
-                queue_notice(*due[i], row.user_id, row.token_id, row.name,
-                             pat::expiry_notice_due_at(*due[i], row.expires_at), details.finish())
-                    ? 1
-                    : 0;
         }
-        return queued;
-    });
+
+        if (!due_rows.empty()) {
+            queued += with_owner_spi([&] {
+                int n = static_cast<int>(due_rows.size());
+                auto column = [n] { return static_cast<Datum *>(palloc(sizeof(Datum) * n)); };
+                Datum *kinds = column(), *users = column(), *ids = column(), *names = column(),
+                      *due_ats = column(), *details = column();
+                for (int k = 0; k < n; ++k) {
+                    const ExpiryCandidate &row = found.rows[due_rows[k]];
+                    std::string_view kind = pat::notice_kind_name(due_kinds[k]);
+                    kinds[k] = PointerGetDatum(cstring_to_text_with_len(kind.data(), kind.size()));
+                    users[k] = PointerGetDatum(row.user_id);
+                    ids[k] = UUIDPGetDatum(row.token_id);
+                    names[k] = PointerGetDatum(row.name);
+                    due_ats[k] = TimestampTzGetDatum(
+                        pat::expiry_notice_due_at(due_kinds[k], row.expires_at));
+                    JsonObject object;
+                    object.add_timestamptz("expires_at",
+                                           Field{TimestampTzGetDatum(row.expires_at), false});
+                    details[k] = JsonbPGetDatum(object.finish());
+                }
+                Datum arrays[6] = {
+                    PointerGetDatum(construct_array(kinds, n, TEXTOID, -1, false, TYPALIGN_INT)),
+                    PointerGetDatum(construct_array(users, n, TEXTOID, -1, false, TYPALIGN_INT)),
+                    PointerGetDatum(
+                        construct_array(ids, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR)),
+                    PointerGetDatum(construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT)),
+                    PointerGetDatum(construct_array(due_ats, n, TIMESTAMPTZOID, sizeof(TimestampTz),
+                                                    FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)),
+                    PointerGetDatum(
+                        construct_array(details, n, JSONBOID, -1, false, TYPALIGN_INT))};
+                int inserted = static_cast<int>(
+                    run_kept_plan(insert_notices_plan, arrays, nullptr, false, SPI_OK_INSERT));
+                if (inserted > 0) {
+                    Async_Notify(kChannel, "");
+                }
+                return inserted;
+            });
+        }
+        if (found.count < static_cast<uint64>(kExpiryBatch)) {
+            break;
+        }
+        const ExpiryCandidate &last = found.rows[found.count - 1];
+        from = last.expires_at;
+        after = *last.token_id;
+    }
+    return queued;
 }
 
 }  // namespace pat::pg
