@@ -269,14 +269,7 @@ void pat_audit_launcher_main(Datum) {
 }
 
 void pat_audit_link_main(Datum database) {
-    pqsignal(SIGTERM, die);
-    BackgroundWorkerUnblockSignals();
-    BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(database), InvalidOid,
-                                              BGWORKER_BYPASS_ALLOWCONN);
-    SetCurrentStatementStartTimestamp();
-    StartTransactionCommand();
-    PushActiveSnapshot(GetTransactionSnapshot());
-    pgstat_report_activity(STATE_RUNNING, "pg_pat: linking audit rows");
+    pat::pg::begin_database_work(database, "pg_pat: linking audit rows");
     // Only where the extension is installed and has its pending table (1.5 or later).
     Oid pending = InvalidOid;
     volatile int64 linked = 0;

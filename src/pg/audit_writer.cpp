@@ -498,6 +498,19 @@ void lock_audit_chain() {
     note_audit_chain_locked();
 }
 
+void append_token_audit(const char *action, text *user_id, pg_uuid_t *token_id, text *token_name,
+                        Jsonb *old_data, Jsonb *new_data) {
+    AuditEntry entry;
+    entry.action = action;
+    entry.user_id = user_id;
+    entry.token_id = token_id;
+    entry.token_name = token_name;
+    entry.actor = audit_actor_for(user_id);
+    entry.old_data = old_data;
+    entry.new_data = new_data;
+    append_audit_entry(entry);
+}
+
 int64 append_audit_entry(const AuditEntry &entry) {
     if (entry.action == nullptr) {
         elog(ERROR, "an audit entry needs an action");

@@ -41,6 +41,12 @@ struct AuditEntry {
 // Callers first call register_audit_callbacks().
 int64 append_audit_entry(const AuditEntry &entry);
 
+// Appends a row about one token (its lifecycle rows, rotated, revoked_leaked, ...), attributed
+// to the token's user or pat_set_actor()'s actor (audit_actor_for). Pointers as in AuditEntry.
+// Plain PostgreSQL code, as append_audit_entry.
+void append_token_audit(const char *action, text *user_id, pg_uuid_t *token_id, text *token_name,
+                        Jsonb *old_data, Jsonb *new_data);
+
 // Links every pending row this transaction can see committed (and its own) into the chain, in
 // (batch, ordinal) order; returns how many (0 before 1.5). Takes the chain lock for the rest
 // of the transaction. Must run inside a transaction; may ereport.

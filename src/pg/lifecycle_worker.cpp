@@ -164,19 +164,10 @@ void pat_lifecycle_launcher_main(Datum) {
 }
 
 void pat_lifecycle_main(Datum database) {
-    pqsignal(SIGTERM, die);
-    BackgroundWorkerUnblockSignals();
-    BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(database), InvalidOid, 0);
-    SetCurrentStatementStartTimestamp();
-    StartTransactionCommand();
-    PushActiveSnapshot(GetTransactionSnapshot());
-    pgstat_report_activity(STATE_RUNNING, "pg_pat: token lifecycle");
+    pat::pg::begin_database_work(database, "pg_pat: token lifecycle");
     (void)pat::pg::guarded([] {
         pat::pg::run_lifecycle();
         return static_cast<Datum>(0);
     });
-    PopActiveSnapshot();
-    CommitTransactionCommand();
-    pgstat_report_activity(STATE_IDLE, nullptr);
-    proc_exit(0);
+    pat::pg::end_database_work();
 }

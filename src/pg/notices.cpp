@@ -30,7 +30,8 @@ const char kInsertNotice[] =
 // Active tokens expiring within the loosest threshold, or expired within the window, that have
 // not had their "expired" notice, with the kinds queued for each; no successor (a rotated token
 // is replaced, its owner knows). In (expires_at, token_id) order from a key, a batch at a time,
-// so a round holds one batch in memory and each batch starts where the last ended.
+// so a round holds one batch in memory and each batch starts where the last ended (the row
+// comparison implies expires_at >= $1, which is spelled out for tokens_expires_at_idx).
 const char kExpiryCandidates[] =
     "SELECT t.token_id, t.user_id, t.name, t.created_at, t.expires_at,"
     " ARRAY(SELECT n.kind FROM pat.notices n WHERE n.token_id OPERATOR(pg_catalog.=) t.token_id)"
@@ -142,15 +143,9 @@ bool record_token_event(pat::NoticeKind kind, HeapTuple tuple, TupleDesc desc, T
         return false;
     }
     std::string_view action = pat::notice_kind_name(kind);
-    AuditEntry entry;
-    entry.action = pnstrdup(action.data(), action.size());
-    entry.user_id = user_id;
-    entry.token_id = token_id;
-    entry.token_name = name;
-    entry.actor = audit_actor_for(user_id);
-    entry.new_data = details;
     register_audit_callbacks();
-    append_audit_entry(entry);
+    append_token_audit(pnstrdup(action.data(), action.size()), user_id, token_id, name, nullptr,
+                       details);
     return true;
 }
 

@@ -352,18 +352,12 @@ RotationSource lock_for_rotation(pg_uuid_t *token_id) {
 // Audit action "rotated" on the old token, naming its successor.
 void record_rotation(pg_uuid_t *old_id, const RotationSource &old, const pg_uuid_t &new_id) {
     std::string successor = uuid_text(new_id);
-    pat::pg::AuditEntry entry;
-    entry.action = "rotated";
-    entry.user_id = old.user_id;
-    entry.token_id = old_id;
-    entry.token_name = old.name;
-    entry.actor = pat::pg::audit_actor_for(old.user_id);
     pat::pg::register_audit_callbacks();
     call_pg([&] {
         pat::pg::JsonObject object;
         object.add_string("rotated_to", successor.c_str());
-        entry.new_data = object.finish();
-        pat::pg::append_audit_entry(entry);
+        pat::pg::append_token_audit("rotated", old.user_id, old_id, old.name, nullptr,
+                                    object.finish());
     });
 }
 

@@ -36,15 +36,10 @@ TokenColumns token_columns(Relation relation) {
 // Appends one lifecycle row about the token in tuple. Plain PostgreSQL code.
 void append_lifecycle(const char *action, HeapTuple tuple, TupleDesc desc,
                       const TokenColumns &columns, Jsonb *old_data, Jsonb *new_data) {
-    pat::pg::AuditEntry entry;
-    entry.action = action;
-    entry.user_id = DatumGetTextPP(field(tuple, desc, columns.user_id).value);
-    entry.token_id = DatumGetUUIDP(field(tuple, desc, columns.token_id).value);
-    entry.token_name = DatumGetTextPP(field(tuple, desc, columns.name).value);
-    entry.actor = pat::pg::audit_actor_for(entry.user_id);
-    entry.old_data = old_data;
-    entry.new_data = new_data;
-    pat::pg::append_audit_entry(entry);
+    pat::pg::append_token_audit(action, DatumGetTextPP(field(tuple, desc, columns.user_id).value),
+                                DatumGetUUIDP(field(tuple, desc, columns.token_id).value),
+                                DatumGetTextPP(field(tuple, desc, columns.name).value), old_data,
+                                new_data);
 }
 
 // The rows of one trigger event. Plain PostgreSQL code (JsonObject owns nothing that needs a

@@ -96,14 +96,7 @@ void pat_usage_launcher_main(Datum) {
 }
 
 void pat_usage_flush_main(Datum database) {
-    pqsignal(SIGTERM, die);
-    BackgroundWorkerUnblockSignals();
-    BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(database), InvalidOid,
-                                              BGWORKER_BYPASS_ALLOWCONN);
-    SetCurrentStatementStartTimestamp();
-    StartTransactionCommand();
-    PushActiveSnapshot(GetTransactionSnapshot());
-    pgstat_report_activity(STATE_RUNNING, "pg_pat: writing usage");
+    pat::pg::begin_database_work(database, "pg_pat: writing usage");
     if (OidIsValid(get_extension_oid("pg_pat", true))) {
         pat::pg::flush_usage();
     } else {
@@ -112,8 +105,5 @@ void pat_usage_flush_main(Datum database) {
                              "pg_pat extension",
                              dropped, get_database_name(MyDatabaseId))));
     }
-    PopActiveSnapshot();
-    CommitTransactionCommand();
-    pgstat_report_activity(STATE_IDLE, nullptr);
-    proc_exit(0);
+    pat::pg::end_database_work();
 }

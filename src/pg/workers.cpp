@@ -40,6 +40,24 @@ void wait_for_worker_exit(BackgroundWorkerHandle *handle) {
 
 }  // namespace
 
+void begin_database_work(Datum database, const char *activity) {
+    pqsignal(SIGTERM, die);
+    BackgroundWorkerUnblockSignals();
+    BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(database), InvalidOid,
+                                              BGWORKER_BYPASS_ALLOWCONN);
+    SetCurrentStatementStartTimestamp();
+    StartTransactionCommand();
+    PushActiveSnapshot(GetTransactionSnapshot());
+    pgstat_report_activity(STATE_RUNNING, activity);
+}
+
+void end_database_work() {
+    PopActiveSnapshot();
+    CommitTransactionCommand();
+    pgstat_report_activity(STATE_IDLE, nullptr);
+    proc_exit(0);
+}
+
 void register_launcher(const char *function, const char *name, BgWorkerStartTime start) {
     BackgroundWorker worker;
     fill_worker(&worker, function, name, start);

@@ -19,4 +19,10 @@ void start_launcher();
 bool run_database_worker(const char *function, const char *name, Oid database,
                          BgWorkerStartTime start);
 
+// In a database worker's main: SIGTERM ends it, a connection to database (whether or not it
+// accepts connections now), and a transaction with a snapshot, shown as activity. Then the
+// work, then end_database_work(), which commits and exits the process.
+void begin_database_work(Datum database, const char *activity);
+[[noreturn]] void end_database_work();
+
 }  // namespace pat::pg
