@@ -4,6 +4,7 @@
 #include "core/notice.hpp"
 #include "pg/guard.hpp"
 #include "pg/json_object.hpp"
+#include "pg/lifecycle_visits.hpp"
 #include "pg/notices.hpp"
 #include "pg/settings.hpp"
 #include "pg/spi_support.hpp"
@@ -63,9 +64,15 @@ void lifecycle_round() {
     }
     Oid databases[kMaxDatabasesPerRound];
     int count = databases_to_visit(databases, kMaxDatabasesPerRound);
+    begin_lifecycle_round();
     for (int i = 0; i < count && !ShutdownRequestPending; ++i) {
+        if (!lifecycle_visit_needed(databases[i])) {
+            continue;
+        }
+        expect_lifecycle_report();
         (void)run_database_worker("pat_lifecycle_main", "pg_pat lifecycle", databases[i],
                                   BgWorkerStart_RecoveryFinished);
+        take_lifecycle_report(databases[i]);
     }
 }
 
@@ -102,6 +109,7 @@ void run_lifecycle() {
         return OidIsValid(get_extension_oid("pg_pat", true)) &&
                OidIsValid(known_pat_relation("notices"));
     });
+    call_pg([&] { report_lifecycle_visit(has_lifecycle); });
     if (!has_lifecycle) {
         return;
     }
@@ -134,6 +142,7 @@ void setup_lifecycle_worker() {
                             PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
     register_launcher("pat_lifecycle_launcher_main", "pg_pat lifecycle launcher",
                       BgWorkerStart_RecoveryFinished);
+    setup_lifecycle_visits();
 }
 
 }  // namespace pat::pg
