@@ -5,6 +5,7 @@
 #include "pg/audit_writer.hpp"
 #include "pg/postgres.hpp"
 #include "pg/spi_support.hpp"
+#include "pg/utility_hook.hpp"
 
 namespace pat::pg {
 
@@ -48,19 +49,6 @@ void refuse(const char *what, const char *detail) {
                     errhint("Update the extension with ALTER EXTENSION pg_pat UPDATE.")));
 }
 
-// The next hook, or PostgreSQL's own ProcessUtility.
-void run_utility(PlannedStmt *statement, const char *query, bool read_only_tree,
-                 ProcessUtilityContext context, ParamListInfo params, QueryEnvironment *environment,
-                 DestReceiver *destination, QueryCompletion *completion) {
-    if (previous_process_utility != nullptr) {
-        previous_process_utility(statement, query, read_only_tree, context, params, environment,
-                                 destination, completion);
-    } else {
-        standard_ProcessUtility(statement, query, read_only_tree, context, params, environment,
-                                destination, completion);
-    }
-}
-
 void guard_audit_tables(PlannedStmt *statement, const char *query, bool read_only_tree,
                         ProcessUtilityContext context, ParamListInfo params,
                         QueryEnvironment *environment, DestReceiver *destination,
@@ -88,16 +76,16 @@ void guard_audit_tables(PlannedStmt *statement, const char *query, bool read_onl
         }
     }
     if (!copy_in) {
-        run_utility(statement, query, read_only_tree, context, params, environment, destination,
-                    completion);
+        run_next_utility(previous_process_utility, statement, query, read_only_tree, context,
+                         params, environment, destination, completion);
     } else {
         // Only a COPY into the audit tables needs the flag, unset however it ends.
         bool was_copying = copying;
         copying = true;
         PG_TRY();
         {
-            run_utility(statement, query, read_only_tree, context, params, environment, destination,
-                        completion);
+            run_next_utility(previous_process_utility, statement, query, read_only_tree, context,
+                             params, environment, destination, completion);
         }
         PG_FINALLY();
         { copying = was_copying; }

@@ -3,6 +3,8 @@
 // Plain PostgreSQL code: nothing here owns a C++ object.
 #include "pg/lifecycle_visits.hpp"
 
+#include "pg/utility_hook.hpp"
+
 namespace pat::pg {
 
 namespace {
@@ -84,13 +86,8 @@ void note_extension_statements(PlannedStmt *statement, const char *query, bool r
                                QueryEnvironment *environment, DestReceiver *destination,
                                QueryCompletion *completion) {
     Node *tree = statement->utilityStmt;
-    if (previous_process_utility != nullptr) {
-        previous_process_utility(statement, query, read_only_tree, context, params, environment,
-                                 destination, completion);
-    } else {
-        standard_ProcessUtility(statement, query, read_only_tree, context, params, environment,
-                                destination, completion);
-    }
+    run_next_utility(previous_process_utility, statement, query, read_only_tree, context, params,
+                     environment, destination, completion);
     if (IsA(tree, CreateExtensionStmt) || IsA(tree, AlterExtensionStmt)) {
         extension_changed = true;
     } else if (is_commit_prepared(tree)) {
