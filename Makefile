@@ -32,3 +32,11 @@ include $(PGXS)
 override CPPFLAGS := $(patsubst -I$(includedir_server),-isystem $(includedir_server),$(CPPFLAGS))
 # The LLVM bitcode for JIT inlining is compiled with clang and without PG_CXXFLAGS by default.
 COMPILE.cxx.bc += $(PG_CXXFLAGS)
+
+# A PGXN release archive of the committed tree (HEAD), as PGXN takes it: pg_pat-<version>.zip
+# with every tracked file under pg_pat-<version>/, the version being META.json's.
+DIST_VERSION = $(shell sed -nE '0,/"version"/s/.*"version": "([^"]+)".*/\1/p' $(srcdir)/META.json)
+dist:
+	git -C $(srcdir) archive --format=zip --prefix=pg_pat-$(DIST_VERSION)/ \
+		-o $(CURDIR)/pg_pat-$(DIST_VERSION).zip HEAD
+.PHONY: dist
