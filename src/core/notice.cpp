@@ -110,6 +110,29 @@ std::int64_t expiry_notice_due_at(NoticeKind kind, std::int64_t expires_at) noex
     return expires_at - expiry_notice_threshold(kind);
 }
 
+std::vector<ExpiresRange> expiry_round_ranges(std::int64_t now, std::optional<std::int64_t> since) {
+    if (!since) {
+        return {{now - kExpiredNoticeWindow, now + kExpiryNoticeHorizon}};
+    }
+    std::vector<ExpiresRange> ranges;
+    for (NoticeKind kind : kExpiryNotices) {
+        std::int64_t threshold = expiry_notice_threshold(kind);
+        ranges.push_back({*since + threshold, now + threshold + 1});
+    }
+    return ranges;
+}
+
+std::int64_t first_expiry_crossing(std::int64_t created_at, std::int64_t expires_at) noexcept {
+    // Loosest first: the first threshold crossed after creation is the earliest.
+    for (NoticeKind kind : kExpiryNotices) {
+        std::int64_t crossing = expiry_notice_due_at(kind, expires_at);
+        if (kind == NoticeKind::kExpired || crossing > created_at) {
+            return crossing;
+        }
+    }
+    return expires_at;
+}
+
 void require_notice_batch(std::int64_t max) {
     if (max < 1 || max > kMaxNoticesPerTake) {
         throw Error(sqlstate::kInvalidParameterValue,

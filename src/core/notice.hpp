@@ -56,6 +56,24 @@ std::optional<NoticeKind> due_expiry_notice(std::int64_t created_at, std::int64_
 // When an expiry notice became due: expires_at - its threshold.
 std::int64_t expiry_notice_due_at(NoticeKind kind, std::int64_t expires_at) noexcept;
 
+// A range of expires_at, [from, to).
+struct ExpiresRange {
+    std::int64_t from;
+    std::int64_t to;
+};
+
+// The expires_at a round at now reads. In full (no since): every token that can be due,
+// [now - kExpiredNoticeWindow, now + kExpiryNoticeHorizon). After a complete round at since
+// that saw every token whose notice could fall due up to now: only the tokens one of whose
+// notices fell due in between, for each threshold [since + threshold, now + threshold]
+// (inclusive, so an instant on either edge is read twice rather than never), loosest first.
+std::vector<ExpiresRange> expiry_round_ranges(std::int64_t now, std::optional<std::int64_t> since);
+
+// The earliest instant at which one of a token's expiry notices falls due: expires_at - the
+// loosest threshold it was made with more than (others it never gets), else expires_at
+// ("expired" has no such rule). A round after that instant must see the token.
+std::int64_t first_expiry_crossing(std::int64_t created_at, std::int64_t expires_at) noexcept;
+
 // 22023 unless 1 <= max <= kMaxNoticesPerTake.
 inline constexpr std::int64_t kMaxNoticesPerTake = 1000;
 void require_notice_batch(std::int64_t max);

@@ -4,7 +4,7 @@
 #include "core/notice.hpp"
 #include "pg/guard.hpp"
 #include "pg/json_object.hpp"
-#include "pg/lifecycle_visits.hpp"
+#include "pg/lifecycle_schedule.hpp"
 #include "pg/notices.hpp"
 #include "pg/settings.hpp"
 #include "pg/spi_support.hpp"
@@ -58,21 +58,34 @@ int databases_to_visit(Oid *databases, int max) {
     return count;
 }
 
+// What the launcher tells a worker, in bgw_extra.
+struct WorkerArguments {
+    bool incremental;
+    TimestampTz since;  // with incremental: the last round's time
+};
+
+// What the worker found, reported once its transaction committed.
+bool found_lifecycle = false;
+TimestampTz round_now = 0;
+
 void lifecycle_round() {
     if (RecoveryInProgress()) {
         return;  // a standby writes nothing; the primary's round covers its tokens
     }
     Oid databases[kMaxDatabasesPerRound];
     int count = databases_to_visit(databases, kMaxDatabasesPerRound);
-    begin_lifecycle_round();
+    keep_lifecycle_plans(databases, count);
     for (int i = 0; i < count && !ShutdownRequestPending; ++i) {
-        if (!lifecycle_visit_needed(databases[i])) {
+        TimestampTz now = GetCurrentTimestamp();
+        LifecycleVisit visit = plan_lifecycle_visit(databases[i], now);
+        if (!visit.needed) {
             continue;
         }
+        WorkerArguments arguments = {visit.since.has_value(), visit.since.value_or(0)};
         expect_lifecycle_report();
         (void)run_database_worker("pat_lifecycle_main", "pg_pat lifecycle", databases[i],
-                                  BgWorkerStart_RecoveryFinished);
-        take_lifecycle_report(databases[i]);
+                                  BgWorkerStart_RecoveryFinished, &arguments, sizeof(arguments));
+        take_lifecycle_report(databases[i], visit, now);
     }
 }
 
@@ -103,17 +116,22 @@ int revoke_inactive_tokens(const Interval *max_inactivity, TimestampTz now) {
 }
 
 // One database's round, in the worker's transaction.
-void run_lifecycle() {
-    bool has_lifecycle = call_pg([] {
+void run_lifecycle(const WorkerArguments &arguments) {
+    found_lifecycle = call_pg([] {
         // No pg_pat here, or one before 1.8: nothing to do.
         return OidIsValid(get_extension_oid("pg_pat", true)) &&
                OidIsValid(known_pat_relation("notices"));
     });
-    call_pg([&] { report_lifecycle_visit(has_lifecycle); });
-    if (!has_lifecycle) {
+    if (!found_lifecycle) {
+        call_pg([] {
+            ereport(DEBUG1, (errmsg("pg_pat lifecycle: skipping database \"%s\" until an extension "
+                                    "is created or updated there: it has no pg_pat 1.8 or later",
+                                    get_database_name(MyDatabaseId))));
+        });
         return;
     }
     TimestampTz now = GetCurrentTransactionStartTimestamp();
+    round_now = now;
     int revoked = 0;
     if (const Interval *max_inactivity = max_inactivity_interval()) {
         revoked = call_pg([&] {
@@ -122,14 +140,27 @@ void run_lifecycle() {
             return revoke_inactive_tokens(max_inactivity, now);
         });
     }
-    int queued = queue_expiry_notices(now);
-    if (revoked > 0 || queued > 0) {
-        call_pg([&] {
+    std::optional<TimestampTz> since;
+    if (arguments.incremental) {
+        since = arguments.since;
+    }
+    TimestampTz started = GetCurrentTimestamp();
+    ExpiryRound round = queue_expiry_notices(now, since);
+    call_pg([&] {
+        long seconds = 0;
+        int microseconds = 0;
+        TimestampDifference(started, GetCurrentTimestamp(), &seconds, &microseconds);
+        ereport(DEBUG1, (errmsg("pg_pat lifecycle: %s round in database \"%s\": %lld tokens "
+                                "read, %d notices queued, %.3f ms",
+                                since ? "incremental" : "full", get_database_name(MyDatabaseId),
+                                static_cast<long long>(round.read), round.queued,
+                                seconds * 1000.0 + microseconds / 1000.0)));
+        if (revoked > 0 || round.queued > 0) {
             ereport(LOG, (errmsg("pg_pat revoked %d inactive tokens and queued %d expiry notices "
                                  "in database \"%s\"",
-                                 revoked, queued, get_database_name(MyDatabaseId))));
-        });
-    }
+                                 revoked, round.queued, get_database_name(MyDatabaseId))));
+        }
+    });
 }
 
 }  // namespace
@@ -142,7 +173,7 @@ void setup_lifecycle_worker() {
                             PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
     register_launcher("pat_lifecycle_launcher_main", "pg_pat lifecycle launcher",
                       BgWorkerStart_RecoveryFinished);
-    setup_lifecycle_visits();
+    setup_lifecycle_schedule();
 }
 
 }  // namespace pat::pg
@@ -172,11 +203,17 @@ void pat_lifecycle_launcher_main(Datum) {
     proc_exit(0);
 }
 
+// Reports only after the commit: a round that failed to commit is not one the next can
+// continue from.
 void pat_lifecycle_main(Datum database) {
+    pat::pg::WorkerArguments arguments;
+    memcpy(&arguments, MyBgworkerEntry->bgw_extra, sizeof(arguments));
     pat::pg::begin_database_work(database, "pg_pat: token lifecycle");
-    (void)pat::pg::guarded([] {
-        pat::pg::run_lifecycle();
+    (void)pat::pg::guarded([&] {
+        pat::pg::run_lifecycle(arguments);
         return static_cast<Datum>(0);
     });
-    pat::pg::end_database_work();
+    pat::pg::commit_database_work();
+    pat::pg::report_lifecycle_visit(pat::pg::found_lifecycle, pat::pg::round_now);
+    proc_exit(0);
 }

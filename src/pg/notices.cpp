@@ -27,7 +27,7 @@ const char kInsertNotice[] =
     "INSERT INTO pat.notices (kind, user_id, token_id, token_name, due_at, details)"
     " VALUES ($1, $2, $3, $4, $5, COALESCE($6, '{}'::pg_catalog.jsonb))"
     " ON CONFLICT ON CONSTRAINT notices_token_kind_key DO NOTHING";
-// Active tokens expiring within the loosest threshold, or expired within the window, that have
+// Active tokens expiring in [$1, $2) (a round's range, core's expiry_round_ranges) that have
 // not had their "expired" notice, with the kinds queued for each; no successor (a rotated token
 // is replaced, its owner knows). In (expires_at, token_id) order from a key, a batch at a time,
 // so a round holds one batch in memory and each batch starts where the last ended (the row
@@ -149,18 +149,20 @@ bool record_token_event(pat::NoticeKind kind, HeapTuple tuple, TupleDesc desc, T
     return true;
 }
 
-int queue_expiry_notices(TimestampTz now) {
+namespace {
+
+// Queues the notices due at now of the tokens expiring in range, a batch at a time.
+ExpiryRound queue_in_range(TimestampTz now, pat::ExpiresRange range) {
     struct Candidates {
         ExpiryCandidate *rows;
         uint64 count;
     };
-    TimestampTz from = now - pat::kExpiredNoticeWindow;
+    TimestampTz from = range.from;
     pg_uuid_t after = {};  // the nil uuid: before every token expiring at from
-    int queued = 0;
+    ExpiryRound round = {0, 0};
     for (;;) {
         Candidates found = with_owner_spi([&] {
-            Datum arguments[4] = {TimestampTzGetDatum(from),
-                                  TimestampTzGetDatum(now + pat::kExpiryNoticeHorizon),
+            Datum arguments[4] = {TimestampTzGetDatum(from), TimestampTzGetDatum(range.to),
                                   UUIDPGetDatum(&after), Int32GetDatum(kExpiryBatch)};
             uint64 count =
                 run_kept_plan(expiry_candidates_plan, arguments, nullptr, true, SPI_OK_SELECT);
@@ -184,6 +186,7 @@ int queue_expiry_notices(TimestampTz now) {
         if (found.count == 0) {
             break;
         }
+        round.read += static_cast<int64>(found.count);
 
         // The core decides which notice each is due, if any.
         std::vector<uint64> due_rows;
@@ -206,7 +209,7 @@ int queue_expiry_notices(TimestampTz now) {
         }
 
         if (!due_rows.empty()) {
-            queued += with_owner_spi([&] {
+            round.queued += with_owner_spi([&] {
                 int n = static_cast<int>(due_rows.size());
                 auto column = [n] { return static_cast<Datum *>(palloc(sizeof(Datum) * n)); };
                 Datum *kinds = column(), *users = column(), *ids = column(), *names = column(),
@@ -250,7 +253,19 @@ int queue_expiry_notices(TimestampTz now) {
         from = last.expires_at;
         after = *last.token_id;
     }
-    return queued;
+    return round;
+}
+
+}  // namespace
+
+ExpiryRound queue_expiry_notices(TimestampTz now, std::optional<TimestampTz> since) {
+    ExpiryRound total = {0, 0};
+    for (pat::ExpiresRange range : pat::expiry_round_ranges(now, since)) {
+        ExpiryRound round = queue_in_range(now, range);
+        total.queued += round.queued;
+        total.read += round.read;
+    }
+    return total;
 }
 
 }  // namespace pat::pg
@@ -259,7 +274,8 @@ int queue_expiry_notices(TimestampTz now) {
 // every pat.lifecycle_interval.
 PAT_FUNCTION(pat_queue_notices) {
     pat::pg::require_outside_token_context("pat_queue_notices");
-    PG_RETURN_INT32(pat::pg::queue_expiry_notices(GetCurrentTransactionStartTimestamp()));
+    PG_RETURN_INT32(
+        pat::pg::queue_expiry_notices(GetCurrentTransactionStartTimestamp(), std::nullopt).queued);
 }
 
 // pat_take_notices(max DEFAULT 100): up to max untaken notices, oldest first, marked taken. Rows

@@ -5,6 +5,8 @@
 
 #include "pg/postgres.hpp"
 
+#include <optional>
+
 #include "core/notice.hpp"
 
 namespace pat::pg {
@@ -18,9 +20,17 @@ bool has_notices();
 bool queue_notice(pat::NoticeKind kind, text *user_id, pg_uuid_t *token_id, text *token_name,
                   TimestampTz due_at, Jsonb *details);
 
-// Queues the expiry notices due at now (core's due_expiry_notice) and returns how many. Opens
-// its own SPI as the owner of pg_pat's tables; may throw PgError.
-int queue_expiry_notices(TimestampTz now);
+// What an expiry round did.
+struct ExpiryRound {
+    int queued;  // notices
+    int64 read;  // candidate tokens
+};
+
+// Queues the expiry notices due at now (core's due_expiry_notice). In full without since; with
+// since, the time of a complete earlier round, only from the tokens one of whose notices fell
+// due in between (core's expiry_round_ranges). Opens its own SPI as the owner of pg_pat's
+// tables; may throw PgError.
+ExpiryRound queue_expiry_notices(TimestampTz now, std::optional<TimestampTz> since);
 
 // An event about the token in columns 1 to 3 of tuple (token_id, user_id, name): queues the
 // notice of kind and, when it is new, appends the audit row of the same name with details as

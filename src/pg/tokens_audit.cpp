@@ -5,13 +5,15 @@
 // restored log already (pat.tokens_before_insert lets only a superuser load such rows).
 //
 // old_data and new_data are what jsonb_build_object() gave in 1.1-1.3, built here without an
-// executor per row.
+// executor per row. The trigger also tells the lifecycle schedule of the changes its
+// incremental rounds could miss (lifecycle_schedule.hpp).
 #include "core/error.hpp"
 #include "pg/audit_state.hpp"
 #include "pg/audit_writer.hpp"
 #include "pg/convert.hpp"
 #include "pg/guard.hpp"
 #include "pg/json_object.hpp"
+#include "pg/lifecycle_schedule.hpp"
 #include "pg/spi_support.hpp"
 #include "pg/token_context.hpp"
 
@@ -52,6 +54,11 @@ void audit_event(TriggerData *trigger) {
     if (TRIGGER_FIRED_BY_INSERT(event)) {
         HeapTuple row = trigger->tg_trigtuple;
         Field created_at = field(row, desc, columns.created_at);
+        Field expires_at = field(row, desc, columns.expires_at);
+        if (!created_at.is_null && !expires_at.is_null) {
+            pat::pg::note_token_inserted(DatumGetTimestampTz(created_at.value),
+                                         DatumGetTimestampTz(expires_at.value));
+        }
         if (!created_at.is_null &&
             DatumGetTimestampTz(created_at.value) < GetCurrentTransactionStartTimestamp()) {
             return;  // restored, not created
@@ -108,6 +115,11 @@ void audit_event(TriggerData *trigger) {
     }
     Field revoked_before = field(old_row, desc, columns.revoked_at);
     Field revoked_after = field(new_row, desc, columns.revoked_at);
+    if (pat::pg::column_changed(old_row, new_row, desc, columns.created_at) ||
+        pat::pg::column_changed(old_row, new_row, desc, columns.expires_at) ||
+        (!revoked_before.is_null && revoked_after.is_null)) {
+        pat::pg::note_full_round_needed();  // notices may have fallen due out of any range
+    }
     if (revoked_before.is_null && !revoked_after.is_null) {
         JsonObject revoked;
         revoked.add_timestamptz("revoked_at", revoked_after);

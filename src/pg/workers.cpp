@@ -51,10 +51,14 @@ void begin_database_work(Datum database, const char *activity) {
     pgstat_report_activity(STATE_RUNNING, activity);
 }
 
-void end_database_work() {
+void commit_database_work() {
     PopActiveSnapshot();
     CommitTransactionCommand();
     pgstat_report_activity(STATE_IDLE, nullptr);
+}
+
+void end_database_work() {
+    commit_database_work();
     proc_exit(0);
 }
 
@@ -73,11 +77,15 @@ void start_launcher() {
 }
 
 bool run_database_worker(const char *function, const char *name, Oid database,
-                         BgWorkerStartTime start) {
+                         BgWorkerStartTime start, const void *extra, size_t extra_size) {
     BackgroundWorker worker;
     fill_worker(&worker, function, name, start);
     worker.bgw_restart_time = BGW_NEVER_RESTART;
     worker.bgw_main_arg = ObjectIdGetDatum(database);
+    Assert(extra_size <= BGW_EXTRALEN);
+    if (extra != nullptr) {
+        memcpy(worker.bgw_extra, extra, extra_size);
+    }
     worker.bgw_notify_pid = MyProcPid;
     BackgroundWorkerHandle *handle = nullptr;
     if (!RegisterDynamicBackgroundWorker(&worker, &handle)) {

@@ -76,6 +76,93 @@ TEST(Notice, DueAt) {
     EXPECT_EQ(pat::expiry_notice_due_at(NoticeKind::kExpired, 10 * kDay), 10 * kDay);
 }
 
+bool in_ranges(std::int64_t expires_at, const std::vector<pat::ExpiresRange> &ranges) {
+    for (const pat::ExpiresRange &range : ranges) {
+        if (expires_at >= range.from && expires_at < range.to) {
+            return true;
+        }
+    }
+    return false;
+}
+
+TEST(Notice, AFullRoundReadsEveryTokenThatCanBeDue) {
+    const std::int64_t now = 1000 * kDay;
+    std::vector<pat::ExpiresRange> full = pat::expiry_round_ranges(now, std::nullopt);
+    ASSERT_EQ(full.size(), 1u);
+    EXPECT_EQ(full[0].from, now - pat::kExpiredNoticeWindow);
+    EXPECT_EQ(full[0].to, now + pat::kExpiryNoticeHorizon);
+    // Anything due at now lies in it.
+    for (std::int64_t left = -10 * kDay; left <= 70 * kDay; left += kDay / 7) {
+        if (due(120 * kDay, left)) {
+            EXPECT_TRUE(in_ranges(now + left, full)) << left;
+        }
+    }
+}
+
+// The claim the worker's rounds rest on: after a complete round at since, a token that is due a
+// notice at now which it was not due at since has its expires_at in the ranges of a round since.
+TEST(Notice, ARoundSinceTheLastReadsEveryNoticeThatFellDueInBetween) {
+    const std::int64_t since = 1000 * kDay;
+    const std::int64_t steps[] = {1, kSecond, 60 * kSecond, kDay, 9 * kDay};
+    const std::int64_t lifetimes[] = {3600 * kSecond, kDay,      kDay + 1,  7 * kDay,
+                                      7 * kDay + 1,   30 * kDay, 90 * kDay, 400 * kDay};
+    int checked = 0;
+    for (std::int64_t step : steps) {
+        const std::int64_t now = since + step;
+        std::vector<pat::ExpiresRange> ranges = pat::expiry_round_ranges(now, since);
+        // expires_at around every threshold edge of both instants.
+        std::vector<std::int64_t> edges;
+        for (NoticeKind kind : pat::kExpiryNotices) {
+            std::int64_t threshold = pat::expiry_notice_threshold(kind);
+            for (std::int64_t at : {since, now}) {
+                for (std::int64_t d : {-2, -1, 0, 1, 2}) {
+                    edges.push_back(at + threshold + d);
+                }
+            }
+        }
+        for (std::int64_t expires_at : edges) {
+            for (std::int64_t lifetime : lifetimes) {
+                std::int64_t created_at = std::min(since, expires_at) - lifetime;
+                std::optional<NoticeKind> then =
+                    pat::due_expiry_notice(created_at, expires_at, since, {});
+                std::vector<NoticeKind> queued;
+                if (then) {
+                    queued.push_back(*then);
+                }
+                if (pat::due_expiry_notice(created_at, expires_at, now, queued)) {
+                    ++checked;
+                    EXPECT_TRUE(in_ranges(expires_at, ranges))
+                        << "step " << step << " expires " << expires_at - since << " lifetime "
+                        << lifetime;
+                }
+            }
+        }
+    }
+    EXPECT_GT(checked, 50);
+}
+
+TEST(Notice, FirstExpiryCrossing) {
+    const std::int64_t created = 1000 * kDay;
+    // Made for 90 days: "60 days" falls due 30 days in.
+    EXPECT_EQ(pat::first_expiry_crossing(created, created + 90 * kDay), created + 30 * kDay);
+    // Made for exactly 7 days: never "7 days"; "1 day" 6 days in.
+    EXPECT_EQ(pat::first_expiry_crossing(created, created + 7 * kDay), created + 6 * kDay);
+    // Made for an hour: only "expired".
+    EXPECT_EQ(pat::first_expiry_crossing(created, created + 3600 * kSecond),
+              created + 3600 * kSecond);
+    // Expired when made (a restored or back-dated row): at once.
+    EXPECT_EQ(pat::first_expiry_crossing(created, created - kDay), created - kDay);
+    // Nothing is due before it; something is due just after it.
+    for (std::int64_t lifetime : {3600 * kSecond, 7 * kDay, 7 * kDay + 1, 45 * kDay, 90 * kDay}) {
+        std::int64_t expires = created + lifetime;
+        std::int64_t crossing = pat::first_expiry_crossing(created, expires);
+        EXPECT_EQ(pat::due_expiry_notice(created, expires, crossing - 1, {}), std::nullopt)
+            << lifetime;
+        EXPECT_NE(pat::due_expiry_notice(created, expires, crossing + 1, {}), std::nullopt)
+            << lifetime;
+    }
+}
+
 TEST(Notice, BatchSize) {
     EXPECT_NO_THROW(pat::require_notice_batch(1));
     EXPECT_NO_THROW(pat::require_notice_batch(1000));
