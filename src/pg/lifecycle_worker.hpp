@@ -1,9 +1,9 @@
 // The lifecycle launcher: every pat.lifecycle_interval, on a primary, a short-lived worker in
-// each database that accepts connections (but those known to lack pg_pat 1.8,
-// lifecycle_visits.hpp) queues the expiry notices due (notices.hpp) and, when
+// each database that accepts connections queues the expiry notices due (notices.hpp) and, when
 // pat.max_inactivity is set, revokes the tokens unused for longer (audit action
 // revoked_inactive, notice revoked_inactive), after writing out pending usage so that a token
-// used a moment ago is not taken for unused.
+// used a moment ago is not taken for unused. Which databases it visits, and how much of each a
+// round reads, is lifecycle_schedule.hpp's.
 #pragma once
 
 #include "pg/postgres.hpp"

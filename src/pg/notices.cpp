@@ -27,9 +27,10 @@ const char kInsertNotice[] =
     "INSERT INTO pat.notices (kind, user_id, token_id, token_name, due_at, details)"
     " VALUES ($1, $2, $3, $4, $5, COALESCE($6, '{}'::pg_catalog.jsonb))"
     " ON CONFLICT ON CONSTRAINT notices_token_kind_key DO NOTHING";
-// Active tokens expiring in [$1, $2) (a round's range, core's expiry_round_ranges) that have
-// not had their "expired" notice, with the kinds queued for each; no successor (a rotated token
-// is replaced, its owner knows). In (expires_at, token_id) order from a key, a batch at a time,
+// Active tokens expiring in [$1, $2) (a round's range, core's expiry_round_ranges), with the
+// kinds queued for each (the core finds nothing due for one given "expired"; a second probe of
+// pat.notices per token to leave those out took a full round from 1.0x the hand-written query's
+// time to 1.9x); no successor (a rotated token is replaced, its owner knows). In (expires_at, token_id) order from a key, a batch at a time,
 // so a round holds one batch in memory and each batch starts where the last ended (the row
 // comparison implies expires_at >= $1, which is spelled out for tokens_expires_at_idx).
 const char kExpiryCandidates[] =
@@ -41,9 +42,6 @@ const char kExpiryCandidates[] =
     " AND t.revoked_at IS NULL"
     " AND NOT EXISTS (SELECT FROM pat.tokens s"
     "  WHERE s.rotated_from OPERATOR(pg_catalog.=) t.token_id)"
-    " AND NOT EXISTS (SELECT FROM pat.notices n"
-    "  WHERE n.token_id OPERATOR(pg_catalog.=) t.token_id AND n.kind OPERATOR(pg_catalog.=)"
-    "  'expired')"
     " ORDER BY t.expires_at, t.token_id LIMIT $4";
 // One batch of notices in one statement.
 const char kInsertNotices[] =
