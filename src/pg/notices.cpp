@@ -27,13 +27,12 @@ const char kInsertNotice[] =
     "INSERT INTO pat.notices (kind, user_id, token_id, token_name, due_at, details)"
     " VALUES ($1, $2, $3, $4, $5, COALESCE($6, '{}'::pg_catalog.jsonb))"
     " ON CONFLICT ON CONSTRAINT notices_token_kind_key DO NOTHING";
-// Active tokens expiring in [$1, $2) (a round's range, core's expiry_round_ranges), with the
-// kinds queued for each (the core finds nothing due for one given "expired": leaving those out
-// here took a second probe of pat.notices per token, which doubled a full round); no successor
-// (a rotated token is replaced, its owner knows). In (expires_at,
-// token_id) order from a key, a batch at a time, so a round holds one batch in memory and each
-// batch starts where the last ended (the row comparison implies expires_at >= $1, which is spelled
-// out for tokens_expires_at_idx).
+// Active tokens expiring in [$1, $2) (a round's range, core's expiry_round_ranges), with the kinds
+// queued for each (the core finds nothing due for one given "expired": leaving those out here took
+// a second probe of pat.notices per token, which doubled a full round); no successor (a rotated
+// token is replaced, its owner knows). In (expires_at, token_id) order from a key, a batch at a
+// time, so a round holds one batch in memory and each batch starts where the last ended (the row
+// comparison implies expires_at >= $1, which is spelled out for tokens_expires_at_idx).
 const char kExpiryCandidates[] =
     "SELECT t.token_id, t.user_id, t.name, t.created_at, t.expires_at,"
     " ARRAY(SELECT n.kind FROM pat.notices n WHERE n.token_id OPERATOR(pg_catalog.=) t.token_id)"
