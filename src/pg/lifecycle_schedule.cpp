@@ -20,6 +20,8 @@ struct ScheduleShared {
     Oid reported_database;  // InvalidOid until the visit's worker reports
     bool has_lifecycle;
     TimestampTz round_now;
+    bool applied_inactivity;  // ever: then inactivity_at is when last
+    TimestampTz inactivity_at;
 };
 
 ScheduleShared *shared = nullptr;
@@ -43,6 +45,7 @@ struct Plan {
     TimestampTz round_now;   // the last round's time: the next incremental round's since
     TimestampTz last_full;   // when the last full round began (launcher's clock)
     TimestampTz visited_at;  // when the last visit began
+    std::optional<TimestampTz> last_inactivity;  // when pat.max_inactivity was last applied
 };
 constexpr int kMaxPlans = 1024;
 Plan plans[kMaxPlans];
@@ -81,6 +84,8 @@ void attach_memory() {
         shared->reported_database = InvalidOid;
         shared->has_lifecycle = false;
         shared->round_now = 0;
+        shared->applied_inactivity = false;
+        shared->inactivity_at = 0;
     }
     LWLockRelease(AddinShmemInitLock);
 }
@@ -152,8 +157,12 @@ void note_full_round_needed() {
 }
 
 LifecycleVisit plan_lifecycle_visit(Oid database, TimestampTz now) {
-    LifecycleVisit visit = {true, std::nullopt, pg_atomic_read_u64(change_count(database))};
+    LifecycleVisit visit = {true, std::nullopt, std::nullopt,
+                            pg_atomic_read_u64(change_count(database))};
     const Plan *plan = find_plan(database);
+    if (plan != nullptr) {
+        visit.last_inactivity = plan->last_inactivity;
+    }
     if (plan == nullptr || plan->changes_seen != visit.changes_before) {
         return visit;
     }
@@ -176,6 +185,10 @@ void take_lifecycle_report(Oid database, const LifecycleVisit &visit, TimestampT
     bool reported = shared->reported_database == database;
     bool has_lifecycle = shared->has_lifecycle;
     TimestampTz round_now = shared->round_now;
+    std::optional<TimestampTz> last_inactivity;
+    if (shared->applied_inactivity) {
+        last_inactivity = shared->inactivity_at;
+    }
     SpinLockRelease(&shared->mutex);
     Plan *plan = find_plan(database);
     if (!reported) {
@@ -196,6 +209,7 @@ void take_lifecycle_report(Oid database, const LifecycleVisit &visit, TimestampT
     plan->has_lifecycle = has_lifecycle;
     plan->round_now = round_now;
     plan->visited_at = now;
+    plan->last_inactivity = last_inactivity;
     if (!visit.since) {
         plan->last_full = now;
     }
@@ -213,11 +227,14 @@ void keep_lifecycle_plans(const Oid *databases, int count) {
     }
 }
 
-void report_lifecycle_visit(bool has_lifecycle, TimestampTz round_now) {
+void report_lifecycle_visit(bool has_lifecycle, TimestampTz round_now,
+                            std::optional<TimestampTz> last_inactivity) {
     SpinLockAcquire(&shared->mutex);
     shared->reported_database = MyDatabaseId;
     shared->has_lifecycle = has_lifecycle;
     shared->round_now = round_now;
+    shared->applied_inactivity = last_inactivity.has_value();
+    shared->inactivity_at = last_inactivity.value_or(0);
     SpinLockRelease(&shared->mutex);
 }
 

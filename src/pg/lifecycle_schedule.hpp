@@ -14,6 +14,9 @@
 //     it was uncommitted could not see it. A token made for days is not;
 //   - an UPDATE of a token's created_at or expires_at, or one that un-revokes it.
 // Logical replication applies rows without these triggers; the 10-minute full round covers it.
+//
+// pat.max_inactivity: the plan remembers when it was last applied, and the worker applies it
+// again when core's inactivity_round_due says so.
 #pragma once
 
 #include <optional>
@@ -32,8 +35,9 @@ void note_full_round_needed();
 // Launcher: how a round treats one database.
 struct LifecycleVisit {
     bool needed;
-    std::optional<TimestampTz> since;  // an incremental round from here; none: in full
-    uint64 changes_before;             // the database's change count before the visit
+    std::optional<TimestampTz> since;            // an incremental round from here; none: in full
+    std::optional<TimestampTz> last_inactivity;  // when pat.max_inactivity was last applied
+    uint64 changes_before;                       // the database's change count before the visit
 };
 LifecycleVisit plan_lifecycle_visit(Oid database, TimestampTz now);
 
@@ -46,7 +50,9 @@ void take_lifecycle_report(Oid database, const LifecycleVisit &visit, TimestampT
 void keep_lifecycle_plans(const Oid *databases, int count);
 
 // Worker: what this visit found, once its transaction committed. round_now is the round's
-// time, the since of the next incremental round.
-void report_lifecycle_visit(bool has_lifecycle, TimestampTz round_now);
+// time, the since of the next incremental round; last_inactivity, when pat.max_inactivity was
+// last applied (core's inactivity_round_due says how often).
+void report_lifecycle_visit(bool has_lifecycle, TimestampTz round_now,
+                            std::optional<TimestampTz> last_inactivity);
 
 }  // namespace pat::pg

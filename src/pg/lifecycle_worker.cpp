@@ -1,6 +1,7 @@
 // The lifecycle launcher and its per-database workers; see lifecycle_worker.hpp.
 #include "pg/lifecycle_worker.hpp"
 
+#include "core/inactivity.hpp"
 #include "core/notice.hpp"
 #include "pg/guard.hpp"
 #include "pg/json_object.hpp"
@@ -62,11 +63,14 @@ int databases_to_visit(Oid *databases, int max) {
 struct WorkerArguments {
     bool incremental;
     TimestampTz since;  // with incremental: the last round's time
+    bool applied_inactivity;
+    TimestampTz inactivity_at;  // with applied_inactivity: when pat.max_inactivity last was
 };
 
 // What the worker found, reported once its transaction committed.
 bool found_lifecycle = false;
 TimestampTz round_now = 0;
+std::optional<TimestampTz> last_inactivity;
 
 void lifecycle_round() {
     if (RecoveryInProgress()) {
@@ -81,7 +85,9 @@ void lifecycle_round() {
         if (!visit.needed) {
             continue;
         }
-        WorkerArguments arguments = {visit.since.has_value(), visit.since.value_or(0)};
+        WorkerArguments arguments = {visit.since.has_value(), visit.since.value_or(0),
+                                     visit.last_inactivity.has_value(),
+                                     visit.last_inactivity.value_or(0)};
         expect_lifecycle_report();
         (void)run_database_worker("pat_lifecycle_main", "pg_pat lifecycle", databases[i],
                                   BgWorkerStart_RecoveryFinished, &arguments, sizeof(arguments));
@@ -115,6 +121,12 @@ int revoke_inactive_tokens(const Interval *max_inactivity, TimestampTz now) {
     return static_cast<int>(count);
 }
 
+// An interval as microseconds, a month as 30 days (as PostgreSQL's interval comparison).
+int64 interval_microseconds(const Interval *interval) {
+    return interval->time +
+           (static_cast<int64>(interval->month) * DAYS_PER_MONTH + interval->day) * USECS_PER_DAY;
+}
+
 // One database's round, in the worker's transaction.
 void run_lifecycle(const WorkerArguments &arguments) {
     found_lifecycle = call_pg([] {
@@ -132,13 +144,19 @@ void run_lifecycle(const WorkerArguments &arguments) {
     }
     TimestampTz now = GetCurrentTransactionStartTimestamp();
     round_now = now;
-    int revoked = 0;
-    if (const Interval *max_inactivity = max_inactivity_interval()) {
+    if (arguments.applied_inactivity) {
+        last_inactivity = arguments.inactivity_at;
+    }
+    int revoked = -1;  // not applied this round
+    const Interval *max_inactivity = max_inactivity_interval();
+    if (max_inactivity != nullptr &&
+        pat::inactivity_round_due(last_inactivity, now, interval_microseconds(max_inactivity))) {
         revoked = call_pg([&] {
             (void)flush_usage();
             CommandCounterIncrement();
             return revoke_inactive_tokens(max_inactivity, now);
         });
+        last_inactivity = now;
     }
     std::optional<TimestampTz> since;
     if (arguments.incremental) {
@@ -151,14 +169,15 @@ void run_lifecycle(const WorkerArguments &arguments) {
         int microseconds = 0;
         TimestampDifference(started, GetCurrentTimestamp(), &seconds, &microseconds);
         ereport(DEBUG1, (errmsg("pg_pat lifecycle: %s round in database \"%s\": %lld tokens "
-                                "read, %d notices queued, %.3f ms",
+                                "read, %d notices queued, %.3f ms%s",
                                 since ? "incremental" : "full", get_database_name(MyDatabaseId),
                                 static_cast<long long>(round.read), round.queued,
-                                seconds * 1000.0 + microseconds / 1000.0)));
+                                seconds * 1000.0 + microseconds / 1000.0,
+                                revoked >= 0 ? "; pat.max_inactivity applied" : "")));
         if (revoked > 0 || round.queued > 0) {
             ereport(LOG, (errmsg("pg_pat revoked %d inactive tokens and queued %d expiry notices "
                                  "in database \"%s\"",
-                                 revoked, round.queued, get_database_name(MyDatabaseId))));
+                                 Max(revoked, 0), round.queued, get_database_name(MyDatabaseId))));
         }
     });
 }
@@ -214,6 +233,7 @@ void pat_lifecycle_main(Datum database) {
         return static_cast<Datum>(0);
     });
     pat::pg::commit_database_work();
-    pat::pg::report_lifecycle_visit(pat::pg::found_lifecycle, pat::pg::round_now);
+    pat::pg::report_lifecycle_visit(pat::pg::found_lifecycle, pat::pg::round_now,
+                                    pat::pg::last_inactivity);
     proc_exit(0);
 }

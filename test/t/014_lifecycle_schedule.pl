@@ -8,6 +8,8 @@
 # fell due since the last round; a notice that falls due with nothing changed is queued by such
 # a round. What a round since the last could miss makes the next one full: a token committed
 # after its notice fell due, a row inserted already due (back-dated), an expiry shortened.
+# pat.max_inactivity, which reads the whole tokens table, is applied once per hundredth of the
+# limit, not every round.
 use strict;
 use warnings;
 
@@ -155,6 +157,20 @@ is(rounds('plain', 'full'), 4, 'from a full round');
 $node->safe_psql('plain', "SELECT pat_revoke(token_id) FROM pat.tokens WHERE name = 'soon'");
 some_rounds();
 is(rounds('plain', 'full'), 4, 'a revocation needs no full round');
+
+# --- pat.max_inactivity: applied once per hundredth of the limit ------------------------------
+
+# 100 s: at most once a second, against ten rounds a second.
+my $rounds_before = rounds('old', 'full') + rounds('old', 'incremental');
+$node->safe_psql('postgres', "ALTER DATABASE old SET pat.max_inactivity = '100s'");
+ok(wait_for(sub { lines(qr/round in database "old": .*; pat.max_inactivity applied/) }, 1),
+	'pat.max_inactivity is applied on the first round after it is set');
+some_rounds();
+my $applied = lines(qr/round in database "old": .*; pat.max_inactivity applied/);
+my $old_rounds = rounds('old', 'full') + rounds('old', 'incremental') - $rounds_before;
+ok($applied >= 2 && $applied <= 4 && $old_rounds >= 2 * $applied,
+	"then about once a second: $applied times in $old_rounds rounds");
+$node->safe_psql('postgres', 'ALTER DATABASE old RESET pat.max_inactivity');
 
 # --- DROP EXTENSION: the next visit finds none -----------------------------------------------
 
