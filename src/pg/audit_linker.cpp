@@ -106,34 +106,6 @@ void link_database(Oid database) {
     }
 }
 
-// Every database one can connect to (the linker bypasses datallowconn, but a database that
-// forbids connections is template0 or being dropped). palloc'd.
-Oid *all_databases(int *count) {
-    StartTransactionCommand();
-    Relation databases = table_open(DatabaseRelationId, AccessShareLock);
-    TableScanDesc scan = table_beginscan_catalog(databases, 0, nullptr);
-    int capacity = 16;
-    int used = 0;
-    Oid *oids = static_cast<Oid *>(MemoryContextAlloc(TopMemoryContext, sizeof(Oid) * capacity));
-    HeapTuple tuple;
-    while ((tuple = heap_getnext(scan, ForwardScanDirection)) != nullptr) {
-        auto *row = reinterpret_cast<Form_pg_database>(GETSTRUCT(tuple));
-        if (!row->datallowconn) {
-            continue;
-        }
-        if (used == capacity) {
-            capacity *= 2;
-            oids = static_cast<Oid *>(repalloc(oids, sizeof(Oid) * capacity));
-        }
-        oids[used++] = row->oid;
-    }
-    table_endscan(scan);
-    table_close(databases, AccessShareLock);
-    CommitTransactionCommand();
-    *count = used;
-    return oids;
-}
-
 void link_round() {
     SpinLockAcquire(&shared->mutex);
     bool every = shared->every_database;
@@ -144,7 +116,8 @@ void link_round() {
     shared->waiting_count = 0;
     SpinLockRelease(&shared->mutex);
     if (every) {
-        Oid *databases = all_databases(&count);
+        // Templates too: a link pass is harmless there, and pg_pat may be installed in one.
+        Oid *databases = databases_to_visit(true, &count);
         for (int i = 0; i < count && !ShutdownRequestPending; ++i) {
             link_database(databases[i]);
         }

@@ -20,8 +20,7 @@ struct ScheduleShared {
     Oid reported_database;  // InvalidOid until the visit's worker reports
     bool has_lifecycle;
     TimestampTz round_now;
-    bool applied_inactivity;  // ever: then inactivity_at is when last
-    TimestampTz inactivity_at;
+    std::optional<TimestampTz> last_inactivity;
 };
 
 ScheduleShared *shared = nullptr;
@@ -40,11 +39,10 @@ constexpr long kAbsentRecheckMs = 3600L * 1000;
 // The launcher's plans, in the launcher only.
 struct Plan {
     Oid database;
-    uint64 changes_seen;     // the database's change count when the last visit began
-    bool has_lifecycle;      // what the last visit found
-    TimestampTz round_now;   // the last round's time: the next incremental round's since
-    TimestampTz last_full;   // when the last full round began (launcher's clock)
-    TimestampTz visited_at;  // when the last visit began
+    uint64 changes_seen;    // the database's change count when the last visit began
+    bool has_lifecycle;     // what the last visit found
+    TimestampTz round_now;  // the last round's time: the next incremental round's since
+    TimestampTz last_full;  // when the last full round, or visit finding no pg_pat, began
     std::optional<TimestampTz> last_inactivity;  // when pat.max_inactivity was last applied
 };
 constexpr int kMaxPlans = 1024;
@@ -84,8 +82,7 @@ void attach_memory() {
         shared->reported_database = InvalidOid;
         shared->has_lifecycle = false;
         shared->round_now = 0;
-        shared->applied_inactivity = false;
-        shared->inactivity_at = 0;
+        shared->last_inactivity = std::nullopt;
     }
     LWLockRelease(AddinShmemInitLock);
 }
@@ -167,7 +164,7 @@ LifecycleVisit plan_lifecycle_visit(Oid database, TimestampTz now) {
         return visit;
     }
     if (!plan->has_lifecycle) {
-        visit.needed = TimestampDifferenceExceeds(plan->visited_at, now, kAbsentRecheckMs);
+        visit.needed = TimestampDifferenceExceeds(plan->last_full, now, kAbsentRecheckMs);
     } else if (!TimestampDifferenceExceeds(plan->last_full, now, kFullRoundEveryMs)) {
         visit.since = plan->round_now;
     }
@@ -185,10 +182,7 @@ void take_lifecycle_report(Oid database, const LifecycleVisit &visit, TimestampT
     bool reported = shared->reported_database == database;
     bool has_lifecycle = shared->has_lifecycle;
     TimestampTz round_now = shared->round_now;
-    std::optional<TimestampTz> last_inactivity;
-    if (shared->applied_inactivity) {
-        last_inactivity = shared->inactivity_at;
-    }
+    std::optional<TimestampTz> last_inactivity = shared->last_inactivity;
     SpinLockRelease(&shared->mutex);
     Plan *plan = find_plan(database);
     if (!reported) {
@@ -208,9 +202,8 @@ void take_lifecycle_report(Oid database, const LifecycleVisit &visit, TimestampT
     plan->changes_seen = visit.changes_before;
     plan->has_lifecycle = has_lifecycle;
     plan->round_now = round_now;
-    plan->visited_at = now;
     plan->last_inactivity = last_inactivity;
-    if (!visit.since) {
+    if (!visit.since || !has_lifecycle) {
         plan->last_full = now;
     }
 }
@@ -233,8 +226,7 @@ void report_lifecycle_visit(bool has_lifecycle, TimestampTz round_now,
     shared->reported_database = MyDatabaseId;
     shared->has_lifecycle = has_lifecycle;
     shared->round_now = round_now;
-    shared->applied_inactivity = last_inactivity.has_value();
-    shared->inactivity_at = last_inactivity.value_or(0);
+    shared->last_inactivity = last_inactivity;
     SpinLockRelease(&shared->mutex);
 }
 

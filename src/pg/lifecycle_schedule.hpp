@@ -20,6 +20,7 @@
 #pragma once
 
 #include <optional>
+#include <type_traits>
 
 #include "pg/postgres.hpp"
 
@@ -32,13 +33,15 @@ void setup_lifecycle_schedule();
 void note_token_inserted(TimestampTz created_at, TimestampTz expires_at);
 void note_full_round_needed();
 
-// Launcher: how a round treats one database.
+// Launcher: how a round treats one database. Passed to its worker as it is, in bgw_extra.
 struct LifecycleVisit {
     bool needed;
     std::optional<TimestampTz> since;            // an incremental round from here; none: in full
     std::optional<TimestampTz> last_inactivity;  // when pat.max_inactivity was last applied
     uint64 changes_before;                       // the database's change count before the visit
 };
+static_assert(std::is_trivially_copyable_v<LifecycleVisit> &&
+              sizeof(LifecycleVisit) <= BGW_EXTRALEN);
 LifecycleVisit plan_lifecycle_visit(Oid database, TimestampTz now);
 
 // Launcher, around each visit: the worker's report, if it finished, updates the plan. A worker

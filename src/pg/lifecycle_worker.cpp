@@ -23,7 +23,6 @@ namespace pat::pg {
 namespace {
 
 int lifecycle_interval_ms = 60000;
-constexpr int kMaxDatabasesPerRound = 1024;
 
 // Active tokens neither used since $1 nor made since: revoked, with their last use.
 const char kRevokeInactive[] =
@@ -40,33 +39,6 @@ const char kRevokeInactive[] =
 
 KeptPlan revoke_inactive_plan = {kRevokeInactive, 2, {TIMESTAMPTZOID, TIMESTAMPTZOID}};
 
-// The databases a round visits: every one that accepts connections, but templates.
-int databases_to_visit(Oid *databases, int max) {
-    int count = 0;
-    StartTransactionCommand();
-    Relation catalog = table_open(DatabaseRelationId, AccessShareLock);
-    TableScanDesc scan = table_beginscan_catalog(catalog, 0, nullptr);
-    HeapTuple tuple;
-    while (count < max && (tuple = heap_getnext(scan, ForwardScanDirection)) != nullptr) {
-        auto *database = reinterpret_cast<Form_pg_database>(GETSTRUCT(tuple));
-        if (database->datallowconn && !database->datistemplate) {
-            databases[count++] = database->oid;
-        }
-    }
-    table_endscan(scan);
-    table_close(catalog, AccessShareLock);
-    CommitTransactionCommand();
-    return count;
-}
-
-// What the launcher tells a worker, in bgw_extra.
-struct WorkerArguments {
-    bool incremental;
-    TimestampTz since;  // with incremental: the last round's time
-    bool applied_inactivity;
-    TimestampTz inactivity_at;  // with applied_inactivity: when pat.max_inactivity last was
-};
-
 // What the worker found, reported once its transaction committed.
 bool found_lifecycle = false;
 TimestampTz round_now = 0;
@@ -76,8 +48,8 @@ void lifecycle_round() {
     if (RecoveryInProgress()) {
         return;  // a standby writes nothing; the primary's round covers its tokens
     }
-    Oid databases[kMaxDatabasesPerRound];
-    int count = databases_to_visit(databases, kMaxDatabasesPerRound);
+    int count = 0;
+    Oid *databases = databases_to_visit(false, &count);  // templates have no tokens to tell about
     keep_lifecycle_plans(databases, count);
     for (int i = 0; i < count && !ShutdownRequestPending; ++i) {
         TimestampTz now = GetCurrentTimestamp();
@@ -85,14 +57,12 @@ void lifecycle_round() {
         if (!visit.needed) {
             continue;
         }
-        WorkerArguments arguments = {visit.since.has_value(), visit.since.value_or(0),
-                                     visit.last_inactivity.has_value(),
-                                     visit.last_inactivity.value_or(0)};
         expect_lifecycle_report();
         (void)run_database_worker("pat_lifecycle_main", "pg_pat lifecycle", databases[i],
-                                  BgWorkerStart_RecoveryFinished, &arguments, sizeof(arguments));
+                                  BgWorkerStart_RecoveryFinished, &visit, sizeof(visit));
         take_lifecycle_report(databases[i], visit, now);
     }
+    pfree(databases);
 }
 
 // Revokes the tokens unused for longer than pat.max_inactivity; how many. Plain PostgreSQL
@@ -128,7 +98,7 @@ int64 interval_microseconds(const Interval *interval) {
 }
 
 // One database's round, in the worker's transaction.
-void run_lifecycle(const WorkerArguments &arguments) {
+void run_lifecycle(const LifecycleVisit &visit) {
     found_lifecycle = call_pg([] {
         // No pg_pat here, or one before 1.8: nothing to do.
         return OidIsValid(get_extension_oid("pg_pat", true)) &&
@@ -144,9 +114,7 @@ void run_lifecycle(const WorkerArguments &arguments) {
     }
     TimestampTz now = GetCurrentTransactionStartTimestamp();
     round_now = now;
-    if (arguments.applied_inactivity) {
-        last_inactivity = arguments.inactivity_at;
-    }
+    last_inactivity = visit.last_inactivity;
     int revoked = -1;  // not applied this round
     const Interval *max_inactivity = max_inactivity_interval();
     if (max_inactivity != nullptr &&
@@ -158,21 +126,17 @@ void run_lifecycle(const WorkerArguments &arguments) {
         });
         last_inactivity = now;
     }
-    std::optional<TimestampTz> since;
-    if (arguments.incremental) {
-        since = arguments.since;
-    }
     TimestampTz started = GetCurrentTimestamp();
-    ExpiryRound round = queue_expiry_notices(now, since);
+    ExpiryRound round = queue_expiry_notices(now, visit.since);
     call_pg([&] {
         long seconds = 0;
         int microseconds = 0;
         TimestampDifference(started, GetCurrentTimestamp(), &seconds, &microseconds);
         ereport(DEBUG1, (errmsg("pg_pat lifecycle: %s round in database \"%s\": %lld tokens "
                                 "read, %d notices queued, %.3f ms%s",
-                                since ? "incremental" : "full", get_database_name(MyDatabaseId),
-                                static_cast<long long>(round.read), round.queued,
-                                seconds * 1000.0 + microseconds / 1000.0,
+                                visit.since ? "incremental" : "full",
+                                get_database_name(MyDatabaseId), static_cast<long long>(round.read),
+                                round.queued, seconds * 1000.0 + microseconds / 1000.0,
                                 revoked >= 0 ? "; pat.max_inactivity applied" : "")));
         if (revoked > 0 || round.queued > 0) {
             ereport(LOG, (errmsg("pg_pat revoked %d inactive tokens and queued %d expiry notices "
@@ -225,11 +189,11 @@ void pat_lifecycle_launcher_main(Datum) {
 // Reports only after the commit: a round that failed to commit is not one the next can
 // continue from.
 void pat_lifecycle_main(Datum database) {
-    pat::pg::WorkerArguments arguments;
-    memcpy(&arguments, MyBgworkerEntry->bgw_extra, sizeof(arguments));
+    pat::pg::LifecycleVisit visit;
+    memcpy(&visit, MyBgworkerEntry->bgw_extra, sizeof(visit));
     pat::pg::begin_database_work(database, "pg_pat: token lifecycle");
     (void)pat::pg::guarded([&] {
-        pat::pg::run_lifecycle(arguments);
+        pat::pg::run_lifecycle(visit);
         return static_cast<Datum>(0);
     });
     pat::pg::commit_database_work();

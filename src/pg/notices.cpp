@@ -288,14 +288,8 @@ PAT_FUNCTION(pat_take_notices) {
     pat::pg::with_owner_spi([&] {
         Tuplestorestate *rows = pat::pg::begin_result_rows(fcinfo, type);
         Datum arguments[1] = {Int32GetDatum(max)};
-        uint64 count =
-            pat::pg::run_kept_plan(take_notices_plan, arguments, nullptr, false, SPI_OK_SELECT);
-        for (uint64 i = 0; i < count; ++i) {
-            Datum values[7];
-            bool nulls[7];
-            heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, values, nulls);
-            tuplestore_putvalues(rows, type, values, nulls);
-        }
+        (void)pat::pg::run_kept_plan(take_notices_plan, arguments, nullptr, false, SPI_OK_SELECT);
+        pat::pg::put_spi_rows(rows, type);
     });
     return static_cast<Datum>(0);
 }

@@ -78,4 +78,15 @@ Tuplestorestate *begin_result_rows(FunctionCallInfo fcinfo, TupleDesc type) {
     return rows;
 }
 
+void put_spi_rows(Tuplestorestate *rows, TupleDesc type) {
+    auto *values = static_cast<Datum *>(palloc(sizeof(Datum) * type->natts));
+    auto *nulls = static_cast<bool *>(palloc(sizeof(bool) * type->natts));
+    for (uint64 i = 0; i < SPI_processed; ++i) {
+        heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, values, nulls);
+        tuplestore_putvalues(rows, type, values, nulls);
+    }
+    pfree(values);
+    pfree(nulls);
+}
+
 }  // namespace pat::pg

@@ -15,4 +15,8 @@ TupleDesc result_type(FunctionCallInfo fcinfo);
 // to put them in; the function then returns (Datum) 0. May ereport.
 Tuplestorestate *begin_result_rows(FunctionCallInfo fcinfo, TupleDesc type);
 
+// Puts every row of SPI_tuptable into rows as it is (its columns those of type). Inside SPI;
+// may ereport.
+void put_spi_rows(Tuplestorestate *rows, TupleDesc type);
+
 }  // namespace pat::pg

@@ -80,14 +80,8 @@ PAT_FUNCTION(pat_token_activity) {
     pat::pg::with_owner_spi([&] {
         Tuplestorestate *rows = pat::pg::begin_result_rows(fcinfo, type);
         Datum arguments[2] = {UUIDPGetDatum(token_id), Int32GetDatum(max)};
-        uint64 count =
-            pat::pg::run_kept_plan(activity_plan, arguments, nullptr, true, SPI_OK_SELECT);
-        for (uint64 i = 0; i < count; ++i) {
-            Datum values[4];
-            bool nulls[4];
-            heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, values, nulls);
-            tuplestore_putvalues(rows, type, values, nulls);
-        }
+        (void)pat::pg::run_kept_plan(activity_plan, arguments, nullptr, true, SPI_OK_SELECT);
+        pat::pg::put_spi_rows(rows, type);
     });
     return static_cast<Datum>(0);
 }

@@ -76,6 +76,32 @@ void start_launcher() {
     BackgroundWorkerInitializeConnection(nullptr, nullptr, 0);
 }
 
+Oid *databases_to_visit(bool templates, int *count) {
+    StartTransactionCommand();
+    Relation databases = table_open(DatabaseRelationId, AccessShareLock);
+    TableScanDesc scan = table_beginscan_catalog(databases, 0, nullptr);
+    int capacity = 16;
+    int used = 0;
+    Oid *oids = static_cast<Oid *>(MemoryContextAlloc(TopMemoryContext, sizeof(Oid) * capacity));
+    HeapTuple tuple;
+    while ((tuple = heap_getnext(scan, ForwardScanDirection)) != nullptr) {
+        auto *row = reinterpret_cast<Form_pg_database>(GETSTRUCT(tuple));
+        if (!row->datallowconn || (row->datistemplate && !templates)) {
+            continue;
+        }
+        if (used == capacity) {
+            capacity *= 2;
+            oids = static_cast<Oid *>(repalloc(oids, sizeof(Oid) * capacity));
+        }
+        oids[used++] = row->oid;
+    }
+    table_endscan(scan);
+    table_close(databases, AccessShareLock);
+    CommitTransactionCommand();
+    *count = used;
+    return oids;
+}
+
 bool run_database_worker(const char *function, const char *name, Oid database,
                          BgWorkerStartTime start, const void *extra, size_t extra_size) {
     BackgroundWorker worker;

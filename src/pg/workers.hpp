@@ -14,6 +14,11 @@ void register_launcher(const char *function, const char *name, BgWorkerStartTime
 // connection to no database (it reads only shared catalogs).
 void start_launcher();
 
+// The databases that accept connections (workers bypass datallowconn, but a database that
+// forbids connections is template0 or being dropped), templates only if asked; palloc'd in
+// TopMemoryContext. In a launcher, outside a transaction.
+Oid *databases_to_visit(bool templates, int *count);
+
 // Starts function in database as a worker of its own and waits until it has exited. False
 // (logged, with a hint) when no worker slot was free. extra (at most BGW_EXTRALEN bytes) is
 // copied to the worker's bgw_extra.
