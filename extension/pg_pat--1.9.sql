@@ -1,5 +1,5 @@
--- pg_pat 1.8, installed in one step: the same objects as 1.0 updated through 1.1, 1.2, 1.3, 1.4,
--- 1.5, 1.6, 1.7 and 1.8 (test/t/004_upgrade.pl compares the two). Each pg_pat--<from>--<to>.sql says what its
+-- pg_pat 1.9, installed in one step: the same objects as 1.0 updated through 1.1, 1.2, 1.3, 1.4,
+-- 1.5, 1.6, 1.7, 1.8 and 1.9 (test/t/004_upgrade.pl compares the two). Each pg_pat--<from>--<to>.sql says what its
 -- version added and why; this file only puts the result down in one place.
 --
 -- API functions live in the extension's schema (@extschema@); tables and helpers in schema pat.
