@@ -80,6 +80,8 @@ UPDATE pat.tokens SET scopes = '{tgg:secret}' WHERE token_id = :'ro_id';
 \echo :SQLSTATE
 UPDATE pat.tokens SET scopes = '{nope:never}' WHERE token_id = :'ro_id';
 \echo :SQLSTATE
+UPDATE pat.tokens SET scopes = '{{tgg:read},{tgg:write}}' WHERE token_id = :'ro_id';
+\echo :SQLSTATE
 UPDATE pat.tokens SET scopes = '{tgg:write,tgg:read}' WHERE token_id = :'ro_id';
 SELECT scopes FROM pat.tokens WHERE token_id = :'ro_id';
 -- Only a change of scopes is checked: once the roles allow less, the token is still renamed,
@@ -135,6 +137,13 @@ ROLLBACK TO s;
 INSERT INTO pat.tokens (user_id, name, scopes, digest)
 VALUES ('tgg-alice', 'forged', '{tgg:read}', sha256('f7'));
 \echo :SQLSTATE
+ROLLBACK TO s;
+-- A NULL user id is NOT NULL's to report (terse: its detail would print the row).
+\set VERBOSITY terse
+INSERT INTO pat.tokens (user_id, name, scopes, digest, expires_at)
+VALUES (NULL, 'forged', '{tgg:read}', sha256('f9'), now() + interval '1 day');
+\echo :SQLSTATE
+\set VERBOSITY default
 ROLLBACK TO s;
 INSERT INTO pat.tokens (user_id, name, scopes, digest, expires_at)
 VALUES ('tgg-alice', 'direct 2', '{tgg:read,tokens:manage}', sha256('f8'),

@@ -87,15 +87,16 @@ text *text_column(HeapTuple tuple, TupleDesc desc, int attno) {
 
 // The scopes of tuple, a token of its user_id, checked as pat_create and pat_update check them:
 // inside a token context the manage scope and the token's own user first (require_self_service),
-// then the scopes (token_rules.hpp). Returns the context, or nullptr outside one. A NULL user id
-// or scopes is left to NOT NULL, which reports it after the BEFORE triggers.
+// then the scopes (token_rules.hpp). Returns the context, or nullptr outside one. A row with a
+// NULL user id or scopes is left to NOT NULL, which reports it after the BEFORE triggers
+// (nullptr: nothing more to check).
 const pat::pg::TokenContext *check_scopes_column(HeapTuple tuple, TupleDesc desc,
                                                  Relation relation) {
     text *user_id = text_column(tuple, desc, column(relation, "user_id"));
     bool is_null = false;
     Datum scopes = heap_getattr(tuple, column(relation, "scopes"), desc, &is_null);
     if (user_id == nullptr || is_null) {
-        return pat::pg::current_token_context();
+        return nullptr;
     }
     const pat::pg::TokenContext *context =
         pat::pg::require_self_service(pat::pg::text_view(user_id));
