@@ -953,9 +953,10 @@ CREATE TRIGGER tokens_audit AFTER INSERT OR UPDATE OR DELETE ON pat.tokens
 -- The table refuses what the API refuses ------------------------------------------------------
 
 -- The C guards apply the API's rules to every INSERT and UPDATE (see src/pg/tokens_trigger.cpp):
--- user id and name as the API checks them, and for any role but a superuser restoring a dump,
--- no revoked or back-dated row and an expiry the API would accept. They replace the length
--- CHECKs, which every statement's executor parsed again.
+-- user id and name as the API checks them, new scopes as pat_create and pat_update check them,
+-- and for any role but a superuser restoring a dump, no revoked or back-dated row and an expiry
+-- the API would accept. They replace the length CHECKs, which every statement's executor parsed
+-- again.
 CREATE FUNCTION pat.tokens_before_insert() RETURNS trigger
     AS 'MODULE_PATHNAME', 'pat_tokens_before_insert'
     LANGUAGE C;
@@ -963,6 +964,17 @@ CREATE TRIGGER tokens_before_insert BEFORE INSERT ON pat.tokens
     FOR EACH ROW EXECUTE FUNCTION pat.tokens_before_insert();
 ALTER TABLE pat.tokens ENABLE ALWAYS TRIGGER tokens_before_insert;
 ALTER TABLE pat.tokens ENABLE ALWAYS TRIGGER tokens_before_update;
+-- A token's row is the record of its revocation: deleted, its digest could be inserted again
+-- with a fresh expiry. Only the table's owner (or a superuser) deletes or truncates token rows.
+CREATE FUNCTION pat.tokens_before_delete() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'pat_tokens_before_delete'
+    LANGUAGE C;
+CREATE TRIGGER tokens_before_delete BEFORE DELETE ON pat.tokens
+    FOR EACH ROW EXECUTE FUNCTION pat.tokens_before_delete();
+CREATE TRIGGER tokens_before_truncate BEFORE TRUNCATE ON pat.tokens
+    FOR EACH STATEMENT EXECUTE FUNCTION pat.tokens_before_delete();
+ALTER TABLE pat.tokens ENABLE ALWAYS TRIGGER tokens_before_delete;
+ALTER TABLE pat.tokens ENABLE ALWAYS TRIGGER tokens_before_truncate;
 CREATE POLICY tokens_readable_by_authenticated_user ON pat.tokens FOR SELECT
     USING (user_id OPERATOR(pg_catalog.=) @extschema@.pat_current_user());
 CREATE POLICY tokens_editable_by_authenticated_user ON pat.tokens FOR UPDATE
@@ -972,6 +984,7 @@ CREATE POLICY tokens_editable_by_authenticated_user ON pat.tokens FOR UPDATE
 -- at creation: a token never used has none, and pat_create checks no foreign key for it.
 
 REVOKE ALL ON FUNCTION pat.tokens_before_insert() FROM PUBLIC;
+REVOKE ALL ON FUNCTION pat.tokens_before_delete() FROM PUBLIC;
 
 -- The schema the API is in ---------------------------------------------------------------------
 

@@ -29,7 +29,8 @@ SELECT name FROM pat.tokens ORDER BY name;
 -- Deleting the revoked token to put it back un-revoked: nothing is deleted.
 DELETE FROM pat.tokens WHERE token_id = :'alice_id';
 SELECT count(*) AS still_there FROM pat.tokens WHERE token_id = :'alice_id';
--- Inserting: refused by row-level security, even for the authenticated user.
+-- Inserting: refused, even for the authenticated user: by the guard first (this token may not
+-- manage tokens), and row-level security has no INSERT policy.
 INSERT INTO pat.tokens (user_id, name, scopes, digest)
 VALUES ('tg-alice', 'forged', '{tg:read}', sha256('chosen'));
 \echo :SQLSTATE

@@ -1,6 +1,7 @@
 #include "self_service.hpp"
 
 #include "error.hpp"
+#include "policy.hpp"
 
 namespace pat {
 
@@ -53,6 +54,17 @@ void require_no_later_expiry(const TokenHolder &holder, std::optional<std::int64
                     "Choose an expiry no later than the authenticated token's "
                     "(pat_current_expires_at()).");
     }
+}
+
+std::vector<std::string> writable_scopes(std::string_view user_id,
+                                         const std::vector<std::optional<std::string>> &requested,
+                                         const ScopeSet &defined, const ScopeSet &grantable,
+                                         const TokenHolder *holder) {
+    std::vector<std::string> checked = checked_scopes(user_id, requested, defined, grantable);
+    if (holder != nullptr) {
+        require_held_scopes(*holder, checked);
+    }
+    return checked;
 }
 
 }  // namespace pat

@@ -34,4 +34,13 @@ void require_held_scopes(const TokenHolder &holder, const std::vector<std::strin
 // 42501 when a new token would outlive the holder (nullopt: never expires).
 void require_no_later_expiry(const TokenHolder &holder, std::optional<std::int64_t> expires_at);
 
+// The scopes a token of user_id may be written with, however it is written (pat_create,
+// pat_rotate, pat_update, or an INSERT or UPDATE of pat.tokens): checked_scopes (policy.hpp:
+// no NULL, defined, allowed by the user's roles), then, when holder writes (nullptr: the back
+// end, outside a token context), require_held_scopes. Sorted and distinct.
+std::vector<std::string> writable_scopes(std::string_view user_id,
+                                         const std::vector<std::optional<std::string>> &requested,
+                                         const ScopeSet &defined, const ScopeSet &grantable,
+                                         const TokenHolder *holder);
+
 }  // namespace pat

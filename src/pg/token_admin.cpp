@@ -1,8 +1,8 @@
 // Issuing and managing tokens: pat_create (three overloads), pat_rotate (three) and
 // pat_rotated_from, pat_update, pat_revoke, pat_revoke_all and pat_list.
 //
-// Arguments are checked by the core's rules (policy.hpp) against what the user may grant now,
-// read from the same per-backend cache validation uses (token_cache.hpp). Rows are written with
+// Arguments are checked by the core's rules (policy.hpp), scopes by the rule every write of a
+// token follows, the guards of pat.tokens included (token_rules.hpp). Rows are written with
 // kept SPI plans as the owner of pat.tokens under a pinned search path (spi_support.hpp), so the
 // triggers on pat.tokens (the guard, the audit, the cache signals) see every change. The
 // functions are not SECURITY DEFINER: like pat_validate, they need no SET clause and switch to
@@ -31,8 +31,8 @@
 #include "pg/result_rows.hpp"
 #include "pg/settings.hpp"
 #include "pg/spi_support.hpp"
-#include "pg/token_cache.hpp"
 #include "pg/token_context.hpp"
+#include "pg/token_rules.hpp"
 #include "pg/token_store.hpp"
 #include "pg/usage_store.hpp"
 
@@ -123,25 +123,12 @@ uint64 run(KeptPlan &kept, Datum *values, const char *nulls, bool read_only, int
     return pat::pg::run_kept_plan(kept, values, nulls, read_only, expected_rc);
 }
 
-// A ScopeSet of a cached scope list (copied: the list lives only until the next cache call).
-pat::ScopeSet scope_set(const pat::pg::ScopeList &list) {
-    return pat::ScopeSet(std::vector<std::string>(list.items, list.items + list.count));
-}
-
-// The requested scopes argument n, checked for user_id (policy.hpp) and, inside a token
-// context, against what the token holds (self_service.hpp), as a palloc'd text[].
+// The requested scopes, checked for user_id by the rule every write of a token follows
+// (token_rules.hpp), as a palloc'd text[].
 ArrayType *checked_scope_array(ArrayType *requested, text *user_id,
                                const pat::pg::TokenContext *context) {
-    std::vector<std::optional<std::string>> elements = pat::pg::text_array_elements(requested);
-    pat::pg::UserGrants grants = call_pg([&] { return pat::pg::find_user_grants(user_id); });
-    pat::ScopeSet grantable = scope_set(grants.grantable);
-    pat::ScopeSet defined = scope_set(grants.defined);
-    std::vector<std::string> checked =
-        pat::checked_scopes(pat::pg::text_view(user_id), elements, defined, grantable);
-    if (context != nullptr) {
-        pat::require_held_scopes(pat::pg::token_holder(*context), checked);
-    }
-    return pat::pg::make_text_array(checked);
+    return pat::pg::make_text_array(
+        pat::pg::checked_token_scopes(pat::pg::text_array_elements(requested), user_id, context));
 }
 
 ArrayType *checked_scopes_argument(FunctionCallInfo fcinfo, int n, text *user_id,
@@ -259,14 +246,6 @@ Datum store_new_token(FunctionCallInfo fcinfo, text *user_id, text *name, ArrayT
     return static_cast<Datum>(0);
 }
 
-// Inside a token context, 42501 when a new token would outlive the context's.
-void require_no_later_than_context(const pat::pg::TokenContext *context,
-                                   std::optional<TimestampTz> expires_at) {
-    if (context != nullptr) {
-        pat::require_no_later_expiry(pat::pg::token_holder(*context), expires_at);
-    }
-}
-
 // pat_create with its expiry resolved: checks the rest, stores the digest, returns the token
 // once. Expiry errors come first, as the arguments of the 1.0 function were evaluated first.
 // Inside a token context the user must be the token's own, before anything about the user (the
@@ -277,7 +256,7 @@ Datum create_token(FunctionCallInfo fcinfo, std::optional<TimestampTz> expires_a
         pat::pg::require_self_service(pat::pg::text_view(user_id));
     text *name = token_name_argument(fcinfo, 1);
     ArrayType *scopes = checked_scopes_argument(fcinfo, 2, user_id, context);
-    require_no_later_than_context(context, expires_at);
+    pat::pg::require_no_later_than_context(context, expires_at);
     pg_uuid_t new_id;
     return store_new_token(fcinfo, user_id, name, scopes, expires_at, nullptr, nullptr, &new_id);
 }
@@ -395,7 +374,7 @@ Datum rotate_token(FunctionCallInfo fcinfo, Asked asked) {
         expires_at = pat::pg::expiry_within_policy(carried ? std::optional<TimestampTz>(*carried)
                                                            : std::nullopt);
     }
-    require_no_later_than_context(context, expires_at);
+    pat::pg::require_no_later_than_context(context, expires_at);
 
     bool revoke_now = overlap_until <= started;
     pg_uuid_t new_id;

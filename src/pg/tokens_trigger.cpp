@@ -1,16 +1,26 @@
-// The guards of pat.tokens: what no INSERT or UPDATE may do, whoever runs it, by the rules the
-// API follows (core/policy.hpp, core/expiry.hpp).
+// The guards of pat.tokens: what no INSERT, UPDATE, DELETE or TRUNCATE may do, whoever runs it,
+// by the rules the API follows (core/policy.hpp, core/expiry.hpp, token_rules.hpp). All are
+// ENABLE ALWAYS: session_replication_role turns none off.
 //
 // pat.tokens_before_insert() (1.4): a valid user id and name for everyone; for any role but a
 // superuser (who may be restoring a dump) no revoked row, no created_at before the
-// transaction began or after now, and an expiry the API would accept (in the future, within
-// pat.max_lifetime). So a role given direct access cannot put back a revoked token or forge an
-// old one, and every row it inserts is audited (pat.tokens_audit() skips only back-dated rows).
+// transaction began or after now, an expiry the API would accept (in the future, within
+// pat.max_lifetime), and what pat_create requires: scopes defined and allowed by the user's
+// roles, and inside a token context the manage scope, the token's own user, only scopes it
+// holds and no later expiry than its own. So a role given direct access cannot put back a
+// revoked token, forge an old one or give one more than the API would, and every row it
+// inserts is audited (pat.tokens_audit() skips only back-dated rows).
 //
 // pat.tokens_before_update(): identity columns never change, revocations are final, expiries
-// only shorten, names follow the API's rule. It also signals the token's change to every
-// cache: from 1.3 on the ALWAYS trigger pat.invalidate_cached_token() does that too (the
-// duplicate costs nothing), but a 1.2 schema running this library relies on this one.
+// only shorten, names follow the API's rule, and new scopes follow pat_update's (those of
+// pat_create, checked only when the scopes change: a token whose scopes its user's roles no
+// longer allow can still be renamed, shortened and revoked). It also signals the token's change
+// to every cache: from 1.3 on the ALWAYS trigger pat.invalidate_cached_token() does that too
+// (the duplicate costs nothing), but a 1.2 schema running this library relies on this one.
+//
+// pat.tokens_before_delete(): a token's row is the record of its revocation. Once deleted,
+// nothing remembers that its digest was revoked, and the digest could be inserted again with a
+// fresh expiry; so only the table's owner deletes or truncates token rows.
 #include <optional>
 
 #include "core/error.hpp"
@@ -22,6 +32,8 @@
 #include "pg/guard.hpp"
 #include "pg/settings.hpp"
 #include "pg/spi_support.hpp"
+#include "pg/token_context.hpp"
+#include "pg/token_rules.hpp"
 
 namespace {
 
@@ -63,6 +75,36 @@ TriggerData *guard_trigger(FunctionCallInfo fcinfo, const char *function, bool i
     return trigger;
 }
 
+// The text column attno of tuple, detoasted; nullptr when NULL.
+text *text_column(HeapTuple tuple, TupleDesc desc, int attno) {
+    bool is_null = false;
+    Datum value = heap_getattr(tuple, attno, desc, &is_null);
+    if (is_null) {
+        return nullptr;
+    }
+    return pat::pg::call_pg([&] { return DatumGetTextPP(value); });
+}
+
+// The scopes of tuple, a token of its user_id, checked as pat_create and pat_update check them:
+// inside a token context the manage scope and the token's own user first (require_self_service),
+// then the scopes (token_rules.hpp). Returns the context, or nullptr outside one. A row with a
+// NULL user id or scopes is left to NOT NULL, which reports it after the BEFORE triggers
+// (nullptr: nothing more to check).
+const pat::pg::TokenContext *check_scopes_column(HeapTuple tuple, TupleDesc desc,
+                                                 Relation relation) {
+    text *user_id = text_column(tuple, desc, column(relation, "user_id"));
+    bool is_null = false;
+    Datum scopes = heap_getattr(tuple, column(relation, "scopes"), desc, &is_null);
+    if (user_id == nullptr || is_null) {
+        return nullptr;
+    }
+    const pat::pg::TokenContext *context =
+        pat::pg::require_self_service(pat::pg::text_view(user_id));
+    ArrayType *array = pat::pg::call_pg([&] { return DatumGetArrayTypeP(scopes); });
+    pat::pg::checked_token_scopes(pat::pg::text_array_elements(array), user_id, context);
+    return context;
+}
+
 }  // namespace
 
 PAT_FUNCTION(pat_tokens_before_insert) {
@@ -90,9 +132,11 @@ PAT_FUNCTION(pat_tokens_before_insert) {
                          kUseTheApi);
     }
     TimestampTz now = pat::pg::policy_clock();
+    std::optional<int64> expires_at = timestamp_column(row, desc, column(relation, "expires_at"));
     pat::require_valid_expiry(
-        pat::check_expiry(now, timestamp_column(row, desc, column(relation, "expires_at")),
-                          pat::pg::latest_allowed_expiry(now)));
+        pat::check_expiry(now, expires_at, pat::pg::latest_allowed_expiry(now)));
+    const pat::pg::TokenContext *context = check_scopes_column(row, desc, relation);
+    pat::pg::require_no_later_than_context(context, expires_at);
     return PointerGetDatum(row);
 }
 
@@ -129,6 +173,9 @@ PAT_FUNCTION(pat_tokens_before_update) {
     if (pat::pg::column_changed(old_tuple, new_tuple, desc, name_attno)) {
         check_text_column(new_tuple, desc, name_attno, pat::check_token_name);
     }
+    if (pat::pg::column_changed(old_tuple, new_tuple, desc, column(relation, "scopes"))) {
+        check_scopes_column(new_tuple, desc, relation);
+    }
     int revoked_attno =
         pat::pg::call_pg([&] { return pat::pg::relation_column(relation, "revoked_at"); });
     if (timestamp_column(old_tuple, desc, revoked_attno) &&
@@ -154,4 +201,30 @@ PAT_FUNCTION(pat_tokens_before_update) {
         }
     });
     return PointerGetDatum(new_tuple);
+}
+
+// pat.tokens_before_delete(): BEFORE DELETE FOR EACH ROW and BEFORE TRUNCATE on pat.tokens.
+// Refuses both to every role but the table's owner as PostgreSQL counts owners (the owning role,
+// its members, and superusers: all of them could drop the table or this trigger anyway). pg_pat
+// itself never deletes a token row: revoked and expired tokens stay, as their record.
+PAT_FUNCTION(pat_tokens_before_delete) {
+    TriggerData *trigger = pat::pg::trigger_call(fcinfo, "pat.tokens_before_delete()");
+    TriggerEvent event = trigger->tg_event;
+    bool deleting_row = TRIGGER_FIRED_FOR_ROW(event) && TRIGGER_FIRED_BY_DELETE(event);
+    bool truncating = TRIGGER_FIRED_FOR_STATEMENT(event) && TRIGGER_FIRED_BY_TRUNCATE(event);
+    if (!TRIGGER_FIRED_BEFORE(event) || !(deleting_row || truncating)) {
+        throw pat::Error(pat::sqlstate::kTriggerProtocolViolated,
+                         "pat.tokens_before_delete() must fire before delete for each row or "
+                         "before truncate");
+    }
+    Oid relation = RelationGetRelid(trigger->tg_relation);
+    if (!pat::pg::call_pg([&] { return pg_class_ownercheck(relation, GetUserId()); })) {
+        throw pat::Error(pat::sqlstate::kInsufficientPrivilege,
+                         truncating ? "only the owner of pat.tokens may truncate it"
+                                    : "only the owner of pat.tokens may delete token rows",
+                         "A token's row is the record of its revocation: DELETE and TRUNCATE "
+                         "of pat.tokens are refused for every other role.",
+                         "Revoke tokens with pat_revoke() or pat_revoke_all(); their rows stay.");
+    }
+    return deleting_row ? PointerGetDatum(trigger->tg_trigtuple) : PointerGetDatum(nullptr);
 }

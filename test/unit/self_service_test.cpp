@@ -67,4 +67,43 @@ TEST(SelfService, NeverOutlivesTheHolder) {
     EXPECT_EQ(sqlstate_of([&] { pat::require_no_later_expiry(until_100, std::nullopt); }), "42501");
 }
 
+// One rule for every write of a token's scopes: the user's roles first, then the holder's.
+TEST(SelfService, WritableScopesAreGrantableThenHeld) {
+    using Requested = std::vector<std::optional<std::string>>;
+    using Strings = std::vector<std::string>;
+    pat::ScopeSet defined({"notes:read", "notes:write", "secret:read", "tokens:manage"});
+    pat::ScopeSet grantable({"notes:read", "notes:write", "tokens:manage"});
+    pat::TokenHolder holder{"u1", kHeld, std::nullopt};
+    // The back end (no holder): what the roles allow, sorted and distinct.
+    EXPECT_EQ(pat::writable_scopes("u1", Requested{"notes:write", "notes:read", "notes:write"},
+                                   defined, grantable, nullptr),
+              (Strings{"notes:read", "notes:write"}));
+    // A holder: only what it holds too.
+    EXPECT_EQ(pat::writable_scopes("u1", Requested{"tokens:manage", "notes:read"}, defined,
+                                   grantable, &holder),
+              (Strings{"notes:read", "tokens:manage"}));
+    EXPECT_TRUE(pat::writable_scopes("u1", Requested{}, defined, grantable, &holder).empty());
+    EXPECT_EQ(sqlstate_of([&] {
+                  pat::writable_scopes("u1", Requested{"notes:write"}, defined, grantable, &holder);
+              }),
+              "42501");
+    // Undefined, NULL and not allowed by the roles come first, as for pat_create.
+    EXPECT_EQ(sqlstate_of([&] {
+                  pat::writable_scopes("u1", Requested{"notes:read", "undefined:later"}, defined,
+                                       grantable, &holder);
+              }),
+              "22023");
+    EXPECT_EQ(sqlstate_of([&] {
+                  pat::writable_scopes("u1", Requested{std::nullopt}, defined, grantable, &holder);
+              }),
+              "22004");
+    try {
+        pat::writable_scopes("u1", Requested{"secret:read"}, defined, grantable, &holder);
+        FAIL() << "secret:read is not grantable";
+    } catch (const pat::Error &e) {
+        EXPECT_STREQ(e.sqlstate(), "42501");
+        EXPECT_NE(std::string(e.what()).find("do not allow"), std::string::npos);
+    }
+}
+
 }  // namespace
