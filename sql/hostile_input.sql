@@ -77,6 +77,15 @@ SELECT pg_temp.outcome('SELECT pat_authenticate(repeat(''x'', 1000000))');
 SELECT pg_temp.outcome('SELECT pat_create(''hostile_user'', repeat(''n'', 1000000), ''{}'', ''1 day'')');
 SELECT pg_temp.outcome('SELECT pat_define_scope(repeat(''s'', 1000000))');
 SELECT pg_temp.outcome('SELECT pat_create(''hostile_user'', ''n'', ''{}'', repeat(''1 day '', 200000))');
+-- A megabyte scope nobody defined is named in the error by its first 100 characters: the
+-- message, and the server log line it becomes, stay short.
+DO $$
+BEGIN
+    PERFORM pat_create('hostile_user', 'n', ARRAY[repeat('s', 1000000)], '1 day');
+EXCEPTION WHEN invalid_parameter_value THEN
+    RAISE NOTICE 'message of % characters: %...%', length(SQLERRM), left(SQLERRM, 10), right(SQLERRM, 20);
+END
+$$;
 SELECT pg_temp.outcome(
     'SELECT pat_create(''hostile_user'', ''n'', array_fill(''hostile:read''::text, ARRAY[10000]), ''1 day'')');
 SELECT pg_temp.outcome(

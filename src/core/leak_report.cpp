@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "error.hpp"
+#include "message.hpp"
 #include "token.hpp"
 
 namespace pat {
@@ -16,7 +17,7 @@ std::vector<std::string> ordered_prefixes(std::vector<std::string> prefixes) {
     for (const std::string &prefix : prefixes) {
         if (!is_valid_token_prefix(prefix)) {
             throw Error(sqlstate::kInvalidParameterValue,
-                        "invalid token prefix \"" + prefix + "\"");
+                        "invalid token prefix \"" + shown(prefix) + "\"");
         }
     }
     std::sort(prefixes.begin(), prefixes.end(), [](const std::string &a, const std::string &b) {

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "error.hpp"
+#include "message.hpp"
 
 namespace pat {
 
@@ -87,8 +88,9 @@ std::vector<std::string> defined_scopes_of(const std::vector<std::optional<std::
     ScopeSet set(std::move(wanted));
     for (const std::string &scope : set.items()) {
         if (!defined.contains(scope)) {
-            throw Error(sqlstate::kInvalidParameterValue, "scope \"" + scope + "\" is not defined",
-                        {}, "Define it first with pat_define_scope().");
+            throw Error(sqlstate::kInvalidParameterValue,
+                        "scope \"" + shown(scope) + "\" is not defined", {},
+                        "Define it first with pat_define_scope().");
         }
     }
     return set.items();

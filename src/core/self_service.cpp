@@ -1,6 +1,7 @@
 #include "self_service.hpp"
 
 #include "error.hpp"
+#include "message.hpp"
 #include "policy.hpp"
 
 namespace pat {
@@ -20,8 +21,7 @@ void require_manage_scope(const TokenHolder &holder, std::string_view manage_sco
     }
     if (!holder.scopes.contains(manage_scope)) {
         throw Error(sqlstate::kInsufficientPrivilege,
-                    "personal access token lacks scope \"" +
-                        std::string(manage_scope.substr(0, kScopeMaxChars)) +
+                    "personal access token lacks scope \"" + shown(manage_scope) +
                         "\", which managing tokens requires",
                     "",
                     "A token manages tokens only if it holds the scope named by pat.manage_scope.");
@@ -40,8 +40,8 @@ void require_held_scopes(const TokenHolder &holder, const std::vector<std::strin
     for (const std::string &scope : requested) {
         if (!holder.scopes.contains(scope)) {
             throw Error(sqlstate::kInsufficientPrivilege,
-                        "a personal access token cannot grant scope \"" +
-                            scope.substr(0, kScopeMaxChars) + "\", which it does not hold",
+                        "a personal access token cannot grant scope \"" + shown(scope) +
+                            "\", which it does not hold",
                         "", "A token may create or edit tokens only with scopes it holds itself.");
         }
     }
