@@ -18,8 +18,8 @@ FROM pat_create('au-alice', 'alice cli', '{catalog:read,catalog:write}', '30 day
 SELECT token AS bob_tok, token_id AS bob_id
 FROM pat_create('au-bob', 'bob cli', '{catalog:read}', 'never') \gset
 
--- A good token: the user id. Outside a transaction block (as here) each success warns that
--- the token context ends with the statement (1.6), as SET LOCAL does.
+-- A good token: the user id. Outside a transaction block (as here) the first success of the
+-- session warns that the token context ends with the statement, as SET LOCAL does.
 SELECT pat_authenticate(:'tok') AS user_id;
 SELECT pat_authenticate(:'tok', '{}') AS user_id;
 SELECT pat_authenticate(:'tok', '{catalog:read,catalog:write}') AS user_id;
