@@ -2,7 +2,9 @@
 -- A client binding strings as varchar (JDBC's default) must reach pg_pat's functions, not an
 -- overload someone added in a schema they can write to: pg_pat ships varchar overloads of the
 -- functions applications pass tokens and scopes to (pat_validate, pat_authenticate,
--- pat_has_scope, pat_require_scope), so a lookalike later on the search_path never wins.
+-- pat_has_scope, pat_require_scope), so a lookalike later on the search_path never wins; and
+-- pat_validate and pat_authenticate warn, once per session, about a lookalike on the
+-- search_path (one earlier than pg_pat's schema still wins).
 -- In a database of its own, with pg_pat in a schema of its own. Tokens are never printed.
 --
 \set SHOW_CONTEXT never
@@ -66,6 +68,52 @@ RESET search_path;
 SET search_path = regress_writable, pat_api;
 SELECT pat_authenticate(:'tok'::varchar) AS user_id;
 SELECT count(*) AS captured FROM regress_writable.captured;
+RESET search_path;
+RESET ROLE;
+
+-- pg_pat's own functions warn, once per session, about a lookalike on the search_path. A
+-- lookalike that forwards to pg_pat after keeping the token (and so goes unnoticed by the
+-- application) makes pg_pat run, and warn.
+SET ROLE regress_pat_planter;
+CREATE OR REPLACE FUNCTION regress_writable.pat_authenticate(token varchar) RETURNS text
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    INSERT INTO regress_writable.captured VALUES ('forwarded');
+    RETURN pat_api.pat_authenticate(token::text);
+END
+$$;
+RESET ROLE;
+\c
+SET ROLE regress_pat_app;
+SET search_path = regress_writable, pat_api;
+BEGIN;
+SELECT pat_authenticate(:'tok'::varchar) AS user_id;
+SELECT pat_authenticate(:'tok'::varchar) AS user_id;
+COMMIT;
+SELECT what, count(*) FROM regress_writable.captured GROUP BY what ORDER BY what;
+-- No lookalike on the search_path: no warning.
+\c
+CREATE SCHEMA regress_late;
+GRANT USAGE ON SCHEMA regress_late TO regress_pat_app;
+SET ROLE regress_pat_app;
+SET search_path = pat_api, regress_late;
+SELECT valid FROM pat_validate('pat_not_a_token');
+-- One created later is looked for at the next call.
+RESET ROLE;
+CREATE FUNCTION regress_late.pat_validate(token varchar, scopes varchar[]) RETURNS boolean
+LANGUAGE sql AS $$ SELECT true $$;
+SET ROLE regress_pat_app;
+SELECT valid FROM pat_validate('pat_not_a_token');
+SELECT valid FROM pat_validate('pat_not_a_token');
+-- A search_path set later too.
+\c
+SET ROLE regress_pat_app;
+SET search_path = pat_api;
+SELECT valid FROM pat_validate('pat_not_a_token');
+SET search_path = pat_api, regress_writable;
+SELECT valid FROM pat_validate('pat_not_a_token');
+SELECT valid FROM pat_validate('pat_not_a_token');
 RESET search_path;
 RESET ROLE;
 

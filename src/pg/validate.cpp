@@ -15,6 +15,7 @@
 #include "pg/convert.hpp"
 #include "pg/guard.hpp"
 #include "pg/key_status.hpp"
+#include "pg/lookalikes.hpp"
 #include "pg/result_rows.hpp"
 #include "pg/settings.hpp"
 #include "pg/token_cache.hpp"
@@ -113,6 +114,7 @@ void count_use(const Check &check) {
 
 // pat_validate(token, required_scopes): exactly one row, never an error for a bad token.
 PAT_FUNCTION(pat_validate) {
+    pat::pg::warn_of_lookalike_functions(fcinfo);
     TupleDesc result_type = pat::pg::result_type(fcinfo);
     Check check = check_token(fcinfo);
     Datum values[7] = {};
@@ -137,6 +139,7 @@ PAT_FUNCTION(pat_validate) {
 
 // pat_authenticate(token, required_scopes): the user id, or 28000 / 42501; sets the context.
 PAT_FUNCTION(pat_authenticate) {
+    pat::pg::warn_of_lookalike_functions(fcinfo);
     Check check = check_token(fcinfo);
     count_use(check);
     switch (check.status) {
