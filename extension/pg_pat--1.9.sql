@@ -196,6 +196,24 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION @extschema@.pat_authenticate(text, text[]) IS
     'check a bearer token or raise (28000, 42501); sets the token context for this transaction';
 
+-- The same functions for a client that binds strings as varchar (JDBC's default): with these
+-- exact matches here, an overload taking varchar in another schema later on the search_path
+-- cannot take the call (and the token) instead.
+CREATE FUNCTION @extschema@.pat_validate(token varchar, required_scopes text[] DEFAULT '{}',
+    OUT valid boolean, OUT status text, OUT token_id uuid, OUT user_id text,
+    OUT token_name text, OUT scopes text[], OUT expires_at timestamptz)
+AS 'MODULE_PATHNAME', 'pat_validate'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pat_validate(varchar, text[]) IS
+    'pat_validate(text, text[]) for clients binding varchar';
+
+CREATE FUNCTION @extschema@.pat_authenticate(token varchar, required_scopes text[] DEFAULT '{}')
+RETURNS text
+AS 'MODULE_PATHNAME', 'pat_authenticate'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pat_authenticate(varchar, text[]) IS
+    'pat_authenticate(text, text[]) for clients binding varchar';
+
 CREATE FUNCTION @extschema@.pat_current_user() RETURNS text
 AS 'MODULE_PATHNAME', 'pat_current_user'
 LANGUAGE C STABLE PARALLEL RESTRICTED;
@@ -213,6 +231,15 @@ AS 'MODULE_PATHNAME', 'pat_has_scope'
 LANGUAGE C STABLE PARALLEL RESTRICTED;
 
 CREATE FUNCTION @extschema@.pat_require_scope(scope text) RETURNS void
+AS 'MODULE_PATHNAME', 'pat_require_scope'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+
+-- Also for varchar: an application's scope check must not be taken over either.
+CREATE FUNCTION @extschema@.pat_has_scope(scope varchar) RETURNS boolean
+AS 'MODULE_PATHNAME', 'pat_has_scope'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+
+CREATE FUNCTION @extschema@.pat_require_scope(scope varchar) RETURNS void
 AS 'MODULE_PATHNAME', 'pat_require_scope'
 LANGUAGE C STABLE PARALLEL RESTRICTED;
 
@@ -270,11 +297,15 @@ COMMENT ON TABLE pat.profile_functions IS
 INSERT INTO pat.profile_functions (function_signature, least_profile) VALUES
     ('pat_validate(text, text[])', 'validator'),
     ('pat_authenticate(text, text[])', 'validator'),
+    ('pat_validate(varchar, text[])', 'validator'),
+    ('pat_authenticate(varchar, text[])', 'validator'),
     ('pat_current_user()', 'validator'),
     ('pat_current_token_id()', 'validator'),
     ('pat_current_token_name()', 'validator'),
     ('pat_has_scope(text)', 'validator'),
     ('pat_require_scope(text)', 'validator'),
+    ('pat_has_scope(varchar)', 'validator'),
+    ('pat_require_scope(varchar)', 'validator'),
     ('pat_grantable_scopes(text)', 'application'),
     ('pat_create(text, text, text[], text)', 'application'),
     ('pat_create(text, text, text[], interval)', 'application'),
@@ -341,11 +372,15 @@ REVOKE ALL ON FUNCTION
     @extschema@.pat_create(text, text, text[], timestamptz),
     @extschema@.pat_validate(text, text[]),
     @extschema@.pat_authenticate(text, text[]),
+    @extschema@.pat_validate(varchar, text[]),
+    @extschema@.pat_authenticate(varchar, text[]),
     @extschema@.pat_current_user(),
     @extschema@.pat_current_token_id(),
     @extschema@.pat_current_token_name(),
     @extschema@.pat_has_scope(text),
     @extschema@.pat_require_scope(text),
+    @extschema@.pat_has_scope(varchar),
+    @extschema@.pat_require_scope(varchar),
     @extschema@.pat_update(uuid, text, text[]),
     @extschema@.pat_revoke(uuid),
     @extschema@.pat_revoke_all(text),
@@ -989,9 +1024,9 @@ REVOKE ALL ON FUNCTION pat.tokens_before_delete() FROM PUBLIC;
 -- The schema the API is in ---------------------------------------------------------------------
 
 -- Whoever can create objects in the schema pg_pat's functions live in can add an overload that
--- a client then calls instead (pat_authenticate(varchar), for a driver binding varchar, as
--- JDBC does by default). Warns, naming them, when any role but a superuser can; every later
--- update script calls it again.
+-- a client then calls instead (pat_authenticate(varchar, varchar[]) for a driver binding those
+-- types; pg_pat ships the varchar overloads drivers bind by default). Warns, naming them, when
+-- any role but a superuser can; every later update script calls it again.
 CREATE FUNCTION pat.warn_if_schema_writable(schema regnamespace) RETURNS boolean
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -1013,8 +1048,8 @@ BEGIN
     END IF;
     RAISE WARNING 'roles other than superusers can create objects in schema %, where pg_pat''s functions are: %',
                   schema, writers
-        USING DETAIL = 'Such a role can add an overload, e.g. pat_authenticate(varchar), that '
-                       'clients binding varchar parameters (JDBC''s default) call instead.',
+        USING DETAIL = 'Such a role can add an overload, e.g. pat_authenticate(varchar, '
+                       'varchar[]), that clients binding those types call instead.',
               HINT = 'Install pg_pat in a schema only superusers can create in: CREATE SCHEMA '
                      'pat_api; CREATE EXTENSION pg_pat SCHEMA pat_api; or REVOKE CREATE ON '
                      'SCHEMA ' || schema || ' from those roles.';

@@ -12,13 +12,20 @@ CREATE ROLE regress_pat_schema_writer;
 CREATE SCHEMA shared_api;
 GRANT CREATE ON SCHEMA shared_api TO regress_pat_schema_writer;
 CREATE EXTENSION pg_pat SCHEMA shared_api;
--- What the warning is about: the overload resolves before the real function for varchar.
+-- What the warning is about: an overload for argument types pg_pat has none for resolves
+-- before the real function. pg_pat ships varchar ones (trust_overloads.sql), so the writer can
+-- neither add nor replace those; but a client binding varchar[] scopes calls this one.
 SET ROLE regress_pat_schema_writer;
 CREATE FUNCTION shared_api.pat_authenticate(token varchar, required_scopes text[] DEFAULT '{}')
 RETURNS text LANGUAGE sql AS $$ SELECT 'someone else'::text $$;
+CREATE OR REPLACE FUNCTION shared_api.pat_authenticate(token varchar,
+                                                       required_scopes text[] DEFAULT '{}')
+RETURNS text LANGUAGE sql AS $$ SELECT 'someone else'::text $$;
+CREATE FUNCTION shared_api.pat_authenticate(token varchar, required_scopes varchar[])
+RETURNS text LANGUAGE sql AS $$ SELECT 'someone else'::text $$;
 RESET ROLE;
-SELECT shared_api.pat_authenticate('pat_x'::varchar);
-DROP FUNCTION shared_api.pat_authenticate(varchar, text[]);
+SELECT shared_api.pat_authenticate('pat_x'::varchar, '{}'::varchar[]);
+DROP FUNCTION shared_api.pat_authenticate(varchar, varchar[]);
 DROP EXTENSION pg_pat;
 -- PUBLIC may create: a warning naming PUBLIC.
 CREATE SCHEMA public_api;

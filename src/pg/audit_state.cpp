@@ -3,8 +3,8 @@
 #include "pg/audit_state.hpp"
 
 #include <utility>
-#include <vector>
 
+#include "core/subtransaction_scoped.hpp"
 #include "pg/convert.hpp"
 #include "pg/guard.hpp"
 #include "pg/token_context.hpp"
@@ -14,13 +14,8 @@ namespace pat::pg {
 
 namespace {
 
-// One actor per (sub)transaction level that set one, innermost last; a subtransaction's abort
-// drops its level, its commit hands the value to the parent.
-struct ActorLevel {
-    SubTransactionId subxact;
-    std::optional<std::string> actor;
-};
-std::vector<ActorLevel> actor_levels;
+// The actor follows savepoints as the token context does: a rollback restores the one before.
+pat::SubtransactionScoped<std::string> scoped_actor;
 
 // The subtransaction that took the chain lock (its abort releases the lock); invalid when the
 // transaction does not hold it.
@@ -37,7 +32,7 @@ bool callbacks_registered = false;
 
 void on_transaction_event(XactEvent event, void *) {
     if (ends_transaction(event)) {
-        actor_levels.clear();
+        scoped_actor.end_transaction();
         chain_locked_in = InvalidSubTransactionId;
         tail_known = false;
         purge_through = -1;
@@ -54,18 +49,9 @@ void on_subtransaction_event(SubXactEvent event, SubTransactionId subxact, SubTr
     if (event == SUBXACT_EVENT_ABORT_SUB) {
         tail_known = false;
         purge_through = -1;
-        if (!actor_levels.empty() && actor_levels.back().subxact == subxact) {
-            actor_levels.pop_back();
-        }
-    } else if (event == SUBXACT_EVENT_COMMIT_SUB && !actor_levels.empty() &&
-               actor_levels.back().subxact == subxact) {
-        size_t count = actor_levels.size();
-        if (count >= 2 && actor_levels[count - 2].subxact == parent) {
-            actor_levels[count - 2].actor = std::move(actor_levels.back().actor);
-            actor_levels.pop_back();
-        } else {
-            actor_levels.back().subxact = parent;
-        }
+        scoped_actor.abort(subxact);
+    } else if (event == SUBXACT_EVENT_COMMIT_SUB) {
+        scoped_actor.commit(subxact, parent);
     }
 }
 
@@ -109,18 +95,15 @@ void attribute_to_token_context(AuditEntry &entry) {
 void set_audit_actor(std::optional<std::string> actor) {
     register_audit_callbacks();
     SubTransactionId subxact = GetCurrentSubTransactionId();  // reads a field: cannot raise
-    if (!actor_levels.empty() && actor_levels.back().subxact == subxact) {
-        actor_levels.back().actor = std::move(actor);
+    if (actor) {
+        scoped_actor.set(subxact, std::move(*actor));
     } else {
-        actor_levels.push_back(ActorLevel{subxact, std::move(actor)});
+        scoped_actor.reset(subxact);
     }
 }
 
 const std::string *current_audit_actor() {
-    if (actor_levels.empty() || !actor_levels.back().actor) {
-        return nullptr;
-    }
-    return &*actor_levels.back().actor;
+    return scoped_actor.current();
 }
 
 bool audit_chain_locked() {

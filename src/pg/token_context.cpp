@@ -1,10 +1,10 @@
 // The token a transaction authenticated with, and the SQL functions that read it.
 #include "pg/token_context.hpp"
 
-#include <optional>
 #include <utility>
 
 #include "core/error.hpp"
+#include "core/subtransaction_scoped.hpp"
 #include "core/self_service.hpp"
 #include "pg/convert.hpp"
 #include "pg/guard.hpp"
@@ -15,39 +15,38 @@ namespace pat::pg {
 
 namespace {
 
-std::optional<TokenContext> current;
-// The subtransaction that set the context: its abort takes the context with it.
-SubTransactionId set_in_subtransaction = InvalidSubTransactionId;
+// The context follows savepoints and PL/pgSQL exception blocks: rolling one back restores the
+// context that held when it began (a pat_authenticate() or pat_clear() undone must not leave
+// the back end's unrestricted access behind).
+pat::SubtransactionScoped<TokenContext> scoped_context;
 
 void on_transaction_event(XactEvent event, void *) {
     if (ends_transaction(event)) {
-        current.reset();
+        scoped_context.end_transaction();
     }
 }
 
 void on_subtransaction_event(SubXactEvent event, SubTransactionId subxact, SubTransactionId parent,
                              void *) {
-    if (event == SUBXACT_EVENT_ABORT_SUB && current && subxact == set_in_subtransaction) {
-        current.reset();
-    } else if (event == SUBXACT_EVENT_COMMIT_SUB && current && subxact == set_in_subtransaction) {
-        // Released savepoint: the context now belongs to the parent.
-        set_in_subtransaction = parent;
+    if (event == SUBXACT_EVENT_ABORT_SUB) {
+        scoped_context.abort(subxact);
+    } else if (event == SUBXACT_EVENT_COMMIT_SUB) {
+        scoped_context.commit(subxact, parent);
     }
 }
 
 }  // namespace
 
-void set_token_context(TokenContext context) {
-    current = std::move(context);
-    set_in_subtransaction = GetCurrentSubTransactionId();  // reads a field: cannot raise
+void set_token_context(TokenContext token_context) {
+    scoped_context.set(GetCurrentSubTransactionId(), std::move(token_context));
 }
 
 const TokenContext *current_token_context() {
-    return current ? &*current : nullptr;
+    return scoped_context.current();
 }
 
 void clear_token_context() {
-    current.reset();
+    scoped_context.reset(GetCurrentSubTransactionId());
 }
 
 // TimestampTz is int64: the core takes the same optional.

@@ -1,5 +1,6 @@
 // The token a transaction authenticated with, kept in backend memory (not in a GUC a client
-// could SET) and forgotten when the transaction, or the subtransaction that set it, ends.
+// could SET) and forgotten when the transaction ends. It follows subtransactions: rolling back
+// a savepoint or a PL/pgSQL exception block restores the context that held when it began.
 #pragma once
 
 #include "pg/postgres.hpp"
@@ -20,7 +21,7 @@ struct TokenContext {
     std::optional<TimestampTz> expires_at;
 };
 
-// Makes context the current transaction's token context.
+// Makes context the current transaction's token context. Throws std::bad_alloc.
 void set_token_context(TokenContext context);
 
 // The current context, or nullptr outside an authenticated transaction.
@@ -29,7 +30,8 @@ const TokenContext *current_token_context();
 // The context as core/self_service.hpp's rules see it (views into context).
 pat::TokenHolder token_holder(const TokenContext &context);
 
-// Ends the context early (pat_clear()).
+// Ends the context early (pat_clear()); a rollback of the current subtransaction undoes it.
+// Throws std::bad_alloc.
 void clear_token_context();
 
 // Inside a token context, the rules of core/self_service.hpp for acting on user_id's tokens:

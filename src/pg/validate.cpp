@@ -15,6 +15,7 @@
 #include "pg/convert.hpp"
 #include "pg/guard.hpp"
 #include "pg/key_status.hpp"
+#include "pg/lookalikes.hpp"
 #include "pg/result_rows.hpp"
 #include "pg/settings.hpp"
 #include "pg/token_cache.hpp"
@@ -98,6 +99,10 @@ Check check_token(FunctionCallInfo fcinfo) {
     return check;
 }
 
+// Whether this session has been told that pat_authenticate() outside a transaction block sets
+// a context that ends with the statement.
+bool warned_outside_transaction_block = false;
+
 // Counts the check in shared memory (usage_store.hpp): no table is written, no transaction id
 // taken, no WAL generated.
 void count_use(const Check &check) {
@@ -109,6 +114,7 @@ void count_use(const Check &check) {
 
 // pat_validate(token, required_scopes): exactly one row, never an error for a bad token.
 PAT_FUNCTION(pat_validate) {
+    pat::pg::warn_of_lookalike_functions(fcinfo);
     TupleDesc result_type = pat::pg::result_type(fcinfo);
     Check check = check_token(fcinfo);
     Datum values[7] = {};
@@ -133,6 +139,7 @@ PAT_FUNCTION(pat_validate) {
 
 // pat_authenticate(token, required_scopes): the user id, or 28000 / 42501; sets the context.
 PAT_FUNCTION(pat_authenticate) {
+    pat::pg::warn_of_lookalike_functions(fcinfo);
     Check check = check_token(fcinfo);
     count_use(check);
     switch (check.status) {
@@ -164,12 +171,15 @@ PAT_FUNCTION(pat_authenticate) {
         pat::pg::set_token_context(std::move(context));
     }
     // As SET LOCAL does: outside BEGIN ... COMMIT the context ends with this statement, and the
-    // next query would see no user (and RLS no rows) without a word.
-    if (!IsTransactionBlock()) {
+    // next query would see no user (and RLS no rows) without a word. Once per session: a
+    // service authenticating every request in autocommit would otherwise log a line per request.
+    if (!IsTransactionBlock() && !warned_outside_transaction_block) {
+        warned_outside_transaction_block = true;
         ereport(WARNING,
                 (errcode(ERRCODE_NO_ACTIVE_SQL_TRANSACTION),
                  errmsg("pat_authenticate() outside a transaction block: the token context ends "
                         "with this statement"),
+                 errdetail("This warning is given once per session."),
                  errhint("Run BEGIN first, then pat_authenticate() and the request's queries, "
                          "then COMMIT.")));
     }
