@@ -7,6 +7,9 @@
 // pat.max_lifetime). So a role given direct access cannot put back a revoked token or forge an
 // old one, and every row it inserts is audited (pat.tokens_audit() skips only back-dated rows).
 //
+// Both, for every role: an expires_at of +infinity is stored as NULL (never, as the API reads
+// it), and no time column may hold a value a dump cannot restore (core/time_range.hpp).
+//
 // pat.tokens_before_update(): identity columns never change, revocations are final, expiries
 // only shorten, names follow the API's rule. It also signals the token's change to every
 // cache: from 1.3 on the ALWAYS trigger pat.invalidate_cached_token() does that too (the
@@ -16,6 +19,7 @@
 #include "core/error.hpp"
 #include "core/expiry.hpp"
 #include "core/policy.hpp"
+#include "core/time_range.hpp"
 #include "pg/api_support.hpp"
 #include "pg/cache_signal.hpp"
 #include "pg/convert.hpp"
@@ -47,6 +51,42 @@ void check_text_column(HeapTuple tuple, TupleDesc desc, int attno, Rule rule) {
     }
 }
 
+// The expiry column attno of tuple as the rules read it: nullopt when NULL or +infinity, which
+// the API reads as never too (expiry_from_timestamptz).
+std::optional<int64> expiry_column(HeapTuple tuple, TupleDesc desc, int attno) {
+    std::optional<int64> at = timestamp_column(tuple, desc, attno);
+    if (at && TIMESTAMP_IS_NOEND(*at)) {
+        return std::nullopt;
+    }
+    return at;
+}
+
+// tuple with the expiry column attno stored as NULL when it is +infinity: the API stores never
+// as NULL, so every path stores it one way.
+HeapTuple never_as_null(HeapTuple tuple, TupleDesc desc, int attno) {
+    std::optional<int64> at = timestamp_column(tuple, desc, attno);
+    if (!at || !TIMESTAMP_IS_NOEND(*at)) {
+        return tuple;
+    }
+    int columns[1] = {attno};
+    Datum values[1] = {0};
+    bool nulls[1] = {true};
+    return pat::pg::call_pg(
+        [&] { return heap_modify_tuple_by_cols(tuple, desc, 1, columns, values, nulls); });
+}
+
+// 22008 unless every time column of tuple would restore from a dump; on an UPDATE (old_tuple
+// set) only the changed ones, so a row stored before the check can still be revoked.
+void require_restorable_times(HeapTuple tuple, HeapTuple old_tuple, Relation relation) {
+    TupleDesc desc = RelationGetDescr(relation);
+    for (const char *name : {"created_at", "expires_at", "revoked_at"}) {
+        int attno = pat::pg::call_pg([&] { return pat::pg::relation_column(relation, name); });
+        if (old_tuple == nullptr || pat::pg::column_changed(old_tuple, tuple, desc, attno)) {
+            pat::require_restorable(timestamp_column(tuple, desc, attno), name);
+        }
+    }
+}
+
 int column(Relation relation, const char *name) {
     return pat::pg::call_pg([&] { return pat::pg::relation_column(relation, name); });
 }
@@ -69,9 +109,11 @@ PAT_FUNCTION(pat_tokens_before_insert) {
     TriggerData *trigger = guard_trigger(fcinfo, "pat.tokens_before_insert()", true);
     Relation relation = trigger->tg_relation;
     TupleDesc desc = RelationGetDescr(relation);
-    HeapTuple row = trigger->tg_trigtuple;
+    int expires_attno = column(relation, "expires_at");
+    HeapTuple row = never_as_null(trigger->tg_trigtuple, desc, expires_attno);
     check_text_column(row, desc, column(relation, "user_id"), pat::check_user_id);
     check_text_column(row, desc, column(relation, "name"), pat::check_token_name);
+    require_restorable_times(row, nullptr, relation);
     if (superuser()) {
         return PointerGetDatum(row);  // perhaps a restore: rows keep their history
     }
@@ -90,9 +132,8 @@ PAT_FUNCTION(pat_tokens_before_insert) {
                          kUseTheApi);
     }
     TimestampTz now = pat::pg::policy_clock();
-    pat::require_valid_expiry(
-        pat::check_expiry(now, timestamp_column(row, desc, column(relation, "expires_at")),
-                          pat::pg::latest_allowed_expiry(now)));
+    pat::require_valid_expiry(pat::check_expiry(now, timestamp_column(row, desc, expires_attno),
+                                                pat::pg::latest_allowed_expiry(now)));
     return PointerGetDatum(row);
 }
 
@@ -101,7 +142,8 @@ PAT_FUNCTION(pat_tokens_before_update) {
     Relation relation = trigger->tg_relation;
     TupleDesc desc = RelationGetDescr(relation);
     HeapTuple old_tuple = trigger->tg_trigtuple;
-    HeapTuple new_tuple = trigger->tg_newtuple;
+    int expires_attno = column(relation, "expires_at");
+    HeapTuple new_tuple = never_as_null(trigger->tg_newtuple, desc, expires_attno);
 
     for (const char *fixed : {"token_id", "user_id", "digest", "created_at"}) {
         int attno = pat::pg::call_pg([&] { return pat::pg::relation_column(relation, fixed); });
@@ -136,10 +178,9 @@ PAT_FUNCTION(pat_tokens_before_update) {
         throw pat::Error(pat::sqlstate::kObjectNotInPrerequisiteState,
                          "a token's revocation cannot be undone or changed");
     }
-    int expires_attno =
-        pat::pg::call_pg([&] { return pat::pg::relation_column(relation, "expires_at"); });
-    if (pat::extends_expiry(timestamp_column(old_tuple, desc, expires_attno),
-                            timestamp_column(new_tuple, desc, expires_attno))) {
+    require_restorable_times(new_tuple, old_tuple, relation);
+    if (pat::extends_expiry(expiry_column(old_tuple, desc, expires_attno),
+                            expiry_column(new_tuple, desc, expires_attno))) {
         throw pat::Error(pat::sqlstate::kObjectNotInPrerequisiteState,
                          "a token's expiration cannot be extended", "",
                          "Create a new token to renew access.");
