@@ -18,9 +18,11 @@ SELECT (now() AT TIME ZONE 'UTC')::date AS today \gset
 -- 'infinity' and a far future are recorded as now(); a use from before the token existed (or
 -- '-infinity') is skipped; the rest of the batch is written all the same.
 BEGIN;
+SET LOCAL client_min_messages = log;  -- the LOG line says what was bounded
 SELECT pat_merge_usage(ARRAY[:'a_id', :'b_id', :'c_id', :'c_id']::uuid[],
                        ARRAY['infinity', '3000-01-01', '-infinity', '2000-01-01']::timestamptz[],
                        '{}', '{}', '{}', '{}') AS tokens_written;
+RESET client_min_messages;
 SELECT name, last_used_at = now() AS now, last_used_at IS NULL AS never
 FROM pat.tokens t LEFT JOIN pat.token_usage u USING (token_id)
 WHERE t.user_id = 'mu-alice' ORDER BY name;
@@ -33,10 +35,12 @@ COMMIT;
 
 -- Check days: 'infinity' and a far future count as today, a day before the token existed
 -- (or '-infinity') is skipped.
+SET client_min_messages = log;
 SELECT pat_merge_usage('{}', '{}',
                        ARRAY[:'a_id', :'a_id', :'a_id', :'a_id', NULL]::uuid[],
                        ARRAY['infinity', '3000-01-01', '2000-01-01', '-infinity', '-infinity']::date[],
                        '{valid,valid,valid,valid,malformed}', '{1,2,4,8,16}') AS tokens_written;
+RESET client_min_messages;
 SELECT token_id = :'a_id' AS a, day = :'today' AS today, outcome, checks
 FROM pat.token_checks ORDER BY checks;
 
