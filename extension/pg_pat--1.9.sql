@@ -808,6 +808,16 @@ CREATE FUNCTION pat.pending_checks(token_id uuid, since date,
 -- The one place usage reaches the tables: from this node's worker, from pat_flush_usage(), and
 -- from a standby's worker over libpq. Last use only moves forward; counts add up. Tokens deleted
 -- meanwhile are skipped. Returns how many tokens it wrote.
+--
+-- Times are bounded, since what is written decides pat.max_inactivity and reuse notices. A
+-- standby's clock may run ahead of this one, and uses made after this transaction began reach
+-- it, so 5 minutes past now() are taken as they are; a later use (even 'infinity', which would
+-- exempt a token from inactivity for ever) is recorded as now(), and a later check day as
+-- today (UTC). A use from more than 5 minutes before its token was created, or a check more
+-- than a day before, cannot have happened and is skipped. Both with a LOG line, never an
+-- error: a batch refused for one row would be retried, and refused, for ever, losing every use
+-- in it. A refused check (revoked, expired) counts as reuse after rotation only if its day is
+-- not before the day the token stopped working.
 CREATE FUNCTION @extschema@.pat_merge_usage(
     used_token_ids uuid[], used_at timestamptz[],
     checked_token_ids uuid[], checked_days date[], checked_outcomes text[],
@@ -817,6 +827,14 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    skew CONSTANT interval := '5 minutes';
+    latest CONSTANT timestamptz := now() OPERATOR(pg_catalog.+) skew;
+    today CONSTANT date := (now() AT TIME ZONE 'UTC')::date;
+    latest_day CONSTANT date := (latest AT TIME ZONE 'UTC')::date;
+    clamped_uses bigint;
+    skipped_uses bigint;
+    clamped_checks bigint;
+    skipped_checks bigint;
     written integer;
 BEGIN
     IF used_token_ids IS NULL OR used_at IS NULL OR checked_token_ids IS NULL
@@ -831,33 +849,85 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
-    INSERT INTO pat.token_usage AS u (token_id, last_used_at)
-    SELECT n.token_id, max(n.used_at)
-    FROM unnest(used_token_ids, used_at) AS n(token_id, used_at)
-    WHERE n.used_at IS NOT NULL
-      AND EXISTS (SELECT FROM pat.tokens t WHERE t.token_id OPERATOR(pg_catalog.=) n.token_id)
-    GROUP BY n.token_id
-    ON CONFLICT (token_id) DO UPDATE SET last_used_at = excluded.last_used_at
-    WHERE u.last_used_at IS NULL OR u.last_used_at OPERATOR(pg_catalog.<) excluded.last_used_at;
+    WITH sent AS (
+        SELECT m.token_id, m.used_at AS sent_at,
+               CASE WHEN m.used_at OPERATOR(pg_catalog.>) latest THEN now()
+                    ELSE m.used_at END AS bounded_at
+        FROM unnest(used_token_ids, used_at) AS m(token_id, used_at)
+        WHERE m.used_at IS NOT NULL),
+    judged AS (
+        -- bounded_at is at most latest: adding the skew cannot leave the range.
+        SELECT s.token_id, s.sent_at, s.bounded_at,
+               s.bounded_at OPERATOR(pg_catalog.+) skew
+                   OPERATOR(pg_catalog.>=) t.created_at AS plausible
+        FROM sent s JOIN pat.tokens t ON t.token_id OPERATOR(pg_catalog.=) s.token_id),
+    merged AS (
+        INSERT INTO pat.token_usage AS u (token_id, last_used_at)
+        SELECT j.token_id, max(j.bounded_at) FROM judged j WHERE j.plausible
+        GROUP BY j.token_id
+        ON CONFLICT (token_id) DO UPDATE SET last_used_at = excluded.last_used_at
+        WHERE u.last_used_at IS NULL
+           OR u.last_used_at OPERATOR(pg_catalog.<) excluded.last_used_at
+        RETURNING 1)
+    SELECT count(*) FILTER (WHERE j.sent_at OPERATOR(pg_catalog.>) latest),
+           count(*) FILTER (WHERE NOT j.plausible)
+    INTO clamped_uses, skipped_uses
+    FROM judged j;
 
-    INSERT INTO pat.token_checks AS c (token_id, day, outcome, checks)
-    SELECT n.token_id, n.day, n.outcome, sum(n.checks)::bigint
+    WITH sent AS (
+        SELECT m.token_id, m.outcome, m.checks, m.day AS sent_day,
+               CASE WHEN m.day OPERATOR(pg_catalog.>) latest_day THEN today
+                    ELSE m.day END AS bounded_day
+        FROM unnest(checked_token_ids, checked_days, checked_outcomes, checked_counts)
+             AS m(token_id, day, outcome, checks)
+        WHERE m.checks OPERATOR(pg_catalog.>) 0),
+    judged AS (
+        -- bounded_day is at most latest_day: adding a day cannot leave the range. A check
+        -- counted for the whole database (token_id NULL) has no creation to be after.
+        SELECT s.*,
+               s.bounded_day IS NOT NULL
+               AND s.bounded_day OPERATOR(pg_catalog.>) '-infinity'::date
+               AND (s.token_id IS NULL
+                    OR s.bounded_day OPERATOR(pg_catalog.+) 1
+                       OPERATOR(pg_catalog.>=) (t.created_at AT TIME ZONE 'UTC')::date)
+                   AS plausible
+        FROM sent s LEFT JOIN pat.tokens t ON t.token_id OPERATOR(pg_catalog.=) s.token_id
+        WHERE s.token_id IS NULL OR t.token_id IS NOT NULL),
+    merged AS (
+        INSERT INTO pat.token_checks AS c (token_id, day, outcome, checks)
+        SELECT j.token_id, j.bounded_day, j.outcome, sum(j.checks)::bigint
+        FROM judged j WHERE j.plausible
+        GROUP BY j.token_id, j.bounded_day, j.outcome
+        ON CONFLICT ON CONSTRAINT token_checks_key
+        DO UPDATE SET checks = c.checks OPERATOR(pg_catalog.+) excluded.checks
+        RETURNING 1)
+    SELECT count(*) FILTER (WHERE j.sent_day OPERATOR(pg_catalog.>) latest_day),
+           count(*) FILTER (WHERE NOT j.plausible)
+    INTO clamped_checks, skipped_checks
+    FROM judged j;
+
+    IF clamped_uses OPERATOR(pg_catalog.>) 0 OR skipped_uses OPERATOR(pg_catalog.>) 0
+       OR clamped_checks OPERATOR(pg_catalog.>) 0 OR skipped_checks OPERATOR(pg_catalog.>) 0 THEN
+        RAISE LOG 'pg_pat: pat_merge_usage recorded % uses and % check days later than now() + 5 minutes as now, and skipped % uses and % checks from before their token existed',
+            clamped_uses, clamped_checks, skipped_uses, skipped_checks;
+    END IF;
+
+    -- Checks refused with a token that has a successor: reuse after rotation (1.8), if made
+    -- no earlier than the day the token stopped working.
+    PERFORM pat.record_reuse_after_rotation(array_agg(DISTINCT n.token_id))
     FROM unnest(checked_token_ids, checked_days, checked_outcomes, checked_counts)
          AS n(token_id, day, outcome, checks)
+    JOIN pat.tokens t ON t.token_id OPERATOR(pg_catalog.=) n.token_id
     WHERE n.checks OPERATOR(pg_catalog.>) 0
-      AND (n.token_id IS NULL
-           OR EXISTS (SELECT FROM pat.tokens t
-                      WHERE t.token_id OPERATOR(pg_catalog.=) n.token_id))
-    GROUP BY n.token_id, n.day, n.outcome
-    ON CONFLICT ON CONSTRAINT token_checks_key
-    DO UPDATE SET checks = c.checks OPERATOR(pg_catalog.+) excluded.checks;
-
-    -- Checks refused with a token that has a successor: reuse after rotation (1.8).
-    PERFORM pat.record_reuse_after_rotation(array_agg(DISTINCT n.token_id))
-    FROM unnest(checked_token_ids, checked_outcomes, checked_counts)
-         AS n(token_id, outcome, checks)
-    WHERE n.token_id IS NOT NULL AND n.outcome IN ('revoked', 'expired')
-      AND n.checks OPERATOR(pg_catalog.>) 0
+      AND n.day OPERATOR(pg_catalog.<=) latest_day
+      AND CASE n.outcome
+          WHEN 'revoked' THEN t.revoked_at IS NOT NULL
+              AND LEAST(n.day, latest_day) OPERATOR(pg_catalog.+) 1
+                  OPERATOR(pg_catalog.>=) (t.revoked_at AT TIME ZONE 'UTC')::date
+          WHEN 'expired' THEN t.expires_at OPERATOR(pg_catalog.<=) now()
+              AND LEAST(n.day, latest_day) OPERATOR(pg_catalog.+) 1
+                  OPERATOR(pg_catalog.>=) (t.expires_at AT TIME ZONE 'UTC')::date
+          ELSE false END
     HAVING count(*) OPERATOR(pg_catalog.>) 0;
 
     SELECT count(DISTINCT t.token_id) INTO written
@@ -868,7 +938,7 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.pat_merge_usage(uuid[], timestamptz[], uuid[], date[], text[],
                                                  bigint[]) IS
-    'internal: merge a batch of usage (called by pg_pat''s worker, also from standbys over libpq)';
+    'internal: merge a batch of usage (pg_pat''s worker, and standbys over libpq as a role with the admin profile); last uses after now() + 5 minutes are recorded as now(), uses and checks from before their token existed are skipped';
 
 -- Reading usage ------------------------------------------------------------------------------
 

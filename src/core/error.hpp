@@ -41,6 +41,7 @@ inline constexpr const char *kInvalidParameterValue = "22023";
 inline constexpr const char *kInsufficientPrivilege = "42501";
 inline constexpr const char *kInvalidAuthorization = "28000";
 inline constexpr const char *kInvalidDatetimeFormat = "22007";
+inline constexpr const char *kDatetimeFieldOverflow = "22008";
 inline constexpr const char *kStringDataRightTruncation = "22001";
 inline constexpr const char *kNullValueNotAllowed = "22004";
 inline constexpr const char *kObjectNotInPrerequisiteState = "55000";

@@ -5,6 +5,7 @@
 
 #include "error.hpp"
 #include "message.hpp"
+#include "policy.hpp"
 #include "token.hpp"
 
 namespace pat {
@@ -88,12 +89,8 @@ void check_leak_source(std::string_view source, std::int64_t char_length) {
                         " characters, not " + std::to_string(char_length),
                     {}, "Name where the tokens were found, e.g. a URL.");
     }
-    for (char c : source) {
-        auto byte = static_cast<unsigned char>(c);
-        if (byte < 0x20 || byte == 0x7f) {
-            throw Error(sqlstate::kInvalidParameterValue,
-                        "source must not contain control characters");
-        }
+    if (has_control_character(source)) {
+        throw Error(sqlstate::kInvalidParameterValue, "source must not contain control characters");
     }
 }
 

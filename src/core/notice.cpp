@@ -5,6 +5,7 @@
 #include <string>
 
 #include "error.hpp"
+#include "time_range.hpp"
 
 namespace pat {
 
@@ -107,7 +108,11 @@ std::optional<NoticeKind> due_expiry_notice(std::int64_t created_at, std::int64_
 }
 
 std::int64_t expiry_notice_due_at(NoticeKind kind, std::int64_t expires_at) noexcept {
-    return expires_at - expiry_notice_threshold(kind);
+    // Stored as a timestamptz: never before the range (nor past an infinity, left as it is).
+    if (!in_timestamp_range(expires_at)) {
+        return expires_at;
+    }
+    return checked_add(expires_at, -expiry_notice_threshold(kind)).value_or(kTimestampMin);
 }
 
 std::vector<ExpiresRange> expiry_round_ranges(std::int64_t now, std::optional<std::int64_t> since) {

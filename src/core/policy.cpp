@@ -53,6 +53,13 @@ void check_role_name(std::string_view role, std::size_t chars) {
     }
 }
 
+void check_actor(std::string_view actor, std::size_t chars) {
+    if (is_blank(actor) || chars > kActorMaxChars || has_control_character(actor)) {
+        throw Error(sqlstate::kInvalidParameterValue,
+                    "actor must be 1 to 255 characters, not blank, without control characters");
+    }
+}
+
 std::size_t grantable_scopes(bool all_scopes_role, std::string_view *role_scopes,
                              std::size_t role_count, const std::string_view *defined,
                              std::size_t defined_count, std::string_view *out) noexcept {

@@ -16,6 +16,7 @@ namespace pat {
 inline constexpr std::size_t kUserIdMaxChars = 255;
 inline constexpr std::size_t kTokenNameMaxChars = 255;
 inline constexpr std::size_t kRoleMaxChars = 100;
+inline constexpr std::size_t kActorMaxChars = 255;
 
 // Each check takes the value's bytes and its length in characters (of the database encoding,
 // which only the caller knows), and throws pat::Error with the SQLSTATE the API reports.
@@ -32,8 +33,14 @@ void check_role_name(std::string_view role, std::size_t chars);
 // Whether text is empty or only spaces (as SQL's btrim() sees blank).
 bool is_blank(std::string_view text) noexcept;
 
+// An audit actor (pat_set_actor): 1 to 255 characters, not only spaces, no control characters
+// (22023).
+void check_actor(std::string_view actor, std::size_t chars);
+
 // Whether text (UTF-8 or any ASCII-compatible encoding) holds a control character: C0, DEL, or
-// a UTF-8 encoded C1 control (U+0080 to U+009F).
+// a UTF-8 encoded C1 control (U+0080 to U+009F, such as NEL and CSI, which terminals act on).
+// The one home of every "no control characters" rule: role names, actors, leak-report
+// sources.
 bool has_control_character(std::string_view text) noexcept;
 
 // What a user may grant: every defined scope when one of the user's roles is an all-scopes

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "error.hpp"
+#include "time_range.hpp"
 
 namespace pat {
 
@@ -21,11 +22,14 @@ void require_rotatable(std::string_view token_id, bool revoked,
 }
 
 std::optional<std::int64_t> carried_over_expiry(std::int64_t now, std::int64_t created_at,
-                                                std::optional<std::int64_t> expires_at) noexcept {
+                                                std::optional<std::int64_t> expires_at) {
     if (!expires_at) {
         return std::nullopt;
     }
-    return now + (*expires_at - created_at);
+    std::optional<std::int64_t> lifetime = checked_difference(*expires_at, created_at);
+    return require_in_range(lifetime ? checked_add(now, *lifetime) : std::nullopt,
+                            "the old token's lifetime carried over from now",
+                            "Give pat_rotate an expiration for the new token.");
 }
 
 void require_valid_overlap(std::int64_t overlap) {
@@ -36,8 +40,8 @@ void require_valid_overlap(std::int64_t overlap) {
 }
 
 std::int64_t overlap_expiry(std::int64_t now, std::int64_t overlap,
-                            std::optional<std::int64_t> expires_at) noexcept {
-    std::int64_t until = now + overlap;
+                            std::optional<std::int64_t> expires_at) {
+    std::int64_t until = require_in_range(checked_add(now, overlap), "now() + overlap");
     return expires_at && *expires_at < until ? *expires_at : until;
 }
 

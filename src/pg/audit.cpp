@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/policy.hpp"
 #include "pg/audit_guard.hpp"
 #include "pg/audit_state.hpp"
 #include "pg/audit_writer.hpp"
@@ -18,9 +19,6 @@
 using pat::pg::call_pg;
 
 namespace {
-
-// Longest actor accepted, in characters, as for user ids.
-constexpr int kActorMaxChars = 255;
 
 // The append-only refusal.
 [[noreturn]] void refuse_change(const char *table, const char *what) {
@@ -136,16 +134,7 @@ PAT_FUNCTION(pat_set_actor) {
     std::string_view actor = pat::pg::text_view(argument);
     int characters =
         call_pg([&] { return pg_mbstrlen_with_len(actor.data(), static_cast<int>(actor.size())); });
-    bool blank = actor.find_first_not_of(" \t\r\n\f\v") == std::string_view::npos;
-    bool control = false;
-    for (unsigned char c : actor) {
-        control = control || c < 0x20 || c == 0x7f;
-    }
-    if (blank || control || characters > kActorMaxChars) {
-        throw pat::Error(pat::sqlstate::kInvalidParameterValue,
-                         "actor must be 1 to 255 characters, not blank, without control "
-                         "characters");
-    }
+    pat::check_actor(actor, static_cast<std::size_t>(characters));
     pat::pg::set_audit_actor(std::string(actor));
     PG_RETURN_VOID();
 }

@@ -1,6 +1,14 @@
 // Parsing interval and timestamptz text without raising an error for text that is neither.
 #include "pg/datetime.hpp"
 
+#include "core/time_range.hpp"
+
+// The core's range is PostgreSQL's, which it cannot include.
+static_assert(pat::kTimestampMin == MIN_TIMESTAMP);
+static_assert(pat::kTimestampEnd == END_TIMESTAMP);
+static_assert(pat::kTimestampMinusInfinity == DT_NOBEGIN);
+static_assert(pat::kTimestampInfinity == DT_NOEND);
+
 namespace pat::pg {
 
 bool parse_interval(const char *text, Interval *result) {

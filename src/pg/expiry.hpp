@@ -19,5 +19,8 @@ std::optional<TimestampTz> expiry_from_timestamptz(TimestampTz at);
 std::optional<TimestampTz> expiry_within_policy(std::optional<TimestampTz> expires_at);
 // now() + span, raising 22008 if it overflows.
 TimestampTz now_plus(Interval *span);
+// at + span as timestamptz_pl_interval adds them (months and days in the session's time zone,
+// then the time), raising 22008 "<what> is out of range" when the result leaves the range.
+TimestampTz plus_interval(TimestampTz at, const Interval *span, const char *what);
 
 }  // namespace pat::pg

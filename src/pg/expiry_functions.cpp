@@ -6,6 +6,7 @@
 
 #include "core/error.hpp"
 #include "core/expiry.hpp"
+#include "core/time_range.hpp"
 #include "pg/convert.hpp"
 #include "pg/api_support.hpp"
 #include "pg/datetime.hpp"
@@ -77,11 +78,23 @@ std::optional<TimestampTz> expiry_from_text(const text *spec_value) {
 }
 
 TimestampTz now_plus(Interval *span) {
-    TimestampTz now = GetCurrentTransactionStartTimestamp();
-    return call_pg([&] {
-        return DatumGetTimestampTz(DirectFunctionCall2(
-            timestamptz_pl_interval, TimestampTzGetDatum(now), IntervalPGetDatum(span)));
-    });
+    return plus_interval(GetCurrentTransactionStartTimestamp(), span, "now() + the interval");
+}
+
+TimestampTz plus_interval(TimestampTz at, const Interval *span, const char *what) {
+    // The calendar part is PostgreSQL's (it checks its result); the time part is added here,
+    // checked: timestamptz_pl_interval adds it unchecked, and an overflow wraps into range.
+    TimestampTz calendar = at;
+    if (span->month != 0 || span->day != 0) {
+        Interval calendar_part = *span;
+        calendar_part.time = 0;
+        calendar = call_pg([&] {
+            return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+                                                           TimestampTzGetDatum(at),
+                                                           IntervalPGetDatum(&calendar_part)));
+        });
+    }
+    return pat::require_in_range(pat::checked_add(calendar, span->time), what);
 }
 
 std::optional<TimestampTz> expiry_within_policy(std::optional<TimestampTz> expires_at) {

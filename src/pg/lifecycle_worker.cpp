@@ -2,6 +2,7 @@
 #include "pg/lifecycle_worker.hpp"
 
 #include "core/inactivity.hpp"
+#include "core/time_range.hpp"
 #include "core/notice.hpp"
 #include "pg/guard.hpp"
 #include "pg/json_object.hpp"
@@ -92,9 +93,10 @@ int revoke_inactive_tokens(const Interval *max_inactivity, TimestampTz now) {
 }
 
 // An interval as microseconds, a month as 30 days (as PostgreSQL's interval comparison).
+// pat.max_inactivity's check bounds it, so it does not overflow.
 int64 interval_microseconds(const Interval *interval) {
-    return interval->time +
-           (static_cast<int64>(interval->month) * DAYS_PER_MONTH + interval->day) * USECS_PER_DAY;
+    return pat::interval_span(interval->month, interval->day, interval->time)
+        .value_or(pat::kLongestSettingSpan);
 }
 
 // One database's round, in the worker's transaction.

@@ -7,8 +7,10 @@
 #include <cstdlib>
 
 #include "core/scope.hpp"
+#include "core/time_range.hpp"
 #include "core/token.hpp"
 #include "pg/datetime.hpp"
+#include "pg/expiry.hpp"
 #include "pg/guard.hpp"
 
 namespace pat::pg {
@@ -58,6 +60,12 @@ static bool check_optional_interval(const char *name, char **newval, void **extr
     if (span.month < 0 || span.day < 0 || span.time < 0 ||
         (span.month == 0 && span.day == 0 && span.time == 0)) {
         GUC_check_errdetail("%s must be positive.", name);
+        return false;
+    }
+    // Bounded, so that now() plus or minus it is a time (time_range.hpp).
+    std::optional<int64> length = pat::interval_span(span.month, span.day, span.time);
+    if (!length || *length > pat::kLongestSettingSpan) {
+        GUC_check_errdetail("%s must be at most 1000 years.", name);
         return false;
     }
     auto *parsed = static_cast<Interval *>(malloc(sizeof(Interval)));
@@ -247,11 +255,7 @@ std::optional<TimestampTz> latest_allowed_expiry(TimestampTz now) {
     if (max_lifetime == nullptr) {
         return std::nullopt;
     }
-    Interval *limit = max_lifetime;
-    return call_pg([&] {
-        return DatumGetTimestampTz(DirectFunctionCall2(
-            timestamptz_pl_interval, TimestampTzGetDatum(now), IntervalPGetDatum(limit)));
-    });
+    return plus_interval(now, max_lifetime, "now() + pat.max_lifetime");
 }
 
 const Interval *max_inactivity_interval() {

@@ -11,6 +11,9 @@
 // revoked token, forge an old one or give one more than the API would, and every row it
 // inserts is audited (pat.tokens_audit() skips only back-dated rows).
 //
+// Both, for every role: an expires_at of +infinity is stored as NULL (never, as the API reads
+// it), and no time column may hold a value a dump cannot restore (core/time_range.hpp).
+//
 // pat.tokens_before_update(): identity columns never change, revocations are final, expiries
 // only shorten, names follow the API's rule, and new scopes follow pat_update's (those of
 // pat_create, checked only when the scopes change: a token whose scopes its user's roles no
@@ -26,6 +29,7 @@
 #include "core/error.hpp"
 #include "core/expiry.hpp"
 #include "core/policy.hpp"
+#include "core/time_range.hpp"
 #include "pg/api_support.hpp"
 #include "pg/cache_signal.hpp"
 #include "pg/convert.hpp"
@@ -56,6 +60,42 @@ void check_text_column(HeapTuple tuple, TupleDesc desc, int attno, Rule rule) {
     if (!is_null) {
         text *checked = pat::pg::call_pg([&] { return DatumGetTextPP(value); });
         rule(pat::pg::text_view(checked), pat::pg::char_length(checked));
+    }
+}
+
+// The expiry column attno of tuple as the rules read it: nullopt when NULL or +infinity, which
+// the API reads as never too (expiry_from_timestamptz).
+std::optional<int64> expiry_column(HeapTuple tuple, TupleDesc desc, int attno) {
+    std::optional<int64> at = timestamp_column(tuple, desc, attno);
+    if (at && TIMESTAMP_IS_NOEND(*at)) {
+        return std::nullopt;
+    }
+    return at;
+}
+
+// tuple with the expiry column attno stored as NULL when it is +infinity: the API stores never
+// as NULL, so every path stores it one way.
+HeapTuple never_as_null(HeapTuple tuple, TupleDesc desc, int attno) {
+    std::optional<int64> at = timestamp_column(tuple, desc, attno);
+    if (!at || !TIMESTAMP_IS_NOEND(*at)) {
+        return tuple;
+    }
+    int columns[1] = {attno};
+    Datum values[1] = {0};
+    bool nulls[1] = {true};
+    return pat::pg::call_pg(
+        [&] { return heap_modify_tuple_by_cols(tuple, desc, 1, columns, values, nulls); });
+}
+
+// 22008 unless every time column of tuple would restore from a dump; on an UPDATE (old_tuple
+// set) only the changed ones, so a row stored before the check can still be revoked.
+void require_restorable_times(HeapTuple tuple, HeapTuple old_tuple, Relation relation) {
+    TupleDesc desc = RelationGetDescr(relation);
+    for (const char *name : {"created_at", "expires_at", "revoked_at"}) {
+        int attno = pat::pg::call_pg([&] { return pat::pg::relation_column(relation, name); });
+        if (old_tuple == nullptr || pat::pg::column_changed(old_tuple, tuple, desc, attno)) {
+            pat::require_restorable(timestamp_column(tuple, desc, attno), name);
+        }
     }
 }
 
@@ -111,9 +151,11 @@ PAT_FUNCTION(pat_tokens_before_insert) {
     TriggerData *trigger = guard_trigger(fcinfo, "pat.tokens_before_insert()", true);
     Relation relation = trigger->tg_relation;
     TupleDesc desc = RelationGetDescr(relation);
-    HeapTuple row = trigger->tg_trigtuple;
+    int expires_attno = column(relation, "expires_at");
+    HeapTuple row = never_as_null(trigger->tg_trigtuple, desc, expires_attno);
     check_text_column(row, desc, column(relation, "user_id"), pat::check_user_id);
     check_text_column(row, desc, column(relation, "name"), pat::check_token_name);
+    require_restorable_times(row, nullptr, relation);
     if (superuser()) {
         return PointerGetDatum(row);  // perhaps a restore: rows keep their history
     }
@@ -132,7 +174,7 @@ PAT_FUNCTION(pat_tokens_before_insert) {
                          kUseTheApi);
     }
     TimestampTz now = pat::pg::policy_clock();
-    std::optional<int64> expires_at = timestamp_column(row, desc, column(relation, "expires_at"));
+    std::optional<int64> expires_at = timestamp_column(row, desc, expires_attno);
     pat::require_valid_expiry(
         pat::check_expiry(now, expires_at, pat::pg::latest_allowed_expiry(now)));
     const pat::pg::TokenContext *context = check_scopes_column(row, desc, relation);
@@ -145,7 +187,8 @@ PAT_FUNCTION(pat_tokens_before_update) {
     Relation relation = trigger->tg_relation;
     TupleDesc desc = RelationGetDescr(relation);
     HeapTuple old_tuple = trigger->tg_trigtuple;
-    HeapTuple new_tuple = trigger->tg_newtuple;
+    int expires_attno = column(relation, "expires_at");
+    HeapTuple new_tuple = never_as_null(trigger->tg_newtuple, desc, expires_attno);
 
     for (const char *fixed : {"token_id", "user_id", "digest", "created_at"}) {
         int attno = pat::pg::call_pg([&] { return pat::pg::relation_column(relation, fixed); });
@@ -183,10 +226,9 @@ PAT_FUNCTION(pat_tokens_before_update) {
         throw pat::Error(pat::sqlstate::kObjectNotInPrerequisiteState,
                          "a token's revocation cannot be undone or changed");
     }
-    int expires_attno =
-        pat::pg::call_pg([&] { return pat::pg::relation_column(relation, "expires_at"); });
-    if (pat::extends_expiry(timestamp_column(old_tuple, desc, expires_attno),
-                            timestamp_column(new_tuple, desc, expires_attno))) {
+    require_restorable_times(new_tuple, old_tuple, relation);
+    if (pat::extends_expiry(expiry_column(old_tuple, desc, expires_attno),
+                            expiry_column(new_tuple, desc, expires_attno))) {
         throw pat::Error(pat::sqlstate::kObjectNotInPrerequisiteState,
                          "a token's expiration cannot be extended", "",
                          "Create a new token to renew access.");

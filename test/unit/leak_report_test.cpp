@@ -37,6 +37,20 @@ TEST(LeakReport, SizeAndSource) {
     EXPECT_EQ(sqlstate_of([] { pat::check_leak_source("https://example.com/x", 21); }), "");
     EXPECT_EQ(sqlstate_of([] { pat::check_leak_source(std::string(201, 'x'), 201); }), "22023");
     EXPECT_EQ(sqlstate_of([] { pat::check_leak_source("a\nb", 3); }), "22023");
+    EXPECT_EQ(sqlstate_of([] {
+                  pat::check_leak_source(
+                      "a\xc2\x85"
+                      "b",
+                      3);
+              }),
+              "22023");  // NEL
+    EXPECT_EQ(sqlstate_of([] {
+                  pat::check_leak_source(
+                      "a\xc2\x9b"
+                      "b",
+                      3);
+              }),
+              "22023");  // CSI
     EXPECT_EQ(sqlstate_of([] { pat::check_leak_source("ünïcode", 7); }), "");
 }
 

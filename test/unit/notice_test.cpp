@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "core/error.hpp"
+#include "core/time_range.hpp"
 
 namespace {
 
@@ -74,6 +75,9 @@ TEST(Notice, ExpiredOnlyWithinItsWindow) {
 TEST(Notice, DueAt) {
     EXPECT_EQ(pat::expiry_notice_due_at(NoticeKind::kExpiresIn7Days, 10 * kDay), 3 * kDay);
     EXPECT_EQ(pat::expiry_notice_due_at(NoticeKind::kExpired, 10 * kDay), 10 * kDay);
+    // A due time is stored as a timestamptz: never before the range.
+    EXPECT_EQ(pat::expiry_notice_due_at(NoticeKind::kExpiresIn7Days, pat::kTimestampMin + kDay),
+              pat::kTimestampMin);
 }
 
 bool in_ranges(std::int64_t expires_at, const std::vector<pat::ExpiresRange> &ranges) {

@@ -68,6 +68,29 @@ TEST(CheckRoleName, RefusesBlankLongAndControlCharacters) {
     EXPECT_EQ(sqlstate_of([] { pat::check_role_name("caf\xc3\xa9", 4); }), "");      // é
 }
 
+TEST(HasControlCharacter, RefusesC0DelAndC1) {
+    EXPECT_FALSE(pat::has_control_character("plain text, caf\xc3\xa9 \xe2\x82\xac"));
+    EXPECT_TRUE(pat::has_control_character(std::string_view("nul\0", 4)));
+    EXPECT_TRUE(pat::has_control_character("\x1b[31m"));
+    EXPECT_TRUE(pat::has_control_character("del\x7f"));
+    EXPECT_TRUE(pat::has_control_character("\xc2\x80"));     // U+0080
+    EXPECT_TRUE(pat::has_control_character("nel\xc2\x85"));  // U+0085
+    EXPECT_TRUE(pat::has_control_character("csi\xc2\x9b"));  // U+009B
+    EXPECT_TRUE(pat::has_control_character("\xc2\x9f"));     // U+009F
+    EXPECT_FALSE(pat::has_control_character("\xc2\xa0"));    // U+00A0, no-break space
+    EXPECT_FALSE(pat::has_control_character("\xc2"));        // a truncated sequence is no C1
+}
+
+TEST(CheckActor, RefusesBlankLongAndControlCharacters) {
+    EXPECT_EQ(sqlstate_of([] { pat::check_actor("support:carol", 13); }), "");
+    EXPECT_EQ(sqlstate_of([] { pat::check_actor(std::string(255, 'a'), 255); }), "");
+    EXPECT_EQ(sqlstate_of([] { pat::check_actor(std::string(256, 'a'), 256); }), "22023");
+    EXPECT_EQ(sqlstate_of([] { pat::check_actor("  ", 2); }), "22023");
+    EXPECT_EQ(sqlstate_of([] { pat::check_actor("a\nb", 3); }), "22023");
+    EXPECT_EQ(sqlstate_of([] { pat::check_actor("a\xc2\x85", 2); }), "22023");
+    EXPECT_EQ(sqlstate_of([] { pat::check_actor("a\xc2\x9b", 2); }), "22023");
+}
+
 TEST(GrantableScopes, UnionOfTheRolesSortedAndDistinct) {
     pat::ScopeSet defined(Strings{"a:read", "b:read", "c:write"});
     pat::ScopeSet grantable =

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "core/error.hpp"
+#include "core/time_range.hpp"
 
 namespace {
 
@@ -32,6 +33,17 @@ TEST(Rotation, TheSuccessorKeepsTheLifetime) {
     // Made on day 0 for 30 days, rotated on day 20: the successor lasts 30 days from day 20.
     EXPECT_EQ(pat::carried_over_expiry(20 * kDay, 0, 30 * kDay), 50 * kDay);
     EXPECT_EQ(pat::carried_over_expiry(20 * kDay, 0, std::nullopt), std::nullopt);
+}
+
+TEST(Rotation, ACarriedOverLifetimeStaysInRange) {
+    // Made to expire at the last valid time, rotated 1.5 s later: 22008, not a value no
+    // restore can read.
+    static constexpr std::int64_t kLast = pat::kTimestampEnd - 1;
+    EXPECT_EQ(sqlstate_of([] { pat::carried_over_expiry(1500000, 0, kLast); }), "22008");
+    EXPECT_EQ(pat::carried_over_expiry(0, 0, kLast), kLast);
+    // A lifetime wider than an int64 (a row loaded with created_at at the range's start).
+    EXPECT_EQ(sqlstate_of([] { pat::carried_over_expiry(0, pat::kTimestampMin, kLast); }), "22008");
+    EXPECT_EQ(sqlstate_of([] { pat::overlap_expiry(kLast, 1, std::nullopt); }), "22008");
 }
 
 TEST(Rotation, AnOverlapNeverLengthensTheOldToken) {
