@@ -3,3 +3,13 @@
 \echo Use "ALTER EXTENSION pg_pat UPDATE TO '1.9'" to load this file. \quit
 
 SELECT pat.require_preloaded();
+
+-- The audit log's guards and tokens_audit fire in replica mode too (issue 22 item 6) ====
+
+-- session_replication_role = replica (a superuser's, or logical replication's apply) skips
+-- ordinary triggers, and must not skip these.
+ALTER TABLE pat.audit_log ENABLE ALWAYS TRIGGER audit_log_append_only;
+ALTER TABLE pat.audit_log ENABLE ALWAYS TRIGGER audit_log_no_truncate;
+ALTER TABLE pat.audit_pending ENABLE ALWAYS TRIGGER audit_pending_append_only;
+ALTER TABLE pat.audit_pending ENABLE ALWAYS TRIGGER audit_pending_no_truncate;
+ALTER TABLE pat.tokens ENABLE ALWAYS TRIGGER tokens_audit;

@@ -454,6 +454,10 @@ CREATE TRIGGER audit_log_append_only BEFORE INSERT OR UPDATE OR DELETE ON pat.au
     FOR EACH ROW EXECUTE FUNCTION pat.audit_log_append_only();
 CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON pat.audit_log
     FOR EACH STATEMENT EXECUTE FUNCTION pat.audit_log_append_only();
+-- ALWAYS: session_replication_role = replica (a superuser's, or logical replication's apply)
+-- skips ordinary triggers, and must not skip these.
+ALTER TABLE pat.audit_log ENABLE ALWAYS TRIGGER audit_log_append_only;
+ALTER TABLE pat.audit_log ENABLE ALWAYS TRIGGER audit_log_no_truncate;
 
 CREATE FUNCTION @extschema@.pat_set_actor(actor text) RETURNS void
 AS 'MODULE_PATHNAME', 'pat_set_actor'
@@ -706,6 +710,8 @@ CREATE TRIGGER audit_pending_append_only BEFORE INSERT OR UPDATE OR DELETE ON pa
     FOR EACH ROW EXECUTE FUNCTION pat.audit_log_append_only();
 CREATE TRIGGER audit_pending_no_truncate BEFORE TRUNCATE ON pat.audit_pending
     FOR EACH STATEMENT EXECUTE FUNCTION pat.audit_log_append_only();
+ALTER TABLE pat.audit_pending ENABLE ALWAYS TRIGGER audit_pending_append_only;
+ALTER TABLE pat.audit_pending ENABLE ALWAYS TRIGGER audit_pending_no_truncate;
 
 -- Linking -----------------------------------------------------------------------------------
 
@@ -949,6 +955,9 @@ REVOKE ALL ON FUNCTION
 FROM PUBLIC;
 CREATE TRIGGER tokens_audit AFTER INSERT OR UPDATE OR DELETE ON pat.tokens
     FOR EACH ROW EXECUTE FUNCTION pat.tokens_audit();
+-- ALWAYS: a change written under session_replication_role = replica is recorded too; a
+-- subscriber's apply records the replicated changes in the subscriber's own log.
+ALTER TABLE pat.tokens ENABLE ALWAYS TRIGGER tokens_audit;
 
 -- The table refuses what the API refuses ------------------------------------------------------
 
