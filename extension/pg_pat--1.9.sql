@@ -731,6 +731,8 @@ CREATE EVENT TRIGGER pat_audit_trigger_changes ON ddl_command_start
     EXECUTE FUNCTION pat.audit_trigger_changes();
 COMMENT ON EVENT TRIGGER pat_audit_trigger_changes IS
     'records a pat_audit() trigger being disabled or dropped, with the role that does it';
+-- ALWAYS: in replica mode too, where disabling a pat_audit() trigger matters as much.
+ALTER EVENT TRIGGER pat_audit_trigger_changes ENABLE ALWAYS;
 
 INSERT INTO pat.profile_functions (function_signature, least_profile) VALUES
     ('pat_audit_link()', 'admin');

@@ -40,7 +40,87 @@ RESET session_replication_role;
 SELECT pat_audit_link() > 0 AS linked;
 SELECT action, user_id, token_name FROM pat.audit_log WHERE seq > :head ORDER BY seq;
 SELECT ok, detail FROM pat_audit_verify();
+-- The event trigger fires in replica mode too: a pat_audit() trigger disabled there is recorded.
+CREATE TABLE regress_guard_orders (id int PRIMARY KEY);
+SELECT pat_audit_table('regress_guard_orders');
+SET session_replication_role = replica;
+ALTER TABLE regress_guard_orders DISABLE TRIGGER pat_audit;
+RESET session_replication_role;
+SELECT pat_audit_link() > 0 AS linked;
+SELECT action, table_name, old_data, new_data FROM pat.audit_log
+WHERE action LIKE 'audit_trigger%' ORDER BY seq DESC LIMIT 1;
+DROP TABLE regress_guard_orders;
+SELECT evtname, evtenabled FROM pg_event_trigger WHERE evtname = 'pat_audit_trigger_changes';
 SELECT tgrelid::regclass, tgname, tgenabled FROM pg_trigger
 WHERE tgname IN ('audit_log_append_only', 'audit_log_no_truncate', 'audit_pending_append_only',
                  'audit_pending_no_truncate', 'tokens_audit')
 ORDER BY 1::text, 2;
+
+-- pg_pat's own objects, outside its scripts: refused for every role ----------------------
+
+CREATE FUNCTION regress_guard_noop() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END';
+-- The log's guards and tokens_audit: dropped, replaced, renamed, disabled.
+DROP TRIGGER audit_log_append_only ON pat.audit_log;
+\echo :SQLSTATE
+DROP TRIGGER audit_pending_no_truncate ON pat.audit_pending;
+\echo :SQLSTATE
+DROP TRIGGER tokens_audit ON pat.tokens;
+\echo :SQLSTATE
+CREATE OR REPLACE TRIGGER tokens_audit AFTER INSERT ON pat.tokens
+    FOR EACH ROW EXECUTE FUNCTION regress_guard_noop();
+\echo :SQLSTATE
+ALTER TRIGGER tokens_audit ON pat.tokens RENAME TO regress_renamed;
+\echo :SQLSTATE
+ALTER TABLE pat.tokens DISABLE TRIGGER tokens_audit;
+\echo :SQLSTATE
+ALTER TABLE pat.tokens ENABLE REPLICA TRIGGER tokens_audit;
+\echo :SQLSTATE
+ALTER TABLE pat.tokens DISABLE TRIGGER USER;
+\echo :SQLSTATE
+-- A trigger of the user's own on pat.tokens stays the user's.
+CREATE TRIGGER regress_own AFTER INSERT ON pat.tokens
+    FOR EACH ROW EXECUTE FUNCTION regress_guard_noop();
+ALTER TABLE pat.tokens DISABLE TRIGGER regress_own;
+DROP TRIGGER regress_own ON pat.tokens;
+-- pg_pat's functions: replaced, altered, renamed, moved, given away.
+CREATE OR REPLACE FUNCTION pat.audit_log_append_only() RETURNS trigger
+LANGUAGE plpgsql AS 'BEGIN RETURN OLD; END';
+\echo :SQLSTATE
+CREATE OR REPLACE FUNCTION pat.tokens_audit() RETURNS trigger
+AS 'pg_pat', 'pat_current_actor' LANGUAGE C;
+\echo :SQLSTATE
+ALTER FUNCTION pat_audit_verify() SECURITY INVOKER;
+\echo :SQLSTATE
+ALTER FUNCTION pat.tokens_audit() RENAME TO regress_renamed;
+\echo :SQLSTATE
+ALTER FUNCTION pat.tokens_audit() SET SCHEMA public;
+\echo :SQLSTATE
+CREATE ROLE regress_guard_owner;
+ALTER FUNCTION pat.audit_log_append_only() OWNER TO regress_guard_owner;
+\echo :SQLSTATE
+DROP ROLE regress_guard_owner;
+-- A new overload is no member: allowed.
+CREATE FUNCTION pat_audit_verify(regress int) RETURNS int LANGUAGE sql AS 'SELECT 1';
+DROP FUNCTION pat_audit_verify(int);
+-- The event trigger, matched by OID: renaming it first does not help.
+ALTER EVENT TRIGGER pat_audit_trigger_changes RENAME TO regress_renamed;
+\echo :SQLSTATE
+ALTER EVENT TRIGGER pat_audit_trigger_changes DISABLE;
+\echo :SQLSTATE
+ALTER EVENT TRIGGER pat_audit_trigger_changes OWNER TO CURRENT_USER;
+\echo :SQLSTATE
+-- Membership: nothing leaves or joins the extension.
+ALTER EXTENSION pg_pat DROP FUNCTION pat.tokens_audit();
+\echo :SQLSTATE
+ALTER EXTENSION pg_pat DROP EVENT TRIGGER pat_audit_trigger_changes;
+\echo :SQLSTATE
+ALTER EXTENSION pg_pat ADD FUNCTION regress_guard_noop();
+\echo :SQLSTATE
+-- Everything is as the script made it.
+SELECT tgrelid::regclass, tgname, tgenabled, tgfoid::regproc FROM pg_trigger
+WHERE tgrelid IN ('pat.audit_log'::regclass, 'pat.audit_pending'::regclass, 'pat.tokens'::regclass)
+  AND NOT tgisinternal
+ORDER BY 1::text, 2;
+SELECT evtname, evtenabled FROM pg_event_trigger WHERE evtname LIKE 'pat%';
+SELECT prosecdef FROM pg_proc WHERE oid = 'pat_audit_verify()'::regprocedure;
+DROP FUNCTION regress_guard_noop();
