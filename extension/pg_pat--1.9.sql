@@ -1172,7 +1172,7 @@ CREATE INDEX tokens_expires_at_idx ON pat.tokens (expires_at);
 CREATE INDEX tokens_rotated_from_idx ON pat.tokens (rotated_from);
 
 COMMENT ON COLUMN pat.audit_log.action IS
-    'created, renamed, scopes_changed, expiry_changed, revoked, deleted, rotated, reuse_after_rotation, revoked_leaked, revoked_inactive (token lifecycle); role_granted, role_revoked, role_defined, scope_defined; insert, update, delete, truncate (pat_audit); audit_trigger_disabled, audit_trigger_dropped; audit_purged';
+    'created, renamed, scopes_changed, expiry_changed, revoked, deleted, rotated, reuse_after_rotation, revoked_leaked, revoked_inactive (token lifecycle); role_granted, role_revoked, role_defined, scope_defined; insert, update, delete, truncate (pat_audit); audit_trigger_disabled, audit_trigger_dropped, audit_trigger_replaced, audit_partition_detached; audit_purged';
 
 -- Notices: an outbox =======================================================================
 -- One row per token and kind, queued in the transaction that makes it due (a revocation) or

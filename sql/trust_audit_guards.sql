@@ -124,3 +124,85 @@ ORDER BY 1::text, 2;
 SELECT evtname, evtenabled FROM pg_event_trigger WHERE evtname LIKE 'pat%';
 SELECT prosecdef FROM pg_proc WHERE oid = 'pat_audit_verify()'::regprocedure;
 DROP FUNCTION regress_guard_noop();
+
+-- Auditing switched off by other paths is recorded ----------------------------------------
+
+CREATE TEMP TABLE guard_seen (seq bigint);
+CREATE FUNCTION pg_temp.trigger_rows()
+RETURNS TABLE (action text, table_name text, old_data jsonb, new_data jsonb)
+LANGUAGE sql AS $$
+    SELECT pat_audit_link();
+    SELECT l.action, l.table_name, l.old_data, l.new_data FROM pat.audit_log l
+    WHERE l.seq > (SELECT coalesce(max(seq), 0) FROM guard_seen) ORDER BY l.seq;
+$$;
+CREATE FUNCTION pg_temp.seen() RETURNS void LANGUAGE sql AS $$
+    SELECT pat_audit_link();
+    INSERT INTO guard_seen SELECT max(seq) FROM pat.audit_log;
+$$;
+CREATE FUNCTION regress_guard_noop() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END';
+CREATE TABLE regress_guard_plain (id int PRIMARY KEY, v text);
+SELECT pat_audit_table('regress_guard_plain', record_without_token => true);
+SELECT pg_temp.seen();
+-- pat_audit_table() again, with other arguments, is no switch-off.
+SELECT pat_audit_table('regress_guard_plain', record_without_token => true, exclude => '{v}');
+SELECT * FROM pg_temp.trigger_rows();
+-- CREATE OR REPLACE TRIGGER with a no-op, with a condition, or for fewer changes is.
+CREATE OR REPLACE TRIGGER pat_audit AFTER INSERT OR UPDATE OR DELETE ON regress_guard_plain
+    FOR EACH ROW EXECUTE FUNCTION regress_guard_noop();
+SELECT * FROM pg_temp.trigger_rows();
+SELECT pg_temp.seen();
+SELECT pat_audit_table('regress_guard_plain', record_without_token => true);
+CREATE OR REPLACE TRIGGER pat_audit AFTER INSERT OR UPDATE OR DELETE ON regress_guard_plain
+    FOR EACH ROW WHEN (false) EXECUTE FUNCTION pat_audit('always');
+CREATE OR REPLACE TRIGGER pat_audit_truncate AFTER TRUNCATE ON regress_guard_plain
+    FOR EACH STATEMENT WHEN (false) EXECUTE FUNCTION pat_audit('always');
+SELECT pat_audit_table('regress_guard_plain', record_without_token => true);
+CREATE OR REPLACE TRIGGER pat_audit AFTER INSERT ON regress_guard_plain
+    FOR EACH ROW EXECUTE FUNCTION pat_audit('always');
+SELECT * FROM pg_temp.trigger_rows();
+SELECT pg_temp.seen();
+
+-- A partitioned table: TRUNCATE of one partition and DETACH PARTITION.
+CREATE TABLE regress_guard_parted (id int, v text) PARTITION BY RANGE (id);
+CREATE TABLE regress_guard_part1 PARTITION OF regress_guard_parted FOR VALUES FROM (0) TO (10);
+CREATE TABLE regress_guard_part2 PARTITION OF regress_guard_parted FOR VALUES FROM (10) TO (20);
+SELECT pat_audit_table('regress_guard_parted', record_without_token => true);
+INSERT INTO regress_guard_parted VALUES (1, 'a'), (11, 'b');
+SELECT pg_temp.seen();
+TRUNCATE regress_guard_part1;
+TRUNCATE regress_guard_parted;
+SELECT * FROM pg_temp.trigger_rows();
+SELECT pg_temp.seen();
+ALTER TABLE regress_guard_parted DETACH PARTITION regress_guard_part2;
+SELECT * FROM pg_temp.trigger_rows();
+SELECT pg_temp.seen();
+-- Without a token, a partition's TRUNCATE is recorded only as the root's would be.
+SELECT pat_audit_table('regress_guard_parted');
+TRUNCATE regress_guard_part1;
+SELECT * FROM pg_temp.trigger_rows();
+
+-- DROP SCHEMA ... CASCADE and DROP OWNED drop pat_audit() triggers with their tables.
+CREATE SCHEMA regress_guard_app;
+CREATE TABLE regress_guard_app.ledger (id int PRIMARY KEY);
+SELECT pat_audit_table('regress_guard_app.ledger');
+CREATE ROLE regress_guard_owner;
+GRANT CREATE ON SCHEMA public TO regress_guard_owner;
+GRANT EXECUTE ON FUNCTION pat_audit_table(regclass, boolean, text[]), pat_audit()
+    TO regress_guard_owner;
+SET ROLE regress_guard_owner;
+CREATE TABLE regress_guard_owned (id int PRIMARY KEY);
+SELECT pat_audit_table('regress_guard_owned');
+RESET ROLE;
+SELECT pg_temp.seen();
+DROP SCHEMA regress_guard_app CASCADE;
+DROP OWNED BY regress_guard_owner;
+-- A DROP rolled back records nothing.
+BEGIN;
+SAVEPOINT s;
+DROP TABLE regress_guard_plain;
+ROLLBACK TO s;
+COMMIT;
+SELECT * FROM pg_temp.trigger_rows();
+DROP ROLE regress_guard_owner;
+DROP TABLE regress_guard_plain, regress_guard_parted, regress_guard_part2;
+DROP FUNCTION regress_guard_noop();

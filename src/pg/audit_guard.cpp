@@ -2,6 +2,7 @@
 #include "pg/audit_guard.hpp"
 
 #include "pg/audit_linker.hpp"
+#include "pg/audit_table.hpp"
 #include "pg/audit_writer.hpp"
 #include "pg/postgres.hpp"
 #include "pg/spi_support.hpp"
@@ -242,12 +243,19 @@ void guard_pat_objects(Node *tree) {
     }
 }
 
-// CREATE OR REPLACE FUNCTION of one of pg_pat's functions (found by OID once it is replaced:
-// the statement's argument list is only resolved there), refused outside pg_pat's scripts.
-void guard_replaced_functions(ObjectAccessType access, Oid class_id, Oid object_id, int sub_id,
-                              void *argument) {
+// The object access hook: notes each pat_audit() trigger dropped, whatever the statement (a
+// DROP SCHEMA ... CASCADE or DROP OWNED reaches it through dependencies), recorded once the
+// statement succeeds; and refuses CREATE OR REPLACE FUNCTION of one of pg_pat's functions
+// (found by OID once it is replaced: the statement's argument list is only resolved there)
+// outside pg_pat's scripts.
+void on_object_access(ObjectAccessType access, Oid class_id, Oid object_id, int sub_id,
+                      void *argument) {
     if (previous_object_access != nullptr) {
         previous_object_access(access, class_id, object_id, sub_id, argument);
+    }
+    if (access == OAT_DROP && class_id == TriggerRelationId && IsTransactionState() &&
+        OidIsValid(get_extension_oid("pg_pat", true))) {
+        note_trigger_drop(object_id);
     }
     if (access == OAT_POST_CREATE && class_id == ProcedureRelationId && !creating_extension &&
         IsTransactionState() && is_pat_member(ProcedureRelationId, object_id)) {
@@ -274,21 +282,33 @@ void guard_audit_tables(PlannedStmt *statement, const char *query, bool read_onl
                       is_audit_table(RangeVarGetRelid(copy->relation, NoLock, true));
         }
     }
-    if (!copy_in) {
+    bool pat_installed = !creating_extension &&
+                         (IsA(tree, CreateTrigStmt) || IsA(tree, TruncateStmt)) &&
+                         OidIsValid(get_extension_oid("pg_pat", true));
+    if (pat_installed && IsA(tree, CreateTrigStmt)) {
+        record_trigger_replacement(castNode(CreateTrigStmt, tree));
+    }
+    // The copying flag is set only for a COPY into the audit tables and unset however it ends;
+    // the trigger drops a failed statement noted are forgotten.
+    bool was_copying = copying;
+    int dropped_mark = noted_trigger_drops();
+    copying = copying || copy_in;
+    PG_TRY();
+    {
         run_next_utility(previous_process_utility, statement, query, read_only_tree, context,
                          params, environment, destination, completion);
-    } else {
-        // Only a COPY into the audit tables needs the flag, unset however it ends.
-        bool was_copying = copying;
-        copying = true;
-        PG_TRY();
-        {
-            run_next_utility(previous_process_utility, statement, query, read_only_tree, context,
-                             params, environment, destination, completion);
-        }
-        PG_FINALLY();
-        { copying = was_copying; }
-        PG_END_TRY();
+    }
+    PG_CATCH();
+    {
+        copying = was_copying;
+        forget_trigger_drops(dropped_mark);
+        PG_RE_THROW();
+    }
+    PG_END_TRY();
+    copying = was_copying;
+    record_noted_trigger_drops();
+    if (pat_installed && IsA(tree, TruncateStmt)) {
+        record_partition_truncates(castNode(TruncateStmt, tree));
     }
     // A prepared transaction's audit rows are committed by whichever session runs COMMIT
     // PREPARED, which wrote none itself: it tells the linker.
@@ -304,7 +324,7 @@ void setup_audit_guard() {
     previous_process_utility = ProcessUtility_hook;
     ProcessUtility_hook = guard_audit_tables;
     previous_object_access = object_access_hook;
-    object_access_hook = guard_replaced_functions;
+    object_access_hook = on_object_access;
 }
 
 bool copying_into_audit_tables() {
