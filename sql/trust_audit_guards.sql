@@ -206,3 +206,31 @@ SELECT * FROM pg_temp.trigger_rows();
 DROP ROLE regress_guard_owner;
 DROP TABLE regress_guard_plain, regress_guard_parted, regress_guard_part2;
 DROP FUNCTION regress_guard_noop();
+
+-- A minimum retention for pat_audit_purge(), lowered by a superuser only -------------------
+
+SHOW pat.audit_min_retention;
+SELECT pat_audit_purge('0');
+\echo :SQLSTATE
+SELECT pat_audit_purge('6 days 23:59:59');
+\echo :SQLSTATE
+SELECT pat_audit_purge('-1 day');
+\echo :SQLSTATE
+SELECT pat_audit_purge('7 days') >= 0 AS purged;
+SELECT pat_audit_purge('1 week 1 month') >= 0 AS purged;
+CREATE ROLE regress_guard_dba;
+GRANT EXECUTE ON FUNCTION pat_audit_purge(interval) TO regress_guard_dba;
+SET ROLE regress_guard_dba;
+SET pat.audit_min_retention = '';
+\echo :SQLSTATE
+SELECT pat_audit_purge('1 day');
+\echo :SQLSTATE
+RESET ROLE;
+SET pat.audit_min_retention = '0';
+\echo :SQLSTATE
+SET pat.audit_min_retention = '1 day';
+SELECT pat_audit_purge('1 day') >= 0 AS purged;
+RESET pat.audit_min_retention;
+REVOKE ALL ON FUNCTION pat_audit_purge(interval) FROM regress_guard_dba;
+DROP ROLE regress_guard_dba;
+SELECT ok, detail FROM pat_audit_verify();

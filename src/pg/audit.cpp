@@ -12,6 +12,7 @@
 #include "pg/audit_writer.hpp"
 #include "pg/convert.hpp"
 #include "pg/guard.hpp"
+#include "pg/settings.hpp"
 #include "pg/spi_support.hpp"
 #include "pg/token_context.hpp"
 
@@ -122,6 +123,33 @@ int64 delete_before(int64 boundary) {
         elog(ERROR, "pg_pat could not purge the audit log: %s", SPI_result_code_string(rc));
     }
     return static_cast<int64>(SPI_processed);
+}
+
+// now() - span; may ereport (out of range).
+TimestampTz before_now(const Interval *span) {
+    return DatumGetTimestampTz(DirectFunctionCall2(
+        timestamptz_mi_interval, TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
+        IntervalPGetDatum(span)));
+}
+
+// A purge keeps every row younger than pat.audit_min_retention: older_than must reach at least
+// as far back (compared as the cutoffs they give now, months and days included).
+void check_retention(const Interval *older_than) {
+    TimestampTz cutoff = call_pg([&] { return before_now(older_than); });
+    if (cutoff > GetCurrentTransactionStartTimestamp()) {
+        throw pat::Error(pat::sqlstate::kInvalidParameterValue,
+                         "older_than must not be a negative interval");
+    }
+    const Interval *minimum = pat::pg::audit_min_retention_interval();
+    if (minimum == nullptr || cutoff <= call_pg([&] { return before_now(minimum); })) {
+        return;
+    }
+    std::string shown = call_pg(
+        [] { return std::string(GetConfigOption("pat.audit_min_retention", false, false)); });
+    throw pat::Error(pat::sqlstate::kInvalidParameterValue,
+                     "older_than must be at least pat.audit_min_retention (" + shown + ")",
+                     "Audit rows younger than pat.audit_min_retention are kept.",
+                     "Only a superuser can lower pat.audit_min_retention.");
 }
 
 }  // namespace
@@ -256,6 +284,7 @@ PAT_FUNCTION(pat_audit_link) {
 PAT_FUNCTION(pat_audit_purge) {
     pat::pg::require_arg(fcinfo, 0, "older_than");
     Interval *older_than = PG_GETARG_INTERVAL_P(0);
+    check_retention(older_than);
     pat::pg::AuditEntry entry;
     entry.action = "audit_purged";
     pat::pg::register_audit_callbacks();
