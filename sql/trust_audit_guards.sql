@@ -234,3 +234,62 @@ RESET pat.audit_min_retention;
 REVOKE ALL ON FUNCTION pat_audit_purge(interval) FROM regress_guard_dba;
 DROP ROLE regress_guard_dba;
 SELECT ok, detail FROM pat_audit_verify();
+
+-- The head anchored by the linker: a deleted tail is found ------------------------------
+
+SELECT pat_define_scope('regress_guard:anchor');
+SELECT pat_audit_link() > 0 AS linked;
+SELECT h.seq = (SELECT max(seq) FROM pat.audit_log) AS head_is_tail,
+       h.row_hash = (SELECT row_hash FROM pat.audit_log ORDER BY seq DESC LIMIT 1) AS same_hash
+FROM pat.audit_head h;
+SELECT count(*) FROM pat.audit_head;
+-- Written by the linker only, in every mode.
+SET session_replication_role = replica;
+UPDATE pat.audit_head SET seq = seq - 1;
+\echo :SQLSTATE
+DELETE FROM pat.audit_head;
+\echo :SQLSTATE
+TRUNCATE pat.audit_head;
+\echo :SQLSTATE
+INSERT INTO pat.audit_head VALUES (1, '\x00');
+\echo :SQLSTATE
+RESET session_replication_role;
+ALTER TABLE pat.audit_head DISABLE TRIGGER audit_head_linker_only;
+\echo :SQLSTATE
+-- The last two rows deleted by a superuser who edits pg_trigger to get past the guards (the one
+-- path left): the rest of the chain links, but it ends before its anchored head.
+SELECT max(seq) AS tail FROM pat.audit_log \gset
+CREATE TEMP TABLE guard_tail AS SELECT * FROM pat.audit_log WHERE seq > :tail - 2;
+CREATE PROCEDURE pg_temp.skip_guards(skip boolean) LANGUAGE sql AS $$
+    UPDATE pg_catalog.pg_trigger SET tgenabled = CASE WHEN skip THEN 'D' ELSE 'A' END
+    WHERE tgrelid = 'pat.audit_log'::regclass
+      AND tgname IN ('audit_log_append_only', 'audit_log_no_truncate');
+    UPDATE pg_catalog.pg_class SET relhastriggers = true WHERE oid = 'pat.audit_log'::regclass;
+$$;
+CALL pg_temp.skip_guards(true);
+DELETE FROM pat.audit_log WHERE seq > :tail - 2;
+CALL pg_temp.skip_guards(false);
+SELECT ok, first_broken_seq - :tail AS first_broken, checked = (SELECT count(*) FROM pat.audit_log)
+       AS checked_all, regexp_replace(detail, '\d+', 'N', 'g') AS detail
+FROM pat_audit_verify();
+-- A row forged in place of the head does not match it.
+CALL pg_temp.skip_guards(true);
+INSERT INTO pat.audit_log SELECT * FROM guard_tail WHERE seq = :tail - 1;
+INSERT INTO pat.audit_log (seq, occurred_at, user_id, action, db_role, session_role, txid,
+                           prev_hash, row_hash)
+SELECT :tail, '2026-01-01 00:00+00', 'mallory', 'insert', 'x', 'x', 0, row_hash,
+       pat.audit_hash(row_hash, :tail, '2026-01-01 00:00+00', 'mallory', NULL, NULL, NULL,
+                      'insert', NULL, NULL, NULL, 'x', 'x', 0)
+FROM guard_tail WHERE seq = :tail - 1;
+CALL pg_temp.skip_guards(false);
+SELECT ok, first_broken_seq - :tail AS first_broken, regexp_replace(detail, '\d+', 'N', 'g')
+FROM pat_audit_verify();
+-- Put back, the chain verifies and goes on.
+CALL pg_temp.skip_guards(true);
+DELETE FROM pat.audit_log WHERE seq = :tail;
+INSERT INTO pat.audit_log SELECT * FROM guard_tail WHERE seq = :tail;
+CALL pg_temp.skip_guards(false);
+SELECT ok, detail FROM pat_audit_verify();
+SELECT pat_define_scope('regress_guard:anchor', 'after');
+SELECT pat_audit_link() > 0 AS linked;
+SELECT ok, detail FROM pat_audit_verify();

@@ -26,11 +26,16 @@ constexpr int kActorMaxChars = 255;
 // The append-only refusal.
 [[noreturn]] void refuse_change(const char *table, const char *what) {
     bool is_log = strcmp(table, "pat.audit_log") == 0;
-    throw pat::Error(pat::sqlstate::kInsufficientPrivilege, std::string(table) + " is append-only",
-                     std::string(what) + " is refused for every role, superusers included.",
-                     is_log ? "Old rows are removed with pat_audit_purge()."
-                            : "pg_pat's worker moves its rows into pat.audit_log; "
-                              "pat_audit_link() does it at once.");
+    bool is_head = strcmp(table, "pat.audit_head") == 0;
+    throw pat::Error(
+        pat::sqlstate::kInsufficientPrivilege,
+        std::string(table) + (is_head ? " is written by pg_pat's linker only" : " is append-only"),
+        std::string(what) + " is refused for every role, superusers included.",
+        is_log    ? "Old rows are removed with pat_audit_purge()."
+        : is_head ? "It records the head of the chain the linker last linked, for "
+                    "pat_audit_verify()."
+                  : "pg_pat's worker moves its rows into pat.audit_log; "
+                    "pat_audit_link() does it at once.");
 }
 
 // The refusal of rows that do not come from pg_pat's writer.
@@ -244,8 +249,10 @@ PAT_FUNCTION(pat_audit_log_append_only) {
         throw pat::Error(pat::sqlstate::kTriggerProtocolViolated,
                          "pat.audit_log_append_only() must fire BEFORE");
     }
-    bool is_log = RelationGetRelid(trigger->tg_relation) == pat::pg::audit_log_relation();
-    const char *table = is_log ? "pat.audit_log" : "pat.audit_pending";
+    Oid relation = RelationGetRelid(trigger->tg_relation);
+    bool is_log = relation == pat::pg::audit_log_relation();
+    bool is_head = relation == pat::pg::known_pat_relation("audit_head");
+    const char *table = is_log ? "pat.audit_log" : is_head ? "pat.audit_head" : "pat.audit_pending";
     if (TRIGGER_FIRED_BY_INSERT(event)) {
         if (pat::pg::copying_into_audit_tables() && superuser()) {
             return PointerGetDatum(trigger->tg_trigtuple);

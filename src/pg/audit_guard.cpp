@@ -19,7 +19,8 @@ bool copying = false;
 bool is_audit_table(Oid relation) {
     return OidIsValid(relation) && (relation == known_pat_relation("audit_log") ||
                                     relation == known_pat_relation("audit_pending") ||
-                                    relation == known_pat_relation("audit_chain_head"));
+                                    relation == known_pat_relation("audit_chain_head") ||
+                                    relation == known_pat_relation("audit_head"));
 }
 
 // Whether an object belongs to pg_pat (a member of the extension): matched by OID, so renaming
