@@ -259,7 +259,7 @@ void on_object_access(ObjectAccessType access, Oid class_id, Oid object_id, int 
         note_trigger_drop(object_id);
     }
     if (access == OAT_POST_CREATE && class_id == ProcedureRelationId && !creating_extension &&
-        IsTransactionState() && is_pat_member(ProcedureRelationId, object_id)) {
+        !IsBinaryUpgrade && IsTransactionState() && is_pat_member(ProcedureRelationId, object_id)) {
         ObjectAddress address = {ProcedureRelationId, object_id, 0};
         refuse(getObjectDescription(&address, false),
                "pg_pat's functions keep the audit log and the tokens as the API promises.");
@@ -276,7 +276,11 @@ void guard_audit_tables(PlannedStmt *statement, const char *query, bool read_onl
     Node *tree = statement->utilityStmt;
     bool copy_in = false;
     if (!creating_extension) {
-        guard_pat_objects(tree);
+        // pg_upgrade's schema restore recreates the members one by one (CREATE, ALTER TABLE ...
+        // ENABLE ALWAYS TRIGGER, ALTER EXTENSION ... ADD), as only an extension script may.
+        if (!IsBinaryUpgrade) {
+            guard_pat_objects(tree);
+        }
         if (IsA(tree, CopyStmt)) {
             auto *copy = castNode(CopyStmt, tree);
             copy_in = copy->is_from && copy->relation != nullptr &&

@@ -1,5 +1,6 @@
-// The trigger applications attach to their tables, pat_audit(), and the event trigger that
-// records a pat_audit() trigger being disabled or dropped.
+// The trigger applications attach to their tables, pat_audit(); the event trigger that records
+// a pat_audit() trigger being disabled; and what the utility guard records of pat_audit()
+// triggers switched off by other paths (audit_table.hpp).
 //
 // What pat_audit() needs of its trigger and table (its arguments, the excluded columns as an
 // array, the table's quoted name, to_jsonb() set up for the row type) is worked out once per
@@ -375,8 +376,9 @@ PAT_FUNCTION(pat_audit) {
 }
 
 // pat.audit_trigger_changes(): the event trigger (ddl_command_start of ALTER TABLE, DROP
-// TRIGGER and DROP TABLE) that records a pat_audit() trigger being disabled or dropped, with
-// the role that does it.
+// TRIGGER and DROP TABLE) that records a pat_audit() trigger being disabled and a partition
+// detached from an audited table, with the role that does it. Drops are recorded by the utility
+// guard whatever the statement (note_trigger_drop).
 PAT_FUNCTION(pat_audit_trigger_changes) {
     if (!CALLED_AS_EVENT_TRIGGER(fcinfo)) {
         throw pat::Error(pat::sqlstate::kTriggerProtocolViolated,
