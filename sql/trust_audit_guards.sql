@@ -284,10 +284,22 @@ FROM guard_tail WHERE seq = :tail - 1;
 CALL pg_temp.skip_guards(false);
 SELECT ok, first_broken_seq - :tail AS first_broken, regexp_replace(detail, '\d+', 'N', 'g')
 FROM pat_audit_verify();
--- Put back, the chain verifies and goes on.
+-- The head put back, and a row linked past it by hand: not linked by pg_pat.
 CALL pg_temp.skip_guards(true);
 DELETE FROM pat.audit_log WHERE seq = :tail;
 INSERT INTO pat.audit_log SELECT * FROM guard_tail WHERE seq = :tail;
+INSERT INTO pat.audit_log (seq, occurred_at, user_id, action, db_role, session_role, txid,
+                           prev_hash, row_hash)
+SELECT :tail + 1, '2026-01-01 00:00+00', 'mallory', 'insert', 'x', 'x', 0, row_hash,
+       pat.audit_hash(row_hash, :tail + 1, '2026-01-01 00:00+00', 'mallory', NULL, NULL, NULL,
+                      'insert', NULL, NULL, NULL, 'x', 'x', 0)
+FROM guard_tail WHERE seq = :tail;
+CALL pg_temp.skip_guards(false);
+SELECT ok, first_broken_seq - :tail AS first_broken, regexp_replace(detail, '\d+', 'N', 'g')
+FROM pat_audit_verify();
+-- Put back, the chain verifies and goes on.
+CALL pg_temp.skip_guards(true);
+DELETE FROM pat.audit_log WHERE seq = :tail + 1;
 CALL pg_temp.skip_guards(false);
 SELECT ok, detail FROM pat_audit_verify();
 SELECT pat_define_scope('regress_guard:anchor', 'after');
