@@ -125,6 +125,9 @@ CALL pg_temp.skip_guards(false);
 -- Everything is back: the chain verifies, and appends go on.
 SELECT ok, first_broken_seq, detail FROM pat_audit_verify();
 DELETE FROM audit_ledger;
-SELECT pat_audit_link() > 0 AS linked;
+-- Linked here or, under load, by pg_pat's worker first.
+SELECT pat_audit_link() AS linked \gset
+SELECT count(*) AS linked_deletes FROM pat.audit_log
+WHERE seq > :base AND action = 'delete' AND table_name = 'public.audit_ledger';
 SELECT ok, first_broken_seq, detail FROM pat_audit_verify();
 DROP TABLE audit_ledger;

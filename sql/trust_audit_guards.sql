@@ -54,7 +54,7 @@ SELECT evtname, evtenabled FROM pg_event_trigger WHERE evtname = 'pat_audit_trig
 SELECT tgrelid::regclass, tgname, tgenabled FROM pg_trigger
 WHERE tgname IN ('audit_log_append_only', 'audit_log_no_truncate', 'audit_pending_append_only',
                  'audit_pending_no_truncate', 'tokens_audit')
-ORDER BY 1::text, 2;
+ORDER BY tgrelid::regclass::text, tgname;
 
 -- pg_pat's own objects, outside its scripts: refused for every role ----------------------
 
@@ -120,7 +120,7 @@ ALTER EXTENSION pg_pat ADD FUNCTION regress_guard_noop();
 SELECT tgrelid::regclass, tgname, tgenabled, tgfoid::regproc FROM pg_trigger
 WHERE tgrelid IN ('pat.audit_log'::regclass, 'pat.audit_pending'::regclass, 'pat.tokens'::regclass)
   AND NOT tgisinternal
-ORDER BY 1::text, 2;
+ORDER BY tgrelid::regclass::text, tgname;
 SELECT evtname, evtenabled FROM pg_event_trigger WHERE evtname LIKE 'pat%';
 SELECT prosecdef FROM pg_proc WHERE oid = 'pat_audit_verify()'::regprocedure;
 DROP FUNCTION regress_guard_noop();
@@ -160,6 +160,25 @@ SELECT pat_audit_table('regress_guard_plain', record_without_token => true);
 CREATE OR REPLACE TRIGGER pat_audit AFTER INSERT ON regress_guard_plain
     FOR EACH ROW EXECUTE FUNCTION pat_audit('always');
 SELECT * FROM pg_temp.trigger_rows();
+SELECT pg_temp.seen();
+
+-- pat_audit() triggers fire ALWAYS, however created (clones included): changes made in replica
+-- mode are recorded, and setting one back to fire on origin only is recorded as a switch-off.
+CREATE TABLE regress_guard_replica (id int PRIMARY KEY) PARTITION BY RANGE (id);
+CREATE TABLE regress_guard_replica_1 PARTITION OF regress_guard_replica
+    FOR VALUES FROM (0) TO (10);
+SELECT pat_audit_table('regress_guard_replica', record_without_token => true);
+SELECT tgrelid::regclass, tgname, tgenabled FROM pg_trigger
+WHERE tgrelid IN ('regress_guard_replica'::regclass, 'regress_guard_replica_1'::regclass)
+ORDER BY tgrelid::regclass::text, tgname;
+SET session_replication_role = replica;
+INSERT INTO regress_guard_replica VALUES (1);
+RESET session_replication_role;
+ALTER TABLE regress_guard_replica ENABLE TRIGGER pat_audit;
+ALTER TABLE regress_guard_replica ENABLE TRIGGER pat_audit;   -- on origin already: nothing more
+SELECT * FROM pg_temp.trigger_rows();
+SELECT pg_temp.seen();
+DROP TABLE regress_guard_replica;
 SELECT pg_temp.seen();
 
 -- A partitioned table: TRUNCATE of one partition and DETACH PARTITION.

@@ -312,6 +312,9 @@ void guard_audit_tables(PlannedStmt *statement, const char *query, bool read_onl
     PG_END_TRY();
     copying = was_copying;
     record_noted_trigger_drops();
+    if (pat_installed && IsA(tree, CreateTrigStmt)) {
+        fire_pat_audit_always(castNode(CreateTrigStmt, tree));
+    }
     if (pat_installed && IsA(tree, TruncateStmt)) {
         record_partition_truncates(castNode(TruncateStmt, tree));
     }

@@ -235,8 +235,11 @@ void record_pat_audit_triggers(Oid table, const char *only_name, char new_state)
     HeapTuple tuple;
     while ((tuple = systable_getnext(scan)) != nullptr) {
         auto *row = reinterpret_cast<Form_pg_trigger>(GETSTRUCT(tuple));
-        if ((only_name != nullptr && strcmp(NameStr(row->tgname), only_name) != 0) ||
-            row->tgenabled == new_state || !is_pat_audit(row->tgfoid)) {
+        // Back to firing on origin only is a switch-off (for replica sessions) only from ALWAYS.
+        bool weaker = new_state == TRIGGER_FIRES_ON_ORIGIN ? row->tgenabled == TRIGGER_FIRES_ALWAYS
+                                                           : row->tgenabled != new_state;
+        if ((only_name != nullptr && strcmp(NameStr(row->tgname), only_name) != 0) || !weaker ||
+            !is_pat_audit(row->tgfoid)) {
             continue;
         }
         record_trigger_change(table, NameStr(row->tgname), row->tgenabled, new_state);
@@ -308,6 +311,13 @@ void record_trigger_changes(Node *statement) {
                     break;
                 case AT_EnableReplicaTrig:
                     record_pat_audit_triggers(table, command->name, TRIGGER_FIRES_ON_REPLICA);
+                    break;
+                case AT_EnableTrig:
+                    record_pat_audit_triggers(table, command->name, TRIGGER_FIRES_ON_ORIGIN);
+                    break;
+                case AT_EnableTrigAll:
+                case AT_EnableTrigUser:
+                    record_pat_audit_triggers(table, nullptr, TRIGGER_FIRES_ON_ORIGIN);
                     break;
                 case AT_DisableTrigAll:
                 case AT_DisableTrigUser:
@@ -553,6 +563,37 @@ void record_trigger_replacement(CreateTrigStmt *statement) {
     attribute_to_token_context(entry);
     entry.actor = audit_actor_for(entry.user_id);
     append_audit_entry(entry);
+}
+
+void fire_pat_audit_always(CreateTrigStmt *statement) {
+    Oid table = RangeVarGetRelid(statement->relation, NoLock, true);
+    Oid trigger =
+        OidIsValid(table) ? get_trigger_oid(table, statement->trigname, true) : InvalidOid;
+    if (!OidIsValid(trigger)) {
+        return;
+    }
+    Relation triggers = table_open(TriggerRelationId, AccessShareLock);
+    ScanKeyData key;
+    ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ,
+                ObjectIdGetDatum(trigger));
+    SysScanDesc scan = systable_beginscan(triggers, TriggerOidIndexId, true, nullptr, 1, &key);
+    HeapTuple tuple = systable_getnext(scan);
+    bool origin_only = false;
+    if (tuple != nullptr) {
+        auto *row = reinterpret_cast<Form_pg_trigger>(GETSTRUCT(tuple));
+        origin_only = row->tgparentid == InvalidOid && row->tgenabled == TRIGGER_FIRES_ON_ORIGIN &&
+                      is_pat_audit(row->tgfoid);
+    }
+    systable_endscan(scan);
+    table_close(triggers, AccessShareLock);
+    if (!origin_only) {
+        return;
+    }
+    // The lock CREATE TRIGGER holds already; partitions' clones follow.
+    Relation relation = table_open(table, ShareRowExclusiveLock);
+    EnableDisableTrigger(relation, statement->trigname, TRIGGER_FIRES_ALWAYS, false,
+                         ShareRowExclusiveLock);
+    table_close(relation, NoLock);
 }
 
 void record_partition_truncates(TruncateStmt *statement) {

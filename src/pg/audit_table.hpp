@@ -27,6 +27,11 @@ void record_noted_trigger_drops();
 // trigger with one that no longer runs pat_audit() for the same changes.
 void record_trigger_replacement(CreateTrigStmt *statement);
 
+// After CREATE [OR REPLACE] TRIGGER: a pat_audit() trigger fires ALWAYS, so that
+// session_replication_role = replica (a superuser's, or logical replication's apply) does not
+// skip it; ALTER TABLE ... ENABLE TRIGGER back to origin only is recorded as a switch-off.
+void fire_pat_audit_always(CreateTrigStmt *statement);
+
 // After TRUNCATE: for each truncated partition of a table audited with pat_audit(), the row the
 // root's TRUNCATE trigger would have written.
 void record_partition_truncates(TruncateStmt *statement);
