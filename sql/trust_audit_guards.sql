@@ -118,8 +118,7 @@ ALTER EXTENSION pg_pat ADD FUNCTION regress_guard_noop();
 \echo :SQLSTATE
 -- Everything is as the script made it.
 SELECT tgrelid::regclass, tgname, tgenabled, tgfoid::regproc FROM pg_trigger
-WHERE tgrelid IN ('pat.audit_log'::regclass, 'pat.audit_pending'::regclass, 'pat.tokens'::regclass)
-  AND NOT tgisinternal
+WHERE tgname IN ('audit_log_append_only', 'audit_pending_no_truncate', 'tokens_audit')
 ORDER BY tgrelid::regclass::text, tgname;
 SELECT evtname, evtenabled FROM pg_event_trigger WHERE evtname LIKE 'pat%';
 SELECT prosecdef FROM pg_proc WHERE oid = 'pat_audit_verify()'::regprocedure;
