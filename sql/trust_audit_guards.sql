@@ -167,8 +167,14 @@ CREATE TABLE regress_guard_replica (id int PRIMARY KEY) PARTITION BY RANGE (id);
 CREATE TABLE regress_guard_replica_1 PARTITION OF regress_guard_replica
     FOR VALUES FROM (0) TO (10);
 SELECT pat_audit_table('regress_guard_replica', record_without_token => true);
+-- A partition created or attached later clones it as it is.
+CREATE TABLE regress_guard_replica_2 PARTITION OF regress_guard_replica
+    FOR VALUES FROM (10) TO (20);
+CREATE TABLE regress_guard_replica_3 (id int PRIMARY KEY);
+ALTER TABLE regress_guard_replica ATTACH PARTITION regress_guard_replica_3
+    FOR VALUES FROM (20) TO (30);
 SELECT tgrelid::regclass, tgname, tgenabled FROM pg_trigger
-WHERE tgrelid IN ('regress_guard_replica'::regclass, 'regress_guard_replica_1'::regclass)
+WHERE tgrelid::regclass::text LIKE 'regress_guard_replica%'
 ORDER BY tgrelid::regclass::text, tgname;
 SET session_replication_role = replica;
 INSERT INTO regress_guard_replica VALUES (1);
