@@ -452,8 +452,20 @@ COMMENT ON TABLE pat.audit_chain_head IS
     'one row, locked by the linker (pg_pat''s worker, pat_audit_link, pat_audit_purge) while it links: serializes the hash chain';
 INSERT INTO pat.audit_chain_head DEFAULT VALUES;
 
--- pg_dump keeps the log; the chain head is recreated by CREATE EXTENSION and holds no data.
+-- The head of the chain as the linker last linked it: seq and row_hash of the last row, written
+-- in the same transaction (by pg_pat's linker only, no trigger fired). pat_audit_verify() checks
+-- the log against it, so rows deleted from the tail are found. No row until the first link.
+CREATE TABLE pat.audit_head (
+    seq      bigint NOT NULL,
+    row_hash bytea NOT NULL
+);
+COMMENT ON TABLE pat.audit_head IS
+    'the chain''s head (seq, row_hash of its last row) as pg_pat''s linker last linked it, in the same transaction: pat_audit_verify() finds a deleted tail against it';
+
+-- pg_dump keeps the log and its anchored head; the chain head is recreated by CREATE EXTENSION
+-- and holds no data.
 SELECT pg_catalog.pg_extension_config_dump('pat.audit_log', '');
+SELECT pg_catalog.pg_extension_config_dump('pat.audit_head', '');
 
 -- The hash chain -----------------------------------------------------------------------------
 
@@ -489,6 +501,18 @@ CREATE TRIGGER audit_log_append_only BEFORE INSERT OR UPDATE OR DELETE ON pat.au
     FOR EACH ROW EXECUTE FUNCTION pat.audit_log_append_only();
 CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON pat.audit_log
     FOR EACH STATEMENT EXECUTE FUNCTION pat.audit_log_append_only();
+-- ALWAYS: session_replication_role = replica (a superuser's, or logical replication's apply)
+-- skips ordinary triggers, and must not skip these.
+ALTER TABLE pat.audit_log ENABLE ALWAYS TRIGGER audit_log_append_only;
+ALTER TABLE pat.audit_log ENABLE ALWAYS TRIGGER audit_log_no_truncate;
+-- The anchored head: written by the linker only (a superuser's COPY, as pg_restore loads it, is
+-- let in).
+CREATE TRIGGER audit_head_linker_only BEFORE INSERT OR UPDATE OR DELETE ON pat.audit_head
+    FOR EACH ROW EXECUTE FUNCTION pat.audit_log_append_only();
+CREATE TRIGGER audit_head_no_truncate BEFORE TRUNCATE ON pat.audit_head
+    FOR EACH STATEMENT EXECUTE FUNCTION pat.audit_log_append_only();
+ALTER TABLE pat.audit_head ENABLE ALWAYS TRIGGER audit_head_linker_only;
+ALTER TABLE pat.audit_head ENABLE ALWAYS TRIGGER audit_head_no_truncate;
 
 CREATE FUNCTION @extschema@.pat_set_actor(actor text) RETURNS void
 AS 'MODULE_PATHNAME', 'pat_set_actor'
@@ -613,6 +637,8 @@ DECLARE
     purge record;
     broken record;
     head record;
+    anchored record;
+    at_anchor bytea;
     total bigint;
     waiting bigint;
 BEGIN
@@ -659,8 +685,30 @@ BEGIN
     LIMIT 1;
 
     -- The head, to be anchored outside the database, and what still waits for the linker.
-    SELECT l.seq, encode(l.row_hash, 'hex') AS hash INTO head
+    SELECT l.seq, l.row_hash, encode(l.row_hash, 'hex') AS hash INTO head
     FROM pat.audit_log l ORDER BY l.seq DESC LIMIT 1;
+
+    -- The log must end at the head the linker anchored when it last linked: rows deleted from
+    -- the tail leave it short, rows added past it were not linked by pg_pat.
+    SELECT h.seq, h.row_hash INTO anchored FROM pat.audit_head h;
+    IF broken IS NULL AND FOUND THEN
+        SELECT l.row_hash INTO at_anchor FROM pat.audit_log l WHERE l.seq = anchored.seq;
+        IF head.seq IS NULL OR head.seq < anchored.seq THEN
+            SELECT COALESCE(head.seq + 1, first_seq) AS at_seq,
+                   format('rows %s to %s are missing: the log ends before its anchored head',
+                          COALESCE(head.seq + 1, first_seq), anchored.seq) AS problem
+            INTO broken;
+        ELSIF at_anchor IS DISTINCT FROM anchored.row_hash THEN
+            SELECT anchored.seq AS at_seq,
+                   format('row %s is not the anchored head', anchored.seq) AS problem
+            INTO broken;
+        ELSIF head.seq > anchored.seq THEN
+            SELECT anchored.seq + 1 AS at_seq,
+                   format('rows %s to %s are past the anchored head', anchored.seq + 1, head.seq)
+                       AS problem
+            INTO broken;
+        END IF;
+    END IF;
     SELECT count(*) INTO total FROM pat.audit_log;
     SELECT count(*) INTO waiting FROM pat.audit_pending;
 
@@ -675,7 +723,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.pat_audit_verify() IS
-    'walk the audit hash chain in seq order: ok, rows checked, the first broken seq with what is wrong (an edit, a gap, a bad link); the row count and head (seq, hex row_hash) to anchor outside the database; rows not yet linked';
+    'walk the audit hash chain in seq order: ok, rows checked, the first broken seq with what is wrong (an edit, a gap, a bad link, a tail missing or added against the head the linker anchored in pat.audit_head); the row count and head (seq, hex row_hash) to anchor outside the database; rows not yet linked';
 REVOKE ALL ON FUNCTION @extschema@.pat_audit_verify() FROM PUBLIC;
 
 -- What pat_grant_profile() grants of the audit functions.
@@ -689,7 +737,7 @@ INSERT INTO pat.profile_functions (function_signature, least_profile) VALUES
     ('pat_audit_table_off(regclass)', 'admin');
 
 -- Privileges: nothing for PUBLIC. See docs/audit.md for who gets what.
-REVOKE ALL ON pat.audit_log, pat.audit_chain_head FROM PUBLIC;
+REVOKE ALL ON pat.audit_log, pat.audit_chain_head, pat.audit_head FROM PUBLIC;
 REVOKE ALL ON FUNCTION
     pat.audit_hash(bytea, bigint, timestamptz, text, uuid, text, text, text, text, jsonb, jsonb,
                    text, text, bigint),
@@ -741,6 +789,8 @@ CREATE TRIGGER audit_pending_append_only BEFORE INSERT OR UPDATE OR DELETE ON pa
     FOR EACH ROW EXECUTE FUNCTION pat.audit_log_append_only();
 CREATE TRIGGER audit_pending_no_truncate BEFORE TRUNCATE ON pat.audit_pending
     FOR EACH STATEMENT EXECUTE FUNCTION pat.audit_log_append_only();
+ALTER TABLE pat.audit_pending ENABLE ALWAYS TRIGGER audit_pending_append_only;
+ALTER TABLE pat.audit_pending ENABLE ALWAYS TRIGGER audit_pending_no_truncate;
 
 -- Linking -----------------------------------------------------------------------------------
 
@@ -760,6 +810,8 @@ CREATE EVENT TRIGGER pat_audit_trigger_changes ON ddl_command_start
     EXECUTE FUNCTION pat.audit_trigger_changes();
 COMMENT ON EVENT TRIGGER pat_audit_trigger_changes IS
     'records a pat_audit() trigger being disabled or dropped, with the role that does it';
+-- ALWAYS: in replica mode too, where disabling a pat_audit() trigger matters as much.
+ALTER EVENT TRIGGER pat_audit_trigger_changes ENABLE ALWAYS;
 
 INSERT INTO pat.profile_functions (function_signature, least_profile) VALUES
     ('pat_audit_link()', 'admin');
@@ -1054,6 +1106,9 @@ REVOKE ALL ON FUNCTION
 FROM PUBLIC;
 CREATE TRIGGER tokens_audit AFTER INSERT OR UPDATE OR DELETE ON pat.tokens
     FOR EACH ROW EXECUTE FUNCTION pat.tokens_audit();
+-- ALWAYS: a change written under session_replication_role = replica is recorded too; a
+-- subscriber's apply records the replicated changes in the subscriber's own log.
+ALTER TABLE pat.tokens ENABLE ALWAYS TRIGGER tokens_audit;
 
 -- The table refuses what the API refuses ------------------------------------------------------
 
@@ -1279,7 +1334,7 @@ CREATE INDEX tokens_expires_at_idx ON pat.tokens (expires_at);
 CREATE INDEX tokens_rotated_from_idx ON pat.tokens (rotated_from);
 
 COMMENT ON COLUMN pat.audit_log.action IS
-    'created, renamed, scopes_changed, expiry_changed, revoked, deleted, rotated, reuse_after_rotation, revoked_leaked, revoked_inactive (token lifecycle); role_granted, role_revoked, role_defined, scope_defined; insert, update, delete, truncate (pat_audit); audit_trigger_disabled, audit_trigger_dropped; audit_purged';
+    'created, renamed, scopes_changed, expiry_changed, revoked, deleted, rotated, reuse_after_rotation, revoked_leaked, revoked_inactive (token lifecycle); role_granted, role_revoked, role_defined, scope_defined; insert, update, delete, truncate (pat_audit); audit_trigger_disabled, audit_trigger_dropped, audit_trigger_replaced, audit_partition_detached; audit_purged';
 
 -- Notices: an outbox =======================================================================
 -- One row per token and kind, queued in the transaction that makes it due (a revocation) or

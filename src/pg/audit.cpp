@@ -13,6 +13,7 @@
 #include "pg/audit_writer.hpp"
 #include "pg/convert.hpp"
 #include "pg/guard.hpp"
+#include "pg/settings.hpp"
 #include "pg/spi_support.hpp"
 #include "pg/token_context.hpp"
 
@@ -23,11 +24,16 @@ namespace {
 // The append-only refusal.
 [[noreturn]] void refuse_change(const char *table, const char *what) {
     bool is_log = strcmp(table, "pat.audit_log") == 0;
-    throw pat::Error(pat::sqlstate::kInsufficientPrivilege, std::string(table) + " is append-only",
-                     std::string(what) + " is refused for every role, superusers included.",
-                     is_log ? "Old rows are removed with pat_audit_purge()."
-                            : "pg_pat's worker moves its rows into pat.audit_log; "
-                              "pat_audit_link() does it at once.");
+    bool is_head = strcmp(table, "pat.audit_head") == 0;
+    throw pat::Error(
+        pat::sqlstate::kInsufficientPrivilege,
+        std::string(table) + (is_head ? " is written by pg_pat's linker only" : " is append-only"),
+        std::string(what) + " is refused for every role, superusers included.",
+        is_log    ? "Old rows are removed with pat_audit_purge()."
+        : is_head ? "It records the head of the chain the linker last linked, for "
+                    "pat_audit_verify()."
+                  : "pg_pat's worker moves its rows into pat.audit_log; "
+                    "pat_audit_link() does it at once.");
 }
 
 // The refusal of rows that do not come from pg_pat's writer.
@@ -122,6 +128,33 @@ int64 delete_before(int64 boundary) {
     return static_cast<int64>(SPI_processed);
 }
 
+// now() - span; may ereport (out of range).
+TimestampTz before_now(const Interval *span) {
+    return DatumGetTimestampTz(DirectFunctionCall2(
+        timestamptz_mi_interval, TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
+        IntervalPGetDatum(span)));
+}
+
+// A purge keeps every row younger than pat.audit_min_retention: older_than must reach at least
+// as far back (compared as the cutoffs they give now, months and days included).
+void check_retention(const Interval *older_than) {
+    TimestampTz cutoff = call_pg([&] { return before_now(older_than); });
+    if (cutoff > GetCurrentTransactionStartTimestamp()) {
+        throw pat::Error(pat::sqlstate::kInvalidParameterValue,
+                         "older_than must not be a negative interval");
+    }
+    const Interval *minimum = pat::pg::audit_min_retention_interval();
+    if (minimum == nullptr || cutoff <= call_pg([&] { return before_now(minimum); })) {
+        return;
+    }
+    std::string shown = call_pg(
+        [] { return std::string(GetConfigOption("pat.audit_min_retention", false, false)); });
+    throw pat::Error(pat::sqlstate::kInvalidParameterValue,
+                     "older_than must be at least pat.audit_min_retention (" + shown + ")",
+                     "Audit rows younger than pat.audit_min_retention are kept.",
+                     "Only a superuser can lower pat.audit_min_retention.");
+}
+
 }  // namespace
 
 // pat_set_actor(actor): who acts in this transaction; NULL clears.
@@ -205,8 +238,10 @@ PAT_FUNCTION(pat_audit_log_append_only) {
         throw pat::Error(pat::sqlstate::kTriggerProtocolViolated,
                          "pat.audit_log_append_only() must fire BEFORE");
     }
-    bool is_log = RelationGetRelid(trigger->tg_relation) == pat::pg::audit_log_relation();
-    const char *table = is_log ? "pat.audit_log" : "pat.audit_pending";
+    Oid relation = RelationGetRelid(trigger->tg_relation);
+    bool is_log = relation == pat::pg::audit_log_relation();
+    bool is_head = relation == pat::pg::known_pat_relation("audit_head");
+    const char *table = is_log ? "pat.audit_log" : is_head ? "pat.audit_head" : "pat.audit_pending";
     if (TRIGGER_FIRED_BY_INSERT(event)) {
         if (pat::pg::copying_into_audit_tables() && superuser()) {
             return PointerGetDatum(trigger->tg_trigtuple);
@@ -245,6 +280,7 @@ PAT_FUNCTION(pat_audit_link) {
 PAT_FUNCTION(pat_audit_purge) {
     pat::pg::require_arg(fcinfo, 0, "older_than");
     Interval *older_than = PG_GETARG_INTERVAL_P(0);
+    check_retention(older_than);
     pat::pg::AuditEntry entry;
     entry.action = "audit_purged";
     pat::pg::register_audit_callbacks();

@@ -1,8 +1,13 @@
-// The ProcessUtility hook of the audit log. Before any utility statement it closes what the
-// audit writer keeps open. It keeps the audit tables as pg_pat writes them: ALTER TABLE, RENAME and
-// SET SCHEMA of pat.audit_log, pat.audit_pending and pat.audit_chain_head (a rewrite can change
-// rows without any row trigger) and ALTER EVENT TRIGGER of pg_pat's event trigger are refused
-// outside extension scripts, for every role; a superuser's COPY FROM into the log (how pg_restore
+// The ProcessUtility and object access hooks of the audit log. Before any utility statement
+// they close what the audit writer keeps open. Outside extension scripts (and pg_upgrade's
+// schema restore), for every role: ALTER TABLE, RENAME and SET SCHEMA of pat.audit_log,
+// pat.audit_pending, pat.audit_chain_head and pat.audit_head (a rewrite can change rows without
+// any row trigger) are refused, and so is every change of pg_pat's own objects that would lift
+// a guard, matched by OID and extension membership rather than by name: DROP, CREATE OR
+// REPLACE, RENAME, ENABLE and DISABLE of pg_pat's triggers on its tables; CREATE OR REPLACE,
+// ALTER, RENAME, SET SCHEMA and OWNER TO of its functions; any ALTER of its event trigger; ALTER
+// EXTENSION pg_pat ADD or DROP. They record pat_audit() triggers switched off by paths the event
+// trigger cannot see (audit_table.hpp). A superuser's COPY FROM into the log (how pg_restore
 // loads it) is let through the insert guard. COMMIT PREPARED tells the linker, as a commit does.
 #pragma once
 

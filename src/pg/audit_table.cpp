@@ -1,5 +1,6 @@
-// The trigger applications attach to their tables, pat_audit(), and the event trigger that
-// records a pat_audit() trigger being disabled or dropped.
+// The trigger applications attach to their tables, pat_audit(); the event trigger that records
+// a pat_audit() trigger being disabled; and what the utility guard records of pat_audit()
+// triggers switched off by other paths (audit_table.hpp).
 //
 // What pat_audit() needs of its trigger and table (its arguments, the excluded columns as an
 // array, the table's quoted name, to_jsonb() set up for the row type) is worked out once per
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "pg/audit_table.hpp"
 #include "pg/audit_state.hpp"
 #include "pg/audit_writer.hpp"
 #include "pg/convert.hpp"
@@ -233,8 +235,11 @@ void record_pat_audit_triggers(Oid table, const char *only_name, char new_state)
     HeapTuple tuple;
     while ((tuple = systable_getnext(scan)) != nullptr) {
         auto *row = reinterpret_cast<Form_pg_trigger>(GETSTRUCT(tuple));
-        if ((only_name != nullptr && strcmp(NameStr(row->tgname), only_name) != 0) ||
-            row->tgenabled == new_state || !is_pat_audit(row->tgfoid)) {
+        // Back to firing on origin only is a switch-off (for replica sessions) only from ALWAYS.
+        bool weaker = new_state == TRIGGER_FIRES_ON_ORIGIN ? row->tgenabled == TRIGGER_FIRES_ALWAYS
+                                                           : row->tgenabled != new_state;
+        if ((only_name != nullptr && strcmp(NameStr(row->tgname), only_name) != 0) || !weaker ||
+            !is_pat_audit(row->tgfoid)) {
             continue;
         }
         record_trigger_change(table, NameStr(row->tgname), row->tgenabled, new_state);
@@ -243,10 +248,49 @@ void record_pat_audit_triggers(Oid table, const char *only_name, char new_state)
     table_close(triggers, AccessShareLock);
 }
 
-// The table a name list (of DROP TABLE, or DROP TRIGGER without its last element) names, or
-// InvalidOid.
-Oid named_table(List *names) {
-    return RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, true);
+// The pat_audit() row trigger of table (its own or a clone) that still fires in this session
+// (tgenabled and session_replication_role), or nullptr; found in its relcache entry. With
+// truncate, the statement-level TRUNCATE trigger instead.
+const Trigger *firing_pat_audit_trigger(Relation relation, bool truncate) {
+    TriggerDesc *triggers = relation->trigdesc;
+    for (int i = 0; triggers != nullptr && i < triggers->numtriggers; ++i) {
+        const Trigger *trigger = &triggers->triggers[i];
+        bool fires = trigger->tgenabled == TRIGGER_FIRES_ALWAYS ||
+                     (trigger->tgenabled == TRIGGER_FIRES_ON_ORIGIN) ==
+                         (SessionReplicationRole != SESSION_REPLICATION_ROLE_REPLICA);
+        bool is_truncate = TRIGGER_FOR_TRUNCATE(trigger->tgtype);
+        if (fires && trigger->tgenabled != TRIGGER_DISABLED && is_truncate == truncate &&
+            is_pat_audit(trigger->tgfoid)) {
+            return trigger;
+        }
+    }
+    return nullptr;
+}
+
+// ALTER TABLE ... DETACH PARTITION of a table whose rows pat_audit() records: the partition's
+// rows are no longer audited (its clone of the trigger goes), recorded as
+// audit_partition_detached of the audited (root) table.
+void record_partition_detach(Oid table, PartitionCmd *command) {
+    Oid partition = RangeVarGetRelid(command->name, NoLock, true);
+    if (!OidIsValid(partition)) {
+        return;
+    }
+    Relation relation = table_open(table, AccessShareLock);
+    bool audited = firing_pat_audit_trigger(relation, false) != nullptr;
+    text *root_name = audited ? qualified_name(audited_table(relation)) : nullptr;
+    table_close(relation, AccessShareLock);
+    if (!audited) {
+        return;
+    }
+    pat::pg::AuditEntry entry;
+    entry.action = "audit_partition_detached";
+    entry.table_name = root_name;
+    pat::pg::JsonObject detached;
+    detached.add_string("partition", text_to_cstring(qualified_name(partition)));
+    entry.new_data = detached.finish();
+    pat::pg::attribute_to_token_context(entry);
+    entry.actor = pat::pg::audit_actor_for(entry.user_id);
+    pat::pg::append_audit_entry(entry);
 }
 
 // What a DDL statement is about to do to pat_audit() triggers, recorded before it runs (the
@@ -268,32 +312,28 @@ void record_trigger_changes(Node *statement) {
                 case AT_EnableReplicaTrig:
                     record_pat_audit_triggers(table, command->name, TRIGGER_FIRES_ON_REPLICA);
                     break;
+                case AT_EnableTrig:
+                    record_pat_audit_triggers(table, command->name, TRIGGER_FIRES_ON_ORIGIN);
+                    break;
+                case AT_EnableTrigAll:
+                case AT_EnableTrigUser:
+                    record_pat_audit_triggers(table, nullptr, TRIGGER_FIRES_ON_ORIGIN);
+                    break;
                 case AT_DisableTrigAll:
                 case AT_DisableTrigUser:
                     record_pat_audit_triggers(table, nullptr, TRIGGER_DISABLED);
+                    break;
+                case AT_DetachPartition:
+                    record_partition_detach(table, castNode(PartitionCmd, command->def));
                     break;
                 default:
                     break;
             }
         }
-    } else if (IsA(statement, DropStmt)) {
-        auto *drop = castNode(DropStmt, statement);
-        ListCell *cell;
-        foreach (cell, drop->objects) {
-            List *names = castNode(List, lfirst(cell));
-            if (drop->removeType == OBJECT_TRIGGER && list_length(names) >= 2) {
-                Oid table = named_table(list_truncate(list_copy(names), list_length(names) - 1));
-                if (OidIsValid(table)) {
-                    record_pat_audit_triggers(table, strVal(llast(names)), 0);
-                }
-            } else if (drop->removeType == OBJECT_TABLE) {
-                Oid table = named_table(names);
-                if (OidIsValid(table)) {
-                    record_pat_audit_triggers(table, nullptr, 0);
-                }
-            }
-        }
     }
+    // Drops (DROP TRIGGER, DROP TABLE, and DROP SCHEMA ... CASCADE or DROP OWNED, which the
+    // event trigger cannot see through) are recorded by the utility guard as each pat_audit()
+    // trigger is dropped: note_trigger_drop().
 }
 
 }  // namespace
@@ -346,8 +386,9 @@ PAT_FUNCTION(pat_audit) {
 }
 
 // pat.audit_trigger_changes(): the event trigger (ddl_command_start of ALTER TABLE, DROP
-// TRIGGER and DROP TABLE) that records a pat_audit() trigger being disabled or dropped, with
-// the role that does it.
+// TRIGGER and DROP TABLE) that records a pat_audit() trigger being disabled and a partition
+// detached from an audited table, with the role that does it. Drops are recorded by the utility
+// guard whatever the statement (note_trigger_drop).
 PAT_FUNCTION(pat_audit_trigger_changes) {
     if (!CALLED_AS_EVENT_TRIGGER(fcinfo)) {
         throw pat::Error(pat::sqlstate::kTriggerProtocolViolated,
@@ -358,3 +399,248 @@ PAT_FUNCTION(pat_audit_trigger_changes) {
     call_pg([&] { record_trigger_changes(data->parsetree); });
     PG_RETURN_VOID();
 }
+
+namespace pat::pg {
+
+namespace {
+
+// A pat_audit() trigger being dropped, noted while its table still exists.
+struct DroppedTrigger {
+    char *table_name;  // the audited (root) table, quoted and qualified
+    char *trigger;
+    char enabled;
+};
+
+// DroppedTrigger pointers in TopTransactionContext; NIL again at every transaction's end.
+List *dropped_triggers = NIL;
+bool drop_callback_registered = false;
+
+// Recorded in table, then trigger name order, as the tables' triggers are listed.
+int compare_dropped(const ListCell *a, const ListCell *b) {
+    const auto *x = static_cast<const DroppedTrigger *>(lfirst(a));
+    const auto *y = static_cast<const DroppedTrigger *>(lfirst(b));
+    int by_table = strcmp(x->table_name, y->table_name);
+    return by_table != 0 ? by_table : strcmp(x->trigger, y->trigger);
+}
+
+void forget_at_transaction_end(XactEvent event, void *) {
+    if (ends_transaction(event)) {
+        dropped_triggers = NIL;
+    }
+}
+
+}  // namespace
+
+void note_trigger_drop(Oid trigger) {
+    Relation triggers = table_open(TriggerRelationId, AccessShareLock);
+    ScanKeyData key;
+    ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ,
+                ObjectIdGetDatum(trigger));
+    SysScanDesc scan = systable_beginscan(triggers, TriggerOidIndexId, true, nullptr, 1, &key);
+    HeapTuple tuple = systable_getnext(scan);
+    if (tuple != nullptr) {
+        auto *row = reinterpret_cast<Form_pg_trigger>(GETSTRUCT(tuple));
+        // A partition's clone goes with its parent's trigger or with the partition (DETACH is
+        // recorded as such).
+        if (row->tgparentid == InvalidOid && is_pat_audit(row->tgfoid)) {
+            if (!drop_callback_registered) {
+                RegisterXactCallback(forget_at_transaction_end, nullptr);
+                drop_callback_registered = true;
+            }
+            Oid table = row->tgrelid;
+            if (get_rel_relispartition(table)) {
+                table = llast_oid(get_partition_ancestors(table));
+            }
+            MemoryContext caller = MemoryContextSwitchTo(TopTransactionContext);
+            auto *dropped = static_cast<DroppedTrigger *>(palloc(sizeof(DroppedTrigger)));
+            dropped->table_name = text_to_cstring(qualified_name(table));
+            dropped->trigger = pstrdup(NameStr(row->tgname));
+            dropped->enabled = row->tgenabled;
+            dropped_triggers = lappend(dropped_triggers, dropped);
+            MemoryContextSwitchTo(caller);
+        }
+    }
+    systable_endscan(scan);
+    table_close(triggers, AccessShareLock);
+}
+
+int noted_trigger_drops() {
+    return list_length(dropped_triggers);
+}
+
+void forget_trigger_drops(int mark) {
+    dropped_triggers = list_truncate(dropped_triggers, mark);
+}
+
+void record_noted_trigger_drops() {
+    if (dropped_triggers == NIL) {
+        return;
+    }
+    List *noted = dropped_triggers;
+    dropped_triggers = NIL;
+    // DROP EXTENSION pg_pat ... CASCADE (or DROP SCHEMA of pg_pat's schema) took the log along.
+    if (!OidIsValid(get_extension_oid("pg_pat", true)) ||
+        !OidIsValid(find_pat_relation("audit_log"))) {
+        return;
+    }
+    register_audit_callbacks();
+    list_sort(noted, compare_dropped);
+    ListCell *cell;
+    foreach (cell, noted) {
+        auto *dropped = static_cast<DroppedTrigger *>(lfirst(cell));
+        AuditEntry entry;
+        entry.action = "audit_trigger_dropped";
+        entry.table_name = cstring_to_text(dropped->table_name);
+        entry.old_data = trigger_state(dropped->trigger, dropped->enabled);
+        attribute_to_token_context(entry);
+        entry.actor = audit_actor_for(entry.user_id);
+        append_audit_entry(entry);
+    }
+}
+
+void record_trigger_replacement(CreateTrigStmt *statement) {
+    if (!statement->replace) {
+        return;
+    }
+    Oid table = RangeVarGetRelid(statement->relation, NoLock, true);
+    if (!OidIsValid(table)) {
+        return;
+    }
+    Oid existing = get_trigger_oid(table, statement->trigname, true);
+    if (!OidIsValid(existing)) {
+        return;
+    }
+    Relation triggers = table_open(TriggerRelationId, AccessShareLock);
+    ScanKeyData key;
+    ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ,
+                ObjectIdGetDatum(existing));
+    SysScanDesc scan = systable_beginscan(triggers, TriggerOidIndexId, true, nullptr, 1, &key);
+    HeapTuple tuple = systable_getnext(scan);
+    bool was_pat_audit = false;
+    char enabled = TRIGGER_FIRES_ON_ORIGIN;
+    int16 old_type = 0;
+    if (tuple != nullptr) {
+        auto *row = reinterpret_cast<Form_pg_trigger>(GETSTRUCT(tuple));
+        was_pat_audit = row->tgparentid == InvalidOid && is_pat_audit(row->tgfoid);
+        enabled = row->tgenabled;
+        old_type = row->tgtype;
+    }
+    systable_endscan(scan);
+    table_close(triggers, AccessShareLock);
+    if (!was_pat_audit) {
+        return;
+    }
+    // Still pat_audit(), for every change it recorded, at the same level, unconditionally:
+    // pat_audit_table() replacing its own trigger (new arguments) is not a switch-off.
+    Oid function = LookupFuncName(statement->funcname, 0, nullptr, true);
+    constexpr int16 kEvents =
+        TRIGGER_TYPE_INSERT | TRIGGER_TYPE_UPDATE | TRIGGER_TYPE_DELETE | TRIGGER_TYPE_TRUNCATE;
+    int16 old_events = old_type & kEvents;
+    bool same_level = ((old_type & TRIGGER_TYPE_ROW) != 0) == statement->row;
+    bool same_timing = (old_type & TRIGGER_TYPE_TIMING_MASK) == statement->timing;
+    bool keeps_auditing = OidIsValid(function) && is_pat_audit(function) &&
+                          statement->whenClause == nullptr && statement->columns == NIL &&
+                          (statement->events & old_events) == old_events && same_level &&
+                          same_timing;
+    if (keeps_auditing) {
+        return;
+    }
+    Relation relation = table_open(table, AccessShareLock);
+    text *root_name = qualified_name(audited_table(relation));
+    table_close(relation, AccessShareLock);
+    AuditEntry entry;
+    entry.action = "audit_trigger_replaced";
+    entry.table_name = root_name;
+    entry.old_data = trigger_state(statement->trigname, enabled);
+    JsonObject replacement;
+    replacement.add_string("trigger", statement->trigname);
+    replacement.add_string("function", OidIsValid(function)
+                                           ? format_procedure(function)
+                                           : NameListToString(statement->funcname));
+    replacement.add_string("when", statement->whenClause == nullptr ? nullptr : "conditional");
+    entry.new_data = replacement.finish();
+    register_audit_callbacks();
+    attribute_to_token_context(entry);
+    entry.actor = audit_actor_for(entry.user_id);
+    append_audit_entry(entry);
+}
+
+void fire_pat_audit_always(CreateTrigStmt *statement) {
+    Oid table = RangeVarGetRelid(statement->relation, NoLock, true);
+    Oid trigger =
+        OidIsValid(table) ? get_trigger_oid(table, statement->trigname, true) : InvalidOid;
+    if (!OidIsValid(trigger)) {
+        return;
+    }
+    Relation triggers = table_open(TriggerRelationId, AccessShareLock);
+    ScanKeyData key;
+    ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ,
+                ObjectIdGetDatum(trigger));
+    SysScanDesc scan = systable_beginscan(triggers, TriggerOidIndexId, true, nullptr, 1, &key);
+    HeapTuple tuple = systable_getnext(scan);
+    bool origin_only = false;
+    if (tuple != nullptr) {
+        auto *row = reinterpret_cast<Form_pg_trigger>(GETSTRUCT(tuple));
+        origin_only = row->tgparentid == InvalidOid && row->tgenabled == TRIGGER_FIRES_ON_ORIGIN &&
+                      is_pat_audit(row->tgfoid);
+    }
+    systable_endscan(scan);
+    table_close(triggers, AccessShareLock);
+    if (!origin_only) {
+        return;
+    }
+    // The lock CREATE TRIGGER holds already; partitions' clones follow.
+    Relation relation = table_open(table, ShareRowExclusiveLock);
+    EnableDisableTrigger(relation, statement->trigname, TRIGGER_FIRES_ALWAYS, false,
+                         ShareRowExclusiveLock);
+    table_close(relation, NoLock);
+}
+
+void record_partition_truncates(TruncateStmt *statement) {
+    ListCell *cell;
+    foreach (cell, statement->relations) {
+        Oid partition = RangeVarGetRelid(castNode(RangeVar, lfirst(cell)), NoLock, true);
+        if (!OidIsValid(partition) || !get_rel_relispartition(partition)) {
+            continue;
+        }
+        // Audited by a TRUNCATE trigger of its own (pat_audit_table() on the partition itself).
+        Relation own = table_open(partition, AccessShareLock);
+        bool audited_itself = firing_pat_audit_trigger(own, true) != nullptr;
+        table_close(own, AccessShareLock);
+        if (audited_itself) {
+            continue;
+        }
+        // The nearest ancestor whose TRUNCATE trigger is pat_audit() and fires: its row.
+        List *ancestors = get_partition_ancestors(partition);
+        ListCell *ancestor_cell;
+        foreach (ancestor_cell, ancestors) {
+            Relation ancestor = table_open(lfirst_oid(ancestor_cell), AccessShareLock);
+            const Trigger *trigger = firing_pat_audit_trigger(ancestor, true);
+            bool always = false;
+            for (int i = 0; trigger != nullptr && i < trigger->tgnargs; ++i) {
+                always = always || strcmp(trigger->tgargs[i], "always") == 0;
+            }
+            text *root_name =
+                trigger != nullptr ? qualified_name(audited_table(ancestor)) : nullptr;
+            table_close(ancestor, AccessShareLock);
+            if (trigger == nullptr) {
+                continue;
+            }
+            if (current_token_context() != nullptr || always) {
+                AuditEntry entry;
+                entry.action = "truncate";
+                entry.table_name = root_name;
+                JsonObject truncated;
+                truncated.add_string("partition", text_to_cstring(qualified_name(partition)));
+                entry.new_data = truncated.finish();
+                register_audit_callbacks();
+                attribute_to_token_context(entry);
+                entry.actor = audit_actor_for(entry.user_id);
+                append_audit_entry(entry);
+            }
+            break;
+        }
+    }
+}
+
+}  // namespace pat::pg

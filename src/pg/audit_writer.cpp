@@ -470,6 +470,41 @@ PendingRow *pending_rows_in_order(Relation pending, Snapshot snapshot, TupleTabl
     return rows;
 }
 
+// Records the chain's new head in pat.audit_head (one row, no index), in the linking
+// transaction: pat_audit_verify() then finds a deleted tail. Under the chain lock, so the latest
+// snapshot sees the one row as the previous linker left it; updated in place (simple_heap_update
+// takes no snapshot's view, so a REPEATABLE READ caller of pat_audit_link() does not fail) and
+// firing no trigger, as the log's rows. Nothing before 1.9 (no pat.audit_head). May ereport.
+void anchor_head(int64 seq, const bytea *hash) {
+    Oid head_id = known_pat_relation("audit_head");
+    if (!OidIsValid(head_id) || hash == nullptr) {
+        return;
+    }
+    Relation head = table_open(head_id, RowExclusiveLock);
+    TupleDesc desc = RelationGetDescr(head);
+    if (desc->natts != 2 || TupleDescAttr(desc, 0)->atttypid != INT8OID ||
+        TupleDescAttr(desc, 1)->atttypid != BYTEAOID) {
+        elog(ERROR, "pat.audit_head does not have the columns pg_pat expects");
+    }
+    Datum values[2] = {Int64GetDatum(seq), PointerGetDatum(hash)};
+    bool nulls[2] = {false, false};
+    HeapTuple row = heap_form_tuple(desc, values, nulls);
+    Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
+    TableScanDesc scan = table_beginscan(head, snapshot, 0, nullptr);
+    HeapTuple current = heap_getnext(scan, ForwardScanDirection);
+    if (current != nullptr) {
+        ItemPointerData tid = current->t_self;
+        table_endscan(scan);
+        simple_heap_update(head, &tid, row);
+    } else {
+        table_endscan(scan);
+        simple_heap_insert(head, row);
+    }
+    UnregisterSnapshot(snapshot);
+    heap_freetuple(row);
+    table_close(head, NoLock);
+}
+
 }  // namespace
 
 void close_kept_audit_tables() {
@@ -630,6 +665,9 @@ int64 link_pending_rows() {
     table_close(pending, NoLock);
     UnregisterSnapshot(snapshot);
     set_known_audit_chain_tail(tail.seq, tail.hash);
+    if (count > 0) {
+        anchor_head(tail.seq, tail.hash);
+    }
     // The linked rows become visible to this transaction's next snapshot (a purge's plan).
     CommandCounterIncrement();
     return count;

@@ -35,6 +35,9 @@ static constexpr std::string_view kPlainDigestName = "sha256";
 static Interval *max_lifetime = nullptr;
 static char *max_inactivity_setting = nullptr;
 static Interval *max_inactivity = nullptr;
+// The parsed pat.audit_min_retention; null when unset.
+static char *audit_min_retention_setting = nullptr;
+static Interval *audit_min_retention = nullptr;
 
 // Rejects a prefix that could not be told apart from the random part.
 static bool check_token_prefix(char **newval, void **extra, GucSource source) {
@@ -83,6 +86,10 @@ static bool check_max_lifetime(char **newval, void **extra, GucSource) {
 
 static bool check_max_inactivity(char **newval, void **extra, GucSource) {
     return check_optional_interval("pat.max_inactivity", newval, extra);
+}
+
+static bool check_audit_min_retention(char **newval, void **extra, GucSource) {
+    return check_optional_interval("pat.audit_min_retention", newval, extra);
 }
 
 // A key is empty (plain SHA-256) or at least 32 characters.
@@ -169,6 +176,10 @@ static void assign_max_inactivity(const char *newval, void *extra) {
     max_inactivity = static_cast<Interval *>(extra);
 }
 
+static void assign_audit_min_retention(const char *, void *extra) {
+    audit_min_retention = static_cast<Interval *>(extra);
+}
+
 void define_settings() {
     DefineCustomStringVariable("pat.token_prefix", "Prefix of newly created tokens.",
                                "Tokens issued under an earlier prefix stay valid.",
@@ -205,6 +216,11 @@ void define_settings() {
         "pg_pat's background worker revokes active tokens unused for longer; empty: never.",
         "A token never used counts from its creation.", &max_inactivity_setting, "", PGC_SUSET, 0,
         check_max_inactivity, assign_max_inactivity, nullptr);
+    DefineCustomStringVariable(
+        "pat.audit_min_retention",
+        "Audit rows younger than this are kept: pat_audit_purge() refuses a shorter older_than.",
+        "Only a superuser can change it; empty: no minimum.", &audit_min_retention_setting,
+        "7 days", PGC_SUSET, 0, check_audit_min_retention, assign_audit_min_retention, nullptr);
 }
 
 std::string_view token_prefix() {
@@ -260,6 +276,10 @@ std::optional<TimestampTz> latest_allowed_expiry(TimestampTz now) {
 
 const Interval *max_inactivity_interval() {
     return max_inactivity;
+}
+
+const Interval *audit_min_retention_interval() {
+    return audit_min_retention;
 }
 
 }  // namespace pat::pg

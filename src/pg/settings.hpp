@@ -39,6 +39,9 @@ std::optional<int64> max_active_tokens_per_user();
 // pat.max_inactivity, or nullptr when unset.
 const Interval *max_inactivity_interval();
 
+// pat.audit_min_retention (only a superuser sets it), or nullptr when unset.
+const Interval *audit_min_retention_interval();
+
 // now + pat.max_lifetime, or nullopt when no maximum lifetime is set.
 std::optional<TimestampTz> latest_allowed_expiry(TimestampTz now);
 

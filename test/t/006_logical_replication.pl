@@ -1,7 +1,8 @@
 # Logical replication of pg_pat's tables: the subscriber's apply worker writes with
 # session_replication_role = replica, where ordinary triggers do not fire. pg_pat's cache
 # triggers are ENABLE ALWAYS, so a revoke or a role change applied on the subscriber reaches its
-# warm sessions' caches at the apply's commit, token by token and user by user.
+# warm sessions' caches at the apply's commit, token by token and user by user. tokens_audit is
+# ENABLE ALWAYS too: the subscriber records the changes its apply writes in its own audit log.
 use strict;
 use warnings;
 
@@ -102,6 +103,19 @@ $subscriber->safe_psql('postgres',
 	"SET session_replication_role = replica; DELETE FROM pat.tokens WHERE token_id = '$b1->{id}'");
 is(check($session, $b1, '{catalog:read}'), 'not_found',
 	'a delete under session_replication_role = replica reaches the warm cache');
+
+# tokens_audit fires ALWAYS: the subscriber's own log records the changes its apply worker wrote
+# (the replicated revoke) and the delete written in replica mode. The initial copy is not
+# recorded as created: like a restore, it loads rows created earlier (their creation is in the
+# publisher's log). pat.audit_log itself is not published: each database keeps its own chain.
+$subscriber->safe_psql('postgres', 'SELECT pat_audit_link()');
+is( $subscriber->safe_psql(
+		'postgres', qq{SELECT string_agg(action, ',' ORDER BY seq) FROM pat.audit_log
+		 WHERE token_id IN ('$a1->{id}', '$b1->{id}')}),
+	'revoked,deleted',
+	'the subscriber records replicated and replica-mode token changes');
+is($subscriber->safe_psql('postgres', 'SELECT ok FROM pat_audit_verify()'),
+	't', "the subscriber's chain verifies");
 
 # A redefinition of a role reaches every cache too (everything is dropped).
 $publisher->safe_psql('postgres', "SELECT pat_define_role('member', '{}')");
