@@ -120,6 +120,19 @@ is( $node->safe_psql(
 	qq{$key1|"$key3", $key2},
 	'a superuser still reads the keys');
 
+# Nor can a key land in pg_db_role_setting, which every role reads: a reload-only setting
+# cannot be set per database or role.
+foreach my $target ('DATABASE postgres', 'ROLE regress_monitor')
+{
+	my ($rc, $out, $err) = $node->psql('postgres',
+		"ALTER $target SET pat.digest_key = 'thirty-two characters, but no key'");
+	like($err, qr/parameter "pat.digest_key" cannot be changed now/,
+		"ALTER $target SET pat.digest_key is refused");
+}
+is($node->safe_psql('postgres',
+		"SELECT count(*) FROM pg_db_role_setting, unnest(setconfig) c WHERE c LIKE 'pat.digest%'"),
+	'0', 'pg_db_role_setting holds no key');
+
 # "sha256" (no key) is no secret, and an unset key shows as empty.
 set_keys('', 'sha256');
 is( $node->safe_psql(
