@@ -81,6 +81,21 @@ std::string key_fingerprint(std::string_view key) {
     return fingerprint;
 }
 
+std::string masked_keys(const std::vector<std::string> &fingerprints) {
+    std::string shown;
+    for (const std::string &fingerprint : fingerprints) {
+        if (!shown.empty()) {
+            shown += ", ";
+        }
+        if (fingerprint == key_fingerprint("")) {
+            shown += fingerprint;
+        } else {
+            shown += "******** (key id " + fingerprint + ")";
+        }
+    }
+    return shown;
+}
+
 // The fetched algorithm, the pads' absorbed states (HMAC only) and a scratch context.
 struct TokenDigester::OpenSslState {
     EVP_MD *sha256 = nullptr;

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace pat {
 
@@ -46,6 +47,11 @@ class TokenDigester {
 // HMAC-SHA-256(key, "pg_pat key id") in lowercase hex. 64 bits cannot be searched back to a
 // key of 32 or more characters, and two keys collide with a chance of 2^-64.
 std::string key_fingerprint(std::string_view key);
+
+// What a role that may not read digest keys is shown in their place: each key's fingerprint
+// (key_fingerprint) behind a mask, "******** (key id 0123456789abcdef)", or "sha256" as is for
+// the unkeyed digest, which is no secret; ", " between keys; empty for no key.
+std::string masked_keys(const std::vector<std::string> &fingerprints);
 
 // Constant-time equality for secrets of equal length (false for different lengths).
 bool constant_time_equal(const unsigned char *a, std::size_t a_len, const unsigned char *b,

@@ -1,7 +1,7 @@
 // The pat.* configuration parameters. All are superuser-only (PGC_SUSET, or PGC_SIGHUP for the
-// digest keys, which are also hidden from other roles), so that an application role cannot lift
-// a lifetime policy, change what tokens look like or read a key. pat.token_cache_size is
-// defined with the cache (token_cache.cpp).
+// digest keys, which are also hidden from other roles and kept out of the server log), so that
+// an application role cannot lift a lifetime policy, change what tokens look like or read a
+// key. pat.token_cache_size is defined with the cache (token_cache.cpp).
 #include "pg/settings.hpp"
 
 #include <cstdlib>
@@ -92,10 +92,21 @@ static bool check_audit_min_retention(char **newval, void **extra, GucSource) {
     return check_optional_interval("pat.audit_min_retention", newval, extra);
 }
 
+// The names of the settings that hold keys.
+static constexpr char kDigestKeyName[] = "pat.digest_key";
+static constexpr char kPreviousKeysName[] = "pat.digest_previous_keys";
+
+// A refused key setting's message without its value: PostgreSQL's own ("invalid value for
+// parameter \"%s\": \"%s\"") would write the key to the server log and to the client.
+static void refuse_key_setting(const char *name) {
+    GUC_check_errmsg("invalid value for parameter \"%s\" (the value is not shown)", name);
+}
+
 // A key is empty (plain SHA-256) or at least 32 characters.
 static bool check_digest_key(char **newval, void **extra, GucSource source) {
     size_t length = *newval == nullptr ? 0 : strlen(*newval);
     if (length != 0 && length < kMinKeyChars) {
+        refuse_key_setting(kDigestKeyName);
         GUC_check_errdetail("pat.digest_key must be empty or at least 32 characters.");
         return false;
     }
@@ -117,6 +128,7 @@ static bool check_previous_keys(char **newval, void **extra, GucSource source) {
     char *raw = pstrdup(*newval == nullptr ? "" : *newval);
     List *items = NIL;
     if (!SplitGUCList(raw, ',', &items)) {
+        refuse_key_setting(kPreviousKeysName);
         GUC_check_errdetail("pat.digest_previous_keys must be a comma-separated list.");
         return false;
     }
@@ -125,6 +137,7 @@ static bool check_previous_keys(char **newval, void **extra, GucSource source) {
     foreach (cell, items) {
         const char *key = static_cast<const char *>(lfirst(cell));
         if (key != kPlainDigestName && strlen(key) < kMinKeyChars) {
+            refuse_key_setting(kPreviousKeysName);
             GUC_check_errdetail(
                 "Each former key must be at least 32 characters, or \"sha256\" for tokens made "
                 "before any key was set.");
@@ -159,6 +172,75 @@ static void invalidate_digesters(const char *, void *) {
     ++keys_generation;
 }
 
+// What SHOW, current_setting() and pg_settings give for a key setting (value: the setting's
+// string, current: pat.digest_key rather than the former keys): the value for a superuser, the
+// keys' fingerprints behind a mask for any other role. PostgreSQL opens GUC_SUPERUSER_ONLY
+// settings to pg_read_all_settings, and so to pg_monitor, the role monitoring agents are given;
+// this is what keeps the keys from them. The result is copied by the caller.
+static const char *show_key_setting(const char *value, bool current) noexcept {
+    if (superuser()) {
+        return value != nullptr ? value : "";
+    }
+    static std::string shown;
+    try {
+        const std::vector<std::string> &configured = digest_key_fingerprints();
+        std::vector<std::string> listed;
+        if (!current) {
+            listed.assign(configured.begin() + 1, configured.end());
+        } else if (value != nullptr && value[0] != '\0') {
+            listed.push_back(configured.front());
+        }
+        shown = pat::masked_keys(listed);
+        return shown.c_str();
+    } catch (...) {
+        return "********";
+    }
+}
+
+static const char *show_digest_key() {
+    return show_key_setting(digest_key_setting, true);
+}
+
+static const char *show_previous_keys() {
+    return show_key_setting(previous_keys_setting, false);
+}
+
+// Which key setting a logged "parameter \"%s\" changed to \"%s\"" is about: the name comes
+// before the value, so the first key setting named in the message; nullptr for none.
+static const char *changed_key_setting(const char *message) {
+    const char *digest_key = strstr(message, kDigestKeyName);
+    const char *previous_keys = strstr(message, kPreviousKeysName);
+    if (digest_key != nullptr && (previous_keys == nullptr || digest_key < previous_keys)) {
+        return kDigestKeyName;
+    }
+    return previous_keys != nullptr ? kPreviousKeysName : nullptr;
+}
+
+static emit_log_hook_type next_emit_log_hook = nullptr;
+
+// The postmaster logs each setting a reload changes with its new value, and PostgreSQL has no
+// flag to hold a value back: for the key settings the line keeps the name and loses the value.
+// The message is rewritten in place, since it is always longer than its replacement (no
+// allocation while an error is being reported).
+static void hide_changed_keys(ErrorData *edata) {
+    static const char kChangedFormat[] = "parameter \"%s\" changed to \"%s\"";
+    if (edata->message_id != nullptr && edata->message != nullptr &&
+        strcmp(edata->message_id, kChangedFormat) == 0) {
+        const char *name = changed_key_setting(edata->message);
+        if (name != nullptr) {
+            size_t room = strlen(edata->message) + 1;
+            size_t needed = snprintf(edata->message, room,
+                                     "parameter \"%s\" changed (the value is not logged)", name);
+            if (needed >= room) {
+                snprintf(edata->message, room, "parameter \"%s\" changed", name);
+            }
+        }
+    }
+    if (next_emit_log_hook != nullptr) {
+        next_emit_log_hook(edata);
+    }
+}
+
 // A scope name, or empty: then no token may manage tokens.
 static bool check_manage_scope(char **newval, void **extra, GucSource source) {
     if (*newval != nullptr && **newval != '\0' && !pat::is_valid_scope_name(*newval)) {
@@ -190,16 +272,18 @@ void define_settings() {
         "When set, tokens that never expire are refused.", &max_lifetime_setting, "", PGC_SUSET, 0,
         check_max_lifetime, assign_max_lifetime, nullptr);
     DefineCustomStringVariable(
-        "pat.digest_key", "Server key: token digests become HMAC-SHA-256 under it.",
+        kDigestKeyName, "Server key: token digests become HMAC-SHA-256 under it.",
         "Set in postgresql.conf; a stolen table dump alone then cannot confirm a token.",
         &digest_key_setting, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL, check_digest_key,
-        invalidate_digesters, nullptr);
+        invalidate_digesters, show_digest_key);
     DefineCustomStringVariable(
-        "pat.digest_previous_keys",
+        kPreviousKeysName,
         "Former digest keys, comma-separated, still accepted for tokens made under them.",
         "\"sha256\" stands for tokens made before any key was set.", &previous_keys_setting, "",
         PGC_SIGHUP, GUC_LIST_INPUT | GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL, check_previous_keys,
-        assign_previous_keys, nullptr);
+        assign_previous_keys, show_previous_keys);
+    next_emit_log_hook = emit_log_hook;
+    emit_log_hook = hide_changed_keys;
     DefineCustomStringVariable(
         "pat.manage_scope",
         "Scope a personal access token needs to manage tokens in its own transaction.",

@@ -12,7 +12,8 @@
 
 namespace pat::pg {
 
-// Defines pat.token_prefix and pat.max_lifetime and reserves the pat. prefix.
+// Defines the pat.* settings (but pat.token_cache_size) and installs the log hook that keeps
+// the digest keys out of the server log.
 void define_settings();
 
 // pat.token_prefix: what new tokens start with.

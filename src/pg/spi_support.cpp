@@ -41,15 +41,26 @@ struct KnownRelation {
 constexpr int kKnownRelations = 16;
 KnownRelation known_relations[kKnownRelations];
 int known_count = 0;
-bool forget_callback_registered = false;
+// The names found missing (a schema older than the library), kept until any relcache
+// invalidation or schema change: a table that appears is a new pg_class row, which invalidates
+// its relcache entry in every backend, and a schema renamed to pat brings its tables along.
+constexpr int kKnownMissing = 16;
+const char *known_missing[kKnownMissing];
+int missing_count = 0;
+bool forget_callbacks_registered = false;
 
 void forget_known_relation(Datum, Oid relation) {
+    missing_count = 0;
     for (int i = 0; i < known_count; ++i) {
         if (relation == InvalidOid || known_relations[i].relation == relation) {
             known_relations[i] = known_relations[--known_count];
             --i;
         }
     }
+}
+
+void forget_missing_relations(Datum, int, uint32) {
+    missing_count = 0;
 }
 
 }  // namespace
@@ -60,13 +71,21 @@ Oid known_pat_relation(const char *name) {
             return known_relations[i].relation;
         }
     }
-    if (!forget_callback_registered) {
+    for (int i = 0; i < missing_count; ++i) {
+        if (strcmp(known_missing[i], name) == 0) {
+            return InvalidOid;
+        }
+    }
+    if (!forget_callbacks_registered) {
         CacheRegisterRelcacheCallback(forget_known_relation, 0);
-        forget_callback_registered = true;
+        CacheRegisterSyscacheCallback(NAMESPACEOID, forget_missing_relations, 0);
+        forget_callbacks_registered = true;
     }
     Oid relation = find_pat_relation(name);
     if (OidIsValid(relation) && known_count < kKnownRelations) {
         known_relations[known_count++] = {name, relation};
+    } else if (!OidIsValid(relation) && missing_count < kKnownMissing) {
+        known_missing[missing_count++] = name;
     }
     return relation;
 }

@@ -25,8 +25,9 @@ uint64 run_kept_plan(KeptPlan &kept, Datum *values, const char *nulls, bool read
 // The oid of table pat.<name> (name: a string literal), remembered until the relation changes;
 // 42P01 with hint when this database has none. May ereport.
 Oid pat_relation(const char *name, const char *hint);
-// The same, or InvalidOid when this database has none (a found oid is remembered; a missing
-// one is looked up again). name: a string literal. Cannot raise but for a catalog lookup.
+// The same, or InvalidOid when this database has none; either answer is remembered until the
+// catalogs say it may have changed. name: a string literal. Cannot raise but for a catalog
+// lookup.
 Oid known_pat_relation(const char *name);
 
 // The same, looked up in the catalogs every time.

@@ -9,6 +9,8 @@
 
 #include <cstdio>
 
+#include "pg/spi_support.hpp"
+
 namespace pat::pg {
 
 namespace {
@@ -241,9 +243,16 @@ void setup_usage_store() {
     shmem_startup_hook = attach_memory;
 }
 
+bool usage_kept_here() {
+    return OidIsValid(known_pat_relation("token_checks"));
+}
+
 void count_check(const pg_uuid_t *token_id, pat::TokenStatus status, TimestampTz now) {
     if (usage_table == nullptr) {
         return;  // only when not preloaded, and then no function runs
+    }
+    if (!usage_kept_here()) {
+        return;  // it would stay in shared memory for good
     }
     UsageKey key = {};
     key.database = MyDatabaseId;

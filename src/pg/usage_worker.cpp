@@ -97,13 +97,21 @@ void pat_usage_launcher_main(Datum) {
 
 void pat_usage_flush_main(Datum database) {
     pat::pg::begin_database_work(database, "pg_pat: writing usage");
-    if (OidIsValid(get_extension_oid("pg_pat", true))) {
-        pat::pg::flush_usage();
-    } else {
+    if (!OidIsValid(get_extension_oid("pg_pat", true))) {
         int dropped = pat::pg::discard_usage();
         ereport(LOG, (errmsg("pg_pat dropped the usage of %d tokens: database \"%s\" has no "
                              "pg_pat extension",
                              dropped, get_database_name(MyDatabaseId))));
+    } else if (!pat::pg::usage_kept_here()) {
+        // Counted before the extension was recreated at an older version: trying to write it
+        // would fail every interval, and it would never leave shared memory.
+        int dropped = pat::pg::discard_usage();
+        ereport(LOG, (errmsg("pg_pat dropped the usage of %d tokens: pg_pat in database \"%s\" "
+                             "is older than 1.2 and keeps no usage",
+                             dropped, get_database_name(MyDatabaseId)),
+                      errhint("Run ALTER EXTENSION pg_pat UPDATE in that database.")));
+    } else {
+        pat::pg::flush_usage();
     }
     pat::pg::end_database_work();
 }

@@ -115,3 +115,12 @@ TEST(KeyFingerprint, FirstEightBytesOfHmacOfAFixedLabel) {
     EXPECT_NE(pat::key_fingerprint(std::string(32, 'k')),
               pat::key_fingerprint(std::string(33, 'k')));
 }
+
+// What SHOW gives a role that may not read the keys: fingerprints behind a mask, never a key;
+// the unkeyed digest as "sha256"; nothing for no key.
+TEST(MaskedKeys, FingerprintsBehindAMask) {
+    EXPECT_EQ(pat::masked_keys({}), "");
+    EXPECT_EQ(pat::masked_keys({"c652d29cda7148d4"}), "******** (key id c652d29cda7148d4)");
+    EXPECT_EQ(pat::masked_keys({"c652d29cda7148d4", "sha256", "339a59fad397686d"}),
+              "******** (key id c652d29cda7148d4), sha256, ******** (key id 339a59fad397686d)");
+}
