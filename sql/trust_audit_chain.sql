@@ -49,6 +49,15 @@ CROSS JOIN LATERAL (SELECT jsonb_build_array(
     l.action, l.table_name, l.old_data, l.new_data, l.db_role, l.session_role,
     l.txid)::text AS text) AS j
 ORDER BY l.seq;
+-- Text longer than one piece of the hash (64 kB), valid UTF-8 cut anywhere: hashed as UTF-8.
+SELECT pat_audit_link() AS linked \gset
+INSERT INTO ascii_notes VALUES (2, 'x' || repeat(chr(195) || chr(169), 50000));
+SELECT pat_audit_link() AS linked;
+SELECT l.row_hash = sha256(l.prev_hash || convert_to(jsonb_build_array(
+           l.seq, EXTRACT(EPOCH FROM l.occurred_at), l.user_id, l.token_id, l.token_name,
+           l.actor, l.action, l.table_name, l.old_data, l.new_data, l.db_role, l.session_role,
+           l.txid)::text, 'SQL_ASCII')) AS hashed_as_utf8
+FROM pat.audit_log l ORDER BY l.seq DESC LIMIT 1;
 -- An edit of a row hashed as stored is still found.
 SET session_replication_role = replica;
 UPDATE pat.audit_log SET user_id = 'ascii-x' WHERE user_id = 'ascii-' || chr(255);
@@ -57,6 +66,70 @@ SELECT ok, detail FROM pat_audit_verify();
 \c :regress_db
 \set SHOW_CONTEXT never
 DROP DATABASE regress_pat_ascii;
+
+-- A database in another encoding: the text is hashed converted to UTF-8, as it always was,
+-- in pieces cut between characters.
+SET client_min_messages = warning;
+DROP DATABASE IF EXISTS regress_pat_eucjp;
+RESET client_min_messages;
+CREATE DATABASE regress_pat_eucjp ENCODING 'EUC_JP' TEMPLATE template0
+    LC_COLLATE 'C' LC_CTYPE 'C';
+\c regress_pat_eucjp
+\set SHOW_CONTEXT never
+SET client_encoding = 'UTF8';
+SET client_min_messages = warning;
+CREATE EXTENSION pg_pat;
+RESET client_min_messages;
+CREATE TABLE eucjp_notes (id int PRIMARY KEY, body text);
+SELECT pat_audit_table('eucjp_notes', record_without_token => true);
+-- The last one holds a character of EUC_JP's user-defined area, which has no UTF-8 equivalent.
+INSERT INTO eucjp_notes VALUES (1, 'x' || repeat('日本語', 30000)), (2, 'é'),
+                               (3, convert_from('\xf5a1', 'EUC_JP'));
+SELECT pat_audit_link() AS linked;
+SELECT ok, detail, unlinked FROM pat_audit_verify();
+SELECT l.seq,
+       l.row_hash = sha256(coalesce(l.prev_hash, '') || convert_to(j.text, 'UTF8'))
+           AS hashed_as_utf8,
+       l.row_hash = sha256(coalesce(l.prev_hash, '') || '\xff'::bytea
+                           || convert_to(j.text, 'EUC_JP')) AS hashed_as_stored
+FROM pat.audit_log l
+CROSS JOIN LATERAL (SELECT jsonb_build_array(
+    l.seq, EXTRACT(EPOCH FROM l.occurred_at), l.user_id, l.token_id, l.token_name, l.actor,
+    l.action, l.table_name, l.old_data, l.new_data, l.db_role, l.session_role,
+    l.txid)::text AS text) AS j
+WHERE l.seq < 3
+UNION ALL
+SELECT l.seq, NULL,
+       l.row_hash = sha256(l.prev_hash || '\xff'::bytea || convert_to(jsonb_build_array(
+           l.seq, EXTRACT(EPOCH FROM l.occurred_at), l.user_id, l.token_id, l.token_name,
+           l.actor, l.action, l.table_name, l.old_data, l.new_data, l.db_role, l.session_role,
+           l.txid)::text, 'EUC_JP'))
+FROM pat.audit_log l WHERE l.seq = 3
+ORDER BY 1;
+\c :regress_db
+\set SHOW_CONTEXT never
+DROP DATABASE regress_pat_eucjp;
+
+-- Rows of earlier versions keep their hash: for UTF-8 text, pat.audit_hash() is the SQL
+-- formula they were linked with, whatever the JSON holds.
+CREATE FUNCTION pg_temp.formula(prev bytea, old_data jsonb, new_data jsonb, name text)
+RETURNS bytea LANGUAGE sql AS $$
+    SELECT sha256(coalesce(prev, '') || convert_to(jsonb_build_array(
+        7, EXTRACT(EPOCH FROM timestamptz '2026-12-01 10:00:00.123456+00'), 'u', NULL::uuid,
+        name, NULL::text, 'update', 'public.t', old_data, new_data, 'r', 's', 42)::text, 'UTF8'))
+$$;
+SELECT v, pat.audit_hash(p, 7, '2026-12-01 10:00:00.123456+00', 'u', NULL, n, NULL, 'update',
+                         'public.t', v, v, 'r', 's', 42) = pg_temp.formula(p, v, v, n) AS same
+FROM (VALUES (NULL::jsonb), ('"scalar"'), ('12.50'), ('[]'), ('{}'), ('null'), ('true'),
+             ('{"a": [1, {"b": null}, [], {}], "c": {"d": [false, "e\"\\\b\f\n\r\t\u0001\u001f"]}}'),
+             ('[1e-20, -0.0, 123456789012345678901234567890, "caf\u00e9 \ud83d\ude00 ☃"]'),
+             ('{"": "", "long key": [[[["deep"]]]]}')) AS t(v)
+CROSS JOIN (VALUES (NULL::bytea, NULL::text), ('\x0102'::bytea, 'naïve "name"')) AS u(p, n)
+ORDER BY 1, 2;
+-- A number printing as 131,072 digits, a string longer than a piece of the hash.
+SELECT pat.audit_hash(NULL, 7, '2026-12-01 10:00:00.123456+00', 'u', NULL, NULL, NULL, 'update',
+                      'public.t', v, v, 'r', 's', 42) = pg_temp.formula(NULL, v, v, NULL) AS same
+FROM (VALUES (jsonb_build_array(1e131071::numeric, repeat('é"', 70000)))) AS t(v);
 
 -- The size of an audited row: its new_data here prints as 24 bytes of JSON plus the payload.
 CREATE TABLE chain_big (id int PRIMARY KEY, payload text);
@@ -71,7 +144,7 @@ SELECT count(*) AS pending FROM pat.audit_pending;
 INSERT INTO chain_big VALUES (1, repeat('x', 64 * 1024 * 1024 - 24));
 SELECT pat_audit_link() AS linked;
 SELECT ok, detail, unlinked FROM pat_audit_verify();
--- An update's old_data counts too.
+-- An update whose new row is over the limit is refused.
 UPDATE chain_big SET payload = payload || 'y' WHERE id = 1;
 \echo :SQLSTATE
 -- Control characters print as six bytes each (\u0001): the limit is on the printed text.
@@ -80,5 +153,11 @@ UPDATE chain_big SET payload = repeat(chr(1), 11 * 1024 * 1024) WHERE id = 1;
 UPDATE chain_big SET payload = repeat(chr(1), 10 * 1024 * 1024) WHERE id = 1;
 SELECT pat_audit_link() AS linked;
 SELECT ok, detail, unlinked FROM pat_audit_verify();
+-- So is one whose old row is (written while the table was not audited).
+SELECT pat_audit_table_off('chain_big');
+UPDATE chain_big SET payload = repeat('x', 64 * 1024 * 1024 - 24 + 1) WHERE id = 1;
+SELECT pat_audit_table('chain_big', record_without_token => true);
+UPDATE chain_big SET payload = 'small' WHERE id = 1;
+\echo :SQLSTATE
 SELECT pat_audit_table_off('chain_big');
 DROP TABLE chain_big;
