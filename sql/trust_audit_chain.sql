@@ -110,6 +110,30 @@ ORDER BY 1;
 \set SHOW_CONTEXT never
 DROP DATABASE regress_pat_eucjp;
 
+-- A chain 1.8 verifies with its SQL pat.audit_hash() still verifies after the update.
+SET client_min_messages = warning;
+DROP DATABASE IF EXISTS regress_pat_chain18;
+RESET client_min_messages;
+CREATE DATABASE regress_pat_chain18;
+\c regress_pat_chain18
+\set SHOW_CONTEXT never
+SET client_min_messages = warning;
+CREATE EXTENSION pg_pat VERSION '1.8';
+RESET client_min_messages;
+CREATE TABLE notes18 (id int PRIMARY KEY, body jsonb);
+SELECT pat_audit_table('notes18', record_without_token => true);
+SELECT count(*) FROM pat_create('chain18', 'café "quoted"', '{}', '1 day');
+INSERT INTO notes18 VALUES (1, '{"a": [1.50, null, "\t\u0001☃"], "b": {}}'), (2, '"x"');
+SELECT pat_audit_link() AS linked;
+SELECT l.lanname, ok, detail, checked FROM pat_audit_verify(), pg_proc p
+JOIN pg_language l ON l.oid = p.prolang WHERE p.oid = 'pat.audit_hash'::regproc;
+ALTER EXTENSION pg_pat UPDATE TO '1.9';
+SELECT l.lanname, ok, detail, checked FROM pat_audit_verify(), pg_proc p
+JOIN pg_language l ON l.oid = p.prolang WHERE p.oid = 'pat.audit_hash'::regproc;
+\c :regress_db
+\set SHOW_CONTEXT never
+DROP DATABASE regress_pat_chain18;
+
 -- Rows of earlier versions keep their hash: for UTF-8 text, pat.audit_hash() is the SQL
 -- formula they were linked with, whatever the JSON holds.
 CREATE FUNCTION pg_temp.formula(prev bytea, old_data jsonb, new_data jsonb, name text)
