@@ -155,6 +155,33 @@ SELECT pat.audit_hash(NULL, 7, '2026-12-01 10:00:00.123456+00', 'u', NULL, NULL,
                       'public.t', v, v, 'r', 's', 42) = pg_temp.formula(NULL, v, v, NULL) AS same
 FROM (VALUES (jsonb_build_array(1e131071::numeric, repeat('é"', 70000)))) AS t(v);
 
+-- A pending row whose JSON prints as more than 1 GB (left by an earlier version, or restored):
+-- its text is never built, so it links and verifies. 8,200 numbers of 131,072 digits each,
+-- stored in 100 kB, loaded as pg_restore loads rows, with a superuser's COPY.
+SET client_min_messages = warning;
+DROP DATABASE IF EXISTS regress_pat_huge;
+RESET client_min_messages;
+CREATE DATABASE regress_pat_huge;
+\c regress_pat_huge
+\set SHOW_CONTEXT never
+SET client_min_messages = warning;
+CREATE EXTENSION pg_pat;
+RESET client_min_messages;
+COPY pat.audit_pending (batch, ordinal, occurred_at, action, table_name, new_data, db_role,
+                        session_role, txid)
+FROM PROGRAM $$awk 'BEGIN { printf "1\t1\t2026-12-01 00:00:00+00\tinsert\tpublic.huge\t[";
+                            for (i = 1; i <= 8200; i++) printf "%s1e131071", (i > 1 ? ", " : "");
+                            print "]\tpostgres\tpostgres\t1" }'$$;
+SELECT jsonb_array_length(new_data) FROM pat.audit_pending;
+SELECT (SELECT sum(length(e::text) + 2) FROM jsonb_array_elements(new_data) AS e) > 1024 * 1024 * 1024
+       AS prints_over_1_gb
+FROM pat.audit_pending;
+SELECT pat_audit_link() AS linked;
+SELECT ok, detail, checked, unlinked FROM pat_audit_verify();
+\c :regress_db
+\set SHOW_CONTEXT never
+DROP DATABASE regress_pat_huge;
+
 -- The size of an audited row: its new_data here prints as 24 bytes of JSON plus the payload.
 CREATE TABLE chain_big (id int PRIMARY KEY, payload text);
 SELECT pat_audit_table('chain_big', record_without_token => true);
