@@ -442,8 +442,9 @@ void pat_audit_link_main(Datum database) {
     char *name = MemoryContextStrdup(TopMemoryContext, get_database_name(MyDatabaseId));
     MemoryContext work_memory = CurrentMemoryContext;
     ErrorData *volatile failure = nullptr;
+    static bool yielded = false;  // static: set inside PG_TRY, read after it
     PG_TRY();
-    { linked = pat::pg::link_pending_rows(); }
+    { linked = pat::pg::link_pending_rows(&yielded); }
     PG_CATCH();
     {
         // The rows stay pending; the launcher tries again after a back-off. Logged here, once
@@ -463,6 +464,13 @@ void pat_audit_link_main(Datum database) {
     pat::pg::forget_link_failures(MyDatabaseId, name);
     PopActiveSnapshot();
     CommitTransactionCommand();
+    if (yielded) {
+        // Left for a DROP DATABASE or the like: the next worker waits for it to finish (and
+        // finds no database, or links the rest).
+        pat::pg::mark_waiting(MyDatabaseId);
+        pgstat_report_activity(STATE_IDLE, nullptr);
+        proc_exit(0);
+    }
     if (linked > 0 && pat::pg::pending_needs_vacuum(pending, linked)) {
         pgstat_report_activity(STATE_RUNNING, "pg_pat: vacuuming pat.audit_pending");
         pat::pg::vacuum_pending(pending);

@@ -492,7 +492,29 @@ int64 append_audit_entry(const AuditEntry &entry) {
     return 0;
 }
 
-int64 link_pending_rows() {
+namespace {
+
+// Whether a command that needs the database to itself (DROP DATABASE, CREATE DATABASE with it as
+// template) holds the database's lock, waiting for every session in it to leave: the lock a
+// connecting session takes would conflict. Such a command waits only 5 s, and for a worker no
+// signal asks it to leave.
+bool database_wanted_alone() {
+    LOCKTAG tag;
+    SET_LOCKTAG_OBJECT(tag, InvalidOid, DatabaseRelationId, MyDatabaseId, 0);
+    if (LockAcquire(&tag, RowExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL) {
+        return true;
+    }
+    LockRelease(&tag, RowExclusiveLock, false);
+    return false;
+}
+
+// How often a pass looks at database_wanted_alone(): a row can take a while to hash (a large one
+// a second or two), a look costs a lock table probe.
+constexpr long kYieldCheckMs = 100;
+
+}  // namespace
+
+int64 link_pending_rows(bool *yielded) {
     Oid pending_id = known_pat_relation("audit_pending");
     if (!OidIsValid(pending_id)) {
         return 0;  // before 1.5 every row is linked as it is written
@@ -525,8 +547,21 @@ int64 link_pending_rows() {
         batch[b] = MakeSingleTupleTableSlot(RelationGetDescr(log_table.relation), &TTSOpsVirtual);
     }
     int filled = 0;
+    int64 linked = 0;
+    TimestampTz last_yield_check = 0;
     for (int64 i = 0; i < count; ++i) {
         CHECK_FOR_INTERRUPTS();  // a shutdown or a cancel need not wait for a long pass
+        if (yielded != nullptr) {
+            TimestampTz now = GetCurrentTimestamp();
+            if (TimestampDifferenceExceeds(last_yield_check, now, kYieldCheckMs)) {
+                last_yield_check = now;
+                if (database_wanted_alone()) {
+                    *yielded = true;  // the rows linked so far are kept; the rest stay pending
+                    break;
+                }
+            }
+        }
+        ++linked;
         MemoryContextSwitchTo(row_memory);
         if (!table_tuple_fetch_row_version(pending, &rows[i].tid, snapshot, slot)) {
             elog(ERROR, "pg_pat could not read a pending audit row");
@@ -583,7 +618,7 @@ int64 link_pending_rows() {
     set_known_audit_chain_tail(tail.seq, tail.hash);
     // The linked rows become visible to this transaction's next snapshot (a purge's plan).
     CommandCounterIncrement();
-    return count;
+    return linked;
 }
 
 }  // namespace pat::pg

@@ -3,7 +3,8 @@
 # bring the next try forward; tries come 10 s, then 20 s, ... apart (at most 5 minutes); other
 # databases link as usual meanwhile; and once the cause is gone, pat_audit_link() links
 # everything and ends the back-off, so the worker links new commits within the link delay again.
-# The failure here: the chain lock's row deleted, which every pass needs.
+# The failure here: the chain lock's row deleted, which every pass needs. And a worker in the
+# middle of a long pass leaves when DROP DATABASE waits for it.
 use strict;
 use warnings;
 
@@ -73,6 +74,31 @@ cmp_ok(time - $linked_at, '<', 8, 'within the link delay, not after a back-off')
 is( $node->safe_psql('postgres', 'SELECT ok FROM pat_audit_verify()'),
 	't', 'the chain verifies');
 is(failures_logged(), 1, 'the failure was never logged again');
+
+# DROP DATABASE waits 5 s for the sessions in the database to leave and asks no background
+# worker to: a link worker in the middle of a long pass leaves for it.
+$node->safe_psql('postgres', 'CREATE DATABASE dropme');
+$node->safe_psql('dropme', 'CREATE EXTENSION pg_pat');
+# 100 pending rows that take a while to hash: 1,000 numbers of 131,072 digits each, 131 MB of
+# JSON text a row (stored in 12 kB), loaded with a superuser's COPY as pg_restore loads rows.
+$node->safe_psql(
+	'dropme', q{
+COPY pat.audit_pending (batch, ordinal, occurred_at, action, new_data, db_role, session_role, txid)
+FROM PROGRAM $$awk 'BEGIN { for (r = 1; r <= 100; r++) {
+    printf "%d\t1\t2026-12-01 00:00:00+00\tinsert\t[", -r;
+    for (i = 1; i <= 1000; i++) printf "%s1e131071", (i > 1 ? ", " : "");
+    print "]\tpostgres\tpostgres\t1" } }'$$
+});
+$node->safe_psql('dropme', "SELECT count(*) FROM pat_create('carol', 'wake', '{}', '1 day')");
+ok( $node->poll_query_until(
+		'postgres', "SELECT count(*) > 0 FROM pg_stat_activity
+		  WHERE datname = 'dropme' AND backend_type = 'pg_pat audit link'
+		    AND query = 'pg_pat: linking audit rows'", 't'),
+	'a link worker is linking in the database');
+my ($rc, $out, $err) = $node->psql('postgres', 'DROP DATABASE dropme');
+is($rc, 0, 'DROP DATABASE succeeds while the worker was linking') or diag($err);
+is($node->safe_psql('postgres', "SELECT count(*) FROM pg_database WHERE datname = 'dropme'"),
+	'0', 'the database is gone');
 
 $node->stop;
 done_testing();
