@@ -470,24 +470,24 @@ SELECT pg_catalog.pg_extension_config_dump('pat.audit_head', '');
 -- The hash chain -----------------------------------------------------------------------------
 
 -- The hash of one audit row: SHA-256 of prev_hash followed by the UTF-8 text of a JSON array of
--- the row's other columns (occurred_at as epoch seconds with microseconds). Every part is
--- independent of session settings, so anyone can recompute it with plain SQL.
+-- the row's other columns (occurred_at as epoch seconds with microseconds), that is
+--   sha256(coalesce(prev_hash, '') || convert_to(jsonb_build_array(seq, extract(epoch from
+--          occurred_at), user_id, token_id, token_name, actor, action, table_name, old_data,
+--          new_data, db_role, session_role, txid)::text, 'UTF8'))
+-- and, for a row whose text is not UTF-8 (bytes a SQL_ASCII database holds, a character with
+-- no UTF-8 equivalent), of prev_hash, one 0xFF byte and the text's bytes as stored. Every part
+-- is independent of session settings. In C, which writes the text straight into the hash: no
+-- row is ever held whole, so none is too large or too odd to link or verify.
 CREATE FUNCTION pat.audit_hash(prev_hash bytea, seq bigint, occurred_at timestamptz,
                                user_id text, token_id uuid, token_name text, actor text,
                                action text, table_name text, old_data jsonb, new_data jsonb,
                                db_role text, session_role text, txid bigint)
 RETURNS bytea
-LANGUAGE sql STABLE PARALLEL SAFE
-RETURN pg_catalog.sha256(
-    COALESCE(prev_hash, ''::bytea) OPERATOR(pg_catalog.||)
-    pg_catalog.convert_to(
-        pg_catalog.jsonb_build_array(
-            seq, EXTRACT(EPOCH FROM occurred_at), user_id, token_id, token_name, actor, action,
-            table_name, old_data, new_data, db_role, session_role, txid)::text,
-        'UTF8'));
+AS 'MODULE_PATHNAME', 'pat_audit_hash'
+LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION pat.audit_hash(bytea, bigint, timestamptz, text, uuid, text, text, text, text,
                                    jsonb, jsonb, text, text, bigint) IS
-    'row_hash of an audit row: sha256(prev_hash || its columns as canonical JSON text)';
+    'row_hash of an audit row: sha256(prev_hash || its columns as canonical JSON text, as UTF-8; 0xff and the text as stored when it is not UTF-8)';
 
 -- C functions ---------------------------------------------------------------------------------
 

@@ -67,6 +67,69 @@ Digest sha256_concat(std::string_view first, std::string_view second) {
     return out;
 }
 
+namespace {
+
+EVP_MD_CTX *started_sha256(std::string_view prefix) {
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (ctx == nullptr || EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) != 1 ||
+        EVP_DigestUpdate(ctx, bytes_of(prefix), prefix.size()) != 1) {
+        EVP_MD_CTX_free(ctx);
+        throw_openssl_error("could not compute SHA-256 digest");
+    }
+    return ctx;
+}
+
+void update_sha256(void *ctx, std::string_view piece) {
+    if (EVP_DigestUpdate(static_cast<EVP_MD_CTX *>(ctx), bytes_of(piece), piece.size()) != 1)
+        throw_openssl_error("could not compute SHA-256 digest");
+}
+
+}  // namespace
+
+AuditRowDigest::AuditRowDigest(std::string_view prev_hash, bool stored_is_utf8)
+    : as_utf8_(started_sha256(prev_hash)), as_stored_(nullptr) {
+    if (stored_is_utf8)
+        return;
+    try {
+        as_stored_ = started_sha256(prev_hash);
+        update_sha256(as_stored_, "\xff");
+    } catch (...) {
+        EVP_MD_CTX_free(static_cast<EVP_MD_CTX *>(as_utf8_));
+        EVP_MD_CTX_free(static_cast<EVP_MD_CTX *>(as_stored_));
+        throw;
+    }
+}
+
+AuditRowDigest::~AuditRowDigest() {
+    EVP_MD_CTX_free(static_cast<EVP_MD_CTX *>(as_utf8_));
+    EVP_MD_CTX_free(static_cast<EVP_MD_CTX *>(as_stored_));
+}
+
+void AuditRowDigest::add(std::string_view stored, const std::string_view *utf8) {
+    if (as_stored_ == nullptr) {
+        update_sha256(as_utf8_, stored);
+        return;
+    }
+    update_sha256(as_stored_, stored);
+    if (as_utf8_ == nullptr)
+        return;
+    if (utf8 == nullptr) {
+        EVP_MD_CTX_free(static_cast<EVP_MD_CTX *>(as_utf8_));
+        as_utf8_ = nullptr;
+        return;
+    }
+    update_sha256(as_utf8_, *utf8);
+}
+
+Digest AuditRowDigest::finish() {
+    Digest out{};
+    unsigned int len = 0;
+    auto *ctx = static_cast<EVP_MD_CTX *>(as_utf8_ != nullptr ? as_utf8_ : as_stored_);
+    if (ctx == nullptr || EVP_DigestFinal_ex(ctx, out.data(), &len) != 1 || len != kDigestBytes)
+        throw_openssl_error("could not compute SHA-256 digest");
+    return out;
+}
+
 std::string key_fingerprint(std::string_view key) {
     if (key.empty()) {
         return "sha256";

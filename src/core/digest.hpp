@@ -20,6 +20,33 @@ Digest token_digest(std::string_view token, std::string_view key);
 // row). Throws pat::Error (XX000) if OpenSSL fails.
 Digest sha256_concat(std::string_view first, std::string_view second);
 
+// The hash of one audit row: SHA-256 of the previous row's hash (empty for the first row)
+// followed by the row's JSON text, fed in pieces of any size as it is produced, so that a row
+// is never held whole. The text is hashed as UTF-8 when every piece has a UTF-8 form; when one
+// has none (bytes that are not UTF-8 in a SQL_ASCII database, a character with no UTF-8
+// equivalent), the hash is of the previous hash, one 0xFF byte and the text's bytes as stored
+// instead. UTF-8 never contains 0xFF, so the two forms never hash the same input, and a row is
+// always hashable: no content can stop the chain. Not copyable (it owns OpenSSL contexts).
+class AuditRowDigest {
+  public:
+    // stored_is_utf8: the text's stored bytes are its UTF-8 form (a UTF8 database), so one
+    // hash is kept instead of two. Throws pat::Error (XX000) if OpenSSL fails.
+    AuditRowDigest(std::string_view prev_hash, bool stored_is_utf8);
+    ~AuditRowDigest();
+    AuditRowDigest(const AuditRowDigest &) = delete;
+    AuditRowDigest &operator=(const AuditRowDigest &) = delete;
+
+    // The next piece of the text: its bytes as stored and its UTF-8 form (nullptr: it has
+    // none; ignored when stored_is_utf8). Throws pat::Error (XX000) if OpenSSL fails.
+    void add(std::string_view stored, const std::string_view *utf8);
+    // The row's hash; call once, after the last piece.
+    Digest finish();
+
+  private:
+    void *as_utf8_;    // EVP_MD_CTX: prev_hash, then the UTF-8 form; null once a piece had none
+    void *as_stored_;  // EVP_MD_CTX: prev_hash, 0xFF, then the stored bytes; null if unneeded
+};
+
 // A digest function prepared once: SHA-256, or HMAC-SHA-256 under a key, with OpenSSL's
 // algorithm fetched and the key's inner and outer pads absorbed up front, so each token costs
 // two short hash updates. Not thread-safe (one scratch context); a backend is one thread.

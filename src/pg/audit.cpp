@@ -9,6 +9,7 @@
 #include "core/error.hpp"
 #include "core/policy.hpp"
 #include "pg/audit_guard.hpp"
+#include "pg/audit_linker.hpp"
 #include "pg/audit_state.hpp"
 #include "pg/audit_writer.hpp"
 #include "pg/convert.hpp"
@@ -271,7 +272,11 @@ PAT_FUNCTION(pat_audit_log_append_only) {
 // after each commit; returns how many. Holds the chain lock (the worker's) to commit.
 PAT_FUNCTION(pat_audit_link) {
     pat::pg::register_audit_callbacks();
-    PG_RETURN_INT64(call_pg([] { return pat::pg::link_pending_rows(); }));
+    PG_RETURN_INT64(call_pg([] {
+        int64 linked = pat::pg::link_pending_rows();
+        pat::pg::note_audit_linked();
+        return linked;
+    }));
 }
 
 // pat_audit_purge(older_than): deletes the oldest part of the chain, every row before the first

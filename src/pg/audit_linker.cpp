@@ -19,16 +19,34 @@ int link_delay_ms = 500;
 
 // Databases whose committed audit rows wait for the linker. More than fit: every database.
 constexpr int kMaxWaitingDatabases = 64;
-// After a failed pass (logged by the worker), the next try: not at once, so that a lasting
-// failure does not fill the log.
-constexpr long kRetryMs = 10 * 1000;
+
+// After a failed pass in a database, the next try there: 10 s later, then twice as long after
+// each failure, at most 5 minutes. Commits in the database do not bring it forward (they would,
+// every link delay, under load); a pat_audit_link() that succeeds there ends the back-off.
+constexpr long kFirstRetryMs = 10 * 1000;
+constexpr long kLongestRetryMs = 5 * 60 * 1000;
+
+// Databases whose link passes fail: more than fit are retried as one whole round, at the
+// longest back-off.
+constexpr int kMaxFailingDatabases = 64;
+
+// A database whose last link pass failed.
+struct FailingDatabase {
+    Oid database;
+    int failures;          // passes failed in a row (or started since the first failure)
+    TimestampTz retry_at;  // not visited before
+    uint32 logged;         // the failure last logged (failure_key): a repeat is not logged again
+};
+
 struct LinkerShared {
     slock_t mutex;
     Latch *launcher_latch;
     bool every_database;
-    bool retry_later;  // a pass failed: look everywhere again after kRetryMs
     int waiting_count;
     Oid waiting[kMaxWaitingDatabases];
+    int failing_count;
+    FailingDatabase failing[kMaxFailingDatabases];
+    TimestampTz overflow_retry_at;  // 0, or when to look everywhere again (the table was full)
 };
 LinkerShared *shared = nullptr;
 
@@ -55,17 +73,46 @@ void attach_memory() {
         shared->launcher_latch = nullptr;
         // After a start or a crash, rows committed before it may wait in any database.
         shared->every_database = true;
-        shared->retry_later = false;
         shared->waiting_count = 0;
+        shared->failing_count = 0;
+        shared->overflow_retry_at = 0;
     }
     LWLockRelease(AddinShmemInitLock);
 }
 
+// The back-off after failures passes: kFirstRetryMs doubled for each further one, at most
+// kLongestRetryMs.
+long retry_delay_ms(int failures) {
+    long delay = kFirstRetryMs;
+    for (int i = 1; i < failures && delay < kLongestRetryMs; ++i) {
+        delay *= 2;
+    }
+    return Min(delay, kLongestRetryMs);
+}
+
+// database's entry in the failing table, or nullptr. Under the mutex.
+FailingDatabase *failing_entry(Oid database) {
+    for (int i = 0; i < shared->failing_count; ++i) {
+        if (shared->failing[i].database == database) {
+            return &shared->failing[i];
+        }
+    }
+    return nullptr;
+}
+
+// Whether database is waiting out a back-off. Under the mutex.
+bool backing_off(Oid database, TimestampTz now) {
+    FailingDatabase *entry = failing_entry(database);
+    return entry != nullptr && entry->retry_at > now;
+}
+
 // Marks database as waiting. Only the first commit to do so since the last round wakes the
-// launcher: the others find it waiting already and send no signal.
+// launcher: the others find it waiting already and send no signal; nor does a commit in a
+// database waiting out a back-off.
 void mark_waiting(Oid database) {
+    TimestampTz now = GetCurrentTimestamp();
     SpinLockAcquire(&shared->mutex);
-    bool known = shared->every_database;
+    bool known = shared->every_database || backing_off(database, now);
     for (int i = 0; !known && i < shared->waiting_count; ++i) {
         known = shared->waiting[i] == database;
     }
@@ -98,8 +145,23 @@ void wait_link_delay() {
     }
 }
 
-// Starts a link worker for database and waits until it has exited.
+// Starts a link worker for database and waits until it has exited; not while database waits
+// out a back-off. A database whose passes failed has its next retry set before the visit, so
+// that a visit ending before the worker reports (the database was dropped) is not repeated at
+// once; a pass that succeeds clears it.
 void link_database(Oid database) {
+    TimestampTz now = GetCurrentTimestamp();
+    SpinLockAcquire(&shared->mutex);
+    FailingDatabase *entry = failing_entry(database);
+    bool skip = entry != nullptr && entry->retry_at > now;
+    if (entry != nullptr && !skip) {
+        entry->failures += 1;
+        entry->retry_at = TimestampTzPlusMilliseconds(now, retry_delay_ms(entry->failures));
+    }
+    SpinLockRelease(&shared->mutex);
+    if (skip) {
+        return;
+    }
     if (!run_database_worker("pat_audit_link_main", "pg_pat audit link", database,
                              BgWorkerStart_RecoveryFinished)) {
         mark_waiting(database);
@@ -165,7 +227,135 @@ void vacuum_pending(Oid pending) {
     CommitTransactionCommand();
 }
 
+// Milliseconds until the first failed database's retry is due (0 if one is), -1 if none is
+// failing. Under the mutex.
+long ms_until_next_retry() {
+    TimestampTz now = GetCurrentTimestamp();
+    TimestampTz first = shared->overflow_retry_at;
+    for (int i = 0; i < shared->failing_count; ++i) {
+        if (first == 0 || shared->failing[i].retry_at < first) {
+            first = shared->failing[i].retry_at;
+        }
+    }
+    return first == 0 ? -1 : Max(TimestampDifferenceMilliseconds(now, first), 0L);
+}
+
+// Marks the failed databases whose retry is due as waiting, and forgets those that are gone
+// (dropped, or no longer accepting connections). In the launcher, outside a transaction.
+void queue_due_retries() {
+    TimestampTz now = GetCurrentTimestamp();
+    SpinLockAcquire(&shared->mutex);
+    bool due = shared->overflow_retry_at != 0 && shared->overflow_retry_at <= now;
+    for (int i = 0; i < shared->failing_count && !due; ++i) {
+        due = shared->failing[i].retry_at <= now;
+    }
+    SpinLockRelease(&shared->mutex);
+    if (!due) {
+        return;
+    }
+    int count = 0;
+    Oid *databases = databases_to_visit(true, &count);
+    SpinLockAcquire(&shared->mutex);
+    if (shared->overflow_retry_at != 0 && shared->overflow_retry_at <= now) {
+        shared->overflow_retry_at = 0;
+        shared->every_database = true;
+    }
+    for (int i = shared->failing_count - 1; i >= 0; --i) {
+        FailingDatabase &entry = shared->failing[i];
+        bool exists = false;
+        for (int d = 0; d < count && !exists; ++d) {
+            exists = databases[d] == entry.database;
+        }
+        if (!exists) {
+            entry = shared->failing[--shared->failing_count];
+            continue;
+        }
+        if (entry.retry_at > now || shared->every_database) {
+            continue;
+        }
+        bool waiting = false;
+        for (int w = 0; w < shared->waiting_count && !waiting; ++w) {
+            waiting = shared->waiting[w] == entry.database;
+        }
+        if (waiting) {
+            continue;
+        }
+        if (shared->waiting_count < kMaxWaitingDatabases) {
+            shared->waiting[shared->waiting_count++] = entry.database;
+        } else {
+            shared->every_database = true;
+        }
+    }
+    SpinLockRelease(&shared->mutex);
+    pfree(databases);
+}
+
+// Which failure an error is, to log a repeat of it only once: its SQLSTATE and message.
+uint32 failure_key(const ErrorData *failure) {
+    const char *message = failure->message != nullptr ? failure->message : "";
+    return hash_combine(hash_bytes(reinterpret_cast<const unsigned char *>(message),
+                                   static_cast<int>(strlen(message))),
+                        static_cast<uint32>(failure->sqlerrcode));
+}
+
+// Records that a link pass in database (named name) failed with failure, and logs it: as a
+// WARNING the first time, at DEBUG1 when the same failure repeats. Outside a transaction.
+void report_link_failure(Oid database, const char *name, const ErrorData *failure) {
+    uint32 key = failure_key(failure);
+    TimestampTz now = GetCurrentTimestamp();
+    long next_ms = kLongestRetryMs;
+    bool repeated = false;
+    SpinLockAcquire(&shared->mutex);
+    FailingDatabase *entry = failing_entry(database);
+    if (entry == nullptr && shared->failing_count < kMaxFailingDatabases) {
+        entry = &shared->failing[shared->failing_count++];
+        entry->database = database;
+        entry->failures = 1;
+        entry->retry_at = TimestampTzPlusMilliseconds(now, retry_delay_ms(1));
+        entry->logged = 0;
+    }
+    if (entry != nullptr) {
+        repeated = entry->failures > 1 && entry->logged == key;
+        entry->logged = key;
+        next_ms = Max(TimestampDifferenceMilliseconds(now, entry->retry_at), 0L);
+    } else {
+        // No room to remember it: everything is looked at again after the longest back-off.
+        shared->overflow_retry_at = TimestampTzPlusMilliseconds(now, kLongestRetryMs);
+    }
+    SpinLockRelease(&shared->mutex);
+    ereport(repeated ? DEBUG1 : WARNING,
+            (errcode(failure->sqlerrcode),
+             errmsg("pg_pat could not link the audit rows of database \"%s\": %s", name,
+                    failure->message != nullptr ? failure->message : "unknown error"),
+             failure->detail != nullptr ? errdetail("%s", failure->detail) : 0,
+             errhint("The rows stay pending. pg_pat tries again in %ld s, then less and less often "
+                     "(at most every %ld s), without logging this failure again; pat_audit_link() "
+                     "tries at once.",
+                     next_ms / 1000, kLongestRetryMs / 1000)));
+}
+
+// Forgets database's failed passes (a pass there succeeded); logs the recovery, naming the
+// database name, when there were any.
+void forget_link_failures(Oid database, const char *name) {
+    SpinLockAcquire(&shared->mutex);
+    FailingDatabase *entry = failing_entry(database);
+    bool was_failing = entry != nullptr;
+    if (was_failing) {
+        *entry = shared->failing[--shared->failing_count];
+    }
+    SpinLockRelease(&shared->mutex);
+    if (was_failing && name != nullptr) {
+        ereport(LOG, (errmsg("pg_pat links the audit rows of database \"%s\" again", name)));
+    }
+}
+
 }  // namespace
+
+void note_audit_linked() {
+    if (shared != nullptr) {
+        forget_link_failures(MyDatabaseId, get_database_name(MyDatabaseId));
+    }
+}
 
 void note_audit_commit() {
     if (shared != nullptr) {
@@ -203,8 +393,8 @@ void pat_audit_launcher_main(Datum) {
     while (!ShutdownRequestPending) {
         ResetLatch(MyLatch);
         pat::pg::link_round();
-        // Until a commit with audit rows sets the latch (or a failed pass's retry is due); then
-        // the delay gathers more commits into the pass (latch sets during it do not cut it
+        // Until a commit with audit rows sets the latch (or a failed database's retry is due);
+        // then the delay gathers more commits into the pass (latch sets during it do not cut it
         // short). Waiting for a link worker resets the latch, so a database that became waiting
         // during the round, and a SIGTERM or SIGHUP that came during it, are looked at here
         // rather than trusted to the latch (a SIGTERM lost so kept the server from shutting
@@ -213,19 +403,15 @@ void pat_audit_launcher_main(Datum) {
             break;
         }
         SpinLockAcquire(&shared->mutex);
-        bool retry = shared->retry_later;
         bool due = shared->every_database || shared->waiting_count > 0 || ConfigReloadPending;
+        long until_retry = pat::pg::ms_until_next_retry();
         SpinLockRelease(&shared->mutex);
-        int events =
-            due ? WL_LATCH_SET
-                : WaitLatch(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH | (retry ? WL_TIMEOUT : 0),
-                            retry ? pat::pg::kRetryMs : -1L, PG_WAIT_EXTENSION);
-        if ((events & WL_TIMEOUT) != 0) {
-            SpinLockAcquire(&shared->mutex);
-            shared->retry_later = false;
-            shared->every_database = true;
-            SpinLockRelease(&shared->mutex);
+        if (!due) {
+            (void)WaitLatch(
+                MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH | (until_retry >= 0 ? WL_TIMEOUT : 0),
+                until_retry, PG_WAIT_EXTENSION);
         }
+        pat::pg::queue_due_retries();
         CHECK_FOR_INTERRUPTS();
         if (ConfigReloadPending) {
             ConfigReloadPending = false;
@@ -249,21 +435,42 @@ void pat_audit_link_main(Datum database) {
     if (OidIsValid(get_extension_oid("pg_pat", true))) {
         pending = pat::pg::find_pat_relation("audit_pending");
     }
-    if (OidIsValid(pending)) {
-        PG_TRY();
-        { linked = pat::pg::link_pending_rows(); }
-        PG_CATCH();
-        {
-            // The rows stay pending; the launcher tries again later.
-            SpinLockAcquire(&pat::pg::shared->mutex);
-            pat::pg::shared->retry_later = true;
-            SpinLockRelease(&pat::pg::shared->mutex);
-            PG_RE_THROW();
-        }
-        PG_END_TRY();
+    if (!OidIsValid(pending)) {
+        pat::pg::forget_link_failures(MyDatabaseId, nullptr);
+        pat::pg::end_database_work();
     }
+    char *name = MemoryContextStrdup(TopMemoryContext, get_database_name(MyDatabaseId));
+    MemoryContext work_memory = CurrentMemoryContext;
+    ErrorData *volatile failure = nullptr;
+    static bool yielded = false;  // static: set inside PG_TRY, read after it
+    PG_TRY();
+    { linked = pat::pg::link_pending_rows(&yielded); }
+    PG_CATCH();
+    {
+        // The rows stay pending; the launcher tries again after a back-off. Logged here, once
+        // per failure, rather than as this worker's error at every retry.
+        MemoryContextSwitchTo(TopMemoryContext);
+        failure = CopyErrorData();
+        FlushErrorState();
+        AbortCurrentTransaction();
+    }
+    PG_END_TRY();
+    if (failure != nullptr) {
+        pat::pg::report_link_failure(MyDatabaseId, name, failure);
+        pgstat_report_activity(STATE_IDLE, nullptr);
+        proc_exit(0);
+    }
+    MemoryContextSwitchTo(work_memory);
+    pat::pg::forget_link_failures(MyDatabaseId, name);
     PopActiveSnapshot();
     CommitTransactionCommand();
+    if (yielded) {
+        // Left for a DROP DATABASE or the like: the next worker waits for it to finish (and
+        // finds no database, or links the rest).
+        pat::pg::mark_waiting(MyDatabaseId);
+        pgstat_report_activity(STATE_IDLE, nullptr);
+        proc_exit(0);
+    }
     if (linked > 0 && pat::pg::pending_needs_vacuum(pending, linked)) {
         pgstat_report_activity(STATE_RUNNING, "pg_pat: vacuuming pat.audit_pending");
         pat::pg::vacuum_pending(pending);

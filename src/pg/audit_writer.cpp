@@ -1,7 +1,7 @@
 // Appending to the audit log and linking it; see audit_writer.hpp.
 #include "pg/audit_writer.hpp"
 
-#include "core/digest.hpp"
+#include "pg/audit_hash.hpp"
 #include "pg/audit_linker.hpp"
 #include "pg/audit_state.hpp"
 #include "pg/convert.hpp"
@@ -43,27 +43,6 @@ const Oid kPendingColumnTypes[kPendingColumns] = {
     INT8OID, INT4OID, TIMESTAMPTZOID, TEXTOID,  UUIDOID, TEXTOID, TEXTOID,
     TEXTOID, TEXTOID, JSONBOID,       JSONBOID, TEXTOID, TEXTOID, INT8OID};
 
-// The hashed JSON text of one value, as jsonb prints it: strings escaped, NULL as null.
-void append_json_string(StringInfo out, const char *value) {
-    if (value == nullptr) {
-        appendStringInfoString(out, "null");
-    } else {
-        escape_json(out, value);
-    }
-}
-
-void append_json_text(StringInfo out, const text *value) {
-    append_json_string(out, value == nullptr ? nullptr : text_to_cstring(value));
-}
-
-void append_json_jsonb(StringInfo out, Jsonb *value) {
-    if (value == nullptr) {
-        appendStringInfoString(out, "null");
-    } else {
-        (void)JsonbToCString(out, &value->root, static_cast<int>(VARSIZE(value)));
-    }
-}
-
 // What the writer adds to an entry when it is written, the same in its pending row and its log
 // row.
 struct RowFacts {
@@ -100,56 +79,25 @@ void put_entry_columns(const AuditEntry &entry, const RowFacts &facts, Datum *va
     memcpy(nulls, is_null, sizeof(is_null));
 }
 
-// row_hash, as pat.audit_hash() defines it: SHA-256 of prev_hash followed by the UTF-8 text of
-// jsonb_build_array(seq, EXTRACT(EPOCH FROM occurred_at), user_id, token_id, token_name, actor,
-// action, table_name, old_data, new_data, db_role, session_role, txid). Built with the same
-// jsonb values that function gives, so the text is the same; pat_audit_verify() recomputes it
-// with the SQL function. May ereport.
+// row_hash of entry as the row seq after prev_hash (audit_hash.hpp). May ereport, never
+// because of what the entry holds.
 bytea *row_hash(const bytea *prev_hash, int64 seq, const AuditEntry &entry, const RowFacts &facts) {
-    // The text jsonb_build_array(...)::text gives, written directly: elements joined by ", ",
-    // numbers as numeric prints them, strings and nested jsonb as jsonb prints them.
-    StringInfoData out;
-    initStringInfo(&out);
-    appendStringInfo(&out, "[" INT64_FORMAT ", ", seq);
-    appendStringInfoString(
-        &out,
-        DatumGetCString(DirectFunctionCall1(
-            numeric_out, DirectFunctionCall2(extract_timestamptz, CStringGetTextDatum("epoch"),
-                                             TimestampTzGetDatum(facts.occurred_at)))));
-    appendStringInfoString(&out, ", ");
-    append_json_text(&out, entry.user_id);
-    appendStringInfoString(&out, ", ");
-    append_json_string(
-        &out, entry.token_id == nullptr
-                  ? nullptr
-                  : DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(entry.token_id))));
-    const text *middle[] = {entry.token_name, entry.actor, facts.action, entry.table_name};
-    for (const text *value : middle) {
-        appendStringInfoString(&out, ", ");
-        append_json_text(&out, value);
-    }
-    for (Jsonb *value : {entry.old_data, entry.new_data}) {
-        appendStringInfoString(&out, ", ");
-        append_json_jsonb(&out, value);
-    }
-    const text *roles[] = {facts.db_role, facts.session_role};
-    for (const text *value : roles) {
-        appendStringInfoString(&out, ", ");
-        append_json_text(&out, value);
-    }
-    appendStringInfo(&out, ", " INT64_FORMAT "]", facts.txid);
-    char *json = out.data;
-    int json_len = out.len;
-    char *utf8 = pg_server_to_any(json, json_len, PG_UTF8);
-    if (utf8 != json) {
-        json_len = static_cast<int>(strlen(utf8));
-    }
-    std::string_view prev = prev_hash == nullptr ? std::string_view()
-                                                 : std::string_view(VARDATA_ANY(prev_hash),
-                                                                    VARSIZE_ANY_EXHDR(prev_hash));
-    // Throws only pat::Error, through frames that own nothing (see guard.hpp).
-    pat::Digest digest = pat::sha256_concat(prev, std::string_view(utf8, json_len));
-    return make_bytea(digest.data(), digest.size());
+    AuditRowColumns row;
+    row.prev_hash = prev_hash;
+    row.seq = &seq;
+    row.occurred_at = &facts.occurred_at;
+    row.user_id = entry.user_id;
+    row.token_id = entry.token_id;
+    row.token_name = entry.token_name;
+    row.actor = entry.actor;
+    row.action = facts.action;
+    row.table_name = entry.table_name;
+    row.old_data = entry.old_data;
+    row.new_data = entry.new_data;
+    row.db_role = facts.db_role;
+    row.session_role = facts.session_role;
+    row.txid = &facts.txid;
+    return audit_row_hash(row);
 }
 
 // A table the writer keeps open for the rest of the transaction after its first insert: open,
@@ -550,6 +498,9 @@ int64 append_audit_entry(const AuditEntry &entry) {
     if (entry.action == nullptr) {
         elog(ERROR, "an audit entry needs an action");
     }
+    // Refused here rather than stored: the log must read back and restore as text.
+    check_audit_data("old_data", entry.old_data);
+    check_audit_data("new_data", entry.new_data);
     // Who ran it: the SQL role outside any SECURITY DEFINER function (SET ROLE applies), and
     // the session's role.
     RowFacts facts;
@@ -576,7 +527,29 @@ int64 append_audit_entry(const AuditEntry &entry) {
     return 0;
 }
 
-int64 link_pending_rows() {
+namespace {
+
+// Whether a command that needs the database to itself (DROP DATABASE, CREATE DATABASE with it as
+// template) holds the database's lock, waiting for every session in it to leave: the lock a
+// connecting session takes would conflict. Such a command waits only 5 s, and for a worker no
+// signal asks it to leave.
+bool database_wanted_alone() {
+    LOCKTAG tag;
+    SET_LOCKTAG_OBJECT(tag, InvalidOid, DatabaseRelationId, MyDatabaseId, 0);
+    if (LockAcquire(&tag, RowExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL) {
+        return true;
+    }
+    LockRelease(&tag, RowExclusiveLock, false);
+    return false;
+}
+
+// How often a pass looks at database_wanted_alone(): a row can take a while to hash (a large one
+// a second or two), a look costs a lock table probe.
+constexpr long kYieldCheckMs = 100;
+
+}  // namespace
+
+int64 link_pending_rows(bool *yielded) {
     Oid pending_id = known_pat_relation("audit_pending");
     if (!OidIsValid(pending_id)) {
         return 0;  // before 1.5 every row is linked as it is written
@@ -609,8 +582,21 @@ int64 link_pending_rows() {
         batch[b] = MakeSingleTupleTableSlot(RelationGetDescr(log_table.relation), &TTSOpsVirtual);
     }
     int filled = 0;
+    int64 linked = 0;
+    TimestampTz last_yield_check = 0;
     for (int64 i = 0; i < count; ++i) {
         CHECK_FOR_INTERRUPTS();  // a shutdown or a cancel need not wait for a long pass
+        if (yielded != nullptr) {
+            TimestampTz now = GetCurrentTimestamp();
+            if (TimestampDifferenceExceeds(last_yield_check, now, kYieldCheckMs)) {
+                last_yield_check = now;
+                if (database_wanted_alone()) {
+                    *yielded = true;  // the rows linked so far are kept; the rest stay pending
+                    break;
+                }
+            }
+        }
+        ++linked;
         MemoryContextSwitchTo(row_memory);
         if (!table_tuple_fetch_row_version(pending, &rows[i].tid, snapshot, slot)) {
             elog(ERROR, "pg_pat could not read a pending audit row");
@@ -670,7 +656,7 @@ int64 link_pending_rows() {
     }
     // The linked rows become visible to this transaction's next snapshot (a purge's plan).
     CommandCounterIncrement();
-    return count;
+    return linked;
 }
 
 }  // namespace pat::pg
