@@ -244,6 +244,14 @@ int merge_on_primary(const MergeArguments &arguments) {
 }  // namespace
 
 int flush_usage() {
+    // Taken before the usage leaves shared memory: a round of pat.max_inactivity, which locks
+    // the table in SHARE mode, then waits until this flush has committed, and cannot judge a
+    // token whose use is in flight (lifecycle_worker.cpp). A standby's flush commits on the
+    // primary; the primary's rounds count it once forwarded.
+    Oid usage = known_pat_relation("token_usage");
+    if (OidIsValid(usage) && !RecoveryInProgress()) {
+        LockRelationOid(usage, RowExclusiveLock);
+    }
     InFlight *batch = take_batch();
     if (batch->count == 0) {
         return 0;
