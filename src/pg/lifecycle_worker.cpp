@@ -157,8 +157,10 @@ void run_lifecycle(const LifecycleVisit &visit) {
         revoked = call_pg([&] {
             // Flushes of this database that took usage from shared memory commit first
             // (usage_flush.cpp), so the round judges no token by a use still in flight.
+            // pat.tokens first, in the order flushes (and TRUNCATE ... CASCADE) take them.
             Oid usage = known_pat_relation("token_usage");
             if (OidIsValid(usage)) {
+                LockRelationOid(tokens_relation(), AccessShareLock);
                 LockRelationOid(usage, ShareLock);
             }
             (void)flush_usage();
