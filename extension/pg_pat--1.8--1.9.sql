@@ -430,3 +430,20 @@ LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION pat.audit_hash(bytea, bigint, timestamptz, text, uuid, text, text, text, text,
                                    jsonb, jsonb, text, text, bigint) IS
     'row_hash of an audit row: sha256(prev_hash || its columns as canonical JSON text, as UTF-8; 0xff and the text as stored when it is not UTF-8)';
+
+-- Per-user creation locks (issue 22 item 8) ================================================
+-- pat.max_active_tokens_per_user: a creation for a user first inserts or updates the user's
+-- row here, then counts the user's active tokens. Creations for one user so wait for each
+-- other, and under REPEATABLE READ or SERIALIZABLE a creation whose snapshot misses another's
+-- fails with 40001 (the row was updated after the snapshot) instead of counting without it.
+-- Only the owner may lock a row (no role can hold up a user's creations), and no data is
+-- dumped: the rows hold nothing but the lock.
+CREATE TABLE pat.user_token_locks (
+    user_id    text PRIMARY KEY,
+    counted_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE pat.user_token_locks IS
+    'one row per user whose tokens were counted for pat.max_active_tokens_per_user: creations for the user lock it';
+REVOKE ALL ON pat.user_token_locks FROM PUBLIC;
+
+SELECT pat.warn_if_schema_writable('@extschema@');

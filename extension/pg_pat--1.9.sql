@@ -92,6 +92,19 @@ CREATE TABLE pat.tokens (
 COMMENT ON COLUMN pat.tokens.digest IS 'SHA-256 of the token; the token itself is stored nowhere';
 CREATE INDEX tokens_user_id_idx ON pat.tokens (user_id);
 
+-- pat.max_active_tokens_per_user: a creation for a user first inserts or updates the user's
+-- row here, then counts the user's active tokens. Creations for one user so wait for each
+-- other, and under REPEATABLE READ or SERIALIZABLE a creation whose snapshot misses another's
+-- fails with 40001 (the row was updated after the snapshot) instead of counting without it.
+-- Only the owner may lock a row (no role can hold up a user's creations), and no data is
+-- dumped: the rows hold nothing but the lock.
+CREATE TABLE pat.user_token_locks (
+    user_id    text PRIMARY KEY,
+    counted_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE pat.user_token_locks IS
+    'one row per user whose tokens were counted for pat.max_active_tokens_per_user: creations for the user lock it';
+
 -- When each token was last used, apart from the token row: a validation that records a use
 -- locks only this row, so it never holds up a revoke or an edit of the token.
 CREATE TABLE pat.token_usage (

@@ -12,6 +12,7 @@
 #include "pg/spi_support.hpp"
 #include "pg/token_store.hpp"
 #include "pg/usage_flush.hpp"
+#include "pg/usage_store.hpp"
 #include "pg/workers.hpp"
 
 extern "C" {
@@ -38,7 +39,14 @@ const char kRevokeInactive[] =
     " (SELECT u.last_used_at FROM pat.token_usage u"
     "  WHERE u.token_id OPERATOR(pg_catalog.=) t.token_id)";
 
+// The latest UTC day with valid checks counted for the whole database: checks of tokens that
+// found shared memory's usage table full (any other valid check names its token).
+const char kLatestUnattributedDay[] =
+    "SELECT pg_catalog.max(c.day) FROM pat.token_checks c"
+    " WHERE c.token_id IS NULL AND c.outcome OPERATOR(pg_catalog.=) 'valid'";
+
 KeptPlan revoke_inactive_plan = {kRevokeInactive, 2, {TIMESTAMPTZOID, TIMESTAMPTZOID}};
+KeptPlan latest_unattributed_day_plan = {kLatestUnattributedDay, 0, {}};
 
 // What the worker found, reported once its transaction committed.
 bool found_lifecycle = false;
@@ -66,8 +74,21 @@ void lifecycle_round() {
     pfree(databases);
 }
 
-// Revokes the tokens unused for longer than pat.max_inactivity; how many. Plain PostgreSQL
-// code, in the worker's transaction, after this database's pending usage was written.
+// The latest moment a valid check in this database, or lost on this server, may have been a
+// use of any token (inactivity.hpp). Inside begin_owner_spi, after this database's pending
+// usage was written.
+std::optional<TimestampTz> latest_unattributed_use() {
+    // Not read-only: a fresh snapshot, which sees the flushes the round waited for.
+    (void)run_kept_plan(latest_unattributed_day_plan, nullptr, nullptr, false, SPI_OK_SELECT);
+    bool is_null = false;
+    Datum day = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null);
+    return pat::latest_unattributed_use(
+        is_null ? std::nullopt : std::optional<int32>(DatumGetDateADT(day)), latest_lost_use());
+}
+
+// Revokes the tokens unused for longer than pat.max_inactivity; how many. None while a use of
+// some token since now - the limit may have gone unrecorded. Plain PostgreSQL code, in the
+// worker's transaction, after this database's pending usage was written.
 int revoke_inactive_tokens(const Interval *max_inactivity, TimestampTz now) {
     TimestampTz unused_since = DatumGetTimestampTz(
         DirectFunctionCall2(timestamptz_mi_interval, TimestampTzGetDatum(now),
@@ -75,6 +96,20 @@ int revoke_inactive_tokens(const Interval *max_inactivity, TimestampTz now) {
     char *limit = DatumGetCString(DirectFunctionCall1(
         interval_out, IntervalPGetDatum(const_cast<Interval *>(max_inactivity))));
     OwnerSpi spi = begin_owner_spi(tokens_relation());
+    std::optional<TimestampTz> unattributed = latest_unattributed_use();
+    if (!pat::inactivity_revocation_allowed(unused_since, unattributed)) {
+        end_owner_spi(spi);
+        ereport(LOG,
+                (errmsg("pg_pat revoked no token for inactivity in database \"%s\": uses until "
+                        "%s may be unrecorded",
+                        get_database_name(MyDatabaseId), timestamptz_to_str(*unattributed)),
+                 errdetail("Shared memory's usage table was full, so checks were counted "
+                           "without their tokens; any token may have been used then."),
+                 errhint("pat.max_inactivity (%s) applies again once it has passed since then. "
+                         "Raise pat.usage_max_entries so that the table does not fill.",
+                         limit)));
+        return 0;
+    }
     Datum arguments[2] = {TimestampTzGetDatum(unused_since), TimestampTzGetDatum(now)};
     uint64 count =
         run_kept_plan(revoke_inactive_plan, arguments, nullptr, false, SPI_OK_UPDATE_RETURNING);
@@ -122,6 +157,14 @@ void run_lifecycle(const LifecycleVisit &visit) {
     if (max_inactivity != nullptr &&
         pat::inactivity_round_due(last_inactivity, now, interval_microseconds(max_inactivity))) {
         revoked = call_pg([&] {
+            // Flushes of this database that took usage from shared memory commit first
+            // (usage_flush.cpp), so the round judges no token by a use still in flight.
+            // pat.tokens first, in the order flushes (and TRUNCATE ... CASCADE) take them.
+            Oid usage = known_pat_relation("token_usage");
+            if (OidIsValid(usage)) {
+                LockRelationOid(tokens_relation(), AccessShareLock);
+                LockRelationOid(usage, ShareLock);
+            }
             (void)flush_usage();
             CommandCounterIncrement();
             return revoke_inactive_tokens(max_inactivity, now);

@@ -53,9 +53,16 @@ const char kInsertRotatedToken[] =
     "INSERT INTO pat.tokens"
     " (token_id, user_id, name, scopes, digest, expires_at, key_id, rotated_from)"
     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
-// pat.max_active_tokens_per_user: creations for one user wait for each other (the lock keys
-// are pat.tokens' oid and the user id's hash), so the count cannot be passed by two at once.
+// pat.max_active_tokens_per_user: creations for one user wait for each other on the user's row
+// of pat.user_token_locks, so the count cannot be passed by two at once. The row is updated, not
+// only locked: under REPEATABLE READ or SERIALIZABLE, a creation whose snapshot predates
+// another's commit then fails with 40001 rather than counting with that snapshot.
 const char kLockUserTokens[] =
+    "INSERT INTO pat.user_token_locks (user_id) VALUES ($1)"
+    " ON CONFLICT (user_id) DO UPDATE SET counted_at = pg_catalog.now()";
+// A schema before 1.9 has no such table: an advisory lock keyed by pat.tokens' oid and the
+// user id's hash, exact only under READ COMMITTED (and which any role can take).
+const char kAdvisoryLockUserTokens[] =
     "SELECT pg_catalog.pg_advisory_xact_lock($2, pg_catalog.hashtext($1))";
 const char kCountActiveTokens[] =
     "SELECT pg_catalog.count(*) FROM pat.tokens t"
@@ -107,7 +114,8 @@ KeptPlan insert_rotated_plan = {
     kInsertRotatedToken,
     8,
     {UUIDOID, TEXTOID, TEXTOID, TEXTARRAYOID, BYTEAOID, TIMESTAMPTZOID, TEXTOID, UUIDOID}};
-KeptPlan lock_user_tokens_plan = {kLockUserTokens, 2, {TEXTOID, INT4OID}};
+KeptPlan lock_user_tokens_plan = {kLockUserTokens, 1, {TEXTOID}};
+KeptPlan advisory_lock_user_tokens_plan = {kAdvisoryLockUserTokens, 2, {TEXTOID, INT4OID}};
 KeptPlan count_active_plan = {kCountActiveTokens, 3, {TEXTOID, TIMESTAMPTZOID, UUIDOID}};
 KeptPlan lock_for_rotation_plan = {kLockForRotation, 1, {UUIDOID}};
 KeptPlan shorten_expiry_plan = {kShortenExpiry, 2, {UUIDOID, TIMESTAMPTZOID}};
@@ -181,17 +189,30 @@ std::string uuid_text(const pg_uuid_t &id) {
                      "token " + uuid_text(id) + " does not exist");
 }
 
+// Waits for other creations for user_id, to the end of the transaction. Inside
+// begin_owner_spi; may ereport (40001 under REPEATABLE READ or SERIALIZABLE when another
+// creation for the user committed after the transaction's snapshot).
+void lock_user_tokens(text *user_id) {
+    if (OidIsValid(pat::pg::known_pat_relation("user_token_locks"))) {
+        Datum values[1] = {PointerGetDatum(user_id)};
+        run(lock_user_tokens_plan, values, nullptr, false, SPI_OK_INSERT);
+        return;
+    }
+    Datum values[2] = {PointerGetDatum(user_id),
+                       Int32GetDatum(static_cast<int32>(pat::pg::tokens_relation()))};
+    run(advisory_lock_user_tokens_plan, values, nullptr, false, SPI_OK_SELECT);
+}
+
 // pat.max_active_tokens_per_user: 54000 when user_id already holds that many active tokens,
 // not counting not_counted (a rotation's predecessor that is revoked at once). Waits for other
-// creations for the same user first. Inside begin_owner_spi; may ereport.
+// creations for the same user first; the count's fresh snapshot (READ COMMITTED) then sees
+// theirs. Inside begin_owner_spi; may ereport.
 void require_room_for_token(text *user_id, pg_uuid_t *not_counted) {
     std::optional<int64> cap = pat::pg::max_active_tokens_per_user();
     if (!cap) {
         return;
     }
-    Datum lock_values[2] = {PointerGetDatum(user_id),
-                            Int32GetDatum(static_cast<int32>(pat::pg::tokens_relation()))};
-    run(lock_user_tokens_plan, lock_values, nullptr, false, SPI_OK_SELECT);
+    lock_user_tokens(user_id);
     Datum values[3] = {PointerGetDatum(user_id), TimestampTzGetDatum(pat::pg::policy_clock()),
                        UUIDPGetDatum(not_counted)};
     char nulls[4] = {' ', ' ', not_counted != nullptr ? ' ' : 'n', '\0'};

@@ -244,6 +244,18 @@ int merge_on_primary(const MergeArguments &arguments) {
 }  // namespace
 
 int flush_usage() {
+    // pat.token_usage is locked before the usage leaves shared memory: a round of
+    // pat.max_inactivity, which locks it in SHARE mode, then waits until this flush has
+    // committed, and cannot judge a token whose use is in flight (lifecycle_worker.cpp).
+    // pat.tokens first, in the order TRUNCATE ... CASCADE takes them, so that neither waits for
+    // the other. A standby's flush commits on the primary; the primary's rounds count it once
+    // forwarded.
+    Oid tokens = known_pat_relation("tokens");
+    Oid usage = known_pat_relation("token_usage");
+    if (OidIsValid(tokens) && OidIsValid(usage) && !RecoveryInProgress()) {
+        LockRelationOid(tokens, AccessShareLock);
+        LockRelationOid(usage, RowExclusiveLock);
+    }
     InFlight *batch = take_batch();
     if (batch->count == 0) {
         return 0;

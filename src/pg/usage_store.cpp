@@ -8,6 +8,7 @@
 #include "pg/usage_store.hpp"
 
 #include <cstdio>
+#include <optional>
 
 #include "pg/spi_support.hpp"
 
@@ -26,12 +27,18 @@ constexpr const char *kSaveTempFile = PAT_USAGE_FILE ".tmp";
 constexpr uint32 kSaveMagic = 0x50415455;  // "PATU"
 constexpr uint32 kSaveVersion = 1;
 constexpr int32 kNoPendingDay = PG_INT32_MAX;
+constexpr int64 kNoLostUse = PG_INT64_MIN;
+// After the entries, the save file holds the latest lost use (a file without it is read as
+// having none).
+constexpr uint32 kLostUseMagic = 0x5041544c;  // "PATL"
 
 struct UsageShared {
     LWLockPadded *locks;
     pg_atomic_uint32 token_entries;  // entries that name a token
     pg_atomic_uint64 lost_checks;
-    pg_atomic_uint32 oldest_day;  // int32 day stored as uint32
+    pg_atomic_uint64 unattributed_checks;  // of tokens, counted for their database: table full
+    pg_atomic_uint64 latest_lost_use;      // TimestampTz as uint64; kNoLostUse when none
+    pg_atomic_uint32 oldest_day;           // int32 day stored as uint32
     slock_t latch_mutex;
     Latch *flush_latch;
 };
@@ -73,6 +80,15 @@ void wake_flusher() {
     SpinLockRelease(&shared->latch_mutex);
     if (latch != nullptr) {
         SetLatch(latch);
+    }
+}
+
+// Remembers that a valid check at used_at could be kept nowhere.
+void raise_latest_lost_use(int64 used_at) {
+    uint64 seen = pg_atomic_read_u64(&shared->latest_lost_use);
+    while (used_at > static_cast<int64>(seen) &&
+           !pg_atomic_compare_exchange_u64(&shared->latest_lost_use, &seen,
+                                           static_cast<uint64>(used_at))) {
     }
 }
 
@@ -126,12 +142,21 @@ void add(UsageKey key, const pat::UsageTally &tally, bool locked) {
         return;
     }
     if (full) {
-        // Kept for the database, without the token: counted, not dropped.
+        // Kept for the database, without the token: counted, not dropped. Its last use goes
+        // with it, so pat.max_inactivity can tell that some token was used (inactivity.hpp).
+        // The first such check since the last report asks for a flush, to make room.
+        uint64 before = pg_atomic_fetch_add_u64(&shared->unattributed_checks, tally.total());
+        if (locked && before == 0) {
+            wake_flusher();
+        }
         memset(&key.token_id, 0, sizeof(key.token_id));
         add(key, tally, locked);
         return;
     }
     pg_atomic_fetch_add_u64(&shared->lost_checks, tally.total());
+    if (tally.has_last_used()) {
+        raise_latest_lost_use(tally.last_used);
+    }
     if (locked) {
         wake_flusher();
     }
@@ -155,6 +180,12 @@ void save_pending(int code, Datum) {
     while (auto *entry = static_cast<UsageEntry *>(hash_seq_search(&scan))) {
         ok = ok && fwrite(entry, sizeof(UsageEntry), 1, file) == 1;
     }
+    int64 lost_use = static_cast<int64>(pg_atomic_read_u64(&shared->latest_lost_use));
+    if (lost_use != kNoLostUse) {
+        uint32 trailer = kLostUseMagic;
+        ok = ok && fwrite(&trailer, sizeof(trailer), 1, file) == 1 &&
+             fwrite(&lost_use, sizeof(lost_use), 1, file) == 1;
+    }
     ok = FreeFile(file) == 0 && ok;
     if (!ok || rename(kSaveTempFile, kSaveFile) != 0) {
         ereport(LOG, (errcode_for_file_access(),
@@ -176,6 +207,12 @@ void load_saved() {
         UsageEntry entry;
         for (uint32 i = 0; i < header[2] && fread(&entry, sizeof(entry), 1, file) == 1; ++i) {
             add(entry.key, entry.tally, false);
+        }
+        uint32 trailer = 0;
+        int64 lost_use = kNoLostUse;
+        if (fread(&trailer, sizeof(trailer), 1, file) == 1 && trailer == kLostUseMagic &&
+            fread(&lost_use, sizeof(lost_use), 1, file) == 1) {
+            raise_latest_lost_use(lost_use);
         }
     } else {
         ereport(LOG, (errmsg("pg_pat ignored usage file \"%s\": not written by this version",
@@ -205,6 +242,8 @@ void attach_memory() {
         shared->locks = GetNamedLWLockTranche(kTrancheName);
         pg_atomic_init_u32(&shared->token_entries, 0);
         pg_atomic_init_u64(&shared->lost_checks, 0);
+        pg_atomic_init_u64(&shared->unattributed_checks, 0);
+        pg_atomic_init_u64(&shared->latest_lost_use, static_cast<uint64>(kNoLostUse));
         pg_atomic_init_u32(&shared->oldest_day, static_cast<uint32>(kNoPendingDay));
         SpinLockInit(&shared->latch_mutex);
         shared->flush_latch = nullptr;
@@ -357,6 +396,18 @@ int databases_with_pending(Oid *databases, int max) {
 
 uint64 take_lost_checks() {
     return pg_atomic_exchange_u64(&shared->lost_checks, 0);
+}
+
+uint64 take_unattributed_checks() {
+    return pg_atomic_exchange_u64(&shared->unattributed_checks, 0);
+}
+
+std::optional<TimestampTz> latest_lost_use() {
+    int64 lost_use = static_cast<int64>(pg_atomic_read_u64(&shared->latest_lost_use));
+    if (lost_use == kNoLostUse) {
+        return std::nullopt;
+    }
+    return lost_use;
 }
 
 void set_flush_latch(Latch *latch) {

@@ -4,9 +4,12 @@
 // no WAL, on a primary or a standby, at any isolation level.
 //
 // One entry per (database, UTC day, token); database-wide entries (a zero token id) count
-// malformed and unknown tokens, and the checks of tokens that found the table full. Memory is
-// bounded by pat.usage_max_entries; a check that fits nowhere is counted as lost and reported.
+// malformed and unknown tokens, and the checks of tokens that found the table full (with their
+// last use, which pat.max_inactivity heeds). Memory is bounded by pat.usage_max_entries; a check
+// that fits nowhere is counted as lost and reported, and the time of the latest lost use kept.
 #pragma once
+
+#include <optional>
 
 #include "pg/postgres.hpp"
 
@@ -62,6 +65,14 @@ int databases_with_pending(Oid *databases, int max);
 
 // Checks that could be kept nowhere since the last call (and resets the count).
 uint64 take_lost_checks();
+
+// Checks of tokens that found the table full, counted for their database without the token,
+// since the last call (and resets the count).
+uint64 take_unattributed_checks();
+
+// The latest valid check that could be kept nowhere (not even for its database), since the
+// server started (a clean restart keeps it); nullopt when none was lost.
+std::optional<TimestampTz> latest_lost_use();
 
 // The launcher's latch, set when the table is filling up so that it flushes early.
 void set_flush_latch(Latch *latch);

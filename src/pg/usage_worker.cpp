@@ -43,15 +43,49 @@ void drop_usage_of_dropped(Oid *databases, int *count) {
     *count = kept;
 }
 
-void flush_round() {
-    uint64 lost = take_lost_checks();
-    if (lost > 0) {
-        ereport(WARNING, (errmsg("pg_pat could not keep the usage of %llu checks: shared memory "
-                                 "was full",
-                                 static_cast<unsigned long long>(lost)),
-                          errhint("Raise pat.usage_max_entries or lower "
-                                  "pat.usage_flush_interval.")));
+// Checks whose token (or whole check) shared memory could not keep, not reported yet.
+uint64 unreported_unattributed = 0;
+uint64 unreported_lost = 0;
+TimestampTz last_reported = 0;
+
+// Warns of checks shared memory could not keep whole, at most once per pat.usage_flush_interval
+// (a full table also wakes the launcher for an early round).
+void report_unkept_usage() {
+    unreported_unattributed += take_unattributed_checks();
+    unreported_lost += take_lost_checks();
+    TimestampTz now = GetCurrentTimestamp();
+    if ((unreported_unattributed == 0 && unreported_lost == 0) ||
+        !TimestampDifferenceExceeds(last_reported, now, flush_interval_ms)) {
+        return;
     }
+    if (unreported_unattributed > 0) {
+        ereport(WARNING,
+                (errmsg("pg_pat counted %llu checks without their tokens: shared memory's usage "
+                        "table was full",
+                        static_cast<unsigned long long>(unreported_unattributed)),
+                 errdetail("Their tokens' last use is not recorded, so pat.max_inactivity "
+                           "revokes no token in their databases until it has passed since."),
+                 errhint("Raise pat.usage_max_entries (tokens checked between two flushes) or "
+                         "lower pat.usage_flush_interval.")));
+    }
+    if (unreported_lost > 0) {
+        ereport(WARNING,
+                (errmsg("pg_pat could not keep the usage of %llu checks: shared memory was full",
+                        static_cast<unsigned long long>(unreported_lost)),
+                 RecoveryInProgress()
+                     ? errdetail("Their uses are not recorded, and the primary's "
+                                 "pat.max_inactivity cannot know of them.")
+                     : errdetail("pat.max_inactivity revokes no token on this server until it "
+                                 "has passed since the latest of them."),
+                 errhint("Raise pat.usage_max_entries or lower pat.usage_flush_interval.")));
+    }
+    unreported_unattributed = 0;
+    unreported_lost = 0;
+    last_reported = now;
+}
+
+void flush_round() {
+    report_unkept_usage();
     Oid databases[kMaxDatabasesPerRound];
     int count = databases_with_pending(databases, kMaxDatabasesPerRound);
     drop_usage_of_dropped(databases, &count);
