@@ -274,14 +274,15 @@ void define_settings() {
     DefineCustomStringVariable(
         kDigestKeyName, "Server key: token digests become HMAC-SHA-256 under it.",
         "Set in postgresql.conf; a stolen table dump alone then cannot confirm a token.",
-        &digest_key_setting, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL, check_digest_key,
+        &digest_key_setting, "", PGC_SIGHUP,
+        GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE, check_digest_key,
         invalidate_digesters, show_digest_key);
     DefineCustomStringVariable(
         kPreviousKeysName,
         "Former digest keys, comma-separated, still accepted for tokens made under them.",
         "\"sha256\" stands for tokens made before any key was set.", &previous_keys_setting, "",
-        PGC_SIGHUP, GUC_LIST_INPUT | GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL, check_previous_keys,
-        assign_previous_keys, show_previous_keys);
+        PGC_SIGHUP, GUC_LIST_INPUT | GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+        check_previous_keys, assign_previous_keys, show_previous_keys);
     next_emit_log_hook = emit_log_hook;
     emit_log_hook = hide_changed_keys;
     DefineCustomStringVariable(
