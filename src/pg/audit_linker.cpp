@@ -216,9 +216,7 @@ void vacuum_pending(Oid pending) {
     params.options = VACOPT_VACUUM | VACOPT_SKIP_LOCKED;
     params.index_cleanup = VACOPTVALUE_AUTO;
     params.truncate = VACOPTVALUE_DISABLED;
-    VacuumRelation *relation = makeVacuumRelation(
-        makeRangeVar(pstrdup("pat"), pstrdup("audit_pending"), -1), pending, NIL);
-    compat::vacuum_relations(list_make1(relation), &params);
+    compat::vacuum_table("pat", "audit_pending", pending, &params);
     CommitTransactionCommand();
 }
 

@@ -117,22 +117,27 @@ inline VacuumParams default_vacuum_params() {
     return params;
 }
 
-// Runs vacuum() on relations, with a buffer ring as VACUUM's own. Call inside a transaction; like
-// VACUUM it commits it and starts another. Since PostgreSQL 16 the caller provides the memory
-// that outlives vacuum()'s transactions and the ring (a null strategy would mean no ring at all);
-// before, vacuum() made both itself.
-inline void vacuum_relations(List *relations, VacuumParams *params) {
-#if PG_VERSION_NUM >= 160000
+// Vacuums one table (schema.name, relid) with params, as autovacuum does for a table: call
+// inside a transaction, which it commits, leaving another one started. The table's entry must
+// outlive that commit (vacuum() keeps it for its own transactions), so it and vacuum()'s
+// cross-transaction memory live in a context of their own. Since PostgreSQL 16 the caller
+// provides that context and the buffer ring (a null strategy would mean no ring at all; this one
+// is VACUUM's own); before, vacuum() made both.
+inline void vacuum_table(const char *schema, const char *name, Oid relid, VacuumParams *params) {
     MemoryContext vacuum_memory =
         AllocSetContextCreate(TopMemoryContext, "pg_pat vacuum", ALLOCSET_DEFAULT_SIZES);
     MemoryContext caller_memory = MemoryContextSwitchTo(vacuum_memory);
+    List *relations = list_make1(
+        makeVacuumRelation(makeRangeVar(pstrdup(schema), pstrdup(name), -1), relid, NIL));
+#if PG_VERSION_NUM >= 160000
     BufferAccessStrategy ring = GetAccessStrategyWithSize(BAS_VACUUM, VacuumBufferUsageLimit);
     MemoryContextSwitchTo(caller_memory);
     vacuum(relations, params, ring, vacuum_memory, true);
-    MemoryContextDelete(vacuum_memory);
 #else
+    MemoryContextSwitchTo(caller_memory);
     vacuum(relations, params, nullptr, true);
 #endif
+    MemoryContextDelete(vacuum_memory);
 }
 
 // Whether role owns the table (PostgreSQL 16 replaced the per-class owner checks with one).
