@@ -171,4 +171,15 @@ inline void update_heap_row(Relation rel, ItemPointer tid, HeapTuple tuple) {
 #endif
 }
 
+// Memory for a check hook's *extra, which PostgreSQL frees when the value is replaced; null when
+// out of memory (the hook then returns false). Before 16 it is freed with free(); since 16 with
+// guc_free(), which takes only guc_malloc's memory.
+inline void *alloc_setting_extra(size_t bytes) {
+#if PG_VERSION_NUM >= 160000
+    return guc_malloc(LOG, bytes);
+#else
+    return malloc(bytes);
+#endif
+}
+
 }  // namespace pat::pg::compat

@@ -9,6 +9,7 @@
 #include "core/scope.hpp"
 #include "core/time_range.hpp"
 #include "core/token.hpp"
+#include "pg/compat.hpp"
 #include "pg/datetime.hpp"
 #include "pg/expiry.hpp"
 #include "pg/guard.hpp"
@@ -71,7 +72,7 @@ static bool check_optional_interval(const char *name, char **newval, void **extr
         GUC_check_errdetail("%s must be at most 1000 years.", name);
         return false;
     }
-    auto *parsed = static_cast<Interval *>(malloc(sizeof(Interval)));
+    auto *parsed = static_cast<Interval *>(compat::alloc_setting_extra(sizeof(Interval)));
     if (parsed == nullptr) {
         return false;
     }
@@ -145,7 +146,7 @@ static bool check_previous_keys(char **newval, void **extra, GucSource source) {
         }
         bytes += strlen(key) + 1;
     }
-    auto *parsed = static_cast<PreviousKeys *>(malloc(bytes));
+    auto *parsed = static_cast<PreviousKeys *>(compat::alloc_setting_extra(bytes));
     if (parsed == nullptr) {
         return false;
     }
