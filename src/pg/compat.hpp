@@ -98,9 +98,9 @@ inline PgStat_Counter dead_tuples(const PgStat_StatTabEntry &stats) {
 #endif
 }
 
-// VACUUM's parameters as a plain VACUUM of one table sets them, before options: the ages and
-// log threshold taken from the settings (-1) and, since PostgreSQL 18, the eager freezing rate
-// ExecVacuum copies from its setting.
+// Parameters for vacuuming one table as autovacuum does, before options: ages and log threshold
+// from the settings (-1), no parallel workers (-1) and, since PostgreSQL 18, the eager freezing
+// rate from its setting (left 0, it would turn eager freezing off).
 inline VacuumParams default_vacuum_params() {
     VacuumParams params = {};
     params.freeze_min_age = -1;
