@@ -2,6 +2,7 @@
 #include "pg/audit_linker.hpp"
 
 #include "pg/audit_writer.hpp"
+#include "pg/compat.hpp"
 #include "pg/postgres.hpp"
 #include "pg/spi_support.hpp"
 #include "pg/workers.hpp"
@@ -200,7 +201,7 @@ constexpr int64 kVacuumAfterDeadRows = 5000;
 bool pending_needs_vacuum(Oid pending, int64 linked) {
     StartTransactionCommand();
     PgStat_StatTabEntry *stats = pgstat_fetch_stat_tabentry(pending);
-    int64 dead = linked + (stats != nullptr ? stats->n_dead_tuples : 0);
+    int64 dead = linked + (stats != nullptr ? compat::dead_tuples(*stats) : 0);
     CommitTransactionCommand();
     return dead >= kVacuumAfterDeadRows;
 }
@@ -211,19 +212,11 @@ bool pending_needs_vacuum(Oid pending, int64 linked) {
 // lock writers wait for. Skipped while another vacuum holds the table.
 void vacuum_pending(Oid pending) {
     StartTransactionCommand();
-    VacuumParams params = {};
+    VacuumParams params = compat::default_vacuum_params();
     params.options = VACOPT_VACUUM | VACOPT_SKIP_LOCKED;
-    params.freeze_min_age = -1;
-    params.freeze_table_age = -1;
-    params.multixact_freeze_min_age = -1;
-    params.multixact_freeze_table_age = -1;
-    params.log_min_duration = -1;
     params.index_cleanup = VACOPTVALUE_AUTO;
     params.truncate = VACOPTVALUE_DISABLED;
-    params.nworkers = -1;
-    VacuumRelation *relation = makeVacuumRelation(
-        makeRangeVar(pstrdup("pat"), pstrdup("audit_pending"), -1), pending, NIL);
-    vacuum(list_make1(relation), &params, nullptr, true);
+    compat::vacuum_table("pat", "audit_pending", pending, &params);
     CommitTransactionCommand();
 }
 

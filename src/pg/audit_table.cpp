@@ -14,6 +14,7 @@
 #include "pg/audit_table.hpp"
 #include "pg/audit_state.hpp"
 #include "pg/audit_writer.hpp"
+#include "pg/compat.hpp"
 #include "pg/convert.hpp"
 #include "pg/guard.hpp"
 #include "pg/json_object.hpp"
@@ -591,8 +592,8 @@ void fire_pat_audit_always(CreateTrigStmt *statement) {
     }
     // The lock CREATE TRIGGER holds already; partitions' clones follow.
     Relation relation = table_open(table, ShareRowExclusiveLock);
-    EnableDisableTrigger(relation, statement->trigname, TRIGGER_FIRES_ALWAYS, false,
-                         ShareRowExclusiveLock);
+    compat::set_trigger_firing(relation, statement->trigname, TRIGGER_FIRES_ALWAYS,
+                               ShareRowExclusiveLock);
     table_close(relation, NoLock);
 }
 

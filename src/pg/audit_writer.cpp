@@ -4,6 +4,7 @@
 #include "pg/audit_hash.hpp"
 #include "pg/audit_linker.hpp"
 #include "pg/audit_state.hpp"
+#include "pg/compat.hpp"
 #include "pg/convert.hpp"
 #include "pg/spi_support.hpp"
 
@@ -251,8 +252,7 @@ void insert_row(AppendTable &table, const Datum *values, const bool *nulls) {
     CurrentResourceOwner = TopTransactionResourceOwner;
     table_tuple_insert(table.relation, slot, GetCurrentCommandId(true), 0, &table.bulk);
     if (table.result->ri_NumIndices > 0) {
-        List *recheck =
-            ExecInsertIndexTuples(table.result, slot, table.estate, false, false, nullptr, NIL);
+        List *recheck = compat::insert_index_tuples(table.result, slot, table.estate);
         list_free(recheck);
     }
     CurrentResourceOwner = caller_owner;
@@ -344,8 +344,7 @@ void insert_log_batch(TupleTableSlot **slots, int count) {
     table_multi_insert(log_table.relation, slots, count, GetCurrentCommandId(true), 0,
                        &log_table.bulk);
     for (int i = 0; i < count; ++i) {
-        list_free(ExecInsertIndexTuples(log_table.result, slots[i], log_table.estate, false, false,
-                                        nullptr, NIL));
+        list_free(compat::insert_index_tuples(log_table.result, slots[i], log_table.estate));
         ResetPerTupleExprContext(log_table.estate);
     }
     CurrentResourceOwner = caller_owner;
@@ -443,7 +442,7 @@ void anchor_head(int64 seq, const bytea *hash) {
     if (current != nullptr) {
         ItemPointerData tid = current->t_self;
         table_endscan(scan);
-        simple_heap_update(head, &tid, row);
+        compat::update_heap_row(head, &tid, row);
     } else {
         table_endscan(scan);
         simple_heap_insert(head, row);

@@ -2,6 +2,7 @@
 #include "pg/cache_signal.hpp"
 
 #include "core/cache_signal.hpp"
+#include "pg/compat.hpp"
 #include "pg/token_store.hpp"
 
 namespace pat::pg {
@@ -17,8 +18,8 @@ LocalTransactionId counted_transaction = InvalidLocalTransactionId;
 int signals_in_transaction = 0;
 
 void send_signal(std::uint32_t slot) {
-    if (MyProc->lxid != counted_transaction) {
-        counted_transaction = MyProc->lxid;
+    if (compat::local_transaction_id() != counted_transaction) {
+        counted_transaction = compat::local_transaction_id();
         signals_in_transaction = 0;
     }
     // Counted even if a subtransaction that sent some aborts: erring towards everything is safe.

@@ -2,6 +2,7 @@
 #include "pg/datetime.hpp"
 
 #include "core/time_range.hpp"
+#include "pg/compat.hpp"
 
 // The core's range is PostgreSQL's, which it cannot include.
 static_assert(pat::kTimestampMin == MIN_TIMESTAMP);
@@ -49,8 +50,8 @@ bool parse_timestamptz(const char *text, TimestampTz *result) {
     int error = ParseDateTime(text, workbuf, sizeof workbuf, fields, field_types, MAXDATEFIELDS,
                               &field_count);
     if (error == 0) {
-        error =
-            DecodeDateTime(fields, field_types, field_count, &value_type, &parts, &fraction, &zone);
+        error = compat::decode_date_time(fields, field_types, field_count, &value_type, &parts,
+                                         &fraction, &zone);
     }
     if (error != 0) {
         return false;

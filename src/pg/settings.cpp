@@ -9,6 +9,7 @@
 #include "core/scope.hpp"
 #include "core/time_range.hpp"
 #include "core/token.hpp"
+#include "pg/compat.hpp"
 #include "pg/datetime.hpp"
 #include "pg/expiry.hpp"
 #include "pg/guard.hpp"
@@ -71,7 +72,7 @@ static bool check_optional_interval(const char *name, char **newval, void **extr
         GUC_check_errdetail("%s must be at most 1000 years.", name);
         return false;
     }
-    auto *parsed = static_cast<Interval *>(malloc(sizeof(Interval)));
+    auto *parsed = static_cast<Interval *>(compat::alloc_setting_extra(sizeof(Interval)));
     if (parsed == nullptr) {
         return false;
     }
@@ -145,7 +146,7 @@ static bool check_previous_keys(char **newval, void **extra, GucSource source) {
         }
         bytes += strlen(key) + 1;
     }
-    auto *parsed = static_cast<PreviousKeys *>(malloc(bytes));
+    auto *parsed = static_cast<PreviousKeys *>(compat::alloc_setting_extra(bytes));
     if (parsed == nullptr) {
         return false;
     }
@@ -274,14 +275,15 @@ void define_settings() {
     DefineCustomStringVariable(
         kDigestKeyName, "Server key: token digests become HMAC-SHA-256 under it.",
         "Set in postgresql.conf; a stolen table dump alone then cannot confirm a token.",
-        &digest_key_setting, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL, check_digest_key,
+        &digest_key_setting, "", PGC_SIGHUP,
+        GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE, check_digest_key,
         invalidate_digesters, show_digest_key);
     DefineCustomStringVariable(
         kPreviousKeysName,
         "Former digest keys, comma-separated, still accepted for tokens made under them.",
         "\"sha256\" stands for tokens made before any key was set.", &previous_keys_setting, "",
-        PGC_SIGHUP, GUC_LIST_INPUT | GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL, check_previous_keys,
-        assign_previous_keys, show_previous_keys);
+        PGC_SIGHUP, GUC_LIST_INPUT | GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+        check_previous_keys, assign_previous_keys, show_previous_keys);
     next_emit_log_hook = emit_log_hook;
     emit_log_hook = hide_changed_keys;
     DefineCustomStringVariable(

@@ -154,15 +154,12 @@ OwnerSpi begin_owner_spi(Oid relation) {
     if (SPI_connect() != SPI_OK_CONNECT) {
         elog(ERROR, "pg_pat could not connect to SPI");
     }
-    OverrideSearchPath catalog_only = {};
-    catalog_only.addCatalog = true;
-    catalog_only.addTemp = false;
-    PushOverrideSearchPath(&catalog_only);
+    spi.search_path = compat::pin_catalog_search_path();
     return spi;
 }
 
 void end_owner_spi(const OwnerSpi &spi) {
-    PopOverrideSearchPath();
+    compat::unpin_search_path(spi.search_path);
     SPI_finish();
     restore_user(spi.saved);
 }

@@ -2,6 +2,7 @@
 // owner, and transaction-end events.
 #pragma once
 
+#include "pg/compat.hpp"
 #include "pg/postgres.hpp"
 
 namespace pat::pg {
@@ -59,6 +60,7 @@ void restore_user(const SavedUser &saved);
 // Plain functions, not RAII, for the reason SavedUser gives; an error's abort undoes all three.
 struct OwnerSpi {
     SavedUser saved;
+    compat::PinnedSearchPath search_path;
 };
 OwnerSpi begin_owner_spi(Oid relation);  // may ereport
 void end_owner_spi(const OwnerSpi &spi);

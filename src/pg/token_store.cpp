@@ -9,6 +9,7 @@
 
 #include <openssl/crypto.h>
 
+#include "pg/compat.hpp"
 #include "pg/spi_support.hpp"
 
 namespace pat::pg {
@@ -118,7 +119,7 @@ void scan_equal(const OpenedRelation &opened, StrategyNumber equal, Snapshot sna
     ScanKeyData scan_key;
     ScanKeyEntryInitialize(&scan_key, 0, 1, equal, InvalidOid, opened.index->rd_indcollation[0],
                            equality_proc, key);
-    IndexScanDesc scan = index_beginscan(opened.table, opened.index, snapshot, 1, 0);
+    IndexScanDesc scan = compat::begin_index_scan(opened.table, opened.index, snapshot, 1);
     index_rescan(scan, &scan_key, 1, nullptr, 0);
     AttrNumber column = opened.index->rd_index->indkey.values[0];
     while (index_getnext_slot(scan, ForwardScanDirection, opened.slot)) {

@@ -32,6 +32,7 @@
 #include "core/time_range.hpp"
 #include "pg/api_support.hpp"
 #include "pg/cache_signal.hpp"
+#include "pg/compat.hpp"
 #include "pg/convert.hpp"
 #include "pg/guard.hpp"
 #include "pg/settings.hpp"
@@ -260,7 +261,7 @@ PAT_FUNCTION(pat_tokens_before_delete) {
                          "before truncate");
     }
     Oid relation = RelationGetRelid(trigger->tg_relation);
-    if (!pat::pg::call_pg([&] { return pg_class_ownercheck(relation, GetUserId()); })) {
+    if (!pat::pg::call_pg([&] { return pat::pg::compat::owns_table(relation, GetUserId()); })) {
         throw pat::Error(pat::sqlstate::kInsufficientPrivilege,
                          truncating ? "only the owner of pat.tokens may truncate it"
                                     : "only the owner of pat.tokens may delete token rows",
