@@ -37,20 +37,9 @@ bool is_pat_member(Oid class_id, Oid object_id) {
 // (a trigger is no extension member itself; one a user adds to pat.tokens runs the user's
 // function).
 bool is_pat_trigger(Oid table, Oid trigger) {
-    if (!OidIsValid(trigger) || !is_pat_member(RelationRelationId, table)) {
-        return false;
-    }
-    Relation triggers = table_open(TriggerRelationId, AccessShareLock);
-    ScanKeyData key;
-    ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ,
-                ObjectIdGetDatum(trigger));
-    SysScanDesc scan = systable_beginscan(triggers, TriggerOidIndexId, true, nullptr, 1, &key);
-    HeapTuple tuple = systable_getnext(scan);
-    Oid function =
-        tuple == nullptr ? InvalidOid : reinterpret_cast<Form_pg_trigger>(GETSTRUCT(tuple))->tgfoid;
-    systable_endscan(scan);
-    table_close(triggers, AccessShareLock);
-    return is_pat_member(ProcedureRelationId, function);
+    TriggerRow row;
+    return is_pat_member(RelationRelationId, table) && find_trigger_row(trigger, &row) &&
+           is_pat_member(ProcedureRelationId, row.function);
 }
 
 // Whether table has any of pg_pat's triggers.

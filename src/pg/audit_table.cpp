@@ -200,6 +200,12 @@ bool is_pat_audit(Oid function) {
     return matches;
 }
 
+// Whether row is a pat_audit() trigger of its own table, not a partition's clone of one (a
+// clone goes with its parent's trigger).
+bool is_own_pat_audit_trigger(const pat::pg::TriggerRow &row) {
+    return row.parent == InvalidOid && is_pat_audit(row.function);
+}
+
 // One {"trigger": name, "enabled": state} object.
 Jsonb *trigger_state(const char *name, char enabled) {
     pat::pg::JsonObject state;
@@ -432,37 +438,49 @@ void forget_at_transaction_end(XactEvent event, void *) {
 
 }  // namespace
 
-void note_trigger_drop(Oid trigger) {
+bool find_trigger_row(Oid trigger, TriggerRow *row) {
+    if (!OidIsValid(trigger)) {
+        return false;
+    }
     Relation triggers = table_open(TriggerRelationId, AccessShareLock);
     ScanKeyData key;
     ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ,
                 ObjectIdGetDatum(trigger));
     SysScanDesc scan = systable_beginscan(triggers, TriggerOidIndexId, true, nullptr, 1, &key);
     HeapTuple tuple = systable_getnext(scan);
-    if (tuple != nullptr) {
-        auto *row = reinterpret_cast<Form_pg_trigger>(GETSTRUCT(tuple));
-        // A partition's clone goes with its parent's trigger or with the partition (DETACH is
-        // recorded as such).
-        if (row->tgparentid == InvalidOid && is_pat_audit(row->tgfoid)) {
-            if (!drop_callback_registered) {
-                RegisterXactCallback(forget_at_transaction_end, nullptr);
-                drop_callback_registered = true;
-            }
-            Oid table = row->tgrelid;
-            if (get_rel_relispartition(table)) {
-                table = llast_oid(get_partition_ancestors(table));
-            }
-            MemoryContext caller = MemoryContextSwitchTo(TopTransactionContext);
-            auto *dropped = static_cast<DroppedTrigger *>(palloc(sizeof(DroppedTrigger)));
-            dropped->table_name = text_to_cstring(qualified_name(table));
-            dropped->trigger = pstrdup(NameStr(row->tgname));
-            dropped->enabled = row->tgenabled;
-            dropped_triggers = lappend(dropped_triggers, dropped);
-            MemoryContextSwitchTo(caller);
-        }
+    bool found = tuple != nullptr;
+    if (found) {
+        auto *form = reinterpret_cast<Form_pg_trigger>(GETSTRUCT(tuple));
+        *row = TriggerRow{form->tgrelid, form->tgparentid, form->tgfoid,
+                          form->tgtype,  form->tgenabled,  form->tgname};
     }
     systable_endscan(scan);
     table_close(triggers, AccessShareLock);
+    return found;
+}
+
+void note_trigger_drop(Oid trigger) {
+    TriggerRow row;
+    // A partition's clone goes with its parent's trigger or with the partition (DETACH is
+    // recorded as such).
+    if (!find_trigger_row(trigger, &row) || !is_own_pat_audit_trigger(row)) {
+        return;
+    }
+    if (!drop_callback_registered) {
+        RegisterXactCallback(forget_at_transaction_end, nullptr);
+        drop_callback_registered = true;
+    }
+    Oid table = row.table;
+    if (get_rel_relispartition(table)) {
+        table = llast_oid(get_partition_ancestors(table));
+    }
+    MemoryContext caller = MemoryContextSwitchTo(TopTransactionContext);
+    auto *dropped = static_cast<DroppedTrigger *>(palloc(sizeof(DroppedTrigger)));
+    dropped->table_name = text_to_cstring(qualified_name(table));
+    dropped->trigger = pstrdup(NameStr(row.name));
+    dropped->enabled = row.enabled;
+    dropped_triggers = lappend(dropped_triggers, dropped);
+    MemoryContextSwitchTo(caller);
 }
 
 int noted_trigger_drops() {
@@ -507,30 +525,13 @@ void record_trigger_replacement(CreateTrigStmt *statement) {
     if (!OidIsValid(table)) {
         return;
     }
-    Oid existing = get_trigger_oid(table, statement->trigname, true);
-    if (!OidIsValid(existing)) {
+    TriggerRow existing;
+    if (!find_trigger_row(get_trigger_oid(table, statement->trigname, true), &existing) ||
+        !is_own_pat_audit_trigger(existing)) {
         return;
     }
-    Relation triggers = table_open(TriggerRelationId, AccessShareLock);
-    ScanKeyData key;
-    ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ,
-                ObjectIdGetDatum(existing));
-    SysScanDesc scan = systable_beginscan(triggers, TriggerOidIndexId, true, nullptr, 1, &key);
-    HeapTuple tuple = systable_getnext(scan);
-    bool was_pat_audit = false;
-    char enabled = TRIGGER_FIRES_ON_ORIGIN;
-    int16 old_type = 0;
-    if (tuple != nullptr) {
-        auto *row = reinterpret_cast<Form_pg_trigger>(GETSTRUCT(tuple));
-        was_pat_audit = row->tgparentid == InvalidOid && is_pat_audit(row->tgfoid);
-        enabled = row->tgenabled;
-        old_type = row->tgtype;
-    }
-    systable_endscan(scan);
-    table_close(triggers, AccessShareLock);
-    if (!was_pat_audit) {
-        return;
-    }
+    char enabled = existing.enabled;
+    int16 old_type = existing.type;
     // Still pat_audit(), for every change it recorded, at the same level, unconditionally:
     // pat_audit_table() replacing its own trigger (new arguments) is not a switch-off.
     Oid function = LookupFuncName(statement->funcname, 0, nullptr, true);
@@ -570,24 +571,9 @@ void fire_pat_audit_always(CreateTrigStmt *statement) {
     Oid table = RangeVarGetRelid(statement->relation, NoLock, true);
     Oid trigger =
         OidIsValid(table) ? get_trigger_oid(table, statement->trigname, true) : InvalidOid;
-    if (!OidIsValid(trigger)) {
-        return;
-    }
-    Relation triggers = table_open(TriggerRelationId, AccessShareLock);
-    ScanKeyData key;
-    ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ,
-                ObjectIdGetDatum(trigger));
-    SysScanDesc scan = systable_beginscan(triggers, TriggerOidIndexId, true, nullptr, 1, &key);
-    HeapTuple tuple = systable_getnext(scan);
-    bool origin_only = false;
-    if (tuple != nullptr) {
-        auto *row = reinterpret_cast<Form_pg_trigger>(GETSTRUCT(tuple));
-        origin_only = row->tgparentid == InvalidOid && row->tgenabled == TRIGGER_FIRES_ON_ORIGIN &&
-                      is_pat_audit(row->tgfoid);
-    }
-    systable_endscan(scan);
-    table_close(triggers, AccessShareLock);
-    if (!origin_only) {
+    TriggerRow row;
+    if (!find_trigger_row(trigger, &row) || row.enabled != TRIGGER_FIRES_ON_ORIGIN ||
+        !is_own_pat_audit_trigger(row)) {
         return;
     }
     // The lock CREATE TRIGGER holds already; partitions' clones follow.

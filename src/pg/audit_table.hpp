@@ -10,6 +10,19 @@
 
 namespace pat::pg {
 
+// The fields of a pg_trigger row that the guards read.
+struct TriggerRow {
+    Oid table;
+    Oid parent;  // InvalidOid, or the trigger of a partitioned table this one is a clone of
+    Oid function;
+    int16 type;
+    char enabled;
+    NameData name;
+};
+
+// The pg_trigger row of trigger (pg_trigger has no syscache by OID): false when there is none.
+bool find_trigger_row(Oid trigger, TriggerRow *row);
+
 // From the object access hook, before a trigger is dropped: notes it if it is a pat_audit()
 // trigger of its own (not a partition's clone), with its table's name while it still exists.
 void note_trigger_drop(Oid trigger);
