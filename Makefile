@@ -1,5 +1,5 @@
-# pg_pat: PGXS build. `make && make install`, then `make installcheck` against a running server
-# (scripts/test does all of it against a throwaway cluster).
+# pg_pat: PGXS build. `make && make install`, then `make installcheck` (it starts its own
+# throwaway servers); scripts/test does all of it on every PostgreSQL major it is given.
 
 EXTENSION = pg_pat
 PGFILEDESC = "pg_pat - personal access tokens inside PostgreSQL"
@@ -16,6 +16,17 @@ ISOLATION = $(basename $(notdir $(sort $(wildcard test/specs/*.spec))))
 ISOLATION_OPTS = --inputdir=test --load-extension=pg_pat
 TAP_TESTS = 1
 PROVE_TESTS = $(sort $(wildcard test/t/*.pl))
+
+# `make installcheck` needs no server of its own: regress and isolation each start a throwaway one
+# (pg_regress --temp-instance) with pg_pat preloaded and test/pg_pat.conf's settings, and the TAP
+# tests start their own nodes. `make installcheck PAT_TEMP_INSTANCE=` runs regress and isolation
+# against the server PGHOST/PGPORT name instead, which must preload pg_pat and have those settings.
+PAT_TEMP_INSTANCE ?= 1
+ifneq ($(PAT_TEMP_INSTANCE),)
+REGRESS_OPTS += --temp-instance=$(CURDIR)/tmp_check_regress --temp-config=$(srcdir)/test/pg_pat.conf
+ISOLATION_OPTS += --temp-instance=$(CURDIR)/tmp_check_isolation --temp-config=$(srcdir)/test/pg_pat.conf
+endif
+EXTRA_CLEAN = tmp_check_regress tmp_check_isolation
 
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -I$(srcdir)/src -I$(libpq_srcdir)
