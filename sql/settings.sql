@@ -237,13 +237,16 @@ RESET ROLE;
 SET pat.digest_key = 'a key of thirty-two characters..';
 \echo :SQLSTATE
 SELECT count(*) AS listed FROM pg_settings WHERE name LIKE 'pat.digest%';
+-- The refusals are PostgreSQL's, worded differently by each major: their SQLSTATE says enough.
 SET ROLE regress_pat_app;
+\set VERBOSITY sqlstate
 SHOW pat.digest_key;
 \echo :SQLSTATE
 SELECT current_setting('pat.digest_key');
 \echo :SQLSTATE
 SHOW pat.digest_previous_keys;
 \echo :SQLSTATE
+\set VERBOSITY default
 RESET ROLE;
 
 -- Clean up: leave the database as CREATE EXTENSION left it.

@@ -67,8 +67,12 @@ FROM wide_tokens w, pat_validate(w.token, '{}') v WHERE w.i <= 3;
 SELECT hits - :hits_before AS hits, misses - :misses_before AS misses
 FROM pat_token_cache_stats();
 
--- Settings are superuser-only and bounded.
+-- Settings are superuser-only and bounded. The out-of-range refusal is PostgreSQL's, worded
+-- differently by each major, so it shows its SQLSTATE only; the bounds come from pg_settings.
+SELECT min_val, max_val, unit FROM pg_settings WHERE name = 'pat.token_cache_memory';
+\set VERBOSITY sqlstate
 SET pat.token_cache_memory = -1;
+\set VERBOSITY default
 SET pat.token_cache_memory = 'lots';
 
 -- Not for PUBLIC.
