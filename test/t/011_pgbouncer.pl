@@ -190,12 +190,10 @@ for my $driver (@drivers)
 	my $missing = $driver->{missing}->();
 	if ($missing && !$driver->{required} && !$require_drivers)
 	{
-		for my $check (@checks)
-		{
-			subtest "$name: $check->[0]" => sub {
-				plan skip_all => "$missing is not installed (PAT_REQUIRE_DRIVERS=1 makes this a failure)";
-			};
-		}
+		# One skip per check, each naming the driver, the check and what is missing.
+		Test::More->builder->skip(
+			"$name: $_->[0]: $missing is not installed (PAT_REQUIRE_DRIVERS=1 makes this a failure)")
+		  for @checks;
 		next;
 	}
 	ok(!$missing, "$name is installed") or diag("missing: $missing");
