@@ -31,7 +31,9 @@ public class JdbcClient {
     String state = e.getSQLState();
     if ("28000".equals(state)) return "401 Bearer error=\"invalid_token\"";
     if ("42501".equals(state))
-      return "403 Bearer error=\"insufficient_scope\", scope=\"" + String.join(" ", required) + "\"";
+      return "403 Bearer error=\"insufficient_scope\", scope=\""
+          + String.join(" ", required)
+          + "\"";
     if (List.of("22023", "22004", "22001", "22007").contains(state)) return "400";
     return "500 " + state;
   }
@@ -42,13 +44,14 @@ public class JdbcClient {
     return "none";
   }
 
-  // A connection with docs/application.md's settings, plus extra ones.
-  static Connection connect(String... extra) throws SQLException {
+  // A connection with docs/application.md's setting (prepareThreshold=0), or with pgjdbc's
+  // defaults.
+  static Connection connect(boolean docsSettings) throws SQLException {
     Properties props = new Properties();
     props.setProperty("user", user);
-    props.setProperty("prepareThreshold", "0");
-    for (int i = 0; i + 1 < extra.length; i += 2) props.setProperty(extra[i], extra[i + 1]);
-    return DriverManager.getConnection("jdbc:postgresql://" + host + ":" + port + "/postgres", props);
+    if (docsSettings) props.setProperty("prepareThreshold", "0");
+    String url = "jdbc:postgresql://" + host + ":" + port + "/postgres";
+    return DriverManager.getConnection(url, props);
   }
 
   static String text(String s) {
@@ -82,8 +85,8 @@ public class JdbcClient {
     String token = args[3], otherToken = args[4];
 
     // Two clients, one server connection (default_pool_size = 1): a's context never reaches b.
-    Connection a = connect();
-    Connection b = connect();
+    Connection a = connect(true);
+    Connection b = connect(true);
     a.setAutoCommit(false);
     int aPid;
     try (PreparedStatement ps = a.prepareStatement("SELECT pat_authenticate(?, ?)")) {
@@ -143,12 +146,12 @@ public class JdbcClient {
     a.close();
     b.close();
 
-    // pgjdbc's default prepareThreshold (5) makes a PreparedStatement run 5 times a named server
-    // statement (S_1, ...) on each connection: the second client's S_1 lands on the same server
-    // connection.
+    // With pgjdbc's defaults (prepareThreshold 5) a PreparedStatement run 5 times becomes a
+    // named server statement (S_1, ...) of its connection: the second client's S_1 lands on the
+    // same server connection.
     String clash = "none";
-    Connection c = connect("prepareThreshold", "5");
-    Connection d = connect("prepareThreshold", "5");
+    Connection c = connect(false);
+    Connection d = connect(false);
     try {
       for (Connection conn : List.of(c, d)) {
         try (PreparedStatement ps = conn.prepareStatement("SELECT pat_current_user()")) {
@@ -164,8 +167,8 @@ public class JdbcClient {
 
     // With prepareThreshold=0 pgjdbc only uses the unnamed statement: nothing clashes.
     String unprepared = "none";
-    Connection e1 = connect();
-    Connection e2 = connect();
+    Connection e1 = connect(true);
+    Connection e2 = connect(true);
     try (PreparedStatement p1 = e1.prepareStatement("SELECT pat_current_user(), ?::int");
         PreparedStatement p2 = e2.prepareStatement("SELECT pat_current_user(), ?::int")) {
       for (int i = 0; i < 10; i++) {

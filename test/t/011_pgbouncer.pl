@@ -30,7 +30,8 @@ my $require_drivers = ($ENV{PAT_REQUIRE_DRIVERS} // '') eq '1';
 # node-pg: the version test/pooler/package.json pins, from the cache scripts/install-deps fills
 # (PAT_NODE_MODULES names another node_modules directory).
 my $node_pg_version = decode_json(slurp_file("$pooler/package.json"))->{dependencies}{pg};
-my $node_modules = $ENV{PAT_NODE_MODULES} // "/var/cache/pg_pat/npm/pg-$node_pg_version/node_modules";
+my $node_modules = $ENV{PAT_NODE_MODULES}
+  // "/var/cache/pg_pat/npm/pg-$node_pg_version/node_modules";
 my $jdbc_jar = '/usr/share/java/postgresql.jar';
 
 # Each driver: what is missing to run it (undef: nothing), and its command line for a pgbouncer
@@ -67,7 +68,8 @@ my @drivers = (
 	{
 		name => 'JDBC',
 		missing => sub {
-			return '/usr/bin/java (default-jdk-headless)' unless -x '/usr/bin/java';
+			# Running a source file needs the JDK's compiler, not only a JRE.
+			return 'a JDK (default-jdk-headless)' unless -x '/usr/bin/java' && -x '/usr/bin/javac';
 			return "$jdbc_jar (libpostgresql-jdbc-java)" unless -r $jdbc_jar;
 			return undef;
 		},
@@ -145,7 +147,9 @@ END
 sub start_pgbouncer
 {
 	my ($name) = @_;
-	my $dir = tempdir("pgbouncer-$name-XXXX", CLEANUP => 1, DIR => $PostgreSQL::Test::Utils::tmp_check);
+	my $dir = tempdir("pgbouncer-$name-XXXX",
+		CLEANUP => 1,
+		DIR => $PostgreSQL::Test::Utils::tmp_check);
 	my $port = PostgreSQL::Test::Cluster::get_free_port();
 	my $host = $node->host;
 	my $node_port = $node->port;
