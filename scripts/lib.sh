@@ -69,7 +69,7 @@ pat_mktemp() {
     chown postgres:postgres "$PAT_MKTEMP"
 }
 
-# (a) Copy the source tree (without .git, build dirs and old test output) to a
+# (a) Copy the source tree (without .git, objects, build dirs and old test output) to a
 # fresh postgres-owned temp dir, so postgres can write results/, tmp_check/...
 # Result in $PAT_COPY.
 pat_copy_tree() {
@@ -79,6 +79,8 @@ pat_copy_tree() {
         --exclude=./.git --exclude=./build --exclude=./results \
         --exclude=./output_iso --exclude=./tmp_check --exclude=./log \
         --exclude=./regression.diffs --exclude=./regression.out \
+        --exclude='*.o' --exclude='*.so' --exclude='*.bc' --exclude=./tmp_check_regress \
+        --exclude=./tmp_check_isolation \
         -cf - . | tar -C "$PAT_COPY" -xpf -
     chown -R postgres:postgres "$PAT_COPY"
 }
