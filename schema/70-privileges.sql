@@ -120,7 +120,7 @@ COMMENT ON FUNCTION @extschema@.pat_grant_profile(regrole, text) IS
 -- such function but pat_grant_profile() (which no profile gets) has a row.
 DO $$
 DECLARE
-    -- @extschema@ is put in quoted when it needs quotes.
+    -- CREATE EXTENSION puts the schema name in already quoted where it needs quotes.
     api CONSTANT regnamespace := '@extschema@'::pg_catalog.regnamespace;
     disagreement text;
 BEGIN
