@@ -4,7 +4,11 @@
 EXTENSION = pg_pat
 PGFILEDESC = "pg_pat - personal access tokens inside PostgreSQL"
 MODULE_big = pg_pat
-DATA = $(sort $(wildcard extension/pg_pat--*.sql))
+# The current version's install script is built from schema/ (see the rule below); every other
+# script in extension/ is committed as written.
+EXTVERSION = $(shell sed -nE "s/^default_version = '(.*)'/\1/p" pg_pat.control)
+DATA_built = extension/pg_pat--$(EXTVERSION).sql
+DATA = $(filter-out $(DATA_built),$(sort $(wildcard extension/pg_pat--*.sql)))
 
 CORE_SRCS = $(sort $(wildcard src/core/*.cpp))
 GLUE_SRCS = $(sort $(wildcard src/pg/*.cpp))
@@ -44,8 +48,16 @@ override CPPFLAGS := $(patsubst -I$(includedir_server),-isystem $(includedir_ser
 # The LLVM bitcode for JIT inlining is compiled with clang and without PG_CXXFLAGS by default.
 COMPILE.cxx.bc += $(PG_CXXFLAGS)
 
+# The install script of the current version: schema/*.sql, each stating its objects as they are
+# now, concatenated in name order. Not committed; `make clean` removes it.
+SCHEMA_PARTS = $(sort $(wildcard schema/*.sql))
+$(DATA_built): $(SCHEMA_PARTS)
+	cat $(SCHEMA_PARTS) > $@.tmp
+	mv $@.tmp $@
+
 # A PGXN release archive of the committed tree (HEAD), as PGXN takes it: pg_pat-<version>.zip
-# with every tracked file under pg_pat-<version>/, the version being META.json's.
+# with every tracked file under pg_pat-<version>/, the version being META.json's. The install
+# script is not in it: `make`, which a PGXN install runs first, builds it from schema/.
 DIST_VERSION = $(shell sed -nE '0,/"version"/s/.*"version": "([^"]+)".*/\1/p' $(srcdir)/META.json)
 dist:
 	git -C $(srcdir) archive --format=zip --prefix=pg_pat-$(DIST_VERSION)/ \

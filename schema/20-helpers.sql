@@ -1,0 +1,127 @@
+
+-- Internal helpers ==========================================================================
+-- Functions in schema pat that the tables, triggers and API functions call. Only the owner may
+-- execute them (70-privileges.sql). The PL/pgSQL ones run under the search_path the calling API
+-- function pinned, and schema-qualify what they touch, so they carry no SET clause of their own
+-- (a SET clause makes every call save and restore the setting).
+
+-- Tokens, scopes and expiry -----------------------------------------------------------------
+
+CREATE FUNCTION pat.is_valid_scope_name(scope text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'pat_is_valid_scope_name'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION pat.new_token(OUT token text, OUT digest bytea)
+    AS 'MODULE_PATHNAME', 'pat_new_token'
+    LANGUAGE C VOLATILE;
+
+CREATE FUNCTION pat.expiry_from_text(expires text) RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'pat_expiry_from_text'
+    LANGUAGE C STABLE;
+
+CREATE FUNCTION pat.expiry_from_interval(expires interval) RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'pat_expiry_from_interval'
+    LANGUAGE C STABLE;
+
+CREATE FUNCTION pat.expiry_from_timestamptz(expires timestamptz) RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'pat_expiry_from_timestamptz'
+    LANGUAGE C STABLE;
+
+-- Raises 22004 when value is NULL: bad input is an error, never a silent no-op.
+CREATE FUNCTION pat.require_not_null(value anyelement, what text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+    IF value IS NULL THEN
+        RAISE EXCEPTION '% must not be null', what USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+END
+$$;
+
+-- Digest keys -------------------------------------------------------------------------------
+
+CREATE FUNCTION pat.configured_key_ids() RETURNS text[]
+AS 'MODULE_PATHNAME', 'pat_configured_key_ids'
+LANGUAGE C STABLE;
+
+-- The token context ---------------------------------------------------------------------------
+
+-- pat_usage in a token context: the user's own tokens only, as pat_token_activity.
+CREATE FUNCTION pat.require_own_token(token_id uuid) RETURNS void
+AS 'MODULE_PATHNAME', 'pat_require_own_token'
+LANGUAGE C STABLE;
+
+-- Usage: what shared memory holds, not yet written out ----------------------------------------
+
+CREATE FUNCTION pat.pending_last_use(token_id uuid) RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'pat_pending_last_use'
+    LANGUAGE C VOLATILE STRICT;
+
+CREATE FUNCTION pat.pending_checks(token_id uuid, since date,
+                                   OUT day date, OUT outcome text, OUT checks bigint)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'pat_pending_checks'
+    LANGUAGE C VOLATILE;
+
+-- Called by pat_merge_usage() with the tokens whose checks answered revoked or expired.
+CREATE FUNCTION pat.record_reuse_after_rotation(token_ids uuid[]) RETURNS integer
+AS 'MODULE_PATHNAME', 'pat_record_reuse_after_rotation'
+LANGUAGE C VOLATILE STRICT;
+
+-- The audit hash chain ------------------------------------------------------------------------
+
+-- The hash of one audit row: SHA-256 of prev_hash followed by the UTF-8 text of a JSON array of
+-- the row's other columns (occurred_at as epoch seconds with microseconds), that is
+--   sha256(coalesce(prev_hash, '') || convert_to(jsonb_build_array(seq, extract(epoch from
+--          occurred_at), user_id, token_id, token_name, actor, action, table_name, old_data,
+--          new_data, db_role, session_role, txid)::text, 'UTF8'))
+-- and, for a row whose text is not UTF-8 (bytes a SQL_ASCII database holds, a character with
+-- no UTF-8 equivalent), of prev_hash, one 0xFF byte and the text's bytes as stored. Every part
+-- is independent of session settings. In C, which writes the text straight into the hash: no
+-- row is ever held whole, so none is too large or too odd to link or verify.
+CREATE FUNCTION pat.audit_hash(prev_hash bytea, seq bigint, occurred_at timestamptz,
+                               user_id text, token_id uuid, token_name text, actor text,
+                               action text, table_name text, old_data jsonb, new_data jsonb,
+                               db_role text, session_role text, txid bigint)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'pat_audit_hash'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION pat.audit_hash(bytea, bigint, timestamptz, text, uuid, text, text, text, text,
+                                   jsonb, jsonb, text, text, bigint) IS
+    'row_hash of an audit row: sha256(prev_hash || its columns as canonical JSON text, as UTF-8; 0xff and the text as stored when it is not UTF-8)';
+
+-- The schema the API is in --------------------------------------------------------------------
+
+-- Whoever can create objects in the schema pg_pat's functions live in can add an overload that
+-- a client then calls instead (pat_authenticate(varchar, varchar[]) for a driver binding those
+-- types; pg_pat ships the varchar overloads drivers bind by default). Warns, naming them, when
+-- any role but a superuser can; every later update script calls it again.
+CREATE FUNCTION pat.warn_if_schema_writable(schema regnamespace) RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    writers text;
+BEGIN
+    IF EXISTS (SELECT FROM pg_namespace n, aclexplode(n.nspacl) a
+               WHERE n.oid = schema AND a.grantee = 0 AND a.privilege_type = 'CREATE') THEN
+        writers := 'PUBLIC';
+    ELSE
+        SELECT string_agg(quote_ident(r.rolname), ', ' ORDER BY r.rolname) INTO writers
+        FROM pg_roles r
+        WHERE NOT r.rolsuper AND r.oid >= 16384  -- not predefined roles: their members count
+          AND has_schema_privilege(r.oid, schema, 'CREATE');
+    END IF;
+    IF writers IS NULL THEN
+        RETURN false;
+    END IF;
+    RAISE WARNING 'roles other than superusers can create objects in schema %, where pg_pat''s functions are: %',
+                  schema, writers
+        USING DETAIL = 'Such a role can add an overload, e.g. pat_authenticate(varchar, '
+                       'varchar[]), that clients binding those types call instead.',
+              HINT = 'Install pg_pat in a schema only superusers can create in: CREATE SCHEMA '
+                     'pat_api; CREATE EXTENSION pg_pat SCHEMA pat_api; or REVOKE CREATE ON '
+                     'SCHEMA ' || schema || ' from those roles.';
+    RETURN true;
+END
+$$;
