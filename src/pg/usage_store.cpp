@@ -255,7 +255,10 @@ void attach_memory() {
     usage_table = ShmemInitHash("pg_pat usage table", table_capacity(), table_capacity(), &control,
                                 HASH_ELEM | HASH_BLOBS | HASH_PARTITION | HASH_FIXED_SIZE);
     LWLockRelease(AddinShmemInitLock);
-    if (!IsUnderPostmaster) {
+    // Under pg_upgrade (binary-upgrade mode) nothing is counted or written out, and the file saved
+    // at the last clean shutdown stays where it is, to be carried to the new cluster (README,
+    // "Upgrading PostgreSQL itself").
+    if (!IsUnderPostmaster && !IsBinaryUpgrade) {
         on_shmem_exit(save_pending, 0);
         if (!found) {
             load_saved();

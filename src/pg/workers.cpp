@@ -63,6 +63,14 @@ void end_database_work() {
 }
 
 void register_launcher(const char *function, const char *name, BgWorkerStartTime start) {
+    // pg_upgrade runs both servers in binary-upgrade mode (-b). It hands the new cluster the XID
+    // counter it read from the old one before starting it, so a write there (usage, links,
+    // notices) would leave rows whose XIDs the new cluster hands out again; and the new cluster's
+    // tables are being recreated, then replaced by the old files. No launcher runs then, as
+    // PostgreSQL's own autovacuum and logical replication launchers do not.
+    if (IsBinaryUpgrade) {
+        return;
+    }
     BackgroundWorker worker;
     fill_worker(&worker, function, name, start);
     worker.bgw_restart_time = 10;

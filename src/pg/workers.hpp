@@ -7,7 +7,8 @@
 
 namespace pat::pg {
 
-// Registers the launcher function (restarted 10 s after a crash); from _PG_init only.
+// Registers the launcher function (restarted 10 s after a crash), except under pg_upgrade
+// (binary-upgrade mode), where no launcher runs; from _PG_init only.
 void register_launcher(const char *function, const char *name, BgWorkerStartTime start);
 
 // In a launcher's main: signal handlers (SIGHUP reloads, SIGTERM asks to shut down) and a
