@@ -36,6 +36,8 @@ COMPILE.cxx.bc += $(PG_CXXFLAGS)
 # A PGXN release archive of the committed tree (HEAD), as PGXN takes it: pg_pat-<version>.zip
 # with every tracked file under pg_pat-<version>/, the version being META.json's.
 DIST_VERSION = $(shell sed -nE '0,/"version"/s/.*"version": "([^"]+)".*/\1/p' $(srcdir)/META.json)
+# The module reports that release to the server (pg_get_loaded_modules()).
+override CPPFLAGS += -DPAT_RELEASE_VERSION='"$(DIST_VERSION)"'
 dist:
 	git -C $(srcdir) archive --format=zip --prefix=pg_pat-$(DIST_VERSION)/ \
 		-o $(CURDIR)/pg_pat-$(DIST_VERSION).zip HEAD
