@@ -59,6 +59,8 @@ $(DATA_built): $(SCHEMA_PARTS)
 # with every tracked file under pg_pat-<version>/, the version being META.json's. The install
 # script is not in it: `make`, which a PGXN install runs first, builds it from schema/.
 DIST_VERSION = $(shell sed -nE '0,/"version"/s/.*"version": "([^"]+)".*/\1/p' $(srcdir)/META.json)
+# The module reports that release to the server (pg_get_loaded_modules()).
+override CPPFLAGS += -DPAT_RELEASE_VERSION='"$(DIST_VERSION)"'
 dist:
 	git -C $(srcdir) archive --format=zip --prefix=pg_pat-$(DIST_VERSION)/ \
 		-o $(CURDIR)/pg_pat-$(DIST_VERSION).zip HEAD

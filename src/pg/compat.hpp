@@ -8,6 +8,19 @@
 #error "pg_pat needs PostgreSQL 15 or later"
 #endif
 
+#ifndef PAT_RELEASE_VERSION
+#error "PAT_RELEASE_VERSION (META.json's version, a string literal) comes from the build"
+#endif
+
+// The module's magic block. Where the server can hold them, it also carries the module's name
+// and release, which pg_get_loaded_modules() shows: the library the server has loaded, which
+// after a package upgrade without a restart is not the one on disk.
+#if PG_VERSION_NUM >= 180000
+#define PAT_MODULE_MAGIC PG_MODULE_MAGIC_EXT(.name = "pg_pat", .version = PAT_RELEASE_VERSION)
+#else
+#define PAT_MODULE_MAGIC PG_MODULE_MAGIC
+#endif
+
 namespace pat::pg::compat {
 
 // The local id of this backend's top-level transaction. PostgreSQL 17 moved PGPROC's lxid into

@@ -4,6 +4,7 @@
 // and every function.
 #include "pg/audit_guard.hpp"
 #include "pg/audit_linker.hpp"
+#include "pg/compat.hpp"
 #include "pg/guard.hpp"
 #include "pg/leak_report.hpp"
 #include "pg/lifecycle_worker.hpp"
@@ -15,7 +16,7 @@
 #include "pg/usage_worker.hpp"
 
 extern "C" {
-PG_MODULE_MAGIC;
+PAT_MODULE_MAGIC;
 
 void _PG_init(void);
 

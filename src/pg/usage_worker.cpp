@@ -113,9 +113,14 @@ void pat_usage_launcher_main(Datum) {
     pat::pg::start_launcher();
     pat::pg::set_flush_latch(MyLatch);
     while (!ShutdownRequestPending) {
-        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-                        pat::pg::flush_interval_ms, PG_WAIT_EXTENSION);
-        ResetLatch(MyLatch);
+        // Waiting for a flush worker resets the latch, so a SIGHUP that came during the round is
+        // looked at here rather than trusted to the latch: else a shorter interval would take
+        // effect only once the longer one had passed.
+        if (!ConfigReloadPending) {
+            (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+                            pat::pg::flush_interval_ms, PG_WAIT_EXTENSION);
+            ResetLatch(MyLatch);
+        }
         CHECK_FOR_INTERRUPTS();
         if (ConfigReloadPending) {
             ConfigReloadPending = false;

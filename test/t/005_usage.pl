@@ -38,6 +38,24 @@ $node->append_conf('postgresql.conf',
 	"pat.usage_flush_interval = '200ms'\npat.digest_key = 'tap-usage-digest-key-0123456789abcdef'\n"
 	  . "pat.max_lifetime = '90 days'\n");
 $node->start;
+
+# The server names the library it loaded and its release, META.json's, where it lists loaded
+# modules at all (pg_get_loaded_modules()); older servers have nothing to show.
+SKIP:
+{
+	skip 'this server does not list loaded modules', 1
+	  unless $node->safe_psql('postgres', "SELECT to_regproc('pg_get_loaded_modules') IS NOT NULL")
+	  eq 't';
+	my $meta = ($ENV{TESTDIR} // '.') . '/META.json';
+	my ($release) = slurp_file($meta) =~ /"version":\s*"([^"]+)"/;
+	is( $node->safe_psql(
+			'postgres',
+			"SELECT module_name || ' ' || version FROM pg_get_loaded_modules() "
+			  . "WHERE file_name = 'pg_pat.so'"),
+		"pg_pat $release",
+		'pg_get_loaded_modules() shows pg_pat and its release');
+}
+
 $node->safe_psql(
 	'postgres', q{
 CREATE EXTENSION pg_pat;

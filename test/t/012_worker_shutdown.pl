@@ -4,6 +4,10 @@
 # shut down", seen once in CI). Here the link worker is held on the chain lock by an open
 # transaction, deterministically, when the shutdown comes; the shutdown must complete, and after
 # a restart the row is linked.
+# The usage launcher waits for its flush workers the same way: a reload that arrived then was
+# looked at only when the old pat.usage_flush_interval had passed, so shortening a long
+# interval did nothing for that long. Here the flush worker is held on pat.token_checks' lock
+# when the reload comes; the checks counted after it must be written at the new interval.
 use strict;
 use warnings;
 
@@ -49,6 +53,43 @@ for my $round (1 .. 3)
 }
 is($node->safe_psql('postgres', 'SELECT ok::text || unlinked FROM pat_audit_verify()'),
 	'true0', 'the chain verifies, nothing unlinked');
+
+# --- a reload while the usage launcher waits for a flush worker --------------------------------
+
+$node->append_conf('postgresql.conf', "pat.usage_flush_interval = '1h'\n");
+$node->reload;
+my $token = PatNode::create_token($node, 'u', 'usage', '{}');
+my $valid = "SELECT valid FROM pat_validate('$token->{token}')";
+is($node->safe_psql('postgres', $valid), 't', 'a check is counted');
+
+# Hold pat.token_checks, then wake the launcher (a reload changing nothing): its flush worker
+# waits for the lock.
+my $holder = $node->background_psql('postgres');
+$holder->query_safe('BEGIN');
+$holder->query_safe('LOCK TABLE pat.token_checks IN ACCESS EXCLUSIVE MODE');
+$node->reload;
+ok( $node->poll_query_until(
+		'postgres',
+		"SELECT count(*) > 0 FROM pg_stat_activity
+		  WHERE backend_type = 'pg_pat usage flush' AND wait_event_type = 'Lock'"),
+	'the flush worker waits for the lock');
+
+# The reload that shortens the interval reaches the launcher while it waits for that worker.
+my $log_offset = -s $node->logfile;
+$node->append_conf('postgresql.conf', "pat.usage_flush_interval = '100ms'\n");
+$node->reload;
+ok( $node->wait_for_log(qr/parameter "pat.usage_flush_interval" changed to "100ms"/, $log_offset),
+	'the postmaster took the shorter interval');
+sleep 1;    # the postmaster signals its children right after; let the launcher take it
+$holder->query_safe('COMMIT');
+$holder->quit;
+
+# A check after the held flush is written at the new interval, not an hour later.
+is($node->safe_psql('postgres', $valid), 't', 'another check is counted');
+ok( $node->poll_query_until(
+		'postgres',
+		"SELECT coalesce(sum(checks), 0) FROM pat.token_checks WHERE outcome = 'valid'", '2'),
+	'both checks are written: the launcher runs at the interval the reload set');
 
 $node->stop;
 done_testing();

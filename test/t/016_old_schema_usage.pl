@@ -92,7 +92,14 @@ PatNode::session_query($session, "SELECT pat_validate('$token')", 'check after t
 ok( $node->poll_query_until(
 		'old10', "SELECT coalesce(sum(checks), 0) FROM pat.token_checks WHERE outcome = 'valid'",
 		'1'),
-	'after ALTER EXTENSION UPDATE the session counts its checks, and the worker writes them');
+	'after ALTER EXTENSION UPDATE the session counts its checks, and the worker writes them')
+  or diag(
+	'still pending: ',
+	PatNode::session_query($session, $PENDING, 'pending after the update'),
+	"\npg_pat's processes:\n",
+	$node->safe_psql(
+		'postgres', "SELECT backend_type, datname, state, wait_event_type, wait_event
+		             FROM pg_stat_activity WHERE backend_type LIKE 'pg_pat%'"));
 $session->quit;
 
 $node->stop;
