@@ -39,6 +39,7 @@ struct UsageShared {
     pg_atomic_uint64 unattributed_checks;  // of tokens, counted for their database: table full
     pg_atomic_uint64 latest_lost_use;      // TimestampTz as uint64; kNoLostUse when none
     pg_atomic_uint32 oldest_day;           // int32 day stored as uint32
+    pg_atomic_uint32 flush_requested;      // 1 from a request to flush early until a round takes it
     slock_t latch_mutex;
     Latch *flush_latch;
 };
@@ -75,6 +76,7 @@ void unlock_all() {
 }
 
 void wake_flusher() {
+    pg_atomic_write_u32(&shared->flush_requested, 1);
     SpinLockAcquire(&shared->latch_mutex);
     Latch *latch = shared->flush_latch;
     SpinLockRelease(&shared->latch_mutex);
@@ -245,6 +247,7 @@ void attach_memory() {
         pg_atomic_init_u64(&shared->unattributed_checks, 0);
         pg_atomic_init_u64(&shared->latest_lost_use, static_cast<uint64>(kNoLostUse));
         pg_atomic_init_u32(&shared->oldest_day, static_cast<uint32>(kNoPendingDay));
+        pg_atomic_init_u32(&shared->flush_requested, 0);
         SpinLockInit(&shared->latch_mutex);
         shared->flush_latch = nullptr;
     }
@@ -411,6 +414,14 @@ std::optional<TimestampTz> latest_lost_use() {
         return std::nullopt;
     }
     return lost_use;
+}
+
+bool early_flush_requested() {
+    return pg_atomic_read_u32(&shared->flush_requested) != 0;
+}
+
+bool take_early_flush_request() {
+    return pg_atomic_exchange_u32(&shared->flush_requested, 0) != 0;
 }
 
 void set_flush_latch(Latch *latch) {

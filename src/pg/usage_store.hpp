@@ -77,4 +77,10 @@ std::optional<TimestampTz> latest_lost_use();
 // The launcher's latch, set when the table is filling up so that it flushes early.
 void set_flush_latch(Latch *latch);
 
+// Whether the table filling up has asked for a round before the interval is over; take_ also
+// clears the request. The request outlives the latch: the latch is set for PostgreSQL's own
+// reasons too, and waiting for a flush worker resets it.
+bool early_flush_requested();
+bool take_early_flush_request();
+
 }  // namespace pat::pg

@@ -112,21 +112,38 @@ void setup_usage_worker() {
 void pat_usage_launcher_main(Datum) {
     pat::pg::start_launcher();
     pat::pg::set_flush_latch(MyLatch);
+    // The first round runs at once: it writes out the usage a clean shutdown saved.
+    TimestampTz last_round = 0;
     while (!ShutdownRequestPending) {
-        // Waiting for a flush worker resets the latch, so a SIGHUP that came during the round is
-        // looked at here rather than trusted to the latch: else a shorter interval would take
-        // effect only once the longer one had passed.
-        if (!ConfigReloadPending) {
-            (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-                            pat::pg::flush_interval_ms, PG_WAIT_EXTENSION);
+        // A round runs when the interval is over, the table asked for one or the configuration
+        // was reloaded (a changed interval counts from then), never merely because the latch
+        // was set: PostgreSQL sets it for its own signals too (catching up on cache
+        // invalidations, say), and a round between a check and its transaction's end would take
+        // that use out of shared memory before it is written. Waiting for a flush worker resets
+        // the latch, so a SIGHUP or a request that came during the last round is looked at here
+        // rather than trusted to the latch: else a shorter interval would take effect only once
+        // the longer one had passed.
+        TimestampTz due = TimestampTzPlusMilliseconds(last_round, pat::pg::flush_interval_ms);
+        long wait_ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), due);
+        if (!ConfigReloadPending && !pat::pg::early_flush_requested() && wait_ms > 0) {
+            (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, wait_ms,
+                            PG_WAIT_EXTENSION);
             ResetLatch(MyLatch);
         }
         CHECK_FOR_INTERRUPTS();
-        if (ConfigReloadPending) {
+        bool reloaded = ConfigReloadPending;
+        if (reloaded) {
             ConfigReloadPending = false;
             ProcessConfigFile(PGC_SIGHUP);
         }
-        if (!ShutdownRequestPending) {
+        if (ShutdownRequestPending) {
+            break;
+        }
+        TimestampTz now = GetCurrentTimestamp();
+        bool interval_over =
+            TimestampDifferenceExceeds(last_round, now, pat::pg::flush_interval_ms);
+        if (pat::pg::take_early_flush_request() || interval_over || reloaded) {
+            last_round = now;
             pat::pg::flush_round();
         }
     }
