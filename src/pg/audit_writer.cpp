@@ -467,6 +467,15 @@ void lock_audit_chain() {
     if (audit_chain_locked()) {
         return;
     }
+    // The tables a chain holder writes are locked before the head row, so that DDL holding one
+    // of them (an extension update's ALTER TABLE, which then locks the head row itself) makes
+    // this wait without the head row, instead of the two deadlocking.
+    for (const char *written : {"audit_log", "audit_pending"}) {
+        Oid relation = known_pat_relation(written);
+        if (OidIsValid(relation)) {
+            LockRelationOid(relation, RowExclusiveLock);
+        }
+    }
     if (lock_plan == nullptr) {
         lock_plan = keep_plan(kLockQuery, 0, nullptr);
     }
