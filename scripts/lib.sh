@@ -69,19 +69,24 @@ pat_mktemp() {
     chown postgres:postgres "$PAT_MKTEMP"
 }
 
-# (a) Copy the source tree (without .git, objects, build dirs and old test output) to a
-# fresh postgres-owned temp dir, so postgres can write results/, tmp_check/...
-# Result in $PAT_COPY.
-pat_copy_tree() {
-    pat_mktemp
-    PAT_COPY=$PAT_MKTEMP
+# Copy the source tree into DIR, without .git, objects (they are for the major they were built
+# for) and old test output.
+pat_copy_source() { # dir
     tar -C "$PAT_ROOT" \
         --exclude=./.git --exclude=./build --exclude=./results \
         --exclude=./output_iso --exclude=./tmp_check --exclude=./log \
         --exclude=./regression.diffs --exclude=./regression.out \
         --exclude='*.o' --exclude='*.so' --exclude='*.bc' --exclude=./tmp_check_regress \
         --exclude=./tmp_check_isolation \
-        -cf - . | tar -C "$PAT_COPY" -xpf -
+        -cf - . | tar -C "$1" -xpf -
+}
+
+# (a) Copy the source tree (pat_copy_source) to a fresh postgres-owned temp dir, so postgres can
+# write results/, tmp_check/... Result in $PAT_COPY.
+pat_copy_tree() {
+    pat_mktemp
+    PAT_COPY=$PAT_MKTEMP
+    pat_copy_source "$PAT_COPY"
     chown -R postgres:postgres "$PAT_COPY"
 }
 
