@@ -90,6 +90,17 @@ pat_copy_tree() {
     chown -R postgres:postgres "$PAT_COPY"
 }
 
+# Run a step as postgres in $PAT_COPY with a time limit, its output shown and kept in
+# $LOGDIR/NAME.log ($LOG, for parsing). Returns the step's exit status.
+pat_step() { # name seconds cmd...
+    local name=$1 secs=$2 rc=0
+    shift 2
+    LOG=$LOGDIR/$name.log
+    pat_as_pg "$PAT_COPY" timeout -k 10 "$secs" "$@" 2>&1 | tee "$LOG" || rc=$?
+    ((rc != 124)) || echo "*** $name: timed out after ${secs}s"
+    return $rc
+}
+
 # (b) Start a throwaway cluster as postgres: private data dir, private unix
 # socket dir, no TCP listener, so it can't clash with any other server.
 # Exports PGHOST/PGPORT/PGUSER/PGDATABASE for clients. Returns 1 on failure
