@@ -11,7 +11,9 @@ DATA_built = extension/pg_pat--$(EXTVERSION).sql
 DATA = $(filter-out $(DATA_built),$(sort $(wildcard extension/pg_pat--*.sql)))
 
 CORE_SRCS = $(sort $(wildcard src/core/*.cpp))
-GLUE_SRCS = $(sort $(wildcard src/pg/*.cpp))
+# The glue is laid out by wing (src/pg/bridge, tokens, usage, audit, lifecycle, workers), with
+# settings.cpp and module.cpp above them.
+GLUE_SRCS = $(sort $(wildcard src/pg/*.cpp src/pg/*/*.cpp))
 OBJS = $(CORE_SRCS:.cpp=.o) $(GLUE_SRCS:.cpp=.o)
 
 REGRESS = $(basename $(notdir $(sort $(wildcard sql/*.sql))))

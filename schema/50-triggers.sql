@@ -6,7 +6,7 @@
 
 -- pat.tokens: the table refuses what the API refuses -------------------------------------------
 
--- The C guards apply the API's rules to every INSERT and UPDATE (see src/pg/tokens_trigger.cpp):
+-- The C guards apply the API's rules to every INSERT and UPDATE (see src/pg/tokens/tokens_trigger.cpp):
 -- user id and name as the API checks them, new scopes as pat_create and pat_update check them,
 -- and for any role but a superuser restoring a dump, no revoked or back-dated row and an expiry
 -- the API would accept. Expirations only shorten, revocations are final, identity columns never

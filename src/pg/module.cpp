@@ -2,18 +2,18 @@
 // real, reserved and privileged before any client sets them, and its shared memory and
 // background worker exist. Loaded any other way, loading fails, and with it CREATE EXTENSION
 // and every function.
-#include "pg/audit_guard.hpp"
-#include "pg/audit_linker.hpp"
-#include "pg/compat.hpp"
-#include "pg/guard.hpp"
-#include "pg/leak_report.hpp"
-#include "pg/lifecycle_worker.hpp"
+#include "pg/audit/audit_guard.hpp"
+#include "pg/audit/audit_linker.hpp"
+#include "pg/bridge/compat.hpp"
+#include "pg/bridge/guard.hpp"
+#include "pg/lifecycle/leak_report.hpp"
+#include "pg/lifecycle/lifecycle_worker.hpp"
 #include "pg/settings.hpp"
-#include "pg/token_cache.hpp"
-#include "pg/token_context.hpp"
-#include "pg/usage_flush.hpp"
-#include "pg/usage_store.hpp"
-#include "pg/usage_worker.hpp"
+#include "pg/tokens/token_cache.hpp"
+#include "pg/tokens/token_context.hpp"
+#include "pg/usage/usage_flush.hpp"
+#include "pg/usage/usage_store.hpp"
+#include "pg/usage/usage_worker.hpp"
 
 extern "C" {
 PAT_MODULE_MAGIC;

@@ -9,10 +9,9 @@
 #include "core/scope.hpp"
 #include "core/time_range.hpp"
 #include "core/token.hpp"
-#include "pg/compat.hpp"
-#include "pg/datetime.hpp"
-#include "pg/expiry.hpp"
-#include "pg/guard.hpp"
+#include "pg/bridge/compat.hpp"
+#include "pg/bridge/datetime.hpp"
+#include "pg/bridge/guard.hpp"
 
 namespace pat::pg {
 

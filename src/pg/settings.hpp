@@ -1,7 +1,7 @@
 // The pat.* configuration parameters.
 #pragma once
 
-#include "pg/postgres.hpp"
+#include "pg/bridge/postgres.hpp"
 
 #include <optional>
 #include <string>

@@ -1,4 +1,4 @@
-# The C++/PostgreSQL error bridge (src/pg/guard.hpp):
+# The C++/PostgreSQL error bridge (src/pg/bridge/guard.hpp):
 #  * an error the C++ core throws reaches the client with its SQLSTATE and the C++ file and line
 #    it was thrown at (LOCATION, in verbose mode and in the server log);
 #  * a PostgreSQL error raised inside a C++ frame keeps PostgreSQL's own location;

@@ -1,0 +1,473 @@
+// The audit linker's launcher and workers; see audit_linker.hpp.
+#include "pg/audit/audit_linker.hpp"
+
+#include "pg/audit/audit_writer.hpp"
+#include "pg/bridge/compat.hpp"
+#include "pg/bridge/postgres.hpp"
+#include "pg/bridge/spi_support.hpp"
+#include "pg/workers/workers.hpp"
+
+extern "C" {
+PGDLLEXPORT void pat_audit_launcher_main(Datum);
+PGDLLEXPORT void pat_audit_link_main(Datum database);
+}
+
+namespace pat::pg {
+
+namespace {
+
+int link_delay_ms = 500;
+
+// Databases whose committed audit rows wait for the linker. More than fit: every database.
+constexpr int kMaxWaitingDatabases = 64;
+
+// After a failed pass in a database, the next try there: 10 s later, then twice as long after
+// each failure, at most 5 minutes. Commits in the database do not bring it forward (they would,
+// every link delay, under load); a pat_audit_link() that succeeds there ends the back-off.
+constexpr long kFirstRetryMs = 10 * 1000;
+constexpr long kLongestRetryMs = 5 * 60 * 1000;
+
+// Databases whose link passes fail: more than fit are retried as one whole round, at the
+// longest back-off.
+constexpr int kMaxFailingDatabases = 64;
+
+// A database whose last link pass failed.
+struct FailingDatabase {
+    Oid database;
+    int failures;          // passes failed in a row (or started since the first failure)
+    TimestampTz retry_at;  // not visited before
+    uint32 logged;         // the failure last logged (failure_key): a repeat is not logged again
+};
+
+struct LinkerShared {
+    slock_t mutex;
+    Latch *launcher_latch;
+    bool every_database;
+    int waiting_count;
+    Oid waiting[kMaxWaitingDatabases];
+    int failing_count;
+    FailingDatabase failing[kMaxFailingDatabases];
+    TimestampTz overflow_retry_at;  // 0, or when to look everywhere again (the table was full)
+};
+LinkerShared *shared = nullptr;
+
+shmem_request_hook_type previous_request_hook = nullptr;
+shmem_startup_hook_type previous_startup_hook = nullptr;
+
+void request_memory() {
+    if (previous_request_hook != nullptr) {
+        previous_request_hook();
+    }
+    RequestAddinShmemSpace(MAXALIGN(sizeof(LinkerShared)));
+}
+
+void attach_memory() {
+    if (previous_startup_hook != nullptr) {
+        previous_startup_hook();
+    }
+    LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+    bool found = false;
+    shared = static_cast<LinkerShared *>(
+        ShmemInitStruct("pg_pat audit linker", sizeof(LinkerShared), &found));
+    if (!found) {
+        SpinLockInit(&shared->mutex);
+        shared->launcher_latch = nullptr;
+        // After a start or a crash, rows committed before it may wait in any database.
+        shared->every_database = true;
+        shared->waiting_count = 0;
+        shared->failing_count = 0;
+        shared->overflow_retry_at = 0;
+    }
+    LWLockRelease(AddinShmemInitLock);
+}
+
+// The back-off after failures passes: kFirstRetryMs doubled for each further one, at most
+// kLongestRetryMs.
+long retry_delay_ms(int failures) {
+    long delay = kFirstRetryMs;
+    for (int i = 1; i < failures && delay < kLongestRetryMs; ++i) {
+        delay *= 2;
+    }
+    return Min(delay, kLongestRetryMs);
+}
+
+// database's entry in the failing table, or nullptr. Under the mutex.
+FailingDatabase *failing_entry(Oid database) {
+    for (int i = 0; i < shared->failing_count; ++i) {
+        if (shared->failing[i].database == database) {
+            return &shared->failing[i];
+        }
+    }
+    return nullptr;
+}
+
+// Whether database is waiting out a back-off. Under the mutex.
+bool backing_off(Oid database, TimestampTz now) {
+    FailingDatabase *entry = failing_entry(database);
+    return entry != nullptr && entry->retry_at > now;
+}
+
+// Marks database as waiting. Only the first commit to do so since the last round wakes the
+// launcher: the others find it waiting already and send no signal; nor does a commit in a
+// database waiting out a back-off.
+void mark_waiting(Oid database) {
+    TimestampTz now = GetCurrentTimestamp();
+    SpinLockAcquire(&shared->mutex);
+    bool known = shared->every_database || backing_off(database, now);
+    for (int i = 0; !known && i < shared->waiting_count; ++i) {
+        known = shared->waiting[i] == database;
+    }
+    if (!known) {
+        if (shared->waiting_count < kMaxWaitingDatabases) {
+            shared->waiting[shared->waiting_count++] = database;
+        } else {
+            shared->every_database = true;
+        }
+    }
+    Latch *latch = known ? nullptr : shared->launcher_latch;
+    SpinLockRelease(&shared->mutex);
+    if (latch != nullptr) {
+        SetLatch(latch);
+    }
+}
+
+// Sleeps for the link delay, waking early only to shut down.
+void wait_link_delay() {
+    TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), link_delay_ms);
+    while (!ShutdownRequestPending) {
+        long remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until);
+        if (remaining <= 0) {
+            break;
+        }
+        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, remaining,
+                        PG_WAIT_EXTENSION);
+        ResetLatch(MyLatch);
+        CHECK_FOR_INTERRUPTS();
+    }
+}
+
+// Starts a link worker for database and waits until it has exited; not while database waits
+// out a back-off. A database whose passes failed has its next retry set before the visit, so
+// that a visit ending before the worker reports (the database was dropped) is not repeated at
+// once; a pass that succeeds clears it.
+void link_database(Oid database) {
+    TimestampTz now = GetCurrentTimestamp();
+    SpinLockAcquire(&shared->mutex);
+    FailingDatabase *entry = failing_entry(database);
+    bool skip = entry != nullptr && entry->retry_at > now;
+    if (entry != nullptr && !skip) {
+        entry->failures += 1;
+        entry->retry_at = TimestampTzPlusMilliseconds(now, retry_delay_ms(entry->failures));
+    }
+    SpinLockRelease(&shared->mutex);
+    if (skip) {
+        return;
+    }
+    if (!run_database_worker("pat_audit_link_main", "pg_pat audit link", database,
+                             BgWorkerStart_RecoveryFinished)) {
+        mark_waiting(database);
+    }
+}
+
+void link_round() {
+    SpinLockAcquire(&shared->mutex);
+    bool every = shared->every_database;
+    int count = shared->waiting_count;
+    Oid waiting[kMaxWaitingDatabases];
+    memcpy(waiting, shared->waiting, sizeof(Oid) * count);
+    shared->every_database = false;
+    shared->waiting_count = 0;
+    SpinLockRelease(&shared->mutex);
+    if (every) {
+        // Templates too: a link pass is harmless there, and pg_pat may be installed in one.
+        Oid *databases = databases_to_visit(true, &count);
+        for (int i = 0; i < count && !ShutdownRequestPending; ++i) {
+            link_database(databases[i]);
+        }
+        pfree(databases);
+        return;
+    }
+    for (int i = 0; i < count && !ShutdownRequestPending; ++i) {
+        link_database(waiting[i]);
+    }
+}
+
+// Dead rows in pat.audit_pending worth a vacuum: a few passes' worth under load, so that the
+// vacuum's fixed cost is not paid on every pass.
+constexpr int64 kVacuumAfterDeadRows = 5000;
+
+// Whether pat.audit_pending has kVacuumAfterDeadRows dead rows, counting the linked ones this
+// worker has not reported yet. Its own transaction; call outside one.
+bool pending_needs_vacuum(Oid pending, int64 linked) {
+    StartTransactionCommand();
+    PgStat_StatTabEntry *stats = pgstat_fetch_stat_tabentry(pending);
+    int64 dead = linked + (stats != nullptr ? compat::dead_tuples(*stats) : 0);
+    CommitTransactionCommand();
+    return dead >= kVacuumAfterDeadRows;
+}
+
+// Vacuums pat.audit_pending (its own transactions; call outside one). Every row the linker
+// moves leaves a dead row behind; without this, with autovacuum off or behind, the table would
+// grow with every pass and each pass would read all of it. No truncation: that would take a
+// lock writers wait for. Skipped while another vacuum holds the table.
+void vacuum_pending(Oid pending) {
+    StartTransactionCommand();
+    VacuumParams params = compat::default_vacuum_params();
+    params.options = VACOPT_VACUUM | VACOPT_SKIP_LOCKED;
+    params.index_cleanup = VACOPTVALUE_AUTO;
+    params.truncate = VACOPTVALUE_DISABLED;
+    compat::vacuum_table("pat", "audit_pending", pending, &params);
+    CommitTransactionCommand();
+}
+
+// Milliseconds until the first failed database's retry is due (0 if one is), -1 if none is
+// failing. Under the mutex.
+long ms_until_next_retry() {
+    TimestampTz now = GetCurrentTimestamp();
+    TimestampTz first = shared->overflow_retry_at;
+    for (int i = 0; i < shared->failing_count; ++i) {
+        if (first == 0 || shared->failing[i].retry_at < first) {
+            first = shared->failing[i].retry_at;
+        }
+    }
+    return first == 0 ? -1 : Max(TimestampDifferenceMilliseconds(now, first), 0L);
+}
+
+// Marks the failed databases whose retry is due as waiting, and forgets those that are gone
+// (dropped, or no longer accepting connections). In the launcher, outside a transaction.
+void queue_due_retries() {
+    TimestampTz now = GetCurrentTimestamp();
+    SpinLockAcquire(&shared->mutex);
+    bool due = shared->overflow_retry_at != 0 && shared->overflow_retry_at <= now;
+    for (int i = 0; i < shared->failing_count && !due; ++i) {
+        due = shared->failing[i].retry_at <= now;
+    }
+    SpinLockRelease(&shared->mutex);
+    if (!due) {
+        return;
+    }
+    int count = 0;
+    Oid *databases = databases_to_visit(true, &count);
+    SpinLockAcquire(&shared->mutex);
+    if (shared->overflow_retry_at != 0 && shared->overflow_retry_at <= now) {
+        shared->overflow_retry_at = 0;
+        shared->every_database = true;
+    }
+    for (int i = shared->failing_count - 1; i >= 0; --i) {
+        FailingDatabase &entry = shared->failing[i];
+        bool exists = false;
+        for (int d = 0; d < count && !exists; ++d) {
+            exists = databases[d] == entry.database;
+        }
+        if (!exists) {
+            entry = shared->failing[--shared->failing_count];
+            continue;
+        }
+        if (entry.retry_at > now || shared->every_database) {
+            continue;
+        }
+        bool waiting = false;
+        for (int w = 0; w < shared->waiting_count && !waiting; ++w) {
+            waiting = shared->waiting[w] == entry.database;
+        }
+        if (waiting) {
+            continue;
+        }
+        if (shared->waiting_count < kMaxWaitingDatabases) {
+            shared->waiting[shared->waiting_count++] = entry.database;
+        } else {
+            shared->every_database = true;
+        }
+    }
+    SpinLockRelease(&shared->mutex);
+    pfree(databases);
+}
+
+// Which failure an error is, to log a repeat of it only once: its SQLSTATE and message.
+uint32 failure_key(const ErrorData *failure) {
+    const char *message = failure->message != nullptr ? failure->message : "";
+    return hash_combine(hash_bytes(reinterpret_cast<const unsigned char *>(message),
+                                   static_cast<int>(strlen(message))),
+                        static_cast<uint32>(failure->sqlerrcode));
+}
+
+// Records that a link pass in database (named name) failed with failure, and logs it: as a
+// WARNING the first time, at DEBUG1 when the same failure repeats. Outside a transaction.
+void report_link_failure(Oid database, const char *name, const ErrorData *failure) {
+    uint32 key = failure_key(failure);
+    TimestampTz now = GetCurrentTimestamp();
+    long next_ms = kLongestRetryMs;
+    bool repeated = false;
+    SpinLockAcquire(&shared->mutex);
+    FailingDatabase *entry = failing_entry(database);
+    if (entry == nullptr && shared->failing_count < kMaxFailingDatabases) {
+        entry = &shared->failing[shared->failing_count++];
+        entry->database = database;
+        entry->failures = 1;
+        entry->retry_at = TimestampTzPlusMilliseconds(now, retry_delay_ms(1));
+        entry->logged = 0;
+    }
+    if (entry != nullptr) {
+        repeated = entry->failures > 1 && entry->logged == key;
+        entry->logged = key;
+        next_ms = Max(TimestampDifferenceMilliseconds(now, entry->retry_at), 0L);
+    } else {
+        // No room to remember it: everything is looked at again after the longest back-off.
+        shared->overflow_retry_at = TimestampTzPlusMilliseconds(now, kLongestRetryMs);
+    }
+    SpinLockRelease(&shared->mutex);
+    ereport(repeated ? DEBUG1 : WARNING,
+            (errcode(failure->sqlerrcode),
+             errmsg("pg_pat could not link the audit rows of database \"%s\": %s", name,
+                    failure->message != nullptr ? failure->message : "unknown error"),
+             failure->detail != nullptr ? errdetail("%s", failure->detail) : 0,
+             errhint("The rows stay pending. pg_pat tries again in %ld s, then less and less often "
+                     "(at most every %ld s), without logging this failure again; pat_audit_link() "
+                     "tries at once.",
+                     next_ms / 1000, kLongestRetryMs / 1000)));
+}
+
+// Forgets database's failed passes (a pass there succeeded); logs the recovery, naming the
+// database name, when there were any.
+void forget_link_failures(Oid database, const char *name) {
+    SpinLockAcquire(&shared->mutex);
+    FailingDatabase *entry = failing_entry(database);
+    bool was_failing = entry != nullptr;
+    if (was_failing) {
+        *entry = shared->failing[--shared->failing_count];
+    }
+    SpinLockRelease(&shared->mutex);
+    if (was_failing && name != nullptr) {
+        ereport(LOG, (errmsg("pg_pat links the audit rows of database \"%s\" again", name)));
+    }
+}
+
+}  // namespace
+
+void note_audit_linked() {
+    if (shared != nullptr) {
+        forget_link_failures(MyDatabaseId, get_database_name(MyDatabaseId));
+    }
+}
+
+void note_audit_commit() {
+    if (shared != nullptr) {
+        mark_waiting(MyDatabaseId);
+    }
+}
+
+void setup_audit_linker() {
+    DefineCustomIntVariable(
+        "pat.audit_link_delay",
+        "How long after a commit pg_pat's background worker links its audit rows into the hash "
+        "chain.",
+        "Rows committed within the delay are linked together, in one pass; until then they wait "
+        "in pat.audit_pending.",
+        &link_delay_ms, 500, 0, 60 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+    previous_request_hook = shmem_request_hook;
+    shmem_request_hook = request_memory;
+    previous_startup_hook = shmem_startup_hook;
+    shmem_startup_hook = attach_memory;
+    // A standby writes no audit rows; a promoted one starts the launcher then.
+    register_launcher("pat_audit_launcher_main", "pg_pat audit linker",
+                      BgWorkerStart_RecoveryFinished);
+}
+
+}  // namespace pat::pg
+
+void pat_audit_launcher_main(Datum) {
+    pat::pg::start_launcher();
+    using pat::pg::shared;
+    SpinLockAcquire(&shared->mutex);
+    shared->launcher_latch = MyLatch;
+    // A restarted launcher cannot know what its predecessor left: look everywhere once.
+    shared->every_database = true;
+    SpinLockRelease(&shared->mutex);
+    while (!ShutdownRequestPending) {
+        ResetLatch(MyLatch);
+        pat::pg::link_round();
+        // Until a commit with audit rows sets the latch (or a failed database's retry is due);
+        // then the delay gathers more commits into the pass (latch sets during it do not cut it
+        // short). Waiting for a link worker resets the latch, so a database that became waiting
+        // during the round, and a SIGTERM or SIGHUP that came during it, are looked at here
+        // rather than trusted to the latch (a SIGTERM lost so kept the server from shutting
+        // down).
+        if (ShutdownRequestPending) {
+            break;
+        }
+        SpinLockAcquire(&shared->mutex);
+        bool due = shared->every_database || shared->waiting_count > 0 || ConfigReloadPending;
+        long until_retry = pat::pg::ms_until_next_retry();
+        SpinLockRelease(&shared->mutex);
+        if (!due) {
+            (void)WaitLatch(
+                MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH | (until_retry >= 0 ? WL_TIMEOUT : 0),
+                until_retry, PG_WAIT_EXTENSION);
+        }
+        pat::pg::queue_due_retries();
+        CHECK_FOR_INTERRUPTS();
+        if (ConfigReloadPending) {
+            ConfigReloadPending = false;
+            ProcessConfigFile(PGC_SIGHUP);
+        }
+        if (!ShutdownRequestPending && pat::pg::link_delay_ms > 0) {
+            pat::pg::wait_link_delay();
+        }
+    }
+    SpinLockAcquire(&shared->mutex);
+    shared->launcher_latch = nullptr;
+    SpinLockRelease(&shared->mutex);
+    proc_exit(0);
+}
+
+void pat_audit_link_main(Datum database) {
+    pat::pg::begin_database_work(database, "pg_pat: linking audit rows");
+    // Only where the extension is installed and has its pending table (1.5 or later).
+    Oid pending = InvalidOid;
+    volatile int64 linked = 0;
+    if (OidIsValid(get_extension_oid("pg_pat", true))) {
+        pending = pat::pg::find_pat_relation("audit_pending");
+    }
+    if (!OidIsValid(pending)) {
+        pat::pg::forget_link_failures(MyDatabaseId, nullptr);
+        pat::pg::end_database_work();
+    }
+    char *name = MemoryContextStrdup(TopMemoryContext, get_database_name(MyDatabaseId));
+    MemoryContext work_memory = CurrentMemoryContext;
+    ErrorData *volatile failure = nullptr;
+    static bool yielded = false;  // static: set inside PG_TRY, read after it
+    PG_TRY();
+    { linked = pat::pg::link_pending_rows(&yielded); }
+    PG_CATCH();
+    {
+        // The rows stay pending; the launcher tries again after a back-off. Logged here, once
+        // per failure, rather than as this worker's error at every retry.
+        MemoryContextSwitchTo(TopMemoryContext);
+        failure = CopyErrorData();
+        FlushErrorState();
+        AbortCurrentTransaction();
+    }
+    PG_END_TRY();
+    if (failure != nullptr) {
+        pat::pg::report_link_failure(MyDatabaseId, name, failure);
+        pgstat_report_activity(STATE_IDLE, nullptr);
+        proc_exit(0);
+    }
+    MemoryContextSwitchTo(work_memory);
+    pat::pg::forget_link_failures(MyDatabaseId, name);
+    PopActiveSnapshot();
+    CommitTransactionCommand();
+    if (yielded) {
+        // Left for a DROP DATABASE or the like: the next worker waits for it to finish (and
+        // finds no database, or links the rest).
+        pat::pg::mark_waiting(MyDatabaseId);
+        pgstat_report_activity(STATE_IDLE, nullptr);
+        proc_exit(0);
+    }
+    if (linked > 0 && pat::pg::pending_needs_vacuum(pending, linked)) {
+        pgstat_report_activity(STATE_RUNNING, "pg_pat: vacuuming pat.audit_pending");
+        pat::pg::vacuum_pending(pending);
+    }
+    pgstat_report_activity(STATE_IDLE, nullptr);
+    proc_exit(0);
+}

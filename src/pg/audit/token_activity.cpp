@@ -1,0 +1,87 @@
+// pat_token_activity(token_id, max): one token's recent audit rows, newest first, for a settings
+// page; rows not yet linked into the chain (pat.audit_pending, at most pat.audit_link_delay old)
+// are included, so an action shows at once. Also the token context's rule for reading a
+// token's records (pat.require_own_token, which pat_usage calls).
+#include <string>
+
+#include "core/error.hpp"
+#include "pg/tokens/api_support.hpp"
+#include "pg/bridge/convert.hpp"
+#include "pg/bridge/guard.hpp"
+#include "pg/bridge/result_rows.hpp"
+#include "pg/bridge/spi_support.hpp"
+#include "pg/tokens/token_context.hpp"
+
+namespace {
+
+constexpr int32 kMaxRows = 1000;
+
+const char kTokenOwner[] =
+    "SELECT t.user_id FROM pat.tokens t WHERE t.token_id OPERATOR(pg_catalog.=) $1";
+// The log's newest rows come from audit_log_token_idx, read backwards.
+const char kActivity[] =
+    "SELECT a.occurred_at, a.action, a.table_name, a.actor FROM ("
+    " (SELECT l.occurred_at, l.action, l.table_name,"
+    "   COALESCE(l.actor, l.user_id, l.db_role) AS actor, l.seq"
+    "  FROM pat.audit_log l WHERE l.token_id OPERATOR(pg_catalog.=) $1"
+    "  ORDER BY l.occurred_at DESC LIMIT $2)"
+    " UNION ALL"
+    " (SELECT p.occurred_at, p.action, p.table_name,"
+    "   COALESCE(p.actor, p.user_id, p.db_role), NULL"
+    "  FROM pat.audit_pending p WHERE p.token_id OPERATOR(pg_catalog.=) $1)) a"
+    " ORDER BY a.occurred_at DESC, a.seq DESC NULLS FIRST LIMIT $2";
+
+pat::pg::KeptPlan owner_plan = {kTokenOwner, 1, {UUIDOID}};
+pat::pg::KeptPlan activity_plan = {kActivity, 2, {UUIDOID, INT4OID}};
+
+// Inside a token context: token_id must be a token of the context's user, and the token must
+// hold the manage scope. A missing token and another user's get the same answer, as in
+// pat_update, so that a token cannot probe for ids.
+void require_own_token(pg_uuid_t *token_id) {
+    if (pat::pg::current_token_context() == nullptr) {
+        return;
+    }
+    text *owner = pat::pg::with_owner_spi([&]() -> text * {
+        Datum values[1] = {UUIDPGetDatum(token_id)};
+        if (pat::pg::run_kept_plan(owner_plan, values, nullptr, true, SPI_OK_SELECT) != 1) {
+            return nullptr;
+        }
+        bool is_null = false;
+        return reinterpret_cast<text *>(SPI_datumTransfer(
+            SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null), false, -1));
+    });
+    pat::pg::require_self_service(owner != nullptr ? pat::pg::text_view(owner)
+                                                   : std::string_view());
+}
+
+}  // namespace
+
+// pat.require_own_token(token_id): the check above, for pg_pat's SQL functions (pat_usage).
+PAT_FUNCTION(pat_require_own_token) {
+    require_own_token(pat::pg::token_id_argument(fcinfo, 0));
+    PG_RETURN_VOID();
+}
+
+// pat_token_activity(token_id, max DEFAULT 50): occurred_at, action, table_name and actor (who
+// acted: pat_set_actor()'s actor, else the token's user) of the token's audit rows, newest
+// first, at most max (1 to 1000). Inside a token context only the user's own tokens (and with
+// the manage scope); outside one, also a deleted token's rows.
+PAT_FUNCTION(pat_token_activity) {
+    pg_uuid_t *token_id = pat::pg::token_id_argument(fcinfo, 0);
+    pat::pg::require_arg(fcinfo, 1, "max");
+    int32 max = PG_GETARG_INT32(1);
+    if (max < 1 || max > kMaxRows) {
+        throw pat::Error(pat::sqlstate::kInvalidParameterValue, "max must be between 1 and " +
+                                                                    std::to_string(kMaxRows) +
+                                                                    ", not " + std::to_string(max));
+    }
+    TupleDesc type = pat::pg::call_pg([&] { return pat::pg::result_type(fcinfo); });
+    require_own_token(token_id);
+    pat::pg::with_owner_spi([&] {
+        Tuplestorestate *rows = pat::pg::begin_result_rows(fcinfo, type);
+        Datum arguments[2] = {UUIDPGetDatum(token_id), Int32GetDatum(max)};
+        (void)pat::pg::run_kept_plan(activity_plan, arguments, nullptr, true, SPI_OK_SELECT);
+        pat::pg::put_spi_rows(rows, type);
+    });
+    return static_cast<Datum>(0);
+}

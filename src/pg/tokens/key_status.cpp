@@ -1,0 +1,104 @@
+// Digest key fingerprints: the one new tokens get, the configured ones for pat_key_status(),
+// and the WARNING when active tokens were made under a key this server lacks.
+#include "pg/tokens/key_status.hpp"
+
+#include <string>
+#include <vector>
+
+#include "pg/tokens/api_support.hpp"
+#include "pg/bridge/convert.hpp"
+#include "pg/bridge/guard.hpp"
+#include "pg/settings.hpp"
+#include "pg/bridge/spi_support.hpp"
+
+namespace pat::pg {
+
+namespace {
+
+// The distinct key ids of pat.tokens, found by skipping through tokens_key_id_idx (a handful
+// of keys among millions of tokens: one index descent per key), that are not configured and
+// still have an active token.
+const char kMissingKeys[] =
+    "WITH RECURSIVE k(key_id) AS ("
+    " SELECT pg_catalog.min(t.key_id) FROM pat.tokens t"
+    " UNION ALL"
+    " SELECT (SELECT pg_catalog.min(t.key_id) FROM pat.tokens t"
+    "  WHERE t.key_id OPERATOR(pg_catalog.>) k.key_id)"
+    " FROM k WHERE k.key_id IS NOT NULL)"
+    " SELECT k.key_id FROM k"
+    " WHERE k.key_id IS NOT NULL AND NOT k.key_id OPERATOR(pg_catalog.=) ANY ($1)"
+    " AND EXISTS (SELECT FROM pat.tokens t"
+    "  WHERE t.key_id OPERATOR(pg_catalog.=) k.key_id AND t.revoked_at IS NULL"
+    "  AND (t.expires_at IS NULL OR t.expires_at OPERATOR(pg_catalog.>) $2))"
+    " ORDER BY 1";
+KeptPlan missing_keys_plan = {kMissingKeys, 2, {TEXTARRAYOID, TIMESTAMPTZOID}};
+
+// The key configuration last surveyed in this backend (0: none yet), and the keys warned of.
+uint64 surveyed_generation = 0;
+std::vector<std::string> warned_keys;
+
+bool tokens_have_key_id() {
+    Oid tokens = known_pat_relation("tokens");
+    return OidIsValid(tokens) && get_attnum(tokens, "key_id") != InvalidAttrNumber;
+}
+
+}  // namespace
+
+text *current_key_id() {
+    if (!call_pg([] { return tokens_have_key_id(); })) {
+        return nullptr;
+    }
+    return make_text(digest_key_fingerprints().front());
+}
+
+void warn_of_missing_keys() {
+    if (surveyed_generation == digest_keys_generation()) {
+        return;
+    }
+    surveyed_generation = digest_keys_generation();
+    if (!call_pg([] { return tokens_have_key_id(); })) {
+        return;
+    }
+    ArrayType *configured = make_text_array(digest_key_fingerprints());
+    TimestampTz now = policy_clock();
+    std::vector<std::string> missing = with_owner_spi([&] {
+        std::vector<std::string> keys;
+        Datum values[2] = {PointerGetDatum(configured), TimestampTzGetDatum(now)};
+        uint64 count = run_kept_plan(missing_keys_plan, values, nullptr, true, SPI_OK_SELECT);
+        for (uint64 i = 0; i < count; ++i) {
+            bool is_null = false;
+            Datum key = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &is_null);
+            keys.emplace_back(text_view(DatumGetTextPP(key)));
+        }
+        return keys;
+    });
+    for (const std::string &key : missing) {
+        bool already = false;
+        for (const std::string &warned : warned_keys) {
+            already = already || warned == key;
+        }
+        if (already) {
+            continue;
+        }
+        warned_keys.push_back(key);
+        call_pg([&] {
+            ereport(WARNING,
+                    (errcode(ERRCODE_CONFIG_FILE_ERROR),
+                     errmsg("active personal access tokens were made under digest key %s, which "
+                            "is not configured",
+                            key.c_str()),
+                     errdetail("Checks of those tokens answer not_found."),
+                     errhint("Set pat.digest_key (or list the key in pat.digest_previous_keys) "
+                             "as on the server the tokens were made on; pat_key_status() lists "
+                             "the keys.")));
+        });
+    }
+}
+
+}  // namespace pat::pg
+
+// pat.configured_key_ids(): the fingerprints of pat.digest_key and pat.digest_previous_keys,
+// current first (for pat_key_status()).
+PAT_FUNCTION(pat_configured_key_ids) {
+    PG_RETURN_ARRAYTYPE_P(pat::pg::make_text_array(pat::pg::digest_key_fingerprints()));
+}

@@ -1,0 +1,483 @@
+// The per-backend token cache; see token_cache.hpp.
+//
+// Entries, their payloads and the hash tables live in one memory context under
+// CacheMemoryContext. Invalidation callbacks never free anything: a signal bumps a generation
+// counter, a reset only sets a flag. Memory is freed only inside find_token(), so a pointer it
+// returned stays valid until the next call whatever invalidations arrive.
+//
+// Why a lookup cannot cache a stale row: the generation of a slot is read before the snapshot
+// the row is read with is taken, and PostgreSQL delivers a transaction's invalidations only
+// after the transaction is visible to new snapshots. Either the snapshot sees the change, or the
+// signal arrives later and bumps the generation the entry was stored under.
+#include "pg/tokens/token_cache.hpp"
+
+#include <algorithm>
+
+#include "core/cache_signal.hpp"
+#include "core/policy.hpp"
+#include "core/scope.hpp"
+#include "pg/bridge/convert.hpp"
+#include "pg/tokens/token_store.hpp"
+
+namespace pat::pg {
+
+namespace {
+
+int token_capacity = 1000000;     // pat.token_cache_size: tokens (and users) per backend
+int memory_limit_kb = 64 * 1024;  // pat.token_cache_memory
+// An entry bigger than this share of pat.token_cache_memory is used once and not kept.
+constexpr Size kLargestEntryShare = 8;
+// What an entry costs beyond its payload: the hash table's element (header and entry).
+constexpr Size kEntryOverhead = MAXALIGN(sizeof(HASHELEMENT)) + MAXALIGN(sizeof(CachedToken));
+
+// What one user's roles allow, cached by a 64-bit hash of the user id.
+struct CachedUser {
+    uint64 key;  // the hash key: must stay first
+    text *user_id;
+    bool all_scopes;
+    const std::string_view *scopes;  // grantable (policy.hpp): sorted, distinct
+    int scope_count;
+    uint32 slot;
+    uint32 generation;
+    void *payload;
+    Size bytes;
+    bool referenced;
+};
+
+MemoryContext cache_memory = nullptr;
+MemoryContext scratch_memory = nullptr;  // a lookup's working memory, reset by the next one
+HTAB *token_table = nullptr;
+HTAB *user_table = nullptr;
+Size cached_bytes = 0;
+bool cache_stale = false;
+// A bound was lowered since the cache last made room: trim on the next lookup. Set by the
+// settings' assign hook, so a lookup does not recount the tables on every check.
+bool bounds_lowered = false;
+// One generation counter per signal slot, bumped by each signal received.
+uint32 slot_generation[pat::kSignalSlots];
+TokenCacheStats counters = {};
+// Every defined scope, sorted; dropped with the whole cache (defining a scope resets it).
+ScopeList defined_scopes = {nullptr, 0};
+bool defined_scopes_known = false;
+
+void on_relcache_invalidation(Datum, Oid relation) {
+    uint32 slot = 0;
+    if (pat::signal_slot_of(relation, &slot)) {
+        ++slot_generation[slot];
+    } else if (relation == InvalidOid || is_lookup_relation(relation)) {
+        // A queue overflow, a global signal (sent as pat.tokens) or DDL on a table we read.
+        cache_stale = true;
+    }
+}
+
+bool caching() {
+    return token_capacity > 0 && memory_limit_kb > 0;
+}
+
+Size limit_bytes() {
+    return static_cast<Size>(memory_limit_kb) * 1024;
+}
+
+void reset_cache() {
+    if (token_table != nullptr || user_table != nullptr) {
+        ++counters.resets;
+    }
+    if (cache_memory != nullptr) {
+        MemoryContextReset(cache_memory);
+    }
+    token_table = nullptr;
+    user_table = nullptr;
+    cached_bytes = 0;
+    cache_stale = false;
+    defined_scopes_known = false;
+    forget_lookup_relations();
+}
+
+// A digest is uniformly distributed already (and not chosen by the caller): its first four
+// bytes are a good hash.
+uint32 digest_hash(const void *key, Size) {
+    uint32 hash = 0;
+    memcpy(&hash, key, sizeof hash);
+    return hash;
+}
+
+void create_tables() {
+    if (cache_memory == nullptr) {
+        cache_memory =
+            AllocSetContextCreate(CacheMemoryContext, "pg_pat token cache", ALLOCSET_DEFAULT_SIZES);
+    }
+    if (token_table == nullptr) {
+        HASHCTL control = {};
+        control.keysize = sizeof(pat::Digest);
+        control.entrysize = sizeof(CachedToken);
+        control.hash = digest_hash;
+        control.hcxt = cache_memory;
+        token_table =
+            hash_create("pg_pat tokens", 1024, &control, HASH_ELEM | HASH_FUNCTION | HASH_CONTEXT);
+    }
+    if (user_table == nullptr) {
+        HASHCTL control = {};
+        control.keysize = sizeof(uint64);
+        control.entrysize = sizeof(CachedUser);
+        control.hcxt = cache_memory;
+        user_table =
+            hash_create("pg_pat users", 256, &control, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+    }
+}
+
+MemoryContext scratch() {
+    if (scratch_memory == nullptr) {
+        scratch_memory =
+            AllocSetContextCreate(TopMemoryContext, "pg_pat lookup", ALLOCSET_SMALL_SIZES);
+    }
+    return scratch_memory;
+}
+
+// Frees an entry of table; its hash key is its first member, so the entry is its own key.
+template <typename Entry>
+void remove_entry(HTAB *table, Entry *entry) {
+    pfree(entry->payload);
+    cached_bytes -= entry->bytes;
+    hash_search(table, entry, HASH_REMOVE, nullptr);
+}
+
+bool within(Size needed, Size bytes, long entries) {
+    return cached_bytes + needed <= bytes && hash_get_num_entries(token_table) < entries &&
+           hash_get_num_entries(user_table) < entries;
+}
+
+// One sweep over a table: with second_chance, removes entries unused since the last sweep and
+// marks the rest unused; without, removes entries until within the bounds.
+template <typename Entry>
+void sweep(HTAB *table, bool second_chance, Size needed, Size bytes, long entries) {
+    HASH_SEQ_STATUS status;
+    hash_seq_init(&status, table);
+    while (auto *entry = static_cast<Entry *>(hash_seq_search(&status))) {
+        if (!second_chance && within(needed, bytes, entries)) {
+            hash_seq_term(&status);
+            return;
+        }
+        if (second_chance && entry->referenced) {
+            entry->referenced = false;
+            continue;
+        }
+        remove_entry(table, entry);
+        ++counters.evicted;
+    }
+}
+
+// Makes room for an entry of needed bytes: when a bound would be exceeded, frees at least a
+// quarter of both.
+void make_room(Size needed) {
+    if (within(needed, limit_bytes(), token_capacity)) {
+        return;
+    }
+    Size bytes = limit_bytes() / 4 * 3;
+    long entries = std::max(1L, static_cast<long>(token_capacity) / 4 * 3);
+    for (bool second_chance : {true, false}) {
+        sweep<CachedToken>(token_table, second_chance, needed, bytes, entries);
+        sweep<CachedUser>(user_table, second_chance, needed, bytes, entries);
+    }
+}
+
+// Where an entry's payload goes: the cache's memory if it may be kept, else the scratch memory
+// (it lives until the next lookup).
+MemoryContext payload_memory(Size payload_bytes, bool *keep) {
+    *keep = caching() && payload_bytes + kEntryOverhead <= limit_bytes() / kLargestEntryShare;
+    return *keep ? cache_memory : scratch();
+}
+
+Size entry_bytes(void *payload) {
+    return GetMemoryChunkSpace(payload) + kEntryOverhead;
+}
+
+// Every defined scope, sorted: kept in the cache's memory while caching, else read each time
+// into the scratch memory.
+ScopeList known_defined_scopes() {
+    if (defined_scopes_known) {
+        return defined_scopes;
+    }
+    StoredScopes stored = {};
+    fetch_defined_scopes(&stored);
+    auto *views =
+        static_cast<std::string_view *>(palloc(sizeof(std::string_view) * (stored.count + 1)));
+    for (int i = 0; i < stored.count; ++i) {
+        views[i] = text_view(DatumGetTextPP(stored.scopes[i]));
+    }
+    std::size_t count = pat::sort_unique_scopes(views, stored.count);
+    Size total = MAXALIGN(sizeof(std::string_view) * count);
+    for (std::size_t i = 0; i < count; ++i) {
+        total += views[i].size();
+    }
+    bool keep = caching();
+    auto *kept_views =
+        static_cast<std::string_view *>(MemoryContextAlloc(keep ? cache_memory : scratch(), total));
+    char *bytes = reinterpret_cast<char *>(kept_views) + MAXALIGN(sizeof(std::string_view) * count);
+    for (std::size_t i = 0; i < count; ++i) {
+        memcpy(bytes, views[i].data(), views[i].size());
+        new (&kept_views[i]) std::string_view(bytes, views[i].size());
+        bytes += views[i].size();
+    }
+    ScopeList list = {kept_views, static_cast<int>(count)};
+    if (keep) {
+        defined_scopes = list;
+        defined_scopes_known = true;
+    }
+    return list;
+}
+
+// What the user's roles allow, from the cache or the tables. In the scratch memory if not kept.
+CachedUser *find_user(text *user_id) {
+    std::string_view id = text_view(user_id);
+    uint64 key = hash_bytes_extended(reinterpret_cast<const unsigned char *>(id.data()),
+                                     static_cast<int>(id.size()), 0);
+    uint32 slot = pat::signal_slot(pat::SignalKind::user, pat::user_stripe(id));
+    if (caching()) {
+        auto *hit = static_cast<CachedUser *>(hash_search(user_table, &key, HASH_FIND, nullptr));
+        if (hit != nullptr) {
+            if (hit->generation == slot_generation[slot] && text_view(hit->user_id) == id) {
+                hit->referenced = true;
+                return hit;
+            }
+            remove_entry(user_table, hit);
+        }
+    }
+    uint32 generation = slot_generation[slot];
+    StoredRoles roles = {};
+    fetch_user_roles(user_id, &roles);
+    ScopeList defined = roles.all_scopes ? known_defined_scopes() : ScopeList{nullptr, 0};
+
+    auto *role_views =
+        static_cast<std::string_view *>(palloc(sizeof(std::string_view) * (roles.scope_count + 1)));
+    for (int i = 0; i < roles.scope_count; ++i) {
+        role_views[i] = text_view(DatumGetTextPP(roles.scopes[i]));
+    }
+    auto *views = static_cast<std::string_view *>(
+        palloc(sizeof(std::string_view) * (roles.scope_count + defined.count + 1)));
+    std::size_t count = pat::grantable_scopes(roles.all_scopes, role_views, roles.scope_count,
+                                              defined.items, defined.count, views);
+    Size id_bytes = MAXALIGN(VARSIZE_ANY(user_id));
+    Size views_bytes = MAXALIGN(sizeof(std::string_view) * count);
+    Size total = id_bytes + views_bytes;
+    for (std::size_t i = 0; i < count; ++i) {
+        total += views[i].size();
+    }
+    bool keep = false;
+    char *payload = static_cast<char *>(MemoryContextAlloc(payload_memory(total, &keep), total));
+    CachedUser filled = {};
+    filled.key = key;
+    filled.user_id = reinterpret_cast<text *>(payload);
+    memcpy(payload, user_id, VARSIZE_ANY(user_id));
+    auto *kept_views = reinterpret_cast<std::string_view *>(payload + id_bytes);
+    char *bytes = payload + id_bytes + views_bytes;
+    for (std::size_t i = 0; i < count; ++i) {
+        memcpy(bytes, views[i].data(), views[i].size());
+        new (&kept_views[i]) std::string_view(bytes, views[i].size());
+        bytes += views[i].size();
+    }
+    filled.all_scopes = roles.all_scopes;
+    filled.scopes = kept_views;
+    filled.scope_count = static_cast<int>(count);
+    filled.slot = slot;
+    filled.generation = generation;
+    filled.payload = payload;
+    if (!keep) {
+        auto *entry = static_cast<CachedUser *>(MemoryContextAlloc(scratch(), sizeof(CachedUser)));
+        *entry = filled;
+        return entry;
+    }
+    filled.bytes = entry_bytes(payload);
+    make_room(filled.bytes);
+    auto *entry = static_cast<CachedUser *>(hash_search(user_table, &key, HASH_ENTER, nullptr));
+    *entry = filled;
+    cached_bytes += filled.bytes;
+    return entry;
+}
+
+// Builds the cache entry of a stored token in filled (the payload where payload_memory says):
+// its effective scopes are its own, less those the user's roles no longer allow.
+void fill_token(const StoredToken &stored, const CachedUser &user, CachedToken *filled,
+                bool *keep) {
+    Datum *own = nullptr;
+    bool *nulls = nullptr;
+    int own_count = 0;
+    deconstruct_array(stored.scopes, TEXTOID, -1, false, TYPALIGN_INT, &own, &nulls, &own_count);
+    auto *views =
+        static_cast<std::string_view *>(palloc(sizeof(std::string_view) * (own_count + 1)));
+    std::size_t count = 0;
+    for (int i = 0; i < own_count; ++i) {
+        if (!nulls[i]) {
+            views[count++] = text_view(DatumGetTextPP(own[i]));
+        }
+    }
+    count = pat::sort_unique_scopes(views, count);
+    // Effective scopes: the token's own that the user may still grant (policy.hpp).
+    auto *allowed = static_cast<std::string_view *>(palloc(sizeof(std::string_view) * (count + 1)));
+    count = pat::intersect_sorted_scopes(views, count, user.scopes, user.scope_count, allowed);
+    views = allowed;
+    auto *elements = static_cast<Datum *>(palloc(sizeof(Datum) * (count + 1)));
+    for (std::size_t i = 0; i < count; ++i) {
+        elements[i] = PointerGetDatum(
+            cstring_to_text_with_len(views[i].data(), static_cast<int>(views[i].size())));
+    }
+    ArrayType *effective =
+        construct_array(elements, static_cast<int>(count), TEXTOID, -1, false, TYPALIGN_INT);
+
+    Size id_bytes = MAXALIGN(VARSIZE_ANY(stored.user_id));
+    Size name_bytes = MAXALIGN(VARSIZE_ANY(stored.name));
+    Size scopes_bytes = MAXALIGN(VARSIZE(effective));
+    Size total = id_bytes + name_bytes + scopes_bytes + sizeof(std::string_view) * count;
+    char *payload = static_cast<char *>(MemoryContextAlloc(payload_memory(total, keep), total));
+    filled->user_id = reinterpret_cast<text *>(payload);
+    memcpy(payload, stored.user_id, VARSIZE_ANY(stored.user_id));
+    filled->name = reinterpret_cast<text *>(payload + id_bytes);
+    memcpy(payload + id_bytes, stored.name, VARSIZE_ANY(stored.name));
+    filled->scopes = reinterpret_cast<ArrayType *>(payload + id_bytes + name_bytes);
+    memcpy(filled->scopes, effective, VARSIZE(effective));
+    // The views point into the kept array's elements (deconstruct_array does not copy them).
+    Datum *kept = nullptr;
+    int kept_count = 0;
+    deconstruct_array(filled->scopes, TEXTOID, -1, false, TYPALIGN_INT, &kept, nullptr,
+                      &kept_count);
+    auto *kept_views =
+        reinterpret_cast<std::string_view *>(payload + id_bytes + name_bytes + scopes_bytes);
+    for (int i = 0; i < kept_count; ++i) {
+        new (&kept_views[i]) std::string_view(text_view(DatumGetTextPP(kept[i])));
+    }
+    filled->sorted_scopes = kept_views;
+    filled->scope_count = kept_count;
+    filled->payload = payload;
+    filled->token_id = stored.token_id;
+    filled->has_expiry = stored.has_expiry;
+    filled->expires_at = stored.expires_at;
+    filled->revoked = stored.revoked;
+}
+
+bool is_current(const CachedToken &entry) {
+    return entry.token_generation == slot_generation[entry.token_slot] &&
+           entry.user_generation == slot_generation[entry.user_slot];
+}
+
+// Lowering a bound takes effect at the next lookup (memory is freed only inside find_token).
+void note_new_capacity(int value, void *) {
+    bounds_lowered |= value < token_capacity;
+}
+void note_new_memory_limit(int value, void *) {
+    bounds_lowered |= value < memory_limit_kb;
+}
+
+// What every lookup does first: accept committed changes, and apply a reset or new bounds.
+// Returns whether the cache is in use.
+bool begin_lookup() {
+    AcceptInvalidationMessages();
+    bool use_cache = caching();
+    if (cache_stale || (!use_cache && token_table != nullptr)) {
+        reset_cache();
+    }
+    if (use_cache) {
+        create_tables();
+        if (bounds_lowered) {
+            bounds_lowered = false;
+            make_room(0);
+        }
+    }
+    return use_cache;
+}
+
+}  // namespace
+
+CachedToken *find_token(const pat::Digest &digest) {
+    bool use_cache = begin_lookup();
+    uint32 hash = use_cache ? get_hash_value(token_table, &digest) : 0;
+    if (use_cache) {
+        auto *hit = static_cast<CachedToken *>(
+            hash_search_with_hash_value(token_table, &digest, hash, HASH_FIND, nullptr));
+        if (hit != nullptr) {
+            if (is_current(*hit)) {
+                hit->referenced = true;
+                ++counters.hits;
+                return hit;
+            }
+            remove_entry(token_table, hit);
+            ++counters.dropped;
+        }
+    }
+    ++counters.misses;
+    uint32 token_slot =
+        pat::signal_slot(pat::SignalKind::token, pat::token_stripe(digest.data(), digest.size()));
+    uint32 token_generation = slot_generation[token_slot];
+    MemoryContextReset(scratch());
+    MemoryContext caller = MemoryContextSwitchTo(scratch());
+    StoredToken stored = {};
+    if (!fetch_token_row(digest, &stored)) {
+        MemoryContextSwitchTo(caller);
+        return nullptr;
+    }
+    CachedUser *user = find_user(stored.user_id);
+    CachedToken filled = {};
+    filled.digest = digest;
+    filled.token_slot = token_slot;
+    filled.token_generation = token_generation;
+    filled.user_slot = user->slot;
+    filled.user_generation = user->generation;
+    bool kept = false;
+    fill_token(stored, *user, &filled, &kept);
+    MemoryContextSwitchTo(caller);
+    if (!kept) {
+        auto *entry = static_cast<CachedToken *>(palloc(sizeof(CachedToken)));
+        *entry = filled;
+        return entry;
+    }
+    // Entered only once filled, so an error while filling leaves no half-made entry behind.
+    filled.bytes = entry_bytes(filled.payload);
+    make_room(filled.bytes);
+    auto *entry = static_cast<CachedToken *>(
+        hash_search_with_hash_value(token_table, &digest, hash, HASH_ENTER, nullptr));
+    *entry = filled;
+    cached_bytes += filled.bytes;
+    return entry;
+}
+
+UserGrants find_user_grants(text *user_id) {
+    begin_lookup();
+    MemoryContextReset(scratch());
+    MemoryContext caller = MemoryContextSwitchTo(scratch());
+    CachedUser *user = find_user(user_id);
+    UserGrants grants = {{user->scopes, user->scope_count}, known_defined_scopes()};
+    MemoryContextSwitchTo(caller);
+    return grants;
+}
+
+ScopeList find_defined_scopes() {
+    begin_lookup();
+    MemoryContextReset(scratch());
+    MemoryContext caller = MemoryContextSwitchTo(scratch());
+    ScopeList defined = known_defined_scopes();
+    MemoryContextSwitchTo(caller);
+    return defined;
+}
+
+TokenCacheStats token_cache_stats() {
+    TokenCacheStats stats = counters;
+    stats.tokens = token_table != nullptr ? hash_get_num_entries(token_table) : 0;
+    stats.users = user_table != nullptr ? hash_get_num_entries(user_table) : 0;
+    stats.bytes = static_cast<int64>(cached_bytes);
+    return stats;
+}
+
+void setup_token_cache() {
+    DefineCustomIntVariable(
+        "pat.token_cache_size",
+        "Tokens each backend keeps in its validation cache; 0 turns it off.",
+        "As many users' roles are kept alongside. A committed change drops only the tokens and "
+        "users it reaches.",
+        &token_capacity, 1000000, 0, 10000000, PGC_SUSET, 0, nullptr, note_new_capacity, nullptr);
+    DefineCustomIntVariable("pat.token_cache_memory",
+                            "Memory each backend's validation cache may take; 0 turns it off.",
+                            "When it is full, entries unused since the last eviction go first.",
+                            &memory_limit_kb, 64 * 1024, 0, MAX_KILOBYTES, PGC_SUSET, GUC_UNIT_KB,
+                            nullptr, note_new_memory_limit, nullptr);
+    CacheRegisterRelcacheCallback(on_relcache_invalidation, 0);
+}
+
+}  // namespace pat::pg

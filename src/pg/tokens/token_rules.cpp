@@ -1,0 +1,40 @@
+// The rules of a token row's writes; see token_rules.hpp.
+#include "pg/tokens/token_rules.hpp"
+
+#include "core/self_service.hpp"
+#include "pg/bridge/convert.hpp"
+#include "pg/bridge/guard.hpp"
+#include "pg/tokens/token_cache.hpp"
+
+namespace pat::pg {
+
+namespace {
+
+// A ScopeSet of a cached scope list (copied: the list lives only until the next cache call).
+pat::ScopeSet scope_set(const ScopeList &list) {
+    return pat::ScopeSet(std::vector<std::string>(list.items, list.items + list.count));
+}
+
+}  // namespace
+
+std::vector<std::string> checked_token_scopes(
+    const std::vector<std::optional<std::string>> &requested, text *user_id,
+    const TokenContext *context) {
+    UserGrants grants = call_pg([&] { return find_user_grants(user_id); });
+    pat::ScopeSet grantable = scope_set(grants.grantable);
+    pat::ScopeSet defined = scope_set(grants.defined);
+    if (context == nullptr) {
+        return pat::writable_scopes(text_view(user_id), requested, defined, grantable, nullptr);
+    }
+    pat::TokenHolder holder = token_holder(*context);
+    return pat::writable_scopes(text_view(user_id), requested, defined, grantable, &holder);
+}
+
+void require_no_later_than_context(const TokenContext *context,
+                                   std::optional<TimestampTz> expires_at) {
+    if (context != nullptr) {
+        pat::require_no_later_expiry(token_holder(*context), expires_at);
+    }
+}
+
+}  // namespace pat::pg

@@ -1,0 +1,274 @@
+// Reading a stored token.
+//
+// The caller (a validating service) has no privilege on the tables. A token is read by direct
+// index scans, which check no privilege and resolve no name through the search_path. The oids of
+// the tables and indexes and the column numbers are resolved once per backend and kept until a
+// relcache invalidation of one of them (DDL, DROP EXTENSION). Its use is counted in shared memory
+// (usage_store.hpp), never written here.
+#include "pg/tokens/token_store.hpp"
+
+#include <openssl/crypto.h>
+
+#include "pg/bridge/compat.hpp"
+#include "pg/bridge/spi_support.hpp"
+
+namespace pat::pg {
+
+namespace {
+
+// A pg_pat table and the index a lookup probes, with the column numbers it reads.
+struct LookupRelation {
+    const char *table_name;
+    const char *index_name;
+    Oid table = InvalidOid;
+    Oid index = InvalidOid;
+    StrategyNumber equal = BTEqualStrategyNumber;
+};
+
+// Tokens are found through the hash index on digest (1.3): one bucket page instead of a
+// B-tree descent (a probe measured 1.6 times faster, a first check 1.2 times, at 300k tokens).
+// A 1.2 schema has only the unique B-tree.
+constexpr const char *kDigestHashIndex = "tokens_digest_hash_idx";
+
+struct LookupRelations {
+    bool resolved = false;
+    LookupRelation tokens{"tokens", "tokens_digest_key"};
+    LookupRelation user_roles{"user_roles", "user_roles_pkey"};
+    LookupRelation roles{"roles", "roles_pkey"};
+    LookupRelation role_scopes{"role_scopes", "role_scopes_pkey"};
+    LookupRelation scope_table{"scopes", "scopes_pkey"};
+    AttrNumber token_id = 0, user_id = 0, name = 0, scopes = 0, expires_at = 0, revoked_at = 0;
+    AttrNumber digest = 0;
+    AttrNumber role = 0, all_scopes = 0, scope = 0, defined_scope = 0;
+};
+LookupRelations lookup;
+
+AttrNumber column_number(Oid table, const char *name) {
+    AttrNumber attno = get_attnum(table, name);
+    if (attno == InvalidAttrNumber) {
+        elog(ERROR, "pg_pat's table %s has no column \"%s\"", get_rel_name(table), name);
+    }
+    return attno;
+}
+
+const LookupRelations &lookup_relations() {
+    if (lookup.resolved) {
+        return lookup;
+    }
+    LookupRelations resolved;
+    for (LookupRelation *relation : {&resolved.tokens, &resolved.user_roles, &resolved.roles,
+                                     &resolved.role_scopes, &resolved.scope_table}) {
+        relation->table = relation == &resolved.tokens
+                              ? tokens_relation()
+                              : pat_relation(relation->table_name, "Reinstall the extension.");
+        relation->index = pat_relation(relation->index_name, "Reinstall the extension.");
+    }
+    Oid hash_index = find_pat_relation(kDigestHashIndex);
+    if (OidIsValid(hash_index) && IndexGetRelation(hash_index, true) == resolved.tokens.table) {
+        resolved.tokens.index = hash_index;
+        resolved.tokens.equal = HTEqualStrategyNumber;
+    }
+    Oid tokens = resolved.tokens.table;
+    resolved.token_id = column_number(tokens, "token_id");
+    resolved.user_id = column_number(tokens, "user_id");
+    resolved.name = column_number(tokens, "name");
+    resolved.scopes = column_number(tokens, "scopes");
+    resolved.expires_at = column_number(tokens, "expires_at");
+    resolved.revoked_at = column_number(tokens, "revoked_at");
+    resolved.digest = column_number(tokens, "digest");
+    resolved.role = column_number(resolved.user_roles.table, "role");
+    resolved.all_scopes = column_number(resolved.roles.table, "all_scopes");
+    resolved.scope = column_number(resolved.role_scopes.table, "scope");
+    resolved.defined_scope = column_number(resolved.scope_table.table, "scope");
+    resolved.resolved = true;
+    lookup = resolved;
+    return lookup;
+}
+
+// A table and its index, opened for equality lookups. No privilege check applies (table_open
+// checks none), so the caller needs no grant on the table.
+struct OpenedRelation {
+    Relation table;
+    Relation index;
+    TupleTableSlot *slot;
+};
+
+OpenedRelation open_lookup(const LookupRelation &relation) {
+    OpenedRelation opened;
+    opened.table = table_open(relation.table, AccessShareLock);
+    opened.index = index_open(relation.index, AccessShareLock);
+    opened.slot = table_slot_create(opened.table, nullptr);
+    return opened;
+}
+
+void close_lookup(const OpenedRelation &opened) {
+    ExecDropSingleTupleTableSlot(opened.slot);
+    index_close(opened.index, AccessShareLock);
+    table_close(opened.table, AccessShareLock);
+}
+
+// Visits the rows whose leading index column equals key (compared with equality_proc, the
+// index's equality strategy equal) until visit returns false.
+template <typename Visit>
+void scan_equal(const OpenedRelation &opened, StrategyNumber equal, Snapshot snapshot, Datum key,
+                RegProcedure equality_proc, Visit visit) {
+    ScanKeyData scan_key;
+    ScanKeyEntryInitialize(&scan_key, 0, 1, equal, InvalidOid, opened.index->rd_indcollation[0],
+                           equality_proc, key);
+    IndexScanDesc scan = compat::begin_index_scan(opened.table, opened.index, snapshot, 1);
+    index_rescan(scan, &scan_key, 1, nullptr, 0);
+    AttrNumber column = opened.index->rd_index->indkey.values[0];
+    while (index_getnext_slot(scan, ForwardScanDirection, opened.slot)) {
+        // A lossy index (the hash index on digest matches 32-bit hash codes only) asks for the
+        // condition to be checked on the row itself: without this, a token whose hash code
+        // collides with a stored token's would be taken for it.
+        if (scan->xs_recheck) {
+            bool is_null = false;
+            Datum value = slot_getattr(opened.slot, column, &is_null);
+            if (is_null || !DatumGetBool(OidFunctionCall2Coll(
+                               equality_proc, opened.index->rd_indcollation[0], value, key))) {
+                continue;
+            }
+        }
+        if (!visit(opened.slot)) {
+            break;
+        }
+    }
+    index_endscan(scan);
+}
+
+// The timestamptz column attno of slot, or has_value false when NULL.
+void read_timestamp(TupleTableSlot *slot, AttrNumber attno, bool *has_value, TimestampTz *value) {
+    bool is_null = false;
+    Datum datum = slot_getattr(slot, attno, &is_null);
+    *has_value = !is_null;
+    *value = is_null ? 0 : DatumGetTimestampTz(datum);
+}
+
+template <typename T>
+T *copy_varlena(Datum value) {
+    return reinterpret_cast<T *>(PG_DETOAST_DATUM_COPY(value));
+}
+
+}  // namespace
+
+bool is_lookup_relation(Oid relation) {
+    if (!lookup.resolved) {
+        return false;
+    }
+    for (const LookupRelation *known : {&lookup.tokens, &lookup.user_roles, &lookup.roles,
+                                        &lookup.role_scopes, &lookup.scope_table}) {
+        if (relation == known->table || relation == known->index) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void forget_lookup_relations() {
+    lookup.resolved = false;
+}
+
+bool fetch_token_row(const Digest &digest, StoredToken *token) {
+    const LookupRelations &relations = lookup_relations();
+    Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
+    bytea *key = static_cast<bytea *>(palloc(VARHDRSZ + digest.size()));
+    SET_VARSIZE(key, VARHDRSZ + digest.size());
+    memcpy(VARDATA(key), digest.data(), digest.size());
+
+    OpenedRelation tokens = open_lookup(relations.tokens);
+    bool found = false;
+    scan_equal(
+        tokens, relations.tokens.equal, snapshot, PointerGetDatum(key), F_BYTEAEQ,
+        [&](TupleTableSlot *row) {
+            bool is_null = false;
+            // The row's own digest, compared once more whatever the index did: the one
+            // comparison that decides whose token this is.
+            auto *stored = reinterpret_cast<bytea *>(
+                PG_DETOAST_DATUM_PACKED(slot_getattr(row, relations.digest, &is_null)));
+            if (is_null || VARSIZE_ANY_EXHDR(stored) != digest.size() ||
+                CRYPTO_memcmp(VARDATA_ANY(stored), digest.data(), digest.size()) != 0) {
+                return true;
+            }
+            token->token_id = *DatumGetUUIDP(slot_getattr(row, relations.token_id, &is_null));
+            token->user_id = copy_varlena<text>(slot_getattr(row, relations.user_id, &is_null));
+            token->name = copy_varlena<text>(slot_getattr(row, relations.name, &is_null));
+            token->scopes = copy_varlena<ArrayType>(slot_getattr(row, relations.scopes, &is_null));
+            read_timestamp(row, relations.expires_at, &token->has_expiry, &token->expires_at);
+            slot_getattr(row, relations.revoked_at, &is_null);
+            token->revoked = !is_null;
+            found = true;
+            return false;
+        });
+    close_lookup(tokens);
+    UnregisterSnapshot(snapshot);
+    pfree(key);
+    return found;
+}
+
+void fetch_user_roles(text *user_id, StoredRoles *result) {
+    const LookupRelations &relations = lookup_relations();
+    Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
+    OpenedRelation user_roles = open_lookup(relations.user_roles);
+    OpenedRelation roles = open_lookup(relations.roles);
+    OpenedRelation role_scopes = open_lookup(relations.role_scopes);
+    int capacity = 16;
+    result->all_scopes = false;
+    result->scope_count = 0;
+    result->scopes = static_cast<Datum *>(palloc(sizeof(Datum) * capacity));
+    scan_equal(
+        user_roles, BTEqualStrategyNumber, snapshot, PointerGetDatum(user_id), F_TEXTEQ,
+        [&](TupleTableSlot *row) {
+            bool is_null = false;
+            Datum role = datumCopy(slot_getattr(row, relations.role, &is_null), false, -1);
+            scan_equal(roles, BTEqualStrategyNumber, snapshot, role, F_TEXTEQ,
+                       [&](TupleTableSlot *role_row) {
+                           result->all_scopes |=
+                               DatumGetBool(slot_getattr(role_row, relations.all_scopes, &is_null));
+                           return false;
+                       });
+            scan_equal(role_scopes, BTEqualStrategyNumber, snapshot, role, F_TEXTEQ,
+                       [&](TupleTableSlot *scope_row) {
+                           if (result->scope_count == capacity) {
+                               capacity *= 2;
+                               result->scopes = static_cast<Datum *>(
+                                   repalloc(result->scopes, sizeof(Datum) * capacity));
+                           }
+                           result->scopes[result->scope_count++] = datumCopy(
+                               slot_getattr(scope_row, relations.scope, &is_null), false, -1);
+                           return true;
+                       });
+            return true;
+        });
+    close_lookup(role_scopes);
+    close_lookup(roles);
+    close_lookup(user_roles);
+    UnregisterSnapshot(snapshot);
+}
+
+void fetch_defined_scopes(StoredScopes *result) {
+    const LookupRelations &relations = lookup_relations();
+    Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
+    Relation scopes = table_open(relations.scope_table.table, AccessShareLock);
+    TupleTableSlot *slot = table_slot_create(scopes, nullptr);
+    TableScanDesc scan = table_beginscan(scopes, snapshot, 0, nullptr);
+    int capacity = 16;
+    result->count = 0;
+    result->scopes = static_cast<Datum *>(palloc(sizeof(Datum) * capacity));
+    while (table_scan_getnextslot(scan, ForwardScanDirection, slot)) {
+        if (result->count == capacity) {
+            capacity *= 2;
+            result->scopes =
+                static_cast<Datum *>(repalloc(result->scopes, sizeof(Datum) * capacity));
+        }
+        bool is_null = false;
+        result->scopes[result->count++] =
+            datumCopy(slot_getattr(slot, relations.defined_scope, &is_null), false, -1);
+    }
+    table_endscan(scan);
+    ExecDropSingleTupleTableSlot(slot);
+    table_close(scopes, AccessShareLock);
+    UnregisterSnapshot(snapshot);
+}
+
+}  // namespace pat::pg

@@ -1,0 +1,53 @@
+// Reading a stored token, and a user's roles, by direct index scans.
+#pragma once
+
+#include "pg/bridge/postgres.hpp"
+
+#include "core/digest.hpp"
+
+namespace pat::pg {
+
+// A token row as the validate path needs it; pointers are palloc'd in the caller's context.
+struct StoredToken {
+    pg_uuid_t token_id;
+    text *user_id;
+    text *name;
+    ArrayType *scopes;  // the token's own scopes
+    bool has_expiry;
+    TimestampTz expires_at;
+    bool revoked;
+};
+
+// What a user's roles allow; scopes are palloc'd text values in the caller's context.
+struct StoredRoles {
+    bool all_scopes;  // a role of the user grants every scope
+    Datum *scopes;    // scopes the user's roles name (text; may repeat)
+    int scope_count;
+};
+
+// Every defined scope (pat.scopes) in the latest committed state: palloc'd text values in the
+// caller's context, in no particular order.
+struct StoredScopes {
+    Datum *scopes;
+    int count;
+};
+
+// Whether relation is one a lookup reads (a table or index of pg_pat); a relcache
+// invalidation of one makes the remembered oids and column numbers be resolved again.
+bool is_lookup_relation(Oid relation);
+// Forgets the remembered oids and column numbers.
+void forget_lookup_relations();
+
+// Looks the digest up in the latest committed state (whatever the caller's isolation level: a
+// revoke committed after a REPEATABLE READ transaction began must still refuse the token); false
+// when no token has it. One index probe. Plain PostgreSQL code: it may ereport, so C++ callers
+// reach it through call_pg.
+bool fetch_token_row(const Digest &digest, StoredToken *token);
+
+// The user's roles in the latest committed state. Plain PostgreSQL code, as above.
+void fetch_user_roles(text *user_id, StoredRoles *roles);
+
+// Every defined scope in the latest committed state. Plain PostgreSQL code, as above.
+void fetch_defined_scopes(StoredScopes *scopes);
+
+}  // namespace pat::pg

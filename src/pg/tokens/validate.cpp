@@ -1,0 +1,187 @@
+// pat_validate and pat_authenticate: checking a bearer token.
+//
+// Malformed input is rejected by the core's format and checksum check before any table or cache
+// is touched. A well-formed token is looked up by digest in the backend's token cache (see
+// token_cache.hpp), which falls back to the tables. Everything on this path is plain data, so
+// an ereport() may pass through these frames.
+#include <string>
+
+#include "core/digest.hpp"
+#include "core/error.hpp"
+#include "core/scope.hpp"
+#include "core/status.hpp"
+#include "core/token.hpp"
+#include "pg/tokens/api_support.hpp"
+#include "pg/bridge/convert.hpp"
+#include "pg/bridge/guard.hpp"
+#include "pg/tokens/key_status.hpp"
+#include "pg/tokens/lookalikes.hpp"
+#include "pg/bridge/result_rows.hpp"
+#include "pg/settings.hpp"
+#include "pg/tokens/token_cache.hpp"
+#include "pg/tokens/token_context.hpp"
+#include "pg/usage/usage_store.hpp"
+
+namespace {
+
+struct Check {
+    pat::TokenStatus status;
+    pat::pg::CachedToken *token;     // the stored token, unless malformed or not_found
+    std::string_view missing_scope;  // a required scope the token lacks, if one was named
+};
+
+// The token argument, or false when it cannot be a token (NULL or too long); the length is
+// read without detoasting, so a megabyte of garbage costs nothing.
+bool token_argument(FunctionCallInfo fcinfo, std::string_view *token) {
+    if (PG_ARGISNULL(0)) {
+        return false;
+    }
+    if (toast_raw_datum_size(PG_GETARG_DATUM(0)) > VARHDRSZ + pat::kTokenMaxChars) {
+        return false;
+    }
+    *token = pat::pg::text_view(PG_GETARG_TEXT_PP(0));
+    return true;
+}
+
+// Whether token holds every scope in the required_scopes argument; a NULL array or a NULL
+// element asks for something no token holds (fail closed). Names a missing scope in check.
+bool holds_required_scopes(FunctionCallInfo fcinfo, const pat::pg::CachedToken &token,
+                           Check *check) {
+    if (PG_ARGISNULL(1)) {
+        return false;
+    }
+    ArrayType *required = PG_GETARG_ARRAYTYPE_P(1);
+    if (ARR_NDIM(required) == 0) {
+        return true;
+    }
+    Datum *elements = nullptr;
+    bool *nulls = nullptr;
+    int count = 0;
+    deconstruct_array(required, TEXTOID, -1, false, TYPALIGN_INT, &elements, &nulls, &count);
+    for (int i = 0; i < count; ++i) {
+        if (nulls[i]) {
+            return false;
+        }
+        std::string_view scope = pat::pg::text_view(DatumGetTextPP(elements[i]));
+        if (!pat::sorted_scopes_contain(token.sorted_scopes, token.scope_count, scope)) {
+            check->missing_scope = scope;
+            return false;
+        }
+    }
+    return true;
+}
+
+Check check_token(FunctionCallInfo fcinfo) {
+    Check check = {pat::TokenStatus::malformed, nullptr, {}};
+    std::string_view token_text;
+    if (!token_argument(fcinfo, &token_text) || !pat::is_well_formed_token(token_text)) {
+        return check;
+    }
+    // Current key first; former keys only for tokens made before a rotation.
+    for (const pat::TokenDigester &digester : pat::pg::token_digesters()) {
+        check.token = pat::pg::find_token(digester.digest(token_text));
+        if (check.token != nullptr) {
+            break;
+        }
+    }
+    if (check.token == nullptr) {
+        check.status = pat::TokenStatus::not_found;
+        pat::pg::warn_of_missing_keys();  // perhaps it was made under a key not set here
+        return check;
+    }
+    pat::StoredTokenState state;
+    state.revoked = check.token->revoked;
+    if (check.token->has_expiry) {
+        state.expires_at = check.token->expires_at;
+    }
+    check.status = pat::decide_status(pat::pg::policy_clock(), state,
+                                      holds_required_scopes(fcinfo, *check.token, &check));
+    return check;
+}
+
+// Whether this session has been told that pat_authenticate() outside a transaction block sets
+// a context that ends with the statement.
+bool warned_outside_transaction_block = false;
+
+// Counts the check in shared memory (usage_store.hpp): no table is written, no transaction id
+// taken, no WAL generated.
+void count_use(const Check &check) {
+    pat::pg::count_check(check.token != nullptr ? &check.token->token_id : nullptr, check.status,
+                         pat::pg::policy_clock());
+}
+
+}  // namespace
+
+// pat_validate(token, required_scopes): exactly one row, never an error for a bad token.
+PAT_FUNCTION(pat_validate) {
+    pat::pg::warn_of_lookalike_functions(fcinfo);
+    TupleDesc result_type = pat::pg::result_type(fcinfo);
+    Check check = check_token(fcinfo);
+    Datum values[7] = {};
+    bool nulls[7] = {false, false, true, true, true, true, true};
+    values[0] = BoolGetDatum(check.status == pat::TokenStatus::valid);
+    std::string_view status = pat::status_name(check.status);
+    values[1] = PointerGetDatum(cstring_to_text_with_len(status.data(), status.size()));
+    if (check.token != nullptr) {
+        const pat::pg::CachedToken &token = *check.token;
+        values[2] = UUIDPGetDatum(&check.token->token_id);
+        values[3] = PointerGetDatum(token.user_id);
+        values[4] = PointerGetDatum(token.name);
+        values[5] = PointerGetDatum(token.scopes);
+        values[6] = TimestampTzGetDatum(token.expires_at);
+        nulls[2] = nulls[3] = nulls[4] = nulls[5] = false;
+        nulls[6] = !token.has_expiry;
+    }
+    HeapTuple tuple = heap_form_tuple(result_type, values, nulls);
+    count_use(check);
+    return HeapTupleGetDatum(tuple);
+}
+
+// pat_authenticate(token, required_scopes): the user id, or 28000 / 42501; sets the context.
+PAT_FUNCTION(pat_authenticate) {
+    pat::pg::warn_of_lookalike_functions(fcinfo);
+    Check check = check_token(fcinfo);
+    count_use(check);
+    switch (check.status) {
+        case pat::TokenStatus::valid:
+            break;
+        case pat::TokenStatus::insufficient_scope:
+            throw pat::Error(
+                pat::sqlstate::kInsufficientPrivilege,
+                check.missing_scope.empty()
+                    ? std::string("personal access token lacks a required scope")
+                    : "personal access token lacks required scope \"" +
+                          std::string(check.missing_scope.substr(0, pat::kScopeMaxChars)) + "\"");
+        default:
+            throw pat::Error(pat::sqlstate::kInvalidAuthorization, "invalid personal access token",
+                             "The token is " + std::string(pat::status_name(check.status)) + ".");
+    }
+    const pat::pg::CachedToken &token = *check.token;
+    text *user_id = static_cast<text *>(PG_DETOAST_DATUM_COPY(PointerGetDatum(token.user_id)));
+    {
+        pat::pg::TokenContext context;
+        context.token_id = token.token_id;
+        context.user_id = std::string(pat::pg::text_view(token.user_id));
+        context.token_name = std::string(pat::pg::text_view(token.name));
+        context.scopes = pat::ScopeSet(
+            std::vector<std::string>(token.sorted_scopes, token.sorted_scopes + token.scope_count));
+        if (token.has_expiry) {
+            context.expires_at = token.expires_at;
+        }
+        pat::pg::set_token_context(std::move(context));
+    }
+    // As SET LOCAL does: outside BEGIN ... COMMIT the context ends with this statement, and the
+    // next query would see no user (and RLS no rows) without a word. Once per session: a
+    // service authenticating every request in autocommit would otherwise log a line per request.
+    if (!IsTransactionBlock() && !warned_outside_transaction_block) {
+        warned_outside_transaction_block = true;
+        ereport(WARNING,
+                (errcode(ERRCODE_NO_ACTIVE_SQL_TRANSACTION),
+                 errmsg("pat_authenticate() outside a transaction block: the token context ends "
+                        "with this statement"),
+                 errdetail("This warning is given once per session."),
+                 errhint("Run BEGIN first, then pat_authenticate() and the request's queries, "
+                         "then COMMIT.")));
+    }
+    PG_RETURN_TEXT_P(user_id);
+}

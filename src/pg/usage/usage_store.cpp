@@ -1,0 +1,433 @@
+// The shared-memory usage table; see usage_store.hpp.
+//
+// A partitioned dynahash with one LWLock per partition, as PostgreSQL's lock manager does: a
+// check locks one partition for a few hundred nanoseconds, so validating backends rarely meet.
+// At a clean shutdown the postmaster saves pending entries to pg_stat/pg_pat_usage.stat and the
+// next start loads them (as pg_stat_statements does), so only a crash loses usage: what was
+// counted since the last flush.
+#include "pg/usage/usage_store.hpp"
+
+#include <cstdio>
+#include <optional>
+
+#include "pg/bridge/spi_support.hpp"
+
+namespace pat::pg {
+
+namespace {
+
+constexpr int kPartitions = 16;  // a power of two, as dynahash requires
+constexpr const char *kTrancheName = "pg_pat usage";
+// Entries kept beyond pat.usage_max_entries for database-wide counts, which are therefore
+// always kept (up to this many database-days).
+constexpr int kDatabaseWideReserve = 1024;
+#define PAT_USAGE_FILE PGSTAT_STAT_PERMANENT_DIRECTORY "/pg_pat_usage.stat"
+constexpr const char *kSaveFile = PAT_USAGE_FILE;
+constexpr const char *kSaveTempFile = PAT_USAGE_FILE ".tmp";
+constexpr uint32 kSaveMagic = 0x50415455;  // "PATU"
+constexpr uint32 kSaveVersion = 1;
+constexpr int32 kNoPendingDay = PG_INT32_MAX;
+constexpr int64 kNoLostUse = PG_INT64_MIN;
+// After the entries, the save file holds the latest lost use (a file without it is read as
+// having none).
+constexpr uint32 kLostUseMagic = 0x5041544c;  // "PATL"
+
+struct UsageShared {
+    LWLockPadded *locks;
+    pg_atomic_uint32 token_entries;  // entries that name a token
+    pg_atomic_uint64 lost_checks;
+    pg_atomic_uint64 unattributed_checks;  // of tokens, counted for their database: table full
+    pg_atomic_uint64 latest_lost_use;      // TimestampTz as uint64; kNoLostUse when none
+    pg_atomic_uint32 oldest_day;           // int32 day stored as uint32
+    pg_atomic_uint32 flush_requested;      // 1 from a request to flush early until a round takes it
+    slock_t latch_mutex;
+    Latch *flush_latch;
+};
+
+int max_entries = 250000;
+UsageShared *shared = nullptr;
+HTAB *usage_table = nullptr;
+shmem_request_hook_type previous_request_hook = nullptr;
+shmem_startup_hook_type previous_startup_hook = nullptr;
+
+long table_capacity() {
+    return static_cast<long>(max_entries) + kDatabaseWideReserve;
+}
+
+Size shared_size() {
+    return add_size(MAXALIGN(sizeof(UsageShared)),
+                    hash_estimate_size(table_capacity(), sizeof(UsageEntry)));
+}
+
+LWLock *partition_lock(uint32 hash) {
+    return &shared->locks[hash % kPartitions].lock;
+}
+
+void lock_all(LWLockMode mode) {
+    for (int i = 0; i < kPartitions; ++i) {
+        LWLockAcquire(&shared->locks[i].lock, mode);
+    }
+}
+
+void unlock_all() {
+    for (int i = kPartitions - 1; i >= 0; --i) {
+        LWLockRelease(&shared->locks[i].lock);
+    }
+}
+
+void wake_flusher() {
+    pg_atomic_write_u32(&shared->flush_requested, 1);
+    SpinLockAcquire(&shared->latch_mutex);
+    Latch *latch = shared->flush_latch;
+    SpinLockRelease(&shared->latch_mutex);
+    if (latch != nullptr) {
+        SetLatch(latch);
+    }
+}
+
+// Remembers that a valid check at used_at could be kept nowhere.
+void raise_latest_lost_use(int64 used_at) {
+    uint64 seen = pg_atomic_read_u64(&shared->latest_lost_use);
+    while (used_at > static_cast<int64>(seen) &&
+           !pg_atomic_compare_exchange_u64(&shared->latest_lost_use, &seen,
+                                           static_cast<uint64>(used_at))) {
+    }
+}
+
+void lower_oldest_day(int32 day) {
+    uint32 seen = pg_atomic_read_u32(&shared->oldest_day);
+    while (day < static_cast<int32>(seen) &&
+           !pg_atomic_compare_exchange_u32(&shared->oldest_day, &seen, static_cast<uint32>(day))) {
+    }
+}
+
+// Merges tally into key's entry, creating it if needed. A token's entry that does not fit goes
+// to its database-wide entry; one that fits nowhere is counted as lost. locked: take the
+// partition lock (false only while the postmaster loads the save file, alone).
+void add(UsageKey key, const pat::UsageTally &tally, bool locked) {
+    uint32 hash = get_hash_value(usage_table, &key);
+    LWLock *lock = partition_lock(hash);
+    if (locked) {
+        LWLockAcquire(lock, LW_EXCLUSIVE);
+    }
+    auto *entry = static_cast<UsageEntry *>(
+        hash_search_with_hash_value(usage_table, &key, hash, HASH_FIND, nullptr));
+    bool names_token = !is_database_wide(key);
+    bool full = false;
+    if (entry == nullptr) {
+        if (names_token && pg_atomic_read_u32(&shared->token_entries) >= uint32(max_entries)) {
+            full = true;
+        } else {
+            bool found = false;
+            entry = static_cast<UsageEntry *>(
+                hash_search_with_hash_value(usage_table, &key, hash, HASH_ENTER_NULL, &found));
+            if (entry != nullptr) {
+                entry->tally = pat::UsageTally{};
+                if (names_token) {
+                    uint32 now_held = pg_atomic_add_fetch_u32(&shared->token_entries, 1);
+                    // Three quarters full: ask for a flush before checks stop fitting.
+                    if (locked && now_held == uint32(max_entries) * 3 / 4) {
+                        wake_flusher();
+                    }
+                }
+                lower_oldest_day(key.day);
+            }
+        }
+    }
+    if (entry != nullptr) {
+        entry->tally.merge(tally);
+    }
+    if (locked) {
+        LWLockRelease(lock);
+    }
+    if (entry != nullptr) {
+        return;
+    }
+    if (full) {
+        // Kept for the database, without the token: counted, not dropped. Its last use goes
+        // with it, so pat.max_inactivity can tell that some token was used (inactivity.hpp).
+        // The first such check since the last report asks for a flush, to make room.
+        uint64 before = pg_atomic_fetch_add_u64(&shared->unattributed_checks, tally.total());
+        if (locked && before == 0) {
+            wake_flusher();
+        }
+        memset(&key.token_id, 0, sizeof(key.token_id));
+        add(key, tally, locked);
+        return;
+    }
+    pg_atomic_fetch_add_u64(&shared->lost_checks, tally.total());
+    if (tally.has_last_used()) {
+        raise_latest_lost_use(tally.last_used);
+    }
+    if (locked) {
+        wake_flusher();
+    }
+}
+
+// Postmaster, at a clean shutdown: saves every pending entry. Nothing else runs then.
+void save_pending(int code, Datum) {
+    if (code != 0 || shared == nullptr) {
+        return;  // a crash: shared memory may not be sound
+    }
+    FILE *file = AllocateFile(kSaveTempFile, PG_BINARY_W);
+    if (file == nullptr) {
+        ereport(LOG, (errcode_for_file_access(),
+                      errmsg("pg_pat could not write usage file \"%s\": %m", kSaveTempFile)));
+        return;
+    }
+    uint32 header[3] = {kSaveMagic, kSaveVersion, uint32(hash_get_num_entries(usage_table))};
+    bool ok = fwrite(header, sizeof(header), 1, file) == 1;
+    HASH_SEQ_STATUS scan;
+    hash_seq_init(&scan, usage_table);
+    while (auto *entry = static_cast<UsageEntry *>(hash_seq_search(&scan))) {
+        ok = ok && fwrite(entry, sizeof(UsageEntry), 1, file) == 1;
+    }
+    int64 lost_use = static_cast<int64>(pg_atomic_read_u64(&shared->latest_lost_use));
+    if (lost_use != kNoLostUse) {
+        uint32 trailer = kLostUseMagic;
+        ok = ok && fwrite(&trailer, sizeof(trailer), 1, file) == 1 &&
+             fwrite(&lost_use, sizeof(lost_use), 1, file) == 1;
+    }
+    ok = FreeFile(file) == 0 && ok;
+    if (!ok || rename(kSaveTempFile, kSaveFile) != 0) {
+        ereport(LOG, (errcode_for_file_access(),
+                      errmsg("pg_pat could not write usage file \"%s\": %m", kSaveFile)));
+        unlink(kSaveTempFile);
+    }
+}
+
+// Postmaster, at start: loads what the last clean shutdown saved, then removes the file so a
+// later crash cannot load it twice.
+void load_saved() {
+    FILE *file = AllocateFile(kSaveFile, PG_BINARY_R);
+    if (file == nullptr) {
+        return;
+    }
+    uint32 header[3] = {};
+    if (fread(header, sizeof(header), 1, file) == 1 && header[0] == kSaveMagic &&
+        header[1] == kSaveVersion) {
+        UsageEntry entry;
+        for (uint32 i = 0; i < header[2] && fread(&entry, sizeof(entry), 1, file) == 1; ++i) {
+            add(entry.key, entry.tally, false);
+        }
+        uint32 trailer = 0;
+        int64 lost_use = kNoLostUse;
+        if (fread(&trailer, sizeof(trailer), 1, file) == 1 && trailer == kLostUseMagic &&
+            fread(&lost_use, sizeof(lost_use), 1, file) == 1) {
+            raise_latest_lost_use(lost_use);
+        }
+    } else {
+        ereport(LOG, (errmsg("pg_pat ignored usage file \"%s\": not written by this version",
+                             kSaveFile)));
+    }
+    FreeFile(file);
+    unlink(kSaveFile);
+}
+
+void request_memory() {
+    if (previous_request_hook != nullptr) {
+        previous_request_hook();
+    }
+    RequestAddinShmemSpace(shared_size());
+    RequestNamedLWLockTranche(kTrancheName, kPartitions);
+}
+
+void attach_memory() {
+    if (previous_startup_hook != nullptr) {
+        previous_startup_hook();
+    }
+    LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+    bool found = false;
+    shared =
+        static_cast<UsageShared *>(ShmemInitStruct("pg_pat usage", sizeof(UsageShared), &found));
+    if (!found) {
+        shared->locks = GetNamedLWLockTranche(kTrancheName);
+        pg_atomic_init_u32(&shared->token_entries, 0);
+        pg_atomic_init_u64(&shared->lost_checks, 0);
+        pg_atomic_init_u64(&shared->unattributed_checks, 0);
+        pg_atomic_init_u64(&shared->latest_lost_use, static_cast<uint64>(kNoLostUse));
+        pg_atomic_init_u32(&shared->oldest_day, static_cast<uint32>(kNoPendingDay));
+        pg_atomic_init_u32(&shared->flush_requested, 0);
+        SpinLockInit(&shared->latch_mutex);
+        shared->flush_latch = nullptr;
+    }
+    HASHCTL control = {};
+    control.keysize = sizeof(UsageKey);
+    control.entrysize = sizeof(UsageEntry);
+    control.num_partitions = kPartitions;
+    usage_table = ShmemInitHash("pg_pat usage table", table_capacity(), table_capacity(), &control,
+                                HASH_ELEM | HASH_BLOBS | HASH_PARTITION | HASH_FIXED_SIZE);
+    LWLockRelease(AddinShmemInitLock);
+    // Under pg_upgrade (binary-upgrade mode) nothing is counted or written out, and the file saved
+    // at the last clean shutdown stays where it is, to be carried to the new cluster (README,
+    // "Upgrading PostgreSQL itself").
+    if (!IsUnderPostmaster && !IsBinaryUpgrade) {
+        on_shmem_exit(save_pending, 0);
+        if (!found) {
+            load_saved();
+        }
+    }
+}
+
+}  // namespace
+
+bool is_database_wide(const UsageKey &key) {
+    static const pg_uuid_t zero = {};
+    return memcmp(&key.token_id, &zero, sizeof(zero)) == 0;
+}
+
+void setup_usage_store() {
+    DefineCustomIntVariable(
+        "pat.usage_max_entries",
+        "Tokens (per day) whose usage shared memory holds between two flushes.",
+        "Checks of further tokens are counted for the whole database until the next flush.",
+        &max_entries, 250000, 100, 100000000, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
+    previous_request_hook = shmem_request_hook;
+    shmem_request_hook = request_memory;
+    previous_startup_hook = shmem_startup_hook;
+    shmem_startup_hook = attach_memory;
+}
+
+bool usage_kept_here() {
+    return OidIsValid(known_pat_relation("token_checks"));
+}
+
+void count_check(const pg_uuid_t *token_id, pat::TokenStatus status, TimestampTz now) {
+    if (usage_table == nullptr) {
+        return;  // only when not preloaded, and then no function runs
+    }
+    if (!usage_kept_here()) {
+        return;  // it would stay in shared memory for good
+    }
+    UsageKey key = {};
+    key.database = MyDatabaseId;
+    key.day = pat::day_of(now);
+    if (token_id != nullptr && pat::outcome_names_token(status)) {
+        key.token_id = *token_id;
+    }
+    pat::UsageTally one;
+    one.count(status, now);
+    add(key, one, true);
+}
+
+UsageEntry *take_pending(Oid database, MemoryContext memory, int *count) {
+    lock_all(LW_EXCLUSIVE);
+    long held = hash_get_num_entries(usage_table);
+    auto *taken = static_cast<UsageEntry *>(
+        MemoryContextAllocExtended(memory, sizeof(UsageEntry) * (held + 1), MCXT_ALLOC_NO_OOM));
+    int n = 0;
+    if (taken != nullptr) {
+        HASH_SEQ_STATUS scan;
+        hash_seq_init(&scan, usage_table);
+        while (auto *entry = static_cast<UsageEntry *>(hash_seq_search(&scan))) {
+            if (entry->key.database != database) {
+                continue;
+            }
+            taken[n++] = *entry;
+            if (!is_database_wide(entry->key)) {
+                pg_atomic_sub_fetch_u32(&shared->token_entries, 1);
+            }
+            hash_search(usage_table, &entry->key, HASH_REMOVE, nullptr);
+        }
+        if (hash_get_num_entries(usage_table) == 0) {
+            pg_atomic_write_u32(&shared->oldest_day, static_cast<uint32>(kNoPendingDay));
+        }
+    }
+    unlock_all();
+    if (taken == nullptr) {
+        ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory"),
+                        errdetail("pg_pat could not take %ld pending usage entries.", held)));
+    }
+    *count = n;
+    return taken;
+}
+
+void put_back(const UsageEntry *entries, int count) {
+    for (int i = 0; i < count; ++i) {
+        add(entries[i].key, entries[i].tally, true);
+    }
+}
+
+bool pending_tally(Oid database, const pg_uuid_t &token_id, int32 day, pat::UsageTally *tally) {
+    UsageKey key = {};
+    key.database = database;
+    key.day = day;
+    key.token_id = token_id;
+    uint32 hash = get_hash_value(usage_table, &key);
+    LWLock *lock = partition_lock(hash);
+    LWLockAcquire(lock, LW_SHARED);
+    auto *entry = static_cast<UsageEntry *>(
+        hash_search_with_hash_value(usage_table, &key, hash, HASH_FIND, nullptr));
+    if (entry != nullptr) {
+        *tally = entry->tally;
+    }
+    LWLockRelease(lock);
+    return entry != nullptr;
+}
+
+int32 oldest_pending_day() {
+    return static_cast<int32>(pg_atomic_read_u32(&shared->oldest_day));
+}
+
+bool pending_last_use(const pg_uuid_t &token_id, TimestampTz *last_used) {
+    // Newest day first: a use on a later day is always later.
+    int32 today = pat::day_of(GetCurrentTransactionStartTimestamp());
+    for (int32 day = today + 1; day >= oldest_pending_day(); --day) {
+        pat::UsageTally tally;
+        if (pending_tally(MyDatabaseId, token_id, day, &tally) && tally.has_last_used()) {
+            *last_used = tally.last_used;
+            return true;
+        }
+    }
+    return false;
+}
+
+int databases_with_pending(Oid *databases, int max) {
+    int n = 0;
+    lock_all(LW_SHARED);
+    HASH_SEQ_STATUS scan;
+    hash_seq_init(&scan, usage_table);
+    while (auto *entry = static_cast<UsageEntry *>(hash_seq_search(&scan))) {
+        bool known = false;
+        for (int i = 0; i < n && !known; ++i) {
+            known = databases[i] == entry->key.database;
+        }
+        if (!known && n < max) {
+            databases[n++] = entry->key.database;
+        }
+    }
+    unlock_all();
+    return n;
+}
+
+uint64 take_lost_checks() {
+    return pg_atomic_exchange_u64(&shared->lost_checks, 0);
+}
+
+uint64 take_unattributed_checks() {
+    return pg_atomic_exchange_u64(&shared->unattributed_checks, 0);
+}
+
+std::optional<TimestampTz> latest_lost_use() {
+    int64 lost_use = static_cast<int64>(pg_atomic_read_u64(&shared->latest_lost_use));
+    if (lost_use == kNoLostUse) {
+        return std::nullopt;
+    }
+    return lost_use;
+}
+
+bool early_flush_requested() {
+    return pg_atomic_read_u32(&shared->flush_requested) != 0;
+}
+
+bool take_early_flush_request() {
+    return pg_atomic_exchange_u32(&shared->flush_requested, 0) != 0;
+}
+
+void set_flush_latch(Latch *latch) {
+    SpinLockAcquire(&shared->latch_mutex);
+    shared->flush_latch = latch;
+    SpinLockRelease(&shared->latch_mutex);
+}
+
+}  // namespace pat::pg
