@@ -50,6 +50,11 @@ override CPPFLAGS := $(patsubst -I$(includedir_server),-isystem $(includedir_ser
 # The LLVM bitcode for JIT inlining is compiled with clang and without PG_CXXFLAGS by default.
 COMPILE.cxx.bc += $(PG_CXXFLAGS)
 
+# The core stays PostgreSQL-free in this build too: its objects are compiled without PostgreSQL's
+# include folders, so `#include "postgres.h"` there fails, and PAT_CORE_ONLY turns an include of
+# a glue header into a static_assert that says why (src/pg/bridge/postgres.hpp).
+$(CORE_SRCS:.cpp=.o) $(CORE_SRCS:.cpp=.bc): override CPPFLAGS := -I$(srcdir)/src -DPAT_CORE_ONLY
+
 # The install script of the current version: schema/*.sql, each stating its objects as they are
 # now, concatenated in name order. Not committed; `make clean` removes it.
 SCHEMA_PARTS = $(sort $(wildcard schema/*.sql))

@@ -1,6 +1,11 @@
 // Every PostgreSQL header the glue uses, in one place, inside extern "C".
 #pragma once
 
+// The core (src/core) is compiled with PAT_CORE_ONLY and without PostgreSQL's include folders.
+#ifdef PAT_CORE_ONLY
+#error "src/core must not include PostgreSQL or the glue: it is built and unit-tested alone"
+#endif
+
 extern "C" {
 #include "postgres.h"
 
