@@ -26,6 +26,9 @@ static bool digesters_valid = false;
 static uint64 keys_generation = 1;
 static char *manage_scope_setting = nullptr;
 static int max_active_tokens_setting = 0;
+static int token_cache_size_setting = 1000000;
+static int token_cache_memory_kb_setting = 64 * 1024;
+static char *usage_forward_conninfo_setting = nullptr;
 
 // Keys shorter than this are passwords, not keys.
 static constexpr size_t kMinKeyChars = 32;
@@ -306,6 +309,35 @@ void define_settings() {
         "Audit rows younger than this are kept: pat_audit_purge() refuses a shorter older_than.",
         "Only a superuser can change it; empty: no minimum.", &audit_min_retention_setting,
         "7 days", PGC_SUSET, 0, check_audit_min_retention, assign_audit_min_retention, nullptr);
+    DefineCustomIntVariable(
+        "pat.token_cache_size",
+        "Tokens each backend keeps in its validation cache; 0 turns it off.",
+        "As many users' roles are kept alongside. A committed change drops only the tokens and "
+        "users it reaches.",
+        &token_cache_size_setting, 1000000, 0, 10000000, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("pat.token_cache_memory",
+                            "Memory each backend's validation cache may take; 0 turns it off.",
+                            "When it is full, entries unused since the last eviction go first.",
+                            &token_cache_memory_kb_setting, 64 * 1024, 0, MAX_KILOBYTES, PGC_SUSET,
+                            GUC_UNIT_KB, nullptr, nullptr, nullptr);
+    DefineCustomStringVariable(
+        "pat.usage_forward_conninfo",
+        "How a standby's usage worker connects to the primary; empty: primary_conninfo.",
+        "The role needs EXECUTE on pat_merge_usage (the admin profile has it).",
+        &usage_forward_conninfo_setting, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY, nullptr, nullptr,
+        nullptr);
+}
+
+int token_cache_size() {
+    return token_cache_size_setting;
+}
+
+int token_cache_memory_kb() {
+    return token_cache_memory_kb_setting;
+}
+
+const char *usage_forward_conninfo() {
+    return usage_forward_conninfo_setting != nullptr ? usage_forward_conninfo_setting : "";
 }
 
 std::string_view token_prefix() {

@@ -12,8 +12,8 @@
 
 namespace pat::pg {
 
-// Defines the pat.* settings (but pat.token_cache_size) and installs the log hook that keeps
-// the digest keys out of the server log.
+// Defines every pat.* setting and installs the log hook that keeps the digest keys out of the
+// server log.
 void define_settings();
 
 // pat.token_prefix: what new tokens start with.
@@ -45,5 +45,13 @@ const Interval *audit_min_retention_interval();
 
 // now + pat.max_lifetime, or nullopt when no maximum lifetime is set.
 std::optional<TimestampTz> latest_allowed_expiry(TimestampTz now);
+
+// pat.token_cache_size (tokens, and as many users, per backend) and pat.token_cache_memory (kB
+// per backend); either 0 turns the cache off.
+int token_cache_size();
+int token_cache_memory_kb();
+
+// pat.usage_forward_conninfo: how a standby forwards usage to the primary ("": primary_conninfo).
+const char *usage_forward_conninfo();
 
 }  // namespace pat::pg

@@ -17,14 +17,16 @@
 #include "core/policy.hpp"
 #include "core/scope.hpp"
 #include "pg/bridge/convert.hpp"
+#include "pg/settings.hpp"
 #include "pg/tokens/token_store.hpp"
 
 namespace pat::pg {
 
 namespace {
 
-int token_capacity = 1000000;     // pat.token_cache_size: tokens (and users) per backend
-int memory_limit_kb = 64 * 1024;  // pat.token_cache_memory
+// The bounds (settings.hpp) the cache last made room for: a lower one trims it at the next lookup.
+int seen_capacity = 0;
+int seen_memory_limit_kb = 0;
 // An entry bigger than this share of pat.token_cache_memory is used once and not kept.
 constexpr Size kLargestEntryShare = 8;
 // What an entry costs beyond its payload: the hash table's element (header and entry).
@@ -50,9 +52,6 @@ HTAB *token_table = nullptr;
 HTAB *user_table = nullptr;
 Size cached_bytes = 0;
 bool cache_stale = false;
-// A bound was lowered since the cache last made room: trim on the next lookup. Set by the
-// settings' assign hook, so a lookup does not recount the tables on every check.
-bool bounds_lowered = false;
 // One generation counter per signal slot, bumped by each signal received.
 uint32 slot_generation[pat::kSignalSlots];
 TokenCacheStats counters = {};
@@ -71,11 +70,11 @@ void on_relcache_invalidation(Datum, Oid relation) {
 }
 
 bool caching() {
-    return token_capacity > 0 && memory_limit_kb > 0;
+    return token_cache_size() > 0 && token_cache_memory_kb() > 0;
 }
 
 Size limit_bytes() {
-    return static_cast<Size>(memory_limit_kb) * 1024;
+    return static_cast<Size>(token_cache_memory_kb()) * 1024;
 }
 
 void reset_cache() {
@@ -169,11 +168,11 @@ void sweep(HTAB *table, bool second_chance, Size needed, Size bytes, long entrie
 // Makes room for an entry of needed bytes: when a bound would be exceeded, frees at least a
 // quarter of both.
 void make_room(Size needed) {
-    if (within(needed, limit_bytes(), token_capacity)) {
+    if (within(needed, limit_bytes(), token_cache_size())) {
         return;
     }
     Size bytes = limit_bytes() / 4 * 3;
-    long entries = std::max(1L, static_cast<long>(token_capacity) / 4 * 3);
+    long entries = std::max(1L, static_cast<long>(token_cache_size()) / 4 * 3);
     for (bool second_chance : {true, false}) {
         sweep<CachedToken>(token_table, second_chance, needed, bytes, entries);
         sweep<CachedUser>(user_table, second_chance, needed, bytes, entries);
@@ -358,14 +357,6 @@ bool is_current(const CachedToken &entry) {
            entry.user_generation == slot_generation[entry.user_slot];
 }
 
-// Lowering a bound takes effect at the next lookup (memory is freed only inside find_token).
-void note_new_capacity(int value, void *) {
-    bounds_lowered |= value < token_capacity;
-}
-void note_new_memory_limit(int value, void *) {
-    bounds_lowered |= value < memory_limit_kb;
-}
-
 // What every lookup does first: accept committed changes, and apply a reset or new bounds.
 // Returns whether the cache is in use.
 bool begin_lookup() {
@@ -376,8 +367,12 @@ bool begin_lookup() {
     }
     if (use_cache) {
         create_tables();
-        if (bounds_lowered) {
-            bounds_lowered = false;
+        // A lowered bound takes effect here: memory is freed only inside a lookup.
+        bool lowered =
+            token_cache_size() < seen_capacity || token_cache_memory_kb() < seen_memory_limit_kb;
+        seen_capacity = token_cache_size();
+        seen_memory_limit_kb = token_cache_memory_kb();
+        if (lowered) {
             make_room(0);
         }
     }
@@ -466,17 +461,6 @@ TokenCacheStats token_cache_stats() {
 }
 
 void setup_token_cache() {
-    DefineCustomIntVariable(
-        "pat.token_cache_size",
-        "Tokens each backend keeps in its validation cache; 0 turns it off.",
-        "As many users' roles are kept alongside. A committed change drops only the tokens and "
-        "users it reaches.",
-        &token_capacity, 1000000, 0, 10000000, PGC_SUSET, 0, nullptr, note_new_capacity, nullptr);
-    DefineCustomIntVariable("pat.token_cache_memory",
-                            "Memory each backend's validation cache may take; 0 turns it off.",
-                            "When it is full, entries unused since the last eviction go first.",
-                            &memory_limit_kb, 64 * 1024, 0, MAX_KILOBYTES, PGC_SUSET, GUC_UNIT_KB,
-                            nullptr, note_new_memory_limit, nullptr);
     CacheRegisterRelcacheCallback(on_relcache_invalidation, 0);
 }
 

@@ -7,13 +7,12 @@
 #include "core/usage.hpp"
 #include "pg/bridge/guard.hpp"
 #include "pg/bridge/spi_support.hpp"
+#include "pg/settings.hpp"
 #include "pg/usage/usage_store.hpp"
 
 namespace pat::pg {
 
 namespace {
-
-char *forward_conninfo = nullptr;
 
 // A batch taken from shared memory whose writing has not committed yet.
 struct InFlight {
@@ -188,7 +187,7 @@ int merge_here(const MergeArguments &arguments) {
 // The connection a standby forwards over: pat.usage_forward_conninfo, or else the standby's
 // primary_conninfo; either way to the database of the same name.
 PGconn *connect_to_primary() {
-    const char *conninfo = forward_conninfo;
+    const char *conninfo = usage_forward_conninfo();
     if (conninfo == nullptr || conninfo[0] == '\0') {
         conninfo = GetConfigOption("primary_conninfo", false, false);
     }
@@ -270,11 +269,6 @@ int discard_usage() {
 }
 
 void setup_usage_flush() {
-    DefineCustomStringVariable(
-        "pat.usage_forward_conninfo",
-        "How a standby's usage worker connects to the primary; empty: primary_conninfo.",
-        "The role needs EXECUTE on pat_merge_usage (the admin profile has it).", &forward_conninfo,
-        "", PGC_SIGHUP, GUC_SUPERUSER_ONLY, nullptr, nullptr, nullptr);
     RegisterXactCallback(on_transaction_end, nullptr);
     RegisterSubXactCallback(on_subtransaction_end, nullptr);
 }
