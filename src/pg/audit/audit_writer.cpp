@@ -6,6 +6,7 @@
 #include "pg/audit/audit_state.hpp"
 #include "pg/bridge/compat.hpp"
 #include "pg/bridge/convert.hpp"
+#include "pg/bridge/schema_version.hpp"
 #include "pg/bridge/spi_support.hpp"
 
 namespace pat::pg {
@@ -353,7 +354,8 @@ void insert_log_batch(TupleTableSlot **slots, int count) {
     }
 }
 
-// Before 1.5: the row linked at once, under the chain lock held to commit. May ereport.
+// Where the schema has no pat.audit_pending: the row linked at once, under the chain lock held
+// to commit. May ereport.
 int64 append_linked_entry(const AuditEntry &entry, const RowFacts &facts) {
     ChainTail tail = lock_chain_and_read_tail();
     Datum values[kLogColumns];
@@ -421,12 +423,13 @@ PendingRow *pending_rows_in_order(Relation pending, Snapshot snapshot, TupleTabl
 // transaction: pat_audit_verify() then finds a deleted tail. Under the chain lock, so the latest
 // snapshot sees the one row as the previous linker left it; updated in place (simple_heap_update
 // takes no snapshot's view, so a REPEATABLE READ caller of pat_audit_link() does not fail) and
-// firing no trigger, as the log's rows. Nothing before 1.9 (no pat.audit_head). May ereport.
+// firing no trigger, as the log's rows. Nothing where the schema has no pat.audit_head. May
+// ereport.
 void anchor_head(int64 seq, const bytea *hash) {
-    Oid head_id = known_pat_relation("audit_head");
-    if (!OidIsValid(head_id) || hash == nullptr) {
+    if (!schema_has(pat::schema_since::kAuditHead) || hash == nullptr) {
         return;
     }
+    Oid head_id = pat_relation("audit_head", kUpdateHint);
     Relation head = table_open(head_id, RowExclusiveLock);
     TupleDesc desc = RelationGetDescr(head);
     if (desc->natts != 2 || TupleDescAttr(desc, 0)->atttypid != INT8OID ||
@@ -470,11 +473,9 @@ void lock_audit_chain() {
     // The tables a chain holder writes are locked before the head row, so that DDL holding one
     // of them (an extension update's ALTER TABLE, which then locks the head row itself) makes
     // this wait without the head row, instead of the two deadlocking.
-    for (const char *written : {"audit_log", "audit_pending"}) {
-        Oid relation = known_pat_relation(written);
-        if (OidIsValid(relation)) {
-            LockRelationOid(relation, RowExclusiveLock);
-        }
+    LockRelationOid(audit_log_relation(), RowExclusiveLock);
+    if (schema_has(pat::schema_since::kAuditPending)) {
+        LockRelationOid(pat_relation("audit_pending", kUpdateHint), RowExclusiveLock);
     }
     if (lock_plan == nullptr) {
         lock_plan = keep_plan(kLockQuery, 0, nullptr);
@@ -518,7 +519,7 @@ int64 append_audit_entry(const AuditEntry &entry) {
     facts.session_role =
         role_name(GetSessionUserId(), &known_session_role, &known_session_role_name);
     facts.txid = static_cast<int64>(U64FromFullTransactionId(GetTopFullTransactionId()));
-    if (!OidIsValid(known_pat_relation("audit_pending"))) {
+    if (!schema_has(pat::schema_since::kAuditPending)) {
         return append_linked_entry(entry, facts);
     }
     if (transaction_batch == 0) {
@@ -558,10 +559,10 @@ constexpr long kYieldCheckMs = 100;
 }  // namespace
 
 int64 link_pending_rows(bool *yielded) {
-    Oid pending_id = known_pat_relation("audit_pending");
-    if (!OidIsValid(pending_id)) {
-        return 0;  // before 1.5 every row is linked as it is written
+    if (!schema_has(pat::schema_since::kAuditPending)) {
+        return 0;  // every row was linked as it was written
     }
+    Oid pending_id = pat_relation("audit_pending", kUpdateHint);
     // This transaction's own pending rows (a purge's) become visible to the snapshot below.
     CommandCounterIncrement();
     ChainTail tail = lock_chain_and_read_tail();
