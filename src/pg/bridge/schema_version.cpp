@@ -13,9 +13,6 @@ pat::SchemaVersion known_version = pat::SchemaVersion::kAbsent;
 // catalog takes a lock, which processes them) leaves what was read unknown.
 uint64 invalidations = 0;
 bool callbacks_registered = false;
-// Whether a change of pg_extension invalidates known_version; where it cannot
-// (compat::register_extension_callback), the version is read again in each transaction.
-bool kept_across_transactions = false;
 
 void forget_version(Datum, int, uint32) {
     version_known = false;
@@ -55,8 +52,9 @@ pat::SchemaVersion schema_version() {
         return known_version;
     }
     if (!callbacks_registered) {
-        kept_across_transactions = compat::register_extension_callback(forget_version);
-        if (!kept_across_transactions) {
+        // Where no change of pg_extension can be heard, the version is read again in each
+        // transaction instead.
+        if (!compat::register_extension_callback(forget_version)) {
             RegisterXactCallback(forget_version_at_end, nullptr);
         }
         callbacks_registered = true;
