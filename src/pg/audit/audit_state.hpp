@@ -5,7 +5,7 @@
 // transaction (or the subtransaction that set them).
 #pragma once
 
-#include "pg/audit/audit_writer.hpp"
+#include "pg/audit/audit_entry.hpp"
 #include "pg/bridge/postgres.hpp"
 
 #include <optional>

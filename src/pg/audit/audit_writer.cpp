@@ -6,6 +6,7 @@
 #include "pg/audit/audit_state.hpp"
 #include "pg/bridge/compat.hpp"
 #include "pg/bridge/convert.hpp"
+#include "pg/bridge/schema_version.hpp"
 #include "pg/bridge/spi_support.hpp"
 
 namespace pat::pg {
@@ -26,23 +27,60 @@ constexpr const char *kUpdateHint = "Update the extension: ALTER EXTENSION pg_pa
 SPIPlanPtr lock_plan = nullptr;
 SPIPlanPtr tail_plan = nullptr;
 
-// The columns of pat.audit_log and pat.audit_pending, in order; the pending row is the log row
-// without seq and the hashes, with the transaction's batch and the row's ordinal in front.
-constexpr int kLogColumns = 15;
-const char *const kLogColumnNames[kLogColumns] = {
-    "seq",     "occurred_at",  "user_id",    "token_id",  "token_name",
-    "actor",   "action",       "table_name", "old_data",  "new_data",
-    "db_role", "session_role", "txid",       "prev_hash", "row_hash"};
-const Oid kLogColumnTypes[kLogColumns] = {INT8OID, TIMESTAMPTZOID, TEXTOID, UUIDOID,  TEXTOID,
-                                          TEXTOID, TEXTOID,        TEXTOID, JSONBOID, JSONBOID,
-                                          TEXTOID, TEXTOID,        INT8OID, BYTEAOID, BYTEAOID};
-constexpr int kPendingColumns = 14;
-const char *const kPendingColumnNames[kPendingColumns] = {
-    "batch",  "ordinal",    "occurred_at", "user_id",  "token_id", "token_name",   "actor",
-    "action", "table_name", "old_data",    "new_data", "db_role",  "session_role", "txid"};
-const Oid kPendingColumnTypes[kPendingColumns] = {
-    INT8OID, INT4OID, TIMESTAMPTZOID, TEXTOID,  UUIDOID, TEXTOID, TEXTOID,
-    TEXTOID, TEXTOID, JSONBOID,       JSONBOID, TEXTOID, TEXTOID, INT8OID};
+// The columns of pat.audit_log and pat.audit_pending, named here once each. The writer fills
+// rows by position, without a statement; open_table() first checks that the table's columns are
+// these, by name and type, in this order (check_columns), so a schema that differs is refused
+// with a hint instead of written wrongly. The schema stays their source (schema/30-tables.sql):
+// the check runs every time a table is opened after DDL, and every test writes through it.
+struct Column {
+    const char *name;
+    Oid type;
+};
+
+// The columns a log row and its pending row share, in table order.
+enum EntryColumn {
+    kOccurredAt,
+    kUserId,
+    kTokenId,
+    kTokenName,
+    kActor,
+    kAction,
+    kTableName,
+    kOldData,
+    kNewData,
+    kDbRole,
+    kSessionRole,
+    kTxid,
+    kEntryColumns
+};
+constexpr Column kEntryColumnList[kEntryColumns] = {{"occurred_at", TIMESTAMPTZOID},
+                                                    {"user_id", TEXTOID},
+                                                    {"token_id", UUIDOID},
+                                                    {"token_name", TEXTOID},
+                                                    {"actor", TEXTOID},
+                                                    {"action", TEXTOID},
+                                                    {"table_name", TEXTOID},
+                                                    {"old_data", JSONBOID},
+                                                    {"new_data", JSONBOID},
+                                                    {"db_role", TEXTOID},
+                                                    {"session_role", TEXTOID},
+                                                    {"txid", INT8OID}};
+
+// pat.audit_log: seq, the shared columns, prev_hash and row_hash.
+constexpr Column kLogLeading[] = {{"seq", INT8OID}};
+constexpr Column kLogTrailing[] = {{"prev_hash", BYTEAOID}, {"row_hash", BYTEAOID}};
+constexpr int kLogSeq = 0;
+constexpr int kLogEntry = 1;
+constexpr int kLogPrevHash = kLogEntry + kEntryColumns;
+constexpr int kLogRowHash = kLogPrevHash + 1;
+constexpr int kLogColumns = kLogRowHash + 1;
+
+// pat.audit_pending: the transaction's batch and the row's ordinal in it, then the shared ones.
+constexpr Column kPendingLeading[] = {{"batch", INT8OID}, {"ordinal", INT4OID}};
+constexpr int kPendingBatch = 0;
+constexpr int kPendingOrdinal = 1;
+constexpr int kPendingEntry = 2;
+constexpr int kPendingColumns = kPendingEntry + kEntryColumns;
 
 // What the writer adds to an entry when it is written, the same in its pending row and its log
 // row.
@@ -54,30 +92,51 @@ struct RowFacts {
     int64 txid;
 };
 
-// The twelve columns a pending row and a log row share, occurred_at to txid, in that order, into
-// values and nulls.
+// The shared columns of entry's row (EntryColumn order) into values and nulls.
 void put_entry_columns(const AuditEntry &entry, const RowFacts &facts, Datum *values, bool *nulls) {
-    const Datum row[] = {TimestampTzGetDatum(facts.occurred_at), PointerGetDatum(entry.user_id),
-                         UUIDPGetDatum(entry.token_id),          PointerGetDatum(entry.token_name),
-                         PointerGetDatum(entry.actor),           PointerGetDatum(facts.action),
-                         PointerGetDatum(entry.table_name),      PointerGetDatum(entry.old_data),
-                         PointerGetDatum(entry.new_data),        PointerGetDatum(facts.db_role),
-                         PointerGetDatum(facts.session_role),    Int64GetDatum(facts.txid)};
-    const bool is_null[] = {false,
-                            entry.user_id == nullptr,
-                            entry.token_id == nullptr,
-                            entry.token_name == nullptr,
-                            entry.actor == nullptr,
-                            false,
-                            entry.table_name == nullptr,
-                            entry.old_data == nullptr,
-                            entry.new_data == nullptr,
-                            false,
-                            false,
-                            false};
-    static_assert(sizeof(row) / sizeof(row[0]) == sizeof(is_null) / sizeof(is_null[0]));
-    memcpy(values, row, sizeof(row));
-    memcpy(nulls, is_null, sizeof(is_null));
+    auto put = [&](EntryColumn column, Datum value, bool is_null) {
+        values[column] = value;
+        nulls[column] = is_null;
+    };
+    put(kOccurredAt, TimestampTzGetDatum(facts.occurred_at), false);
+    put(kUserId, PointerGetDatum(entry.user_id), entry.user_id == nullptr);
+    put(kTokenId, UUIDPGetDatum(entry.token_id), entry.token_id == nullptr);
+    put(kTokenName, PointerGetDatum(entry.token_name), entry.token_name == nullptr);
+    put(kActor, PointerGetDatum(entry.actor), entry.actor == nullptr);
+    put(kAction, PointerGetDatum(facts.action), false);
+    put(kTableName, PointerGetDatum(entry.table_name), entry.table_name == nullptr);
+    put(kOldData, PointerGetDatum(entry.old_data), entry.old_data == nullptr);
+    put(kNewData, PointerGetDatum(entry.new_data), entry.new_data == nullptr);
+    put(kDbRole, PointerGetDatum(facts.db_role), false);
+    put(kSessionRole, PointerGetDatum(facts.session_role), false);
+    put(kTxid, Int64GetDatum(facts.txid), false);
+}
+
+// A nullable text or jsonb column among the shared columns of a row read back, detoasted;
+// nullptr for NULL.
+text *entry_text(const Datum *values, const bool *nulls, EntryColumn column) {
+    return nulls[column] ? nullptr : DatumGetTextPP(values[column]);
+}
+
+Jsonb *entry_jsonb(const Datum *values, const bool *nulls, EntryColumn column) {
+    return nulls[column] ? nullptr : DatumGetJsonbP(values[column]);
+}
+
+// entry and its facts from the shared columns of a row read back. May ereport (detoasting).
+void read_entry_columns(const Datum *values, const bool *nulls, AuditEntry *entry,
+                        RowFacts *facts) {
+    entry->user_id = entry_text(values, nulls, kUserId);
+    entry->token_id = nulls[kTokenId] ? nullptr : DatumGetUUIDP(values[kTokenId]);
+    entry->token_name = entry_text(values, nulls, kTokenName);
+    entry->actor = entry_text(values, nulls, kActor);
+    entry->table_name = entry_text(values, nulls, kTableName);
+    entry->old_data = entry_jsonb(values, nulls, kOldData);
+    entry->new_data = entry_jsonb(values, nulls, kNewData);
+    facts->action = entry_text(values, nulls, kAction);
+    facts->occurred_at = DatumGetTimestampTz(values[kOccurredAt]);
+    facts->db_role = entry_text(values, nulls, kDbRole);
+    facts->session_role = entry_text(values, nulls, kSessionRole);
+    facts->txid = DatumGetInt64(values[kTxid]);
 }
 
 // row_hash of entry as the row seq after prev_hash (audit_hash.hpp). May ereport, never
@@ -108,9 +167,12 @@ bytea *row_hash(const bytea *prev_hash, int64 seq, const AuditEntry &entry, cons
 // any utility statement; forgotten at abort, whose cleanup releases it; reopened after DDL.
 struct AppendTable {
     const char *name;
+    // Its columns: leading ones, the shared ones (kEntryColumnList), trailing ones.
+    const Column *leading;
+    int leading_count;
+    const Column *trailing;
+    int trailing_count;
     int natts;
-    const char *const *column_names;
-    const Oid *column_types;
     Relation relation = nullptr;
     EState *estate = nullptr;
     ResultRelInfo *result = nullptr;
@@ -118,9 +180,18 @@ struct AppendTable {
     BulkInsertStateData bulk = {nullptr, InvalidBuffer};
     bool stale = false;
 };
-AppendTable pending_table = {"audit_pending", kPendingColumns, kPendingColumnNames,
-                             kPendingColumnTypes};
-AppendTable log_table = {"audit_log", kLogColumns, kLogColumnNames, kLogColumnTypes};
+AppendTable pending_table = {"audit_pending", kPendingLeading, kPendingEntry, nullptr, 0,
+                             kPendingColumns};
+AppendTable log_table = {"audit_log", kLogLeading, kLogEntry, kLogTrailing, 2, kLogColumns};
+
+// Column i (0-based) of table.
+const Column &table_column(const AppendTable &table, int i) {
+    if (i < table.leading_count) {
+        return table.leading[i];
+    }
+    i -= table.leading_count;
+    return i < kEntryColumns ? kEntryColumnList[i] : table.trailing[i - kEntryColumns];
+}
 bool table_callbacks_registered = false;
 
 // What this transaction appended: its batch (0: none drawn yet), the next row's ordinal.
@@ -199,8 +270,9 @@ void check_columns(Relation relation, const AppendTable &table) {
     bool matches = relation->rd_rel->relkind == RELKIND_RELATION && desc->natts == table.natts;
     for (int i = 0; matches && i < table.natts; ++i) {
         Form_pg_attribute attribute = TupleDescAttr(desc, i);
-        matches = !attribute->attisdropped && attribute->atttypid == table.column_types[i] &&
-                  strcmp(NameStr(attribute->attname), table.column_names[i]) == 0;
+        const Column &expected = table_column(table, i);
+        matches = !attribute->attisdropped && attribute->atttypid == expected.type &&
+                  strcmp(NameStr(attribute->attname), expected.name) == 0;
     }
     if (!matches) {
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -318,13 +390,13 @@ bytea *linked_row(const ChainTail &tail, const AuditEntry &entry, const RowFacts
                   Datum *values, bool *nulls) {
     int64 seq = tail.seq + 1;
     bytea *hash = row_hash(tail.hash, seq, entry, facts);
-    values[0] = Int64GetDatum(seq);
-    nulls[0] = false;
-    put_entry_columns(entry, facts, values + 1, nulls + 1);
-    values[kLogColumns - 2] = PointerGetDatum(tail.hash);
-    nulls[kLogColumns - 2] = tail.hash == nullptr;
-    values[kLogColumns - 1] = PointerGetDatum(hash);
-    nulls[kLogColumns - 1] = false;
+    values[kLogSeq] = Int64GetDatum(seq);
+    nulls[kLogSeq] = false;
+    put_entry_columns(entry, facts, values + kLogEntry, nulls + kLogEntry);
+    values[kLogPrevHash] = PointerGetDatum(tail.hash);
+    nulls[kLogPrevHash] = tail.hash == nullptr;
+    values[kLogRowHash] = PointerGetDatum(hash);
+    nulls[kLogRowHash] = false;
     return hash;
 }
 
@@ -353,7 +425,8 @@ void insert_log_batch(TupleTableSlot **slots, int count) {
     }
 }
 
-// Before 1.5: the row linked at once, under the chain lock held to commit. May ereport.
+// Where the schema has no pat.audit_pending: the row linked at once, under the chain lock held
+// to commit. May ereport.
 int64 append_linked_entry(const AuditEntry &entry, const RowFacts &facts) {
     ChainTail tail = lock_chain_and_read_tail();
     Datum values[kLogColumns];
@@ -383,15 +456,6 @@ int compare_pending(const void *a, const void *b) {
     return ItemPointerCompare(const_cast<ItemPointer>(&x->tid), const_cast<ItemPointer>(&y->tid));
 }
 
-// A nullable text column of slot (1-based attno), detoasted; nullptr for NULL.
-text *slot_text(TupleTableSlot *slot, int attno) {
-    return slot->tts_isnull[attno - 1] ? nullptr : DatumGetTextPP(slot->tts_values[attno - 1]);
-}
-
-Jsonb *slot_jsonb(TupleTableSlot *slot, int attno) {
-    return slot->tts_isnull[attno - 1] ? nullptr : DatumGetJsonbP(slot->tts_values[attno - 1]);
-}
-
 // The pending rows snapshot sees, in link order; *count set. palloc'd; may ereport.
 PendingRow *pending_rows_in_order(Relation pending, Snapshot snapshot, TupleTableSlot *slot,
                                   int64 *count) {
@@ -400,14 +464,14 @@ PendingRow *pending_rows_in_order(Relation pending, Snapshot snapshot, TupleTabl
     auto *rows = static_cast<PendingRow *>(palloc(sizeof(PendingRow) * capacity));
     TableScanDesc scan = table_beginscan(pending, snapshot, 0, nullptr);
     while (table_scan_getnextslot(scan, ForwardScanDirection, slot)) {
-        slot_getsomeattrs(slot, 2);
+        slot_getsomeattrs(slot, kPendingOrdinal + 1);
         if (used == capacity) {
             capacity *= 2;
             rows = static_cast<PendingRow *>(
                 repalloc_huge(rows, sizeof(PendingRow) * static_cast<Size>(capacity)));
         }
-        rows[used].batch = DatumGetInt64(slot->tts_values[0]);
-        rows[used].ordinal = DatumGetInt32(slot->tts_values[1]);
+        rows[used].batch = DatumGetInt64(slot->tts_values[kPendingBatch]);
+        rows[used].ordinal = DatumGetInt32(slot->tts_values[kPendingOrdinal]);
         rows[used].tid = slot->tts_tid;
         ++used;
     }
@@ -421,12 +485,13 @@ PendingRow *pending_rows_in_order(Relation pending, Snapshot snapshot, TupleTabl
 // transaction: pat_audit_verify() then finds a deleted tail. Under the chain lock, so the latest
 // snapshot sees the one row as the previous linker left it; updated in place (simple_heap_update
 // takes no snapshot's view, so a REPEATABLE READ caller of pat_audit_link() does not fail) and
-// firing no trigger, as the log's rows. Nothing before 1.9 (no pat.audit_head). May ereport.
+// firing no trigger, as the log's rows. Nothing where the schema has no pat.audit_head. May
+// ereport.
 void anchor_head(int64 seq, const bytea *hash) {
-    Oid head_id = known_pat_relation("audit_head");
-    if (!OidIsValid(head_id) || hash == nullptr) {
+    if (!schema_has(pat::schema_since::kAuditHead) || hash == nullptr) {
         return;
     }
+    Oid head_id = pat_relation("audit_head", kUpdateHint);
     Relation head = table_open(head_id, RowExclusiveLock);
     TupleDesc desc = RelationGetDescr(head);
     if (desc->natts != 2 || TupleDescAttr(desc, 0)->atttypid != INT8OID ||
@@ -470,11 +535,9 @@ void lock_audit_chain() {
     // The tables a chain holder writes are locked before the head row, so that DDL holding one
     // of them (an extension update's ALTER TABLE, which then locks the head row itself) makes
     // this wait without the head row, instead of the two deadlocking.
-    for (const char *written : {"audit_log", "audit_pending"}) {
-        Oid relation = known_pat_relation(written);
-        if (OidIsValid(relation)) {
-            LockRelationOid(relation, RowExclusiveLock);
-        }
+    LockRelationOid(audit_log_relation(), RowExclusiveLock);
+    if (schema_has(pat::schema_since::kAuditPending)) {
+        LockRelationOid(pat_relation("audit_pending", kUpdateHint), RowExclusiveLock);
     }
     if (lock_plan == nullptr) {
         lock_plan = keep_plan(kLockQuery, 0, nullptr);
@@ -518,7 +581,7 @@ int64 append_audit_entry(const AuditEntry &entry) {
     facts.session_role =
         role_name(GetSessionUserId(), &known_session_role, &known_session_role_name);
     facts.txid = static_cast<int64>(U64FromFullTransactionId(GetTopFullTransactionId()));
-    if (!OidIsValid(known_pat_relation("audit_pending"))) {
+    if (!schema_has(pat::schema_since::kAuditPending)) {
         return append_linked_entry(entry, facts);
     }
     if (transaction_batch == 0) {
@@ -527,10 +590,13 @@ int64 append_audit_entry(const AuditEntry &entry) {
         transaction_batch = nextval_internal(pat_relation("audit_batch_seq", kUpdateHint), false);
         next_ordinal = 0;
     }
-    Datum values[kPendingColumns] = {Int64GetDatum(transaction_batch),
-                                     Int32GetDatum(++next_ordinal)};
-    bool nulls[kPendingColumns] = {false, false};
-    put_entry_columns(entry, facts, values + 2, nulls + 2);
+    Datum values[kPendingColumns];
+    bool nulls[kPendingColumns];
+    values[kPendingBatch] = Int64GetDatum(transaction_batch);
+    nulls[kPendingBatch] = false;
+    values[kPendingOrdinal] = Int32GetDatum(++next_ordinal);
+    nulls[kPendingOrdinal] = false;
+    put_entry_columns(entry, facts, values + kPendingEntry, nulls + kPendingEntry);
     insert_row(pending_table, values, nulls);
     return 0;
 }
@@ -558,10 +624,10 @@ constexpr long kYieldCheckMs = 100;
 }  // namespace
 
 int64 link_pending_rows(bool *yielded) {
-    Oid pending_id = known_pat_relation("audit_pending");
-    if (!OidIsValid(pending_id)) {
-        return 0;  // before 1.5 every row is linked as it is written
+    if (!schema_has(pat::schema_since::kAuditPending)) {
+        return 0;  // every row was linked as it was written
     }
+    Oid pending_id = pat_relation("audit_pending", kUpdateHint);
     // This transaction's own pending rows (a purge's) become visible to the snapshot below.
     CommandCounterIncrement();
     ChainTail tail = lock_chain_and_read_tail();
@@ -611,19 +677,9 @@ int64 link_pending_rows(bool *yielded) {
         }
         slot_getallattrs(slot);
         AuditEntry entry;
-        entry.user_id = slot_text(slot, 4);
-        entry.token_id = slot->tts_isnull[4] ? nullptr : DatumGetUUIDP(slot->tts_values[4]);
-        entry.token_name = slot_text(slot, 6);
-        entry.actor = slot_text(slot, 7);
-        entry.table_name = slot_text(slot, 9);
-        entry.old_data = slot_jsonb(slot, 10);
-        entry.new_data = slot_jsonb(slot, 11);
         RowFacts facts;
-        facts.action = slot_text(slot, 8);
-        facts.occurred_at = DatumGetTimestampTz(slot->tts_values[2]);
-        facts.db_role = slot_text(slot, 12);
-        facts.session_role = slot_text(slot, 13);
-        facts.txid = DatumGetInt64(slot->tts_values[13]);
+        read_entry_columns(slot->tts_values + kPendingEntry, slot->tts_isnull + kPendingEntry,
+                           &entry, &facts);
         // Copied into the batch's slot: the pending row and its toast go away below.
         TupleTableSlot *out = batch[filled++];
         ExecClearTuple(out);

@@ -16,27 +16,15 @@
 // scripts (audit_guard.cpp refuses ALTER TABLE on them).
 #pragma once
 
+#include "pg/audit/audit_entry.hpp"
 #include "pg/bridge/postgres.hpp"
 #include "pg/bridge/spi_support.hpp"
 
 namespace pat::pg {
 
-// One audit row's own columns; the writer adds occurred_at, db_role, session_role and txid, the
-// linker seq and the hashes. Pointers are palloc'd values; nullptr stands for SQL NULL.
-struct AuditEntry {
-    const char *action = nullptr;
-    text *table_name = nullptr;
-    text *user_id = nullptr;
-    pg_uuid_t *token_id = nullptr;
-    text *token_name = nullptr;
-    text *actor = nullptr;
-    Jsonb *old_data = nullptr;
-    Jsonb *new_data = nullptr;
-};
-
-// Appends entry to pat.audit_pending, to be linked after commit, and returns 0. In a database
-// still at pg_pat 1.1 to 1.4 (no pat.audit_pending), links it at once under the chain lock,
-// held to commit, as those versions did, and returns its seq. Plain PostgreSQL code in the
+// Appends entry to pat.audit_pending, to be linked after commit, and returns 0. Where the
+// schema has no pat.audit_pending (schema_since::kAuditPending), links it at once under the
+// chain lock, held to commit, and returns its seq. Plain PostgreSQL code in the
 // sense of guard.hpp: it may ereport, so C++ frames owning objects call it through call_pg.
 // Callers first call register_audit_callbacks().
 int64 append_audit_entry(const AuditEntry &entry);
@@ -48,11 +36,11 @@ void append_token_audit(const char *action, text *user_id, pg_uuid_t *token_id, 
                         Jsonb *old_data, Jsonb *new_data);
 
 // Links every pending row this transaction can see committed (and its own) into the chain, in
-// (batch, ordinal) order; returns how many (0 before 1.5). Takes the chain lock for the rest
-// of the transaction. Must run inside a transaction; may ereport. With yielded (pg_pat's
-// worker), the pass stops early, setting *yielded, when a DROP DATABASE or another command
-// that needs the database to itself waits for the session to leave: the rows linked so far are
-// kept, the rest stay pending.
+// (batch, ordinal) order; returns how many (0 where the schema has no pat.audit_pending). Takes the
+// chain lock for the rest of the transaction. Must run inside a transaction; may ereport. With
+// yielded (pg_pat's worker), the pass stops early, setting *yielded, when a DROP DATABASE or
+// another command that needs the database to itself waits for the session to leave: the rows linked
+// so far are kept, the rest stay pending.
 int64 link_pending_rows(bool *yielded = nullptr);
 
 // Takes the chain lock (the row of pat.audit_chain_head) for the rest of the transaction,

@@ -4,6 +4,8 @@
 
 #include "pg/bridge/postgres.hpp"
 
+#include <type_traits>
+
 #if PG_VERSION_NUM < 150000
 #error "pg_pat needs PostgreSQL 15 or later"
 #endif
@@ -193,6 +195,28 @@ inline void *alloc_setting_extra(size_t bytes) {
 #else
     return malloc(bytes);
 #endif
+}
+
+namespace detail {
+template <typename CacheIds, typename = void>
+struct HasExtensionCache : std::false_type {};
+template <typename CacheIds>
+struct HasExtensionCache<CacheIds, std::void_t<decltype(CacheIds::EXTENSIONOID)>> : std::true_type {
+};
+}  // namespace detail
+
+// Registers callback for every change of a pg_extension row, heard through the row's
+// invalidation in every backend; false, and callback is never called, where the server has no
+// syscache on pg_extension. 18 has one; 15 and 17 gained it in a minor release, so it is looked
+// for in the headers rather than by PG_VERSION_NUM.
+template <typename CacheIds = SysCacheIdentifier>
+bool register_extension_callback(SyscacheCallbackFunction callback) {
+    if constexpr (detail::HasExtensionCache<CacheIds>::value) {
+        CacheRegisterSyscacheCallback(CacheIds::EXTENSIONOID, callback, 0);
+        return true;
+    } else {
+        return false;
+    }
 }
 
 }  // namespace pat::pg::compat

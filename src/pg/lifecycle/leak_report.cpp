@@ -13,6 +13,7 @@
 #include "pg/bridge/json_object.hpp"
 #include "pg/lifecycle/notices.hpp"
 #include "pg/settings.hpp"
+#include "pg/bridge/schema_version.hpp"
 #include "pg/bridge/spi_support.hpp"
 #include "pg/tokens/token_context.hpp"
 
@@ -105,8 +106,8 @@ void remember_token_prefix() {
     if (remembered_in == MyDatabaseId && prefix == remembered_prefix) {
         return;
     }
-    if (!OidIsValid(known_pat_relation("token_prefixes"))) {
-        return;  // a schema before 1.8
+    if (!schema_has(pat::schema_since::kTokenPrefixes)) {
+        return;
     }
     Datum values[1] = {PointerGetDatum(cstring_to_text_with_len(prefix.data(), prefix.size()))};
     run_kept_plan(remember_prefix_plan, values, nullptr, false, SPI_OK_INSERT);

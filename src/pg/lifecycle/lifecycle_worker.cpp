@@ -9,6 +9,7 @@
 #include "pg/lifecycle/lifecycle_schedule.hpp"
 #include "pg/lifecycle/notices.hpp"
 #include "pg/settings.hpp"
+#include "pg/bridge/schema_version.hpp"
 #include "pg/bridge/spi_support.hpp"
 #include "pg/tokens/token_store.hpp"
 #include "pg/usage/usage_flush.hpp"
@@ -137,9 +138,8 @@ int64 interval_microseconds(const Interval *interval) {
 // One database's round, in the worker's transaction.
 void run_lifecycle(const LifecycleVisit &visit) {
     found_lifecycle = call_pg([] {
-        // No pg_pat here, or one before 1.8: nothing to do.
-        return OidIsValid(get_extension_oid("pg_pat", true)) &&
-               OidIsValid(known_pat_relation("notices"));
+        // No pg_pat here, or one without notices: nothing to do.
+        return schema_has(pat::schema_since::kNotices);
     });
     if (!found_lifecycle) {
         call_pg([] {

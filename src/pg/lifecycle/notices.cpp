@@ -13,6 +13,7 @@
 #include "pg/bridge/guard.hpp"
 #include "pg/bridge/json_object.hpp"
 #include "pg/bridge/result_rows.hpp"
+#include "pg/bridge/schema_version.hpp"
 #include "pg/bridge/spi_support.hpp"
 #include "pg/tokens/token_context.hpp"
 
@@ -106,7 +107,7 @@ T *copied(Datum value, int length = -1) {
 namespace pat::pg {
 
 bool has_notices() {
-    return call_pg([] { return OidIsValid(known_pat_relation("notices")); });
+    return call_pg([] { return schema_has(pat::schema_since::kNotices); });
 }
 
 char *uuid_cstring(pg_uuid_t *id) {

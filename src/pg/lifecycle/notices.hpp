@@ -11,7 +11,7 @@
 
 namespace pat::pg {
 
-// Whether this database's pg_pat has notices (1.8 on). May ereport.
+// Whether this database's pg_pat has notices (schema_since::kNotices). May ereport.
 bool has_notices();
 
 // Queues a notice about a token, unless one of that kind is queued already (then false), and

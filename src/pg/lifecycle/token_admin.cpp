@@ -31,6 +31,7 @@
 #include "pg/lifecycle/leak_report.hpp"
 #include "pg/bridge/result_rows.hpp"
 #include "pg/settings.hpp"
+#include "pg/bridge/schema_version.hpp"
 #include "pg/bridge/spi_support.hpp"
 #include "pg/tokens/token_context.hpp"
 #include "pg/tokens/token_rules.hpp"
@@ -45,7 +46,8 @@ namespace {
 const char kInsertToken[] =
     "INSERT INTO pat.tokens (token_id, user_id, name, scopes, digest, expires_at, key_id)"
     " VALUES ($1, $2, $3, $4, $5, $6, $7)";
-// A schema before 1.6 (running this library until ALTER EXTENSION UPDATE) has no key_id.
+// A schema without pat.tokens.key_id (schema_since::kTokenKeyId), run by this library until
+// ALTER EXTENSION UPDATE.
 const char kInsertTokenWithoutKeyId[] =
     "INSERT INTO pat.tokens (token_id, user_id, name, scopes, digest, expires_at)"
     " VALUES ($1, $2, $3, $4, $5, $6)";
@@ -61,8 +63,9 @@ const char kInsertRotatedToken[] =
 const char kLockUserTokens[] =
     "INSERT INTO pat.user_token_locks (user_id) VALUES ($1)"
     " ON CONFLICT (user_id) DO UPDATE SET counted_at = pg_catalog.now()";
-// A schema before 1.9 has no such table: an advisory lock keyed by pat.tokens' oid and the
-// user id's hash, exact only under READ COMMITTED (and which any role can take).
+// A schema without that table (schema_since::kUserTokenLocks): an advisory lock keyed by
+// pat.tokens' oid and the user id's hash, exact only under READ COMMITTED (and which any role can
+// take).
 const char kAdvisoryLockUserTokens[] =
     "SELECT pg_catalog.pg_advisory_xact_lock($2, pg_catalog.hashtext($1))";
 const char kCountActiveTokens[] =
@@ -194,7 +197,7 @@ std::string uuid_text(const pg_uuid_t &id) {
 // begin_owner_spi; may ereport (40001 under REPEATABLE READ or SERIALIZABLE when another
 // creation for the user committed after the transaction's snapshot).
 void lock_user_tokens(text *user_id) {
-    if (OidIsValid(pat::pg::known_pat_relation("user_token_locks"))) {
+    if (pat::pg::schema_has(pat::schema_since::kUserTokenLocks)) {
         Datum values[1] = {PointerGetDatum(user_id)};
         run(lock_user_tokens_plan, values, nullptr, false, SPI_OK_INSERT);
         return;

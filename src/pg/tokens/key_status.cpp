@@ -8,6 +8,7 @@
 #include "pg/tokens/api_support.hpp"
 #include "pg/bridge/convert.hpp"
 #include "pg/bridge/guard.hpp"
+#include "pg/bridge/schema_version.hpp"
 #include "pg/settings.hpp"
 #include "pg/bridge/spi_support.hpp"
 
@@ -38,14 +39,13 @@ uint64 surveyed_generation = 0;
 std::vector<std::string> warned_keys;
 
 bool tokens_have_key_id() {
-    Oid tokens = known_pat_relation("tokens");
-    return OidIsValid(tokens) && get_attnum(tokens, "key_id") != InvalidAttrNumber;
+    return call_pg([] { return schema_has(pat::schema_since::kTokenKeyId); });
 }
 
 }  // namespace
 
 text *current_key_id() {
-    if (!call_pg([] { return tokens_have_key_id(); })) {
+    if (!tokens_have_key_id()) {
         return nullptr;
     }
     return make_text(digest_key_fingerprints().front());
@@ -56,7 +56,7 @@ void warn_of_missing_keys() {
         return;
     }
     surveyed_generation = digest_keys_generation();
-    if (!call_pg([] { return tokens_have_key_id(); })) {
+    if (!tokens_have_key_id()) {
         return;
     }
     ArrayType *configured = make_text_array(digest_key_fingerprints());

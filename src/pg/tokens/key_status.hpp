@@ -1,4 +1,4 @@
-// Which digest key each token was made under (pat.tokens.key_id, from 1.6), so that a server
+// Which digest key each token was made under (pat.tokens.key_id), so that a server
 // missing a key says so instead of answering not_found for its tokens without a word.
 #pragma once
 
@@ -7,7 +7,7 @@
 namespace pat::pg {
 
 // The fingerprint new tokens are stored with, or nullptr when this database's pat.tokens has
-// no key_id column (a schema before 1.6 running this library). May ereport.
+// no key_id column (a schema older than schema_since::kTokenKeyId). May ereport.
 text *current_key_id();
 
 // Called when a check finds no token: once per backend and key configuration, looks for active

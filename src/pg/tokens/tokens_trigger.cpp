@@ -18,8 +18,8 @@
 // only shorten, names follow the API's rule, and new scopes follow pat_update's (those of
 // pat_create, checked only when the scopes change: a token whose scopes its user's roles no
 // longer allow can still be renamed, shortened and revoked). It also signals the token's change
-// to every cache: from 1.3 on the ALWAYS trigger pat.invalidate_cached_token() does that too
-// (the duplicate costs nothing), but a 1.2 schema running this library relies on this one.
+// to every cache: the ALWAYS trigger pat.invalidate_cached_token() does that too where the
+// schema has it (the duplicate costs nothing), and an older schema relies on this one.
 //
 // pat.tokens_before_delete(): a token's row is the record of its revocation. Once deleted,
 // nothing remembers that its digest was revoked, and the digest could be inserted again with a
@@ -36,6 +36,7 @@
 #include "pg/bridge/convert.hpp"
 #include "pg/bridge/guard.hpp"
 #include "pg/settings.hpp"
+#include "pg/bridge/schema_version.hpp"
 #include "pg/bridge/spi_support.hpp"
 #include "pg/tokens/token_context.hpp"
 #include "pg/tokens/token_rules.hpp"
@@ -102,6 +103,10 @@ void require_restorable_times(HeapTuple tuple, HeapTuple old_tuple, Relation rel
 
 int column(Relation relation, const char *name) {
     return pat::pg::call_pg([&] { return pat::pg::relation_column(relation, name); });
+}
+
+bool schema_has(pat::SchemaVersion since) {
+    return pat::pg::call_pg([&] { return pat::pg::schema_has(since); });
 }
 
 TriggerData *guard_trigger(FunctionCallInfo fcinfo, const char *function, bool insert) {
@@ -199,15 +204,19 @@ PAT_FUNCTION(pat_tokens_before_update) {
                              "Create a new token instead.");
         }
     }
-    // rotated_from (1.7) is part of a token's identity.
-    int rotated_attno = SPI_fnumber(desc, "rotated_from");  // reads the descriptor: cannot raise
+    // rotated_from is part of a token's identity.
+    int rotated_attno = schema_has(pat::schema_since::kTokenRotatedFrom)
+                            ? column(relation, "rotated_from")
+                            : InvalidAttrNumber;
     if (rotated_attno > 0 && pat::pg::column_changed(old_tuple, new_tuple, desc, rotated_attno)) {
         throw pat::Error(pat::sqlstate::kObjectNotInPrerequisiteState,
                          "the rotated_from of a token cannot change", "",
                          "Create a new token instead.");
     }
-    // key_id (1.6) may be filled in for a token made before 1.6, never changed once known.
-    int key_attno = SPI_fnumber(desc, "key_id");  // reads the descriptor: cannot raise
+    // key_id may be filled in for a token made before the schema had it, never changed once
+    // known.
+    int key_attno =
+        schema_has(pat::schema_since::kTokenKeyId) ? column(relation, "key_id") : InvalidAttrNumber;
     if (key_attno > 0 && !heap_attisnull(old_tuple, key_attno, desc) &&
         pat::pg::column_changed(old_tuple, new_tuple, desc, key_attno)) {
         throw pat::Error(pat::sqlstate::kObjectNotInPrerequisiteState,

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <optional>
 
+#include "pg/bridge/schema_version.hpp"
 #include "pg/bridge/spi_support.hpp"
 
 namespace pat::pg {
@@ -289,7 +290,7 @@ void setup_usage_store() {
 }
 
 bool usage_kept_here() {
-    return OidIsValid(known_pat_relation("token_checks"));
+    return schema_has(pat::schema_since::kTokenChecks);
 }
 
 void count_check(const pg_uuid_t *token_id, pat::TokenStatus status, TimestampTz now) {

@@ -35,9 +35,9 @@ bool is_database_wide(const UsageKey &key);
 // Defines pat.usage_max_entries and installs the shared memory hooks; from _PG_init only.
 void setup_usage_store();
 
-// Whether this database's pg_pat keeps usage: pat.token_checks and pat_merge_usage(), which
-// the worker writes through, come with 1.2, so on a 1.0 or 1.1 schema nothing could ever write
-// a check out. Remembered per backend (known_pat_relation). May ereport (a catalog lookup).
+// Whether this database's pg_pat keeps usage: without pat.token_checks and pat_merge_usage(),
+// which the worker writes through (schema_since::kTokenChecks), nothing could ever write a check
+// out. May ereport (schema_version()).
 bool usage_kept_here();
 
 // Counts one check of token_id (nullptr when no stored token was found) at now, unless this

@@ -1,0 +1,291 @@
+--
+-- The old schemas the library runs against: pg_pat created at 1.0 and updated one version at a
+-- time to the newest, in a database of its own. At each version the same round runs, a token
+-- created, validated and renamed, audited and linked, and shows what the library does
+-- differently for that version's schema (src/core/schema_version.hpp, schema_since): each
+-- difference changes this output at the version it comes with, so a gate set one version off
+-- fails here.
+--
+\set SHOW_CONTEXT never
+\set VERBOSITY terse
+SELECT current_database() AS regress_db \gset
+SET client_min_messages = warning;
+DROP DATABASE IF EXISTS regression_pat_old_versions;
+RESET client_min_messages;
+CREATE DATABASE regression_pat_old_versions;
+\c regression_pat_old_versions
+-- The checks counted in shared memory, declared here since pat.pending_checks() is not in every
+-- version.
+CREATE SCHEMA probe;
+CREATE FUNCTION probe.pending_checks(token_id uuid, since date,
+                                     OUT day date, OUT outcome text, OUT checks bigint)
+    RETURNS SETOF record AS '$libdir/pg_pat', 'pat_pending_checks' LANGUAGE C;
+
+CREATE EXTENSION pg_pat VERSION '1.0';
+SELECT pat_define_scope('old:read');
+SELECT pat_define_role('old_reader', '{old:read}');
+SELECT pat_grant_role('old_user', 'old_reader');
+
+-- Each round: the scans show which index validation looked the token up through, the pending
+-- checks whether its check was counted; the UPDATEs what the tokens trigger guards.
+
+-- 1.0 -----------------------------------------------------------------------------------------
+SELECT extversion FROM pg_extension WHERE extname = 'pg_pat';
+BEGIN;
+SELECT token AS tok, token_id AS tid
+FROM pat_create('old_user', 'made at 1.0', '{old:read}', '30 days') \gset
+COMMIT;
+BEGIN;
+SELECT pg_stat_get_xact_numscans('pat.tokens_digest_key'::regclass) AS btree_before \gset
+SELECT valid, status, token_name FROM pat_validate(:'tok', '{old:read}');
+SELECT pg_stat_get_xact_numscans('pat.tokens_digest_key'::regclass) - :btree_before
+           AS btree_scans;
+COMMIT;
+SELECT coalesce(sum(checks), 0) AS pending_checks FROM probe.pending_checks(:'tid', NULL);
+SELECT pat_update(:'tid', 'renamed at 1.0');
+
+-- 1.1 -----------------------------------------------------------------------------------------
+ALTER EXTENSION pg_pat UPDATE TO '1.1';
+SELECT extversion FROM pg_extension WHERE extname = 'pg_pat';
+BEGIN;
+SELECT token AS tok, token_id AS tid
+FROM pat_create('old_user', 'made at 1.1', '{old:read}', '30 days') \gset
+-- Linked at once, under the chain lock.
+SELECT count(*) AS linked FROM pat.audit_log WHERE token_id = :'tid';
+COMMIT;
+BEGIN;
+SELECT pg_stat_get_xact_numscans('pat.tokens_digest_key'::regclass) AS btree_before \gset
+SELECT valid, status, token_name FROM pat_validate(:'tok', '{old:read}');
+SELECT pg_stat_get_xact_numscans('pat.tokens_digest_key'::regclass) - :btree_before
+           AS btree_scans;
+COMMIT;
+SELECT coalesce(sum(checks), 0) AS pending_checks FROM probe.pending_checks(:'tid', NULL);
+SELECT pat_update(:'tid', 'renamed at 1.1');
+SELECT ok, detail FROM pat_audit_verify();
+SELECT action, token_name FROM pat.audit_log WHERE token_id = :'tid' ORDER BY seq;
+
+-- 1.2 -----------------------------------------------------------------------------------------
+ALTER EXTENSION pg_pat UPDATE TO '1.2';
+SELECT extversion FROM pg_extension WHERE extname = 'pg_pat';
+BEGIN;
+SELECT token AS tok, token_id AS tid
+FROM pat_create('old_user', 'made at 1.2', '{old:read}', '30 days') \gset
+-- Linked at once, under the chain lock.
+SELECT count(*) AS linked FROM pat.audit_log WHERE token_id = :'tid';
+COMMIT;
+BEGIN;
+SELECT pg_stat_get_xact_numscans('pat.tokens_digest_key'::regclass) AS btree_before \gset
+SELECT valid, status, token_name FROM pat_validate(:'tok', '{old:read}');
+SELECT pg_stat_get_xact_numscans('pat.tokens_digest_key'::regclass) - :btree_before
+           AS btree_scans;
+COMMIT;
+SELECT coalesce(sum(checks), 0) AS pending_checks FROM probe.pending_checks(:'tid', NULL);
+SELECT pat_update(:'tid', 'renamed at 1.2');
+SELECT ok, detail FROM pat_audit_verify();
+SELECT action, token_name FROM pat.audit_log WHERE token_id = :'tid' ORDER BY seq;
+
+-- 1.3 -----------------------------------------------------------------------------------------
+ALTER EXTENSION pg_pat UPDATE TO '1.3';
+SELECT extversion FROM pg_extension WHERE extname = 'pg_pat';
+BEGIN;
+SELECT token AS tok, token_id AS tid
+FROM pat_create('old_user', 'made at 1.3', '{old:read}', '30 days') \gset
+-- Linked at once, under the chain lock.
+SELECT count(*) AS linked FROM pat.audit_log WHERE token_id = :'tid';
+COMMIT;
+BEGIN;
+SELECT pg_stat_get_xact_numscans('pat.tokens_digest_hash_idx'::regclass) AS hash_before,
+       pg_stat_get_xact_numscans('pat.tokens_digest_key'::regclass) AS btree_before \gset
+SELECT valid, status, token_name FROM pat_validate(:'tok', '{old:read}');
+SELECT pg_stat_get_xact_numscans('pat.tokens_digest_hash_idx'::regclass) - :hash_before
+           AS hash_index_scans,
+       pg_stat_get_xact_numscans('pat.tokens_digest_key'::regclass) - :btree_before
+           AS btree_scans;
+COMMIT;
+SELECT coalesce(sum(checks), 0) AS pending_checks FROM probe.pending_checks(:'tid', NULL);
+SELECT pat_update(:'tid', 'renamed at 1.3');
+SELECT ok, detail FROM pat_audit_verify();
+SELECT action, token_name FROM pat.audit_log WHERE token_id = :'tid' ORDER BY seq;
+
+-- 1.4 -----------------------------------------------------------------------------------------
+ALTER EXTENSION pg_pat UPDATE TO '1.4';
+SELECT extversion FROM pg_extension WHERE extname = 'pg_pat';
+BEGIN;
+SET LOCAL pat.max_active_tokens_per_user = 100;
+SET LOCAL pat.token_prefix = 'at_1_4_';
+SELECT token AS tok, token_id AS tid
+FROM pat_create('old_user', 'made at 1.4', '{old:read}', '30 days') \gset
+-- Linked at once, under the chain lock.
+SELECT count(*) AS linked FROM pat.audit_log WHERE token_id = :'tid';
+COMMIT;
+BEGIN;
+SELECT pg_stat_get_xact_numscans('pat.tokens_digest_hash_idx'::regclass) AS hash_before,
+       pg_stat_get_xact_numscans('pat.tokens_digest_key'::regclass) AS btree_before \gset
+SELECT valid, status, token_name FROM pat_validate(:'tok', '{old:read}');
+SELECT pg_stat_get_xact_numscans('pat.tokens_digest_hash_idx'::regclass) - :hash_before
+           AS hash_index_scans,
+       pg_stat_get_xact_numscans('pat.tokens_digest_key'::regclass) - :btree_before
+           AS btree_scans;
+COMMIT;
+SELECT coalesce(sum(checks), 0) AS pending_checks FROM probe.pending_checks(:'tid', NULL);
+SELECT pat_update(:'tid', 'renamed at 1.4');
+SELECT ok, detail FROM pat_audit_verify();
+SELECT action, token_name FROM pat.audit_log WHERE token_id = :'tid' ORDER BY seq;
+
+-- 1.5 -----------------------------------------------------------------------------------------
+ALTER EXTENSION pg_pat UPDATE TO '1.5';
+SELECT extversion FROM pg_extension WHERE extname = 'pg_pat';
+BEGIN;
+SET LOCAL pat.max_active_tokens_per_user = 100;
+SET LOCAL pat.token_prefix = 'at_1_5_';
+SELECT token AS tok, token_id AS tid
+FROM pat_create('old_user', 'made at 1.5', '{old:read}', '30 days') \gset
+-- Appended to pat.audit_pending, linked after commit.
+SELECT (SELECT count(*) FROM pat.audit_log WHERE token_id = :'tid') AS linked,
+       (SELECT count(*) FROM pat.audit_pending WHERE token_id = :'tid') AS pending;
+COMMIT;
+BEGIN;
+SELECT pg_stat_get_xact_numscans('pat.tokens_digest_hash_idx'::regclass) AS hash_before,
+       pg_stat_get_xact_numscans('pat.tokens_digest_key'::regclass) AS btree_before \gset
+SELECT valid, status, token_name FROM pat_validate(:'tok', '{old:read}');
+SELECT pg_stat_get_xact_numscans('pat.tokens_digest_hash_idx'::regclass) - :hash_before
+           AS hash_index_scans,
+       pg_stat_get_xact_numscans('pat.tokens_digest_key'::regclass) - :btree_before
+           AS btree_scans;
+COMMIT;
+SELECT coalesce(sum(checks), 0) AS pending_checks FROM probe.pending_checks(:'tid', NULL);
+SELECT pat_update(:'tid', 'renamed at 1.5');
+SELECT pat_audit_link() >= 0 AS linked;
+SELECT ok, detail FROM pat_audit_verify();
+SELECT action, token_name FROM pat.audit_log WHERE token_id = :'tid' ORDER BY seq;
+
+-- 1.6 -----------------------------------------------------------------------------------------
+ALTER EXTENSION pg_pat UPDATE TO '1.6';
+SELECT extversion FROM pg_extension WHERE extname = 'pg_pat';
+BEGIN;
+SET LOCAL pat.max_active_tokens_per_user = 100;
+SET LOCAL pat.token_prefix = 'at_1_6_';
+SELECT token AS tok, token_id AS tid
+FROM pat_create('old_user', 'made at 1.6', '{old:read}', '30 days') \gset
+-- Appended to pat.audit_pending, linked after commit.
+SELECT (SELECT count(*) FROM pat.audit_log WHERE token_id = :'tid') AS linked,
+       (SELECT count(*) FROM pat.audit_pending WHERE token_id = :'tid') AS pending;
+COMMIT;
+SELECT key_id IS NOT NULL AS has_key_id FROM pat.tokens WHERE token_id = :'tid';
+BEGIN;
+SELECT pg_stat_get_xact_numscans('pat.tokens_digest_hash_idx'::regclass) AS hash_before,
+       pg_stat_get_xact_numscans('pat.tokens_digest_key'::regclass) AS btree_before \gset
+SELECT valid, status, token_name FROM pat_validate(:'tok', '{old:read}');
+SELECT pg_stat_get_xact_numscans('pat.tokens_digest_hash_idx'::regclass) - :hash_before
+           AS hash_index_scans,
+       pg_stat_get_xact_numscans('pat.tokens_digest_key'::regclass) - :btree_before
+           AS btree_scans;
+COMMIT;
+SELECT coalesce(sum(checks), 0) AS pending_checks FROM probe.pending_checks(:'tid', NULL);
+SELECT pat_update(:'tid', 'renamed at 1.6');
+UPDATE pat.tokens SET key_id = 'another' WHERE token_id = :'tid';
+SELECT pat_audit_link() >= 0 AS linked;
+SELECT ok, detail FROM pat_audit_verify();
+SELECT action, token_name FROM pat.audit_log WHERE token_id = :'tid' ORDER BY seq;
+
+-- 1.7 -----------------------------------------------------------------------------------------
+ALTER EXTENSION pg_pat UPDATE TO '1.7';
+SELECT extversion FROM pg_extension WHERE extname = 'pg_pat';
+BEGIN;
+SET LOCAL pat.max_active_tokens_per_user = 100;
+SET LOCAL pat.token_prefix = 'at_1_7_';
+SELECT token AS tok, token_id AS tid
+FROM pat_create('old_user', 'made at 1.7', '{old:read}', '30 days') \gset
+-- Appended to pat.audit_pending, linked after commit.
+SELECT (SELECT count(*) FROM pat.audit_log WHERE token_id = :'tid') AS linked,
+       (SELECT count(*) FROM pat.audit_pending WHERE token_id = :'tid') AS pending;
+COMMIT;
+SELECT key_id IS NOT NULL AS has_key_id FROM pat.tokens WHERE token_id = :'tid';
+BEGIN;
+SELECT pg_stat_get_xact_numscans('pat.tokens_digest_hash_idx'::regclass) AS hash_before,
+       pg_stat_get_xact_numscans('pat.tokens_digest_key'::regclass) AS btree_before \gset
+SELECT valid, status, token_name FROM pat_validate(:'tok', '{old:read}');
+SELECT pg_stat_get_xact_numscans('pat.tokens_digest_hash_idx'::regclass) - :hash_before
+           AS hash_index_scans,
+       pg_stat_get_xact_numscans('pat.tokens_digest_key'::regclass) - :btree_before
+           AS btree_scans;
+COMMIT;
+SELECT coalesce(sum(checks), 0) AS pending_checks FROM probe.pending_checks(:'tid', NULL);
+SELECT pat_update(:'tid', 'renamed at 1.7');
+UPDATE pat.tokens SET key_id = 'another' WHERE token_id = :'tid';
+UPDATE pat.tokens SET rotated_from = token_id WHERE token_id = :'tid';
+SELECT pat_audit_link() >= 0 AS linked;
+SELECT ok, detail FROM pat_audit_verify();
+SELECT action, token_name FROM pat.audit_log WHERE token_id = :'tid' ORDER BY seq;
+
+-- 1.8 -----------------------------------------------------------------------------------------
+ALTER EXTENSION pg_pat UPDATE TO '1.8';
+SELECT extversion FROM pg_extension WHERE extname = 'pg_pat';
+BEGIN;
+SET LOCAL pat.max_active_tokens_per_user = 100;
+SET LOCAL pat.token_prefix = 'at_1_8_';
+SELECT token AS tok, token_id AS tid
+FROM pat_create('old_user', 'made at 1.8', '{old:read}', '30 days') \gset
+-- Appended to pat.audit_pending, linked after commit.
+SELECT (SELECT count(*) FROM pat.audit_log WHERE token_id = :'tid') AS linked,
+       (SELECT count(*) FROM pat.audit_pending WHERE token_id = :'tid') AS pending;
+COMMIT;
+SELECT key_id IS NOT NULL AS has_key_id FROM pat.tokens WHERE token_id = :'tid';
+SELECT prefix FROM pat.token_prefixes WHERE prefix = 'at_1_8_';
+BEGIN;
+SELECT pg_stat_get_xact_numscans('pat.tokens_digest_hash_idx'::regclass) AS hash_before,
+       pg_stat_get_xact_numscans('pat.tokens_digest_key'::regclass) AS btree_before \gset
+SELECT valid, status, token_name FROM pat_validate(:'tok', '{old:read}');
+SELECT pg_stat_get_xact_numscans('pat.tokens_digest_hash_idx'::regclass) - :hash_before
+           AS hash_index_scans,
+       pg_stat_get_xact_numscans('pat.tokens_digest_key'::regclass) - :btree_before
+           AS btree_scans;
+COMMIT;
+SELECT coalesce(sum(checks), 0) AS pending_checks FROM probe.pending_checks(:'tid', NULL);
+SELECT pat_update(:'tid', 'renamed at 1.8');
+UPDATE pat.tokens SET key_id = 'another' WHERE token_id = :'tid';
+UPDATE pat.tokens SET rotated_from = token_id WHERE token_id = :'tid';
+SELECT pat_audit_link() >= 0 AS linked;
+SELECT ok, detail FROM pat_audit_verify();
+SELECT action, token_name FROM pat.audit_log WHERE token_id = :'tid' ORDER BY seq;
+
+-- 1.9 -----------------------------------------------------------------------------------------
+ALTER EXTENSION pg_pat UPDATE TO '1.9';
+SELECT extversion FROM pg_extension WHERE extname = 'pg_pat';
+BEGIN;
+SET LOCAL pat.max_active_tokens_per_user = 100;
+SET LOCAL pat.token_prefix = 'at_1_9_';
+SELECT token AS tok, token_id AS tid
+FROM pat_create('old_user', 'made at 1.9', '{old:read}', '30 days') \gset
+-- Appended to pat.audit_pending, linked after commit.
+SELECT (SELECT count(*) FROM pat.audit_log WHERE token_id = :'tid') AS linked,
+       (SELECT count(*) FROM pat.audit_pending WHERE token_id = :'tid') AS pending;
+COMMIT;
+SELECT key_id IS NOT NULL AS has_key_id FROM pat.tokens WHERE token_id = :'tid';
+SELECT prefix FROM pat.token_prefixes WHERE prefix = 'at_1_9_';
+SELECT user_id FROM pat.user_token_locks;
+BEGIN;
+SELECT pg_stat_get_xact_numscans('pat.tokens_digest_hash_idx'::regclass) AS hash_before,
+       pg_stat_get_xact_numscans('pat.tokens_digest_key'::regclass) AS btree_before \gset
+SELECT valid, status, token_name FROM pat_validate(:'tok', '{old:read}');
+SELECT pg_stat_get_xact_numscans('pat.tokens_digest_hash_idx'::regclass) - :hash_before
+           AS hash_index_scans,
+       pg_stat_get_xact_numscans('pat.tokens_digest_key'::regclass) - :btree_before
+           AS btree_scans;
+COMMIT;
+SELECT coalesce(sum(checks), 0) AS pending_checks FROM probe.pending_checks(:'tid', NULL);
+SELECT pat_update(:'tid', 'renamed at 1.9');
+UPDATE pat.tokens SET key_id = 'another' WHERE token_id = :'tid';
+UPDATE pat.tokens SET rotated_from = token_id WHERE token_id = :'tid';
+SELECT pat_audit_link() >= 0 AS linked;
+-- The link anchors the chain's head.
+SELECT h.seq = (SELECT max(l.seq) FROM pat.audit_log l) AS head_anchored FROM pat.audit_head h;
+SELECT ok, detail FROM pat_audit_verify();
+SELECT action, token_name FROM pat.audit_log WHERE token_id = :'tid' ORDER BY seq;
+
+-- The newest version is the default one: a new version needs its round here.
+SELECT extversion = default_version AS newest FROM pg_extension e
+JOIN pg_available_extensions a ON a.name = e.extname WHERE e.extname = 'pg_pat';
+
+\c :regress_db
+DROP DATABASE regression_pat_old_versions;

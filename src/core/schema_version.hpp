@@ -1,0 +1,63 @@
+// The versions of pg_pat's SQL schema this library runs against, and which of them first has
+// each thing the library uses only where the schema has it.
+//
+// A database keeps the schema of the version it was created at or last updated to
+// (pg_extension.extversion) until ALTER EXTENSION pg_pat UPDATE, while the loaded library is
+// always the newest: so the library asks one value, this one, wherever the schemas differ,
+// rather than probing tables and columns, and this file is the one list of how they differ.
+#pragma once
+
+#include <string_view>
+
+namespace pat {
+
+// In the order the versions came: a later one has everything an earlier one has.
+enum class SchemaVersion {
+    kAbsent,  // no pg_pat in the database
+    k1_0,
+    k1_1,
+    k1_2,
+    k1_3,
+    k1_4,
+    k1_5,
+    k1_6,
+    k1_7,
+    k1_8,
+    k1_9,
+};
+
+// The newest schema this library knows, the control file's default_version.
+inline constexpr SchemaVersion kNewestSchema = SchemaVersion::k1_9;
+
+// The schema extversion names ("1.6"). A version this library does not know counts as the
+// newest it knows: update scripts only add, so a later schema has everything this library uses.
+SchemaVersion schema_version_named(std::string_view extversion);
+
+// The first schema with each of the things below; the library leaves out, or does the older
+// way, what a database's schema does not have yet.
+namespace schema_since {
+// pat.audit_log and pat.audit_chain_head: the hash-chained audit log.
+inline constexpr SchemaVersion kAuditLog = SchemaVersion::k1_1;
+// pat.token_checks: usage counted in shared memory and written out by the worker.
+inline constexpr SchemaVersion kTokenChecks = SchemaVersion::k1_2;
+// The hash index on pat.tokens(digest) that validation looks tokens up through.
+inline constexpr SchemaVersion kDigestHashIndex = SchemaVersion::k1_3;
+// pat.audit_pending: rows appended without the chain lock and linked after commit (before it,
+// each row is linked as it is written, under the chain lock held to commit).
+inline constexpr SchemaVersion kAuditPending = SchemaVersion::k1_5;
+// pat.tokens.key_id: which digest key each token was made under.
+inline constexpr SchemaVersion kTokenKeyId = SchemaVersion::k1_6;
+// pat.tokens.rotated_from: a rotation's successor names its predecessor.
+inline constexpr SchemaVersion kTokenRotatedFrom = SchemaVersion::k1_7;
+// pat.notices: the lifecycle worker's notices (expiry, inactivity).
+inline constexpr SchemaVersion kNotices = SchemaVersion::k1_8;
+// pat.token_prefixes: the prefixes a leak report recognises.
+inline constexpr SchemaVersion kTokenPrefixes = SchemaVersion::k1_8;
+// pat.audit_head: the chain's head as the linker last anchored it.
+inline constexpr SchemaVersion kAuditHead = SchemaVersion::k1_9;
+// pat.user_token_locks: creations for one user wait for each other on a row (before it, on an
+// advisory lock, exact only under READ COMMITTED).
+inline constexpr SchemaVersion kUserTokenLocks = SchemaVersion::k1_9;
+}  // namespace schema_since
+
+}  // namespace pat
