@@ -148,8 +148,8 @@ void check_retention(const Interval *older_than) {
     if (minimum == nullptr || cutoff <= call_pg([&] { return before_now(minimum); })) {
         return;
     }
-    std::string shown = call_pg(
-        [] { return std::string(GetConfigOption("pat.audit_min_retention", false, false)); });
+    std::string shown(
+        call_pg([] { return GetConfigOption("pat.audit_min_retention", false, false); }));
     throw pat::Error(pat::sqlstate::kInvalidParameterValue,
                      "older_than must be at least pat.audit_min_retention (" + shown + ")",
                      "Audit rows younger than pat.audit_min_retention are kept.",
