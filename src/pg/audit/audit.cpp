@@ -89,8 +89,8 @@ struct PurgePlan {
     Jsonb *record;
 };
 
-// Under the chain lock and with a fresh snapshot: the purge's boundary, count and record.
-// Inside SPI, as the log's owner; may ereport.
+// Under the chain lock and with a fresh snapshot: the purge's boundary, count and record. Inside
+// SPI, as the log's owner.
 PurgePlan plan_purge(Interval *older_than) {
     if (purge_plan == nullptr) {
         Oid type = INTERVALOID;
@@ -114,7 +114,7 @@ PurgePlan plan_purge(Interval *older_than) {
     return plan;
 }
 
-// Deletes the rows before boundary, with a fresh snapshot; returns how many. May ereport.
+// Deletes the rows before boundary, with a fresh snapshot; returns how many.
 int64 delete_before(int64 boundary) {
     if (purge_delete_plan == nullptr) {
         Oid type = INT8OID;

@@ -204,10 +204,10 @@ void lock_user_tokens(text *user_id) {
     run(advisory_lock_user_tokens_plan, values, nullptr, false, SPI_OK_SELECT);
 }
 
-// pat.max_active_tokens_per_user: 54000 when user_id already holds that many active tokens,
-// not counting not_counted (a rotation's predecessor that is revoked at once). Waits for other
-// creations for the same user first; the count's fresh snapshot (READ COMMITTED) then sees
-// theirs. Inside begin_owner_spi; may ereport.
+// pat.max_active_tokens_per_user: 54000 when user_id already holds that many active tokens, not
+// counting not_counted (a rotation's predecessor that is revoked at once). Waits for other
+// creations for the same user first; the count's fresh snapshot (READ COMMITTED) then sees theirs.
+// Inside begin_owner_spi.
 void require_room_for_token(text *user_id, pg_uuid_t *not_counted) {
     std::optional<int64> cap = pat::pg::max_active_tokens_per_user();
     if (!cap) {

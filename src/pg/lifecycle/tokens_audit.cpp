@@ -35,7 +35,7 @@ TokenColumns token_columns(Relation relation) {
             column("created_at"), column("expires_at"), column("revoked_at")};
 }
 
-// Appends one lifecycle row about the token in tuple. Plain PostgreSQL code.
+// Appends one lifecycle row about the token in tuple.
 void append_lifecycle(const char *action, HeapTuple tuple, TupleDesc desc,
                       const TokenColumns &columns, Jsonb *old_data, Jsonb *new_data) {
     pat::pg::append_token_audit(action, DatumGetTextPP(field(tuple, desc, columns.user_id).value),
@@ -44,8 +44,7 @@ void append_lifecycle(const char *action, HeapTuple tuple, TupleDesc desc,
                                 new_data);
 }
 
-// The rows of one trigger event. Plain PostgreSQL code (JsonObject owns nothing that needs a
-// destructor: its state is palloc'd).
+// The rows of one trigger event.
 void audit_event(TriggerData *trigger) {
     Relation relation = trigger->tg_relation;
     TupleDesc desc = RelationGetDescr(relation);
