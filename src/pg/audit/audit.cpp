@@ -197,8 +197,8 @@ Jsonb *jsonb_arg(FunctionCallInfo fcinfo, int n) {
 }
 
 // pat.audit_write(action, table_name, user_id, token_id, token_name, old_data, new_data): the
-// lifecycle writer of the PL/pgSQL trigger of pg_pat 1.1 to 1.3 (dropped in 1.5), kept for
-// databases not updated yet. Returns the row's seq (NULL once it is linked later, from 1.5 on).
+// lifecycle writer the PL/pgSQL trigger of a 1.1 to 1.3 schema calls, kept for databases not
+// updated yet. Returns the row's seq (NULL where the row is linked later, from pat.audit_pending).
 PAT_FUNCTION(pat_audit_write) {
     pat::pg::require_arg(fcinfo, 0, "action");
     pat::pg::AuditEntry entry;

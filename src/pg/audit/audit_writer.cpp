@@ -353,7 +353,7 @@ void insert_log_batch(TupleTableSlot **slots, int count) {
     }
 }
 
-// Before 1.5: the row linked at once, under the chain lock held to commit.
+// A schema before 1.5: the row linked at once, under the chain lock held to commit.
 int64 append_linked_entry(const AuditEntry &entry, const RowFacts &facts) {
     ChainTail tail = lock_chain_and_read_tail();
     Datum values[kLogColumns];

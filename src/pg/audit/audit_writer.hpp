@@ -46,10 +46,10 @@ void append_token_audit(const char *action, text *user_id, pg_uuid_t *token_id, 
                         Jsonb *old_data, Jsonb *new_data);
 
 // Links every pending row this transaction can see committed (and its own) into the chain, in
-// (batch, ordinal) order; returns how many (0 before 1.5). Takes the chain lock for the rest of the
-// transaction. Must run inside a transaction. With yielded (pg_pat's worker), the pass stops early,
-// setting *yielded, when a DROP DATABASE or another command that needs the database to itself waits
-// for the session to leave: the rows linked so far are kept, the rest stay pending.
+// (batch, ordinal) order; returns how many (0 in a schema before 1.5). Takes the chain lock for the
+// rest of the transaction. Must run inside a transaction. With yielded (pg_pat's worker), the pass
+// stops early, setting *yielded, when a DROP DATABASE or another command that needs the database to
+// itself waits for the session to leave: the rows linked so far are kept, the rest stay pending.
 int64 link_pending_rows(bool *yielded = nullptr);
 
 // Takes the chain lock (the row of pat.audit_chain_head) for the rest of the transaction, unless

@@ -41,7 +41,7 @@ using pat::pg::call_pg;
 
 namespace {
 
-// The token's usage row is made by the first write of its usage, not here (1.4).
+// The token's usage row is made by the first write of its usage, not here.
 const char kInsertToken[] =
     "INSERT INTO pat.tokens (token_id, user_id, name, scopes, digest, expires_at, key_id)"
     " VALUES ($1, $2, $3, $4, $5, $6, $7)";
@@ -49,7 +49,7 @@ const char kInsertToken[] =
 const char kInsertTokenWithoutKeyId[] =
     "INSERT INTO pat.tokens (token_id, user_id, name, scopes, digest, expires_at)"
     " VALUES ($1, $2, $3, $4, $5, $6)";
-// A rotation's successor names its predecessor (1.7).
+// A rotation's successor names its predecessor.
 const char kInsertRotatedToken[] =
     "INSERT INTO pat.tokens"
     " (token_id, user_id, name, scopes, digest, expires_at, key_id, rotated_from)"

@@ -4,9 +4,10 @@
 // transaction began is being restored (pg_restore), not created: its creation is in the
 // restored log already (pat.tokens_before_insert lets only a superuser load such rows).
 //
-// old_data and new_data are what jsonb_build_object() gave in 1.1-1.3, built here without an
-// executor per row. The trigger also tells the lifecycle schedule of the changes its
-// incremental rounds could miss (lifecycle_schedule.hpp).
+// old_data and new_data are what jsonb_build_object() gives (what the PL/pgSQL trigger of older
+// schemas wrote, so the log reads alike), built here without an executor per row. The trigger
+// also tells the lifecycle schedule of the changes its incremental rounds could miss
+// (lifecycle_schedule.hpp).
 #include "core/error.hpp"
 #include "pg/audit/audit_state.hpp"
 #include "pg/audit/audit_writer.hpp"

@@ -1,5 +1,5 @@
-// Which digest key each token was made under (pat.tokens.key_id, from 1.6), so that a server
-// missing a key says so instead of answering not_found for its tokens without a word.
+// Which digest key each token was made under (pat.tokens.key_id), so that a server missing a
+// key says so instead of answering not_found for its tokens without a word.
 #pragma once
 
 #include "pg/bridge/postgres.hpp"

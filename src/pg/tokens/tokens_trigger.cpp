@@ -2,7 +2,7 @@
 // by the rules the API follows (core/policy.hpp, core/expiry.hpp, token_rules.hpp). All are
 // ENABLE ALWAYS: session_replication_role turns none off.
 //
-// pat.tokens_before_insert() (1.4): a valid user id and name for everyone; for any role but a
+// pat.tokens_before_insert(): a valid user id and name for everyone; for any role but a
 // superuser (who may be restoring a dump) no revoked row, no created_at before the
 // transaction began or after now, an expiry the API would accept (in the future, within
 // pat.max_lifetime), and what pat_create requires: scopes defined and allowed by the user's
@@ -18,8 +18,8 @@
 // only shorten, names follow the API's rule, and new scopes follow pat_update's (those of
 // pat_create, checked only when the scopes change: a token whose scopes its user's roles no
 // longer allow can still be renamed, shortened and revoked). It also signals the token's change
-// to every cache: from 1.3 on the ALWAYS trigger pat.invalidate_cached_token() does that too
-// (the duplicate costs nothing), but a 1.2 schema running this library relies on this one.
+// to every cache: the ALWAYS trigger pat.invalidate_cached_token() does that too (the duplicate
+// costs nothing), but a 1.2 schema running this library has no such trigger.
 //
 // pat.tokens_before_delete(): a token's row is the record of its revocation. Once deleted,
 // nothing remembers that its digest was revoked, and the digest could be inserted again with a
@@ -199,14 +199,15 @@ PAT_FUNCTION(pat_tokens_before_update) {
                              "Create a new token instead.");
         }
     }
-    // rotated_from (1.7) is part of a token's identity.
+    // rotated_from, where the schema has it, is part of a token's identity.
     int rotated_attno = SPI_fnumber(desc, "rotated_from");  // reads the descriptor: cannot raise
     if (rotated_attno > 0 && pat::pg::column_changed(old_tuple, new_tuple, desc, rotated_attno)) {
         throw pat::Error(pat::sqlstate::kObjectNotInPrerequisiteState,
                          "the rotated_from of a token cannot change", "",
                          "Create a new token instead.");
     }
-    // key_id (1.6) may be filled in for a token made before 1.6, never changed once known.
+    // key_id may be filled in for a token stored without one (under a schema without the
+    // column), never changed once known.
     int key_attno = SPI_fnumber(desc, "key_id");  // reads the descriptor: cannot raise
     if (key_attno > 0 && !heap_attisnull(old_tuple, key_attno, desc) &&
         pat::pg::column_changed(old_tuple, new_tuple, desc, key_attno)) {
