@@ -93,7 +93,7 @@ SELECT pat_current_actor();
 SELECT pat_update(:'bob_id', 'ci runner');
 COMMIT;
 SELECT pat_current_actor();
--- In a token context a token edits only its own user's tokens (1.6; self_service.sql has the
+-- In a token context a token edits only its own user's tokens (self_service.sql has the
 -- rules), so there is no actor: the user acts.
 BEGIN;
 SET LOCAL pat.manage_scope = 'audit_orders:write';

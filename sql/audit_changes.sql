@@ -1,5 +1,5 @@
 --
--- What 1.5 records besides token lifecycle and row changes, and what it refuses. Every change
+-- What pg_pat records besides token lifecycle and row changes, and what it refuses. Every change
 -- of what a token may do: a role granted and revoked, a role and a scope defined or redefined
 -- (old and new); TRUNCATE of an audited table (one statement-level row); a pat_audit() trigger
 -- disabled or dropped (the event trigger, with the role that did it). Refused for every role,

@@ -1,5 +1,5 @@
 --
--- The audit writer (1.4, 1.5): rows go straight into pat.audit_pending's heap, and from there,
+-- The audit writer: rows go straight into pat.audit_pending's heap, and from there,
 -- linked, into pat.audit_log's heap and indexes; both stay open for the rest of the
 -- transaction. Whatever happens in the transaction (savepoints rolled back, DDL on the log,
 -- DROP EXTENSION), the chain stays whole. The log's columns and constraints cannot be changed

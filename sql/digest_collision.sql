@@ -1,5 +1,5 @@
 -- A token that was never stored is not_found even when its digest's 32-bit hash code equals a
--- stored row's: the hash index on digest (1.3) matches hash codes only, so every row it returns
+-- stored row's: the hash index on digest matches hash codes only, so every row it returns
 -- is checked against the digest itself. The forged digest below was found by brute force (2^32
 -- tries of PostgreSQL's hash_bytes, little-endian) against the SHA-256 of the token below; the
 -- test cluster has no pat.digest_key, so that SHA-256 is the token's digest.

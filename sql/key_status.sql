@@ -1,5 +1,5 @@
 --
--- Digest key fingerprints (1.6): every token records the fingerprint of the key it was made
+-- Digest key fingerprints: every token records the fingerprint of the key it was made
 -- under (pat.tokens.key_id), pat_key_status() lists them with their token counts and whether
 -- this server has the key, and a recorded fingerprint never changes. Without pat.digest_key
 -- (as in these tests) the fingerprint is "sha256". TAP test 010 covers keys, a standby without
@@ -19,7 +19,8 @@ SELECT token_id AS ks_id FROM pat_create('ks-alice', 'laptop', '{}', '30 days') 
 SELECT key_id FROM pat.tokens WHERE token_id = :'ks_id';
 SELECT pat.configured_key_ids();
 
--- A token made before 1.6 (here: loaded by a superuser without key_id) has no fingerprint; it
+-- A token stored without key_id (made under a schema without the column; here loaded by a
+-- superuser) has no fingerprint; it
 -- is counted under NULL, and whether this server has its key is unknown (NULL). The configured
 -- keys come first, the current one first of all.
 INSERT INTO pat.tokens (user_id, name, scopes, digest)

@@ -1,5 +1,5 @@
 --
--- A row-level security recipe, as an application team writes it (1.6; docs/application.md):
+-- A row-level security recipe, as an application team writes it (docs/application.md):
 -- the application's role (no superuser, no BYPASSRLS) owns a table whose policies test
 -- pat_current_user() and pat_has_scope(), with FORCE ROW LEVEL SECURITY because a table's owner
 -- is otherwise exempt from its policies. Shows: without FORCE the owner sees every row; with

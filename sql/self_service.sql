@@ -1,5 +1,5 @@
 --
--- Self-service inside a token context (1.6): in a transaction authenticated with
+-- Self-service inside a token context: in a transaction authenticated with
 -- pat_authenticate(), every management function acts only on the authenticated user's own
 -- tokens, only for a token holding pat.manage_scope, and never grants more scopes or a later
 -- expiry than the token has; outside one (the back end acting for its signed-in web user)

@@ -1,4 +1,4 @@
--- The token lifecycle (1.8): expiry notices, the notices outbox, leak reports, scanner rules,
+-- The token lifecycle: expiry notices, the notices outbox, leak reports, scanner rules,
 -- reuse after rotation, the scanner profile and pat.max_inactivity's setting. pg_pat's worker
 -- may queue expiry notices at any moment too, so counts from pat_queue_notices() are not shown;
 -- what a take returns is. Takes show only this test's user's notices.

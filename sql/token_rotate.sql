@@ -1,5 +1,5 @@
 --
--- pat_rotate (1.7): a successor with the same user, name and scopes, checked like pat_create;
+-- pat_rotate: a successor with the same user, name and scopes, checked like pat_create;
 -- the old token revoked at once or, with an overlap, expiring at the earlier of its own expiry
 -- and now + overlap; pat_rotated_from; the audit rows; pat.max_active_tokens_per_user; the token
 -- context's rules. Tokens, ids and timestamps are never printed. Every error is followed by

@@ -185,6 +185,7 @@ static const char *show_key_setting(const char *value, bool current) noexcept {
         return value != nullptr ? value : "";
     }
     static std::string shown;
+    BackendAllocations kept;
     try {
         const std::vector<std::string> &configured = digest_key_fingerprints();
         std::vector<std::string> listed;
@@ -346,6 +347,7 @@ std::string_view token_prefix() {
 
 const std::vector<pat::TokenDigester> &token_digesters() {
     if (!digesters_valid) {
+        BackendAllocations kept;
         digesters.clear();
         fingerprints.clear();
         std::string_view current = digest_key_setting != nullptr ? digest_key_setting : "";

@@ -1,4 +1,4 @@
-# pg_pat 1.2 needs preloading, and keeps usage in shared memory:
+# pg_pat needs preloading, and keeps usage in shared memory:
 #  * not preloaded, CREATE EXTENSION and LOAD fail with 55000 and a hint naming the setting;
 #  * preloaded, a non-superuser can neither read pat.digest_key nor lift pat.max_lifetime with
 #    PGOPTIONS (both worked while pg_pat was loaded lazily);

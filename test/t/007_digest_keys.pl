@@ -1,6 +1,6 @@
 # Digest key rotation through pat.digest_previous_keys, a list PostgreSQL's list parser reads:
-#  * items are trimmed, so '<key1>, <key2>' keeps tokens made under either key valid (1.3 built
-#    a digester for " <key2>", and tokens made under key2 stopped validating);
+#  * items are trimmed, so '<key1>, <key2>' keeps tokens made under either key valid (a digester
+#    built for " <key2>" would leave the tokens made under key2 not validating);
 #  * a double-quoted item keeps its spaces and commas;
 #  * "sha256" stands for tokens made before any key;
 #  * a list with a short key is refused at reload, and the keys in force stay;

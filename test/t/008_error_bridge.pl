@@ -3,7 +3,11 @@
 #    it was thrown at (LOCATION, in verbose mode and in the server log);
 #  * a PostgreSQL error raised inside a C++ frame keeps PostgreSQL's own location;
 #  * errors caught and rolled back thousands of times in one session (savepoints) leave the
-#    session working and its error handling intact.
+#    session working and its error handling intact;
+#  * on an assert build, the longjmp rule is checked: an error that longjmps past a C++ frame
+#    owning heap memory, or a may-raise helper called from such a frame, ends the backend with
+#    FATAL, and the legitimate paths pass (pat_test_longjmp_rule, compiled into assert builds
+#    only and created here).
 use strict;
 use warnings;
 
@@ -54,8 +58,48 @@ SELECT 'still working';
 my ($rc2, $out2, $err2) = $node->psql('postgres',
 	q{DO $$ BEGIN FOR i IN 1 .. 5000 LOOP BEGIN PERFORM pat_create('', 'n', '{}', '1 day'); EXCEPTION WHEN OTHERS THEN NULL; END; END LOOP; END $$; SELECT (pat_validate('x')).status});
 is($out2, 'malformed', 'and validates');
-unlike(slurp_file($node->logfile), qr/TRAP|server process .* was terminated|left PostgreSQL's error handler/,
-	'no assertion, crash or handler left changed in the server log');
+unlike(slurp_file($node->logfile),
+	qr/TRAP|server process .* was terminated|left PostgreSQL's error handler|longjmp|C\+\+ heap block/,
+	'no assertion, crash, handler left changed or longjmp rule broken in the server log');
+
+SKIP:
+{
+	skip 'the longjmp rule is checked in assert builds only', 13
+	  unless $node->safe_psql('postgres', 'SHOW debug_assertions') eq 'on';
+	$node->safe_psql('postgres',
+		"CREATE FUNCTION pat_test_longjmp_rule(text) RETURNS integer LANGUAGE C STRICT "
+		  . "AS '\$libdir/pg_pat', 'pat_test_longjmp_rule'");
+	my %kept = (
+		'nothing owned' => 'plain PostgreSQL code in a PAT_FUNCTION body',
+		'owned outside call_pg' => 'an owning frame that calls PostgreSQL through call_pg',
+		'kept for backend' => 'memory made for backend state (BackendAllocations)');
+	for my $how (sort keys %kept)
+	{
+		my ($rc, $out, $err) =
+		  $node->psql('postgres', "SELECT pat_test_longjmp_rule('$how'); SELECT 'alive'",
+			on_error_stop => 0);
+		like($err, qr/ERROR:\s+invalid input syntax for type integer/,
+			"$kept{$how}: the error reaches the client");
+		is($out, 'alive', "$kept{$how}: and the session goes on");
+	}
+	my %broken = (
+		'owned in body' =>
+		  qr/FATAL:\s+pg_pat: a PostgreSQL error longjmped past 1 C\+\+ heap block\(s\) still owned, to a PAT_FUNCTION body/,
+		'owned in call_pg' =>
+		  qr/FATAL:\s+pg_pat: a PostgreSQL error longjmped past 1 C\+\+ heap block\(s\) still owned, to call_pg\(\)/,
+		'owned at helper' =>
+		  qr/FATAL:\s+pg_pat: pat_relation\(\), which may raise a PostgreSQL error, was called while its caller owns 1 C\+\+ heap block\(s\)/);
+	for my $how (sort keys %broken)
+	{
+		my ($rc, $out, $err) =
+		  $node->psql('postgres', "SELECT pat_test_longjmp_rule('$how'); SELECT 'alive'",
+			on_error_stop => 0);
+		like($err, $broken{$how}, "the rule broken ($how): the backend ends with FATAL");
+		isnt($out, 'alive', "the rule broken ($how): the session does not go on");
+	}
+	is($node->safe_psql('postgres', "SELECT 'the server still answers'"),
+		'the server still answers', 'and the server still answers');
+}
 
 $node->stop;
 done_testing();

@@ -1,7 +1,7 @@
-# Digest keys that cannot silently go missing (1.6). Each token records the fingerprint of the
+# Digest keys that cannot silently go missing. Each token records the fingerprint of the
 # key it was made under (pat.tokens.key_id: HMAC-SHA-256(key, 'pg_pat key id'), first 8 bytes
 # in hex; "sha256" without a key). A standby made from the primary's backup but without the
-# pat.digest_key line still answers not_found for those tokens, and now says why: the server
+# pat.digest_key line still answers not_found for those tokens, and says why: the server
 # log gets a WARNING naming the missing key's fingerprint, once per backend and key, and
 # pat_key_status() shows the key as not configured. Neither the key nor a token is ever logged.
 use strict;

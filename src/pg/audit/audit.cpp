@@ -89,8 +89,8 @@ struct PurgePlan {
     Jsonb *record;
 };
 
-// Under the chain lock and with a fresh snapshot: the purge's boundary, count and record.
-// Inside SPI, as the log's owner; may ereport.
+// Under the chain lock and with a fresh snapshot: the purge's boundary, count and record. Inside
+// SPI, as the log's owner.
 PurgePlan plan_purge(Interval *older_than) {
     if (purge_plan == nullptr) {
         Oid type = INTERVALOID;
@@ -114,7 +114,7 @@ PurgePlan plan_purge(Interval *older_than) {
     return plan;
 }
 
-// Deletes the rows before boundary, with a fresh snapshot; returns how many. May ereport.
+// Deletes the rows before boundary, with a fresh snapshot; returns how many.
 int64 delete_before(int64 boundary) {
     if (purge_delete_plan == nullptr) {
         Oid type = INT8OID;
@@ -148,8 +148,8 @@ void check_retention(const Interval *older_than) {
     if (minimum == nullptr || cutoff <= call_pg([&] { return before_now(minimum); })) {
         return;
     }
-    std::string shown = call_pg(
-        [] { return std::string(GetConfigOption("pat.audit_min_retention", false, false)); });
+    std::string shown(
+        call_pg([] { return GetConfigOption("pat.audit_min_retention", false, false); }));
     throw pat::Error(pat::sqlstate::kInvalidParameterValue,
                      "older_than must be at least pat.audit_min_retention (" + shown + ")",
                      "Audit rows younger than pat.audit_min_retention are kept.",
@@ -197,8 +197,8 @@ Jsonb *jsonb_arg(FunctionCallInfo fcinfo, int n) {
 }
 
 // pat.audit_write(action, table_name, user_id, token_id, token_name, old_data, new_data): the
-// lifecycle writer of the PL/pgSQL trigger of pg_pat 1.1 to 1.3 (dropped in 1.5), kept for
-// databases not updated yet. Returns the row's seq (NULL once it is linked later, from 1.5 on).
+// lifecycle writer the PL/pgSQL trigger of a 1.1 to 1.3 schema calls, kept for databases not
+// updated yet. Returns the row's seq (NULL where the row is linked later, from pat.audit_pending).
 PAT_FUNCTION(pat_audit_write) {
     pat::pg::require_arg(fcinfo, 0, "action");
     pat::pg::AuditEntry entry;

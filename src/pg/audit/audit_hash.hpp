@@ -33,12 +33,11 @@ struct AuditRowColumns {
     const int64 *txid = nullptr;
 };
 
-// row_hash of row (palloc'd, 32 bytes). Plain PostgreSQL code in the sense of guard.hpp: it
-// may ereport (out of memory, a cancel), never because of what the row holds.
+// row_hash of row (palloc'd, 32 bytes). It raises no error because of what the row holds.
 bytea *audit_row_hash(const AuditRowColumns &row);
 
-// Raises 54000 (core's check_audit_data_text) when value, column of an audit row, would print
-// as more JSON text than an audit row may hold. Cheap for small values. Plain PostgreSQL code.
+// Raises 54000 (core's check_audit_data_text) when value, column of an audit row, would print as
+// more JSON text than an audit row may hold. Cheap for small values.
 void check_audit_data(const char *column, Jsonb *value);
 
 }  // namespace pat::pg

@@ -95,6 +95,7 @@ void attribute_to_token_context(AuditEntry &entry) {
 void set_audit_actor(std::optional<std::string> actor) {
     register_audit_callbacks();
     SubTransactionId subxact = GetCurrentSubTransactionId();  // reads a field: cannot raise
+    BackendAllocations kept;
     if (actor) {
         scoped_actor.set(subxact, std::move(*actor));
     } else {

@@ -31,7 +31,6 @@ const std::string *current_audit_actor();
 text *audit_actor_for(const text *user_id);
 
 // The authenticated token's user, id and name into entry (none outside a token context).
-// Plain PostgreSQL code: may ereport (out of memory).
 void attribute_to_token_context(AuditEntry &entry);
 
 // Whether this transaction still holds the chain lock (the row lock on pat.audit_chain_head),
@@ -55,7 +54,6 @@ struct ChainTail {
 const ChainTail *known_audit_chain_tail();
 
 // Records the tail after an append; hash (not toasted, 4-byte header, or nullptr) is copied.
-// Plain PostgreSQL code: may ereport.
 void set_known_audit_chain_tail(int64 seq, const bytea *hash);
 
 // While alive, pat.audit_log's append-only trigger lets rows with seq <= through_seq be

@@ -70,7 +70,7 @@ Oid audited_table(Relation relation) {
     return table;
 }
 
-// A table's name, schema-qualified and quoted. May ereport.
+// A table's name, schema-qualified and quoted.
 text *qualified_name(Oid table) {
     char *schema = get_namespace_name(get_rel_namespace(table));
     char *name = get_rel_name(table);
@@ -112,7 +112,7 @@ void forget_after_schema_change(Datum, int, uint32) {
     forget_audited_tables(0, InvalidOid);
 }
 
-// The kept entry of trigger on relation, set up on first use. Plain PostgreSQL code.
+// The kept entry of trigger on relation, set up on first use.
 AuditedTrigger *find_audited_trigger(const Trigger *trigger, Relation relation) {
     if (audited_triggers == nullptr) {
         HASHCTL control = {};
@@ -135,7 +135,7 @@ AuditedTrigger *find_audited_trigger(const Trigger *trigger, Relation relation) 
     return entry;
 }
 
-// Fills entry for trigger on relation. Plain PostgreSQL code; arguments were checked.
+// Fills entry for trigger on relation. Arguments were checked.
 void fill_audited_trigger(AuditedTrigger *entry, const AuditArguments &arguments, Relation relation,
                           ArrayType *exclude) {
     MemoryContextReset(entry->memory);
@@ -172,8 +172,8 @@ const AuditedTrigger *audited_trigger(const TriggerData *trigger) {
     return entry;
 }
 
-// to_jsonb(row) - exclude, computed as the user running the statement (a type's cast to json
-// is user code and must not run as the log's owner). Plain PostgreSQL code.
+// to_jsonb(row) - exclude, computed as the user running the statement (a type's cast to json is
+// user code and must not run as the log's owner).
 Jsonb *row_jsonb(const AuditedTrigger *entry, HeapTuple tuple, TupleDesc desc) {
     Datum row = heap_copy_tuple_as_datum(tuple, desc);
     Datum json = FunctionCall1(const_cast<FmgrInfo *>(&entry->to_jsonb), row);
@@ -215,8 +215,8 @@ Jsonb *trigger_state(const char *name, char enabled) {
     return state.finish();
 }
 
-// Records that trigger (a pat_audit() trigger of table) is being disabled (to state 'D', or
-// 'R': fires in replica sessions only) or dropped (state 0). Plain PostgreSQL code.
+// Records that trigger (a pat_audit() trigger of table) is being disabled (to state 'D', or 'R':
+// fires in replica sessions only) or dropped (state 0).
 void record_trigger_change(Oid table, const char *trigger, char enabled, char new_state) {
     pat::pg::AuditEntry entry;
     entry.action = new_state == 0 ? "audit_trigger_dropped" : "audit_trigger_disabled";
@@ -231,7 +231,7 @@ void record_trigger_change(Oid table, const char *trigger, char enabled, char ne
 }
 
 // For each pat_audit() trigger of table (named: only that one) still in another state than
-// new_state, records the change. Plain PostgreSQL code.
+// new_state, records the change.
 void record_pat_audit_triggers(Oid table, const char *only_name, char new_state) {
     Relation triggers = table_open(TriggerRelationId, AccessShareLock);
     ScanKeyData key;
@@ -300,8 +300,8 @@ void record_partition_detach(Oid table, PartitionCmd *command) {
     pat::pg::append_audit_entry(entry);
 }
 
-// What a DDL statement is about to do to pat_audit() triggers, recorded before it runs (the
-// rows roll back with it if it fails). Plain PostgreSQL code.
+// What a DDL statement is about to do to pat_audit() triggers, recorded before it runs (the rows
+// roll back with it if it fails).
 void record_trigger_changes(Node *statement) {
     if (IsA(statement, AlterTableStmt)) {
         auto *alter = castNode(AlterTableStmt, statement);

@@ -1,9 +1,8 @@
-// What the utility guard (audit_guard.cpp) records about pat_audit() triggers being switched off
-// by paths the event trigger cannot see: a drop by any path (DROP TRIGGER, DROP TABLE, DROP
-// SCHEMA ... CASCADE, DROP OWNED), a CREATE OR REPLACE TRIGGER that no longer runs pat_audit()
-// for the same changes, and TRUNCATE of a partition (statement triggers are not cloned to
-// partitions, so the audited root's TRUNCATE trigger does not fire). All plain PostgreSQL code in
-// the sense of guard.hpp: they may ereport.
+// What the utility guard (audit_guard.cpp) records about pat_audit() triggers being switched off by
+// paths the event trigger cannot see: a drop by any path (DROP TRIGGER, DROP TABLE, DROP SCHEMA ...
+// CASCADE, DROP OWNED), a CREATE OR REPLACE TRIGGER that no longer runs pat_audit() for the same
+// changes, and TRUNCATE of a partition (statement triggers are not cloned to partitions, so the
+// audited root's TRUNCATE trigger does not fire).
 #pragma once
 
 #include "pg/bridge/postgres.hpp"

@@ -139,8 +139,8 @@ void read_entry_columns(const Datum *values, const bool *nulls, AuditEntry *entr
     facts->txid = DatumGetInt64(values[kTxid]);
 }
 
-// row_hash of entry as the row seq after prev_hash (audit_hash.hpp). May ereport, never
-// because of what the entry holds.
+// row_hash of entry as the row seq after prev_hash (audit_hash.hpp). Raises no error because of
+// what the entry holds.
 bytea *row_hash(const bytea *prev_hash, int64 seq, const AuditEntry &entry, const RowFacts &facts) {
     AuditRowColumns row;
     row.prev_hash = prev_hash;
@@ -281,7 +281,7 @@ void check_columns(Relation relation, const AppendTable &table) {
     }
 }
 
-// Opens table for inserts for the rest of the transaction. May ereport.
+// Opens table for inserts for the rest of the transaction.
 void open_table(AppendTable &table) {
     if (table.relation != nullptr && !table.stale) {
         return;
@@ -310,8 +310,8 @@ void open_table(AppendTable &table) {
 }
 
 // Inserts one row into table's heap and every index, without an executor: the cost of a
-// hand-written trigger's INSERT, not of a statement. No trigger fires: that is how the guard
-// on both tables (audit.cpp) tells pg_pat's rows from anyone else's. May ereport.
+// hand-written trigger's INSERT, not of a statement. No trigger fires: that is how the guard on
+// both tables (audit.cpp) tells pg_pat's rows from anyone else's.
 void insert_row(AppendTable &table, const Datum *values, const bool *nulls) {
     open_table(table);
     TupleTableSlot *slot = table.slot;
@@ -332,8 +332,8 @@ void insert_row(AppendTable &table, const Datum *values, const bool *nulls) {
     ExecClearTuple(slot);
 }
 
-// A role's name as text, remembered for the last role asked (the same for every row of a
-// session, mostly). In TopMemoryContext; may ereport.
+// A role's name as text, remembered for the last role asked (the same for every row of a session,
+// mostly). In TopMemoryContext.
 text *role_name(Oid role, Oid *known_role, text **known_name) {
     if (*known_role != role || *known_name == nullptr) {
         char *name = GetUserNameFromId(role, false);
@@ -385,7 +385,7 @@ ChainTail lock_chain_and_read_tail() {
 }
 
 // The log row of entry as the row after tail (seq, prev_hash) into values and nulls, with its
-// row_hash, which it returns (palloc'd). May ereport.
+// row_hash, which it returns (palloc'd).
 bytea *linked_row(const ChainTail &tail, const AuditEntry &entry, const RowFacts &facts,
                   Datum *values, bool *nulls) {
     int64 seq = tail.seq + 1;
@@ -404,8 +404,8 @@ bytea *linked_row(const ChainTail &tail, const AuditEntry &entry, const RowFacts
 // lock per page rather than per row.
 constexpr int kLinkBatch = 1000;
 
-// Inserts the count rows of slots into the log's heap and then each into its indexes, and
-// clears the slots. May ereport.
+// Inserts the count rows of slots into the log's heap and then each into its indexes, and clears
+// the slots.
 void insert_log_batch(TupleTableSlot **slots, int count) {
     if (count == 0) {
         return;
@@ -426,7 +426,7 @@ void insert_log_batch(TupleTableSlot **slots, int count) {
 }
 
 // Where the schema has no pat.audit_pending: the row linked at once, under the chain lock held
-// to commit. May ereport.
+// to commit.
 int64 append_linked_entry(const AuditEntry &entry, const RowFacts &facts) {
     ChainTail tail = lock_chain_and_read_tail();
     Datum values[kLogColumns];
@@ -456,7 +456,7 @@ int compare_pending(const void *a, const void *b) {
     return ItemPointerCompare(const_cast<ItemPointer>(&x->tid), const_cast<ItemPointer>(&y->tid));
 }
 
-// The pending rows snapshot sees, in link order; *count set. palloc'd; may ereport.
+// The pending rows snapshot sees, in link order; *count set. palloc'd.
 PendingRow *pending_rows_in_order(Relation pending, Snapshot snapshot, TupleTableSlot *slot,
                                   int64 *count) {
     int64 capacity = 256;
@@ -485,8 +485,7 @@ PendingRow *pending_rows_in_order(Relation pending, Snapshot snapshot, TupleTabl
 // transaction: pat_audit_verify() then finds a deleted tail. Under the chain lock, so the latest
 // snapshot sees the one row as the previous linker left it; updated in place (simple_heap_update
 // takes no snapshot's view, so a REPEATABLE READ caller of pat_audit_link() does not fail) and
-// firing no trigger, as the log's rows. Nothing where the schema has no pat.audit_head. May
-// ereport.
+// firing no trigger, as the log's rows. Nothing where the schema has no pat.audit_head..
 void anchor_head(int64 seq, const bytea *hash) {
     if (!schema_has(pat::schema_since::kAuditHead) || hash == nullptr) {
         return;

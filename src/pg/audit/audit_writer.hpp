@@ -24,33 +24,29 @@ namespace pat::pg {
 
 // Appends entry to pat.audit_pending, to be linked after commit, and returns 0. Where the
 // schema has no pat.audit_pending (schema_since::kAuditPending), links it at once under the
-// chain lock, held to commit, and returns its seq. Plain PostgreSQL code in the
-// sense of guard.hpp: it may ereport, so C++ frames owning objects call it through call_pg.
+// chain lock, held to commit, and returns its seq.
 // Callers first call register_audit_callbacks().
 int64 append_audit_entry(const AuditEntry &entry);
 
-// Appends a row about one token (its lifecycle rows, rotated, revoked_leaked, ...), attributed
-// to the token's user or pat_set_actor()'s actor (audit_actor_for). Pointers as in AuditEntry.
-// Plain PostgreSQL code, as append_audit_entry.
+// Appends a row about one token (its lifecycle rows, rotated, revoked_leaked, ...), attributed to
+// the token's user or pat_set_actor()'s actor (audit_actor_for). Pointers as in AuditEntry.
 void append_token_audit(const char *action, text *user_id, pg_uuid_t *token_id, text *token_name,
                         Jsonb *old_data, Jsonb *new_data);
 
 // Links every pending row this transaction can see committed (and its own) into the chain, in
 // (batch, ordinal) order; returns how many (0 where the schema has no pat.audit_pending). Takes the
-// chain lock for the rest of the transaction. Must run inside a transaction; may ereport. With
+// chain lock for the rest of the transaction. Must run inside a transaction. With
 // yielded (pg_pat's worker), the pass stops early, setting *yielded, when a DROP DATABASE or
 // another command that needs the database to itself waits for the session to leave: the rows linked
 // so far are kept, the rest stay pending.
 int64 link_pending_rows(bool *yielded = nullptr);
 
-// Takes the chain lock (the row of pat.audit_chain_head) for the rest of the transaction,
-// unless the transaction holds it already. Must run inside SPI_connect, as the owner of
-// pat.audit_log; may ereport.
+// Takes the chain lock (the row of pat.audit_chain_head) for the rest of the transaction, unless
+// the transaction holds it already. Must run inside SPI_connect, as the owner of pat.audit_log.
 void lock_audit_chain();
 
-// Closes the tables the writer keeps open within a transaction; audit_guard.cpp calls it
-// before any utility statement (a relation this session holds open cannot be altered or
-// dropped by it). Plain PostgreSQL code.
+// Closes the tables the writer keeps open within a transaction; audit_guard.cpp calls it before any
+// utility statement (a relation this session holds open cannot be altered or dropped by it).
 void close_kept_audit_tables();
 
 // The oid of pat.audit_log, whose owner does the SPI work of linking or purging

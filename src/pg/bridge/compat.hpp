@@ -45,7 +45,6 @@ struct PinnedSearchPath {
     int guc_nest_level = 0;
 };
 
-// May ereport.
 inline PinnedSearchPath pin_catalog_search_path() {
     PinnedSearchPath pinned;
 #if PG_VERSION_NUM >= 170000

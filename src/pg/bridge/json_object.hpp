@@ -1,7 +1,7 @@
-// A jsonb object built key by key, as jsonb_build_object() would build it from the same values:
-// the old_data and new_data of the audit rows pg_pat writes itself (token lifecycle, role and
-// scope changes, trigger changes). Plain PostgreSQL code: every call may ereport, and the
-// object owns nothing but palloc'd memory.
+// A jsonb object built key by key, as jsonb_build_object() would build it from the same values: the
+// old_data and new_data of the audit rows pg_pat writes itself (token lifecycle, role and scope
+// changes, trigger changes). It owns only palloc'd memory, so a frame holding one may call
+// PostgreSQL directly.
 #pragma once
 
 #include "pg/bridge/postgres.hpp"

@@ -24,7 +24,7 @@ void forget_version_at_end(XactEvent, void *) {
 }
 
 // extversion of pg_pat in pg_extension (the catalog as this transaction's catalog snapshot
-// sees it), kAbsent when it has no row. May ereport.
+// sees it), kAbsent when it has no row.
 pat::SchemaVersion read_version() {
     Relation catalog = table_open(ExtensionRelationId, AccessShareLock);
     ScanKeyData key;

@@ -9,8 +9,7 @@
 
 namespace pat::pg {
 
-// kAbsent where pg_pat is not created. Plain PostgreSQL code: may ereport (a catalog read, the
-// first time and after a change).
+// kAbsent where pg_pat is not created. Reads the catalog the first time and after a change.
 pat::SchemaVersion schema_version();
 
 // Whether the current database's schema has what came with since (a pat::schema_since

@@ -1,9 +1,12 @@
 // What the glue's SPI work shares; see spi_support.hpp.
 #include "pg/bridge/spi_support.hpp"
 
+#include "pg/bridge/guard.hpp"
+
 namespace pat::pg {
 
 SPIPlanPtr keep_plan(const char *query, int nargs, Oid *types) {
+    check_may_raise("keep_plan()");
     SPIPlanPtr plan = SPI_prepare(query, nargs, types);
     if (plan == nullptr) {
         elog(ERROR, "pg_pat could not prepare a query: %s", SPI_result_code_string(SPI_result));
@@ -14,6 +17,7 @@ SPIPlanPtr keep_plan(const char *query, int nargs, Oid *types) {
 
 uint64 run_kept_plan(KeptPlan &kept, Datum *values, const char *nulls, bool read_only,
                      int expected_rc) {
+    check_may_raise("run_kept_plan()");
     if (kept.plan == nullptr) {
         kept.plan = keep_plan(kept.query, kept.nargs, kept.types);
     }
@@ -26,6 +30,7 @@ uint64 run_kept_plan(KeptPlan &kept, Datum *values, const char *nulls, bool read
 }
 
 Oid find_pat_relation(const char *name) {
+    check_may_raise("find_pat_relation()");
     Oid schema = get_namespace_oid("pat", true);
     return OidIsValid(schema) ? get_relname_relid(name, schema) : InvalidOid;
 }
@@ -66,6 +71,7 @@ void forget_missing_relations(Datum, int, uint32) {
 }  // namespace
 
 Oid known_pat_relation(const char *name) {
+    check_may_raise("known_pat_relation()");
     for (int i = 0; i < known_count; ++i) {
         if (strcmp(known_relations[i].name, name) == 0) {
             return known_relations[i].relation;
@@ -91,6 +97,7 @@ Oid known_pat_relation(const char *name) {
 }
 
 Oid pat_relation(const char *name, const char *hint) {
+    check_may_raise("pat_relation()");
     Oid relation = known_pat_relation(name);
     if (!OidIsValid(relation)) {
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("pat.%s does not exist", name),
@@ -104,6 +111,7 @@ Oid tokens_relation() {
 }
 
 int relation_column(Relation relation, const char *name) {
+    check_may_raise("relation_column()");
     int attno = SPI_fnumber(RelationGetDescr(relation), name);
     if (attno <= 0) {
         elog(ERROR, "%s has no column \"%s\"", RelationGetRelationName(relation), name);
@@ -112,6 +120,7 @@ int relation_column(Relation relation, const char *name) {
 }
 
 bool column_changed(HeapTuple old_tuple, HeapTuple new_tuple, TupleDesc desc, int attno) {
+    check_may_raise("column_changed()");
     bool old_null = false;
     bool new_null = false;
     Datum old_value = heap_getattr(old_tuple, attno, desc, &old_null);
@@ -141,6 +150,7 @@ static Oid relation_owner(Oid relation) {
 }
 
 SavedUser become_owner_of(Oid relation) {
+    check_may_raise("become_owner_of()");
     SavedUser saved;
     GetUserIdAndSecContext(&saved.user, &saved.security);
     SetUserIdAndSecContext(relation_owner(relation), saved.security | SECURITY_LOCAL_USERID_CHANGE |
@@ -153,6 +163,7 @@ void restore_user(const SavedUser &saved) {
 }
 
 OwnerSpi begin_owner_spi(Oid relation) {
+    check_may_raise("begin_owner_spi()");
     OwnerSpi spi;
     spi.saved = become_owner_of(relation);
     if (SPI_connect() != SPI_OK_CONNECT) {

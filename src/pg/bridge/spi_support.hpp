@@ -1,5 +1,7 @@
 // What the glue's SPI work shares: kept plans, resolving pg_pat's tables, running as their
 // owner, and transaction-end events.
+// The functions here that may raise first check, in assert builds, that their caller owns no
+// C++ object (check_may_raise, guard.hpp).
 #pragma once
 
 #include "pg/bridge/compat.hpp"
@@ -7,7 +9,7 @@
 
 namespace pat::pg {
 
-// A prepared plan kept for the life of the backend. May ereport.
+// A prepared plan kept for the life of the backend.
 SPIPlanPtr keep_plan(const char *query, int nargs, Oid *types);
 
 // A query with its parameter types, prepared and kept on first use.
@@ -19,12 +21,12 @@ struct KeptPlan {
 };
 
 // Runs a kept plan inside begin_owner_spi(); values[i] is NULL where nulls[i] is 'n' (nulls
-// nullptr: none is). Raises unless SPI answers expected_rc; returns SPI_processed. May ereport.
+// nullptr: none is). Raises unless SPI answers expected_rc; returns SPI_processed.
 uint64 run_kept_plan(KeptPlan &kept, Datum *values, const char *nulls, bool read_only,
                      int expected_rc);
 
 // The oid of table pat.<name> (name: a string literal), remembered until the relation changes;
-// 42P01 with hint when this database has none. May ereport.
+// 42P01 with hint when this database has none.
 Oid pat_relation(const char *name, const char *hint);
 // The same, or InvalidOid when this database has none; either answer is remembered until the
 // catalogs say it may have changed. name: a string literal. Cannot raise but for a catalog
@@ -36,7 +38,7 @@ Oid find_pat_relation(const char *name);
 // The oid of pat.tokens; raises 42P01 when the extension is not installed here.
 Oid tokens_relation();
 
-// The attribute number of column name of relation; an error if it has none. May ereport.
+// The attribute number of column name of relation; an error if it has none.
 int relation_column(Relation relation, const char *name);
 
 // Whether column attno differs between two versions of a row (IS DISTINCT FROM; varlena values
@@ -51,7 +53,7 @@ struct SavedUser {
     int security = 0;
 };
 
-// Switches to the owner of relation, in a restricted security context. May ereport.
+// Switches to the owner of relation, in a restricted security context.
 SavedUser become_owner_of(Oid relation);
 void restore_user(const SavedUser &saved);
 

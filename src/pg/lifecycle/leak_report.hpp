@@ -6,9 +6,8 @@
 
 namespace pat::pg {
 
-// Records pat.token_prefix in pat.token_prefixes the first time this backend issues under it
-// (in a database that has the table, 1.8 on). Plain PostgreSQL code: inside begin_owner_spi; may
-// ereport.
+// Records pat.token_prefix in pat.token_prefixes the first time this backend issues under it (in a
+// database that has the table, 1.8 on). Inside begin_owner_spi.
 void remember_token_prefix();
 
 // Registers the transaction callbacks that forget a recorded prefix rolled back; from _PG_init.

@@ -11,12 +11,11 @@
 
 namespace pat::pg {
 
-// Whether this database's pg_pat has notices (schema_since::kNotices). May ereport.
+// Whether this database's pg_pat has notices (schema_since::kNotices).
 bool has_notices();
 
-// Queues a notice about a token, unless one of that kind is queued already (then false), and
-// sends NOTIFY pat_notices at commit. details may be nullptr ({}). Plain PostgreSQL code: inside
-// begin_owner_spi; may ereport.
+// Queues a notice about a token, unless one of that kind is queued already (then false), and sends
+// NOTIFY pat_notices at commit. details may be nullptr ({}). Inside begin_owner_spi.
 bool queue_notice(pat::NoticeKind kind, text *user_id, pg_uuid_t *token_id, text *token_name,
                   TimestampTz due_at, Jsonb *details);
 
@@ -32,14 +31,14 @@ struct ExpiryRound {
 // tables; may throw PgError.
 ExpiryRound queue_expiry_notices(TimestampTz now, std::optional<TimestampTz> since);
 
-// An event about the token in columns 1 to 3 of tuple (token_id, user_id, name): queues the
-// notice of kind and, when it is new, appends the audit row of the same name with details as
-// new_data (the notice, one per token and kind, makes both happen once). Whether it was new.
-// Plain PostgreSQL code: inside begin_owner_spi; may ereport.
+// An event about the token in columns 1 to 3 of tuple (token_id, user_id, name): queues the notice
+// of kind and, when it is new, appends the audit row of the same name with details as new_data (the
+// notice, one per token and kind, makes both happen once). Whether it was new. Inside
+// begin_owner_spi.
 bool record_token_event(pat::NoticeKind kind, HeapTuple tuple, TupleDesc desc, TimestampTz due_at,
                         Jsonb *details);
 
-// A uuid as text (palloc'd cstring). Plain PostgreSQL code.
+// A uuid as text (palloc'd cstring).
 char *uuid_cstring(pg_uuid_t *id);
 
 }  // namespace pat::pg

@@ -69,8 +69,8 @@ KeptPlan revoke_role_plan = {kRevokeRole, 2, {TEXTOID, TEXTOID}};
 KeptPlan role_state_plan = {kRoleState, 1, {TEXTOID}};
 KeptPlan scope_state_plan = {kScopeState, 1, {TEXTOID}};
 
-// The jsonb state kept of a role or scope (name: $1), nullptr when it does not exist; copied out
-// of SPI's memory. Inside begin_owner_spi; may ereport.
+// The jsonb state kept of a role or scope (name: $1), nullptr when it does not exist; copied out of
+// SPI's memory. Inside begin_owner_spi.
 Jsonb *state_of(KeptPlan &kept, text *name) {
     Datum values[1] = {PointerGetDatum(name)};
     // Not read-only: the state after this call's own change must be seen.
@@ -110,7 +110,7 @@ void record_change(const char *action, text *user_id, Jsonb *old_data, Jsonb *ne
     call_pg([&] { pat::pg::append_audit_entry(entry); });
 }
 
-// Runs a kept plan, not read-only. Inside begin_owner_spi; may ereport.
+// Runs a kept plan, not read-only. Inside begin_owner_spi.
 uint64 run(KeptPlan &kept, Datum *values, int expected_rc, const char *nulls = nullptr) {
     return pat::pg::run_kept_plan(kept, values, nulls, false, expected_rc);
 }

@@ -42,7 +42,7 @@ using pat::pg::call_pg;
 
 namespace {
 
-// The token's usage row is made by the first write of its usage, not here (1.4).
+// The token's usage row is made by the first write of its usage, not here.
 const char kInsertToken[] =
     "INSERT INTO pat.tokens (token_id, user_id, name, scopes, digest, expires_at, key_id)"
     " VALUES ($1, $2, $3, $4, $5, $6, $7)";
@@ -51,7 +51,7 @@ const char kInsertToken[] =
 const char kInsertTokenWithoutKeyId[] =
     "INSERT INTO pat.tokens (token_id, user_id, name, scopes, digest, expires_at)"
     " VALUES ($1, $2, $3, $4, $5, $6)";
-// A rotation's successor names its predecessor (1.7).
+// A rotation's successor names its predecessor.
 const char kInsertRotatedToken[] =
     "INSERT INTO pat.tokens"
     " (token_id, user_id, name, scopes, digest, expires_at, key_id, rotated_from)"
@@ -207,10 +207,10 @@ void lock_user_tokens(text *user_id) {
     run(advisory_lock_user_tokens_plan, values, nullptr, false, SPI_OK_SELECT);
 }
 
-// pat.max_active_tokens_per_user: 54000 when user_id already holds that many active tokens,
-// not counting not_counted (a rotation's predecessor that is revoked at once). Waits for other
-// creations for the same user first; the count's fresh snapshot (READ COMMITTED) then sees
-// theirs. Inside begin_owner_spi; may ereport.
+// pat.max_active_tokens_per_user: 54000 when user_id already holds that many active tokens, not
+// counting not_counted (a rotation's predecessor that is revoked at once). Waits for other
+// creations for the same user first; the count's fresh snapshot (READ COMMITTED) then sees theirs.
+// Inside begin_owner_spi.
 void require_room_for_token(text *user_id, pg_uuid_t *not_counted) {
     std::optional<int64> cap = pat::pg::max_active_tokens_per_user();
     if (!cap) {

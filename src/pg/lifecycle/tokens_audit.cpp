@@ -4,9 +4,10 @@
 // transaction began is being restored (pg_restore), not created: its creation is in the
 // restored log already (pat.tokens_before_insert lets only a superuser load such rows).
 //
-// old_data and new_data are what jsonb_build_object() gave in 1.1-1.3, built here without an
-// executor per row. The trigger also tells the lifecycle schedule of the changes its
-// incremental rounds could miss (lifecycle_schedule.hpp).
+// old_data and new_data are what jsonb_build_object() gives (what the PL/pgSQL trigger of older
+// schemas wrote, so the log reads alike), built here without an executor per row. The trigger
+// also tells the lifecycle schedule of the changes its incremental rounds could miss
+// (lifecycle_schedule.hpp).
 #include "core/error.hpp"
 #include "pg/audit/audit_state.hpp"
 #include "pg/audit/audit_writer.hpp"
@@ -35,7 +36,7 @@ TokenColumns token_columns(Relation relation) {
             column("created_at"), column("expires_at"), column("revoked_at")};
 }
 
-// Appends one lifecycle row about the token in tuple. Plain PostgreSQL code.
+// Appends one lifecycle row about the token in tuple.
 void append_lifecycle(const char *action, HeapTuple tuple, TupleDesc desc,
                       const TokenColumns &columns, Jsonb *old_data, Jsonb *new_data) {
     pat::pg::append_token_audit(action, DatumGetTextPP(field(tuple, desc, columns.user_id).value),
@@ -44,8 +45,7 @@ void append_lifecycle(const char *action, HeapTuple tuple, TupleDesc desc,
                                 new_data);
 }
 
-// The rows of one trigger event. Plain PostgreSQL code (JsonObject owns nothing that needs a
-// destructor: its state is palloc'd).
+// The rows of one trigger event.
 void audit_event(TriggerData *trigger) {
     Relation relation = trigger->tg_relation;
     TupleDesc desc = RelationGetDescr(relation);

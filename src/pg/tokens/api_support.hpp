@@ -36,8 +36,8 @@ text *user_id_argument(FunctionCallInfo fcinfo, int n);
 // The token_id argument n (22004 when NULL).
 pg_uuid_t *token_id_argument(FunctionCallInfo fcinfo, int n);
 
-// Runs fn, plain PostgreSQL code, inside SPI as the owner of pg_pat's tables with the search path
-// pinned (begin_owner_spi), and returns what fn returns. An error is thrown as PgError.
+// Runs fn through call_pg(), inside SPI as the owner of pg_pat's tables with the search path pinned
+// (begin_owner_spi), and returns what fn returns. An error is thrown as PgError.
 template <typename Fn>
 auto with_owner_spi(Fn fn) -> decltype(fn()) {
     return call_pg([&] {

@@ -61,18 +61,27 @@ void warn_of_missing_keys() {
     }
     ArrayType *configured = make_text_array(digest_key_fingerprints());
     TimestampTz now = policy_clock();
-    std::vector<std::string> missing = with_owner_spi([&] {
-        std::vector<std::string> keys;
+    // The keys, copied into the caller's memory before SPI's goes (the query yields no NULL).
+    struct MissingKeys {
+        char **keys;
+        uint64 count;
+    };
+    MissingKeys missing = with_owner_spi([&] {
         Datum values[2] = {PointerGetDatum(configured), TimestampTzGetDatum(now)};
         uint64 count = run_kept_plan(missing_keys_plan, values, nullptr, true, SPI_OK_SELECT);
+        auto **keys = static_cast<char **>(SPI_palloc(sizeof(char *) * (count + 1)));
         for (uint64 i = 0; i < count; ++i) {
             bool is_null = false;
             Datum key = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &is_null);
-            keys.emplace_back(text_view(DatumGetTextPP(key)));
+            std::string_view value = text_view(DatumGetTextPP(key));
+            keys[i] = static_cast<char *>(SPI_palloc(value.size() + 1));
+            memcpy(keys[i], value.data(), value.size());
+            keys[i][value.size()] = '\0';
         }
-        return keys;
+        return MissingKeys{keys, count};
     });
-    for (const std::string &key : missing) {
+    for (uint64 i = 0; i < missing.count; ++i) {
+        const char *key = missing.keys[i];
         bool already = false;
         for (const std::string &warned : warned_keys) {
             already = already || warned == key;
@@ -80,13 +89,16 @@ void warn_of_missing_keys() {
         if (already) {
             continue;
         }
-        warned_keys.push_back(key);
+        {
+            BackendAllocations kept;
+            warned_keys.push_back(key);
+        }
         call_pg([&] {
             ereport(WARNING,
                     (errcode(ERRCODE_CONFIG_FILE_ERROR),
                      errmsg("active personal access tokens were made under digest key %s, which "
                             "is not configured",
-                            key.c_str()),
+                            key),
                      errdetail("Checks of those tokens answer not_found."),
                      errhint("Set pat.digest_key (or list the key in pat.digest_previous_keys) "
                              "as on the server the tokens were made on; pat_key_status() lists "

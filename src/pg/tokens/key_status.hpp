@@ -7,12 +7,11 @@
 namespace pat::pg {
 
 // The fingerprint new tokens are stored with, or nullptr when this database's pat.tokens has
-// no key_id column (a schema older than schema_since::kTokenKeyId). May ereport.
+// no key_id column (a schema older than schema_since::kTokenKeyId).
 text *current_key_id();
 
 // Called when a check finds no token: once per backend and key configuration, looks for active
-// tokens made under keys not configured now, and logs a WARNING once per backend and key. Plain
-// PostgreSQL code in the sense of guard.hpp (it may ereport).
+// tokens made under keys not configured now, and logs a WARNING once per backend and key.
 void warn_of_missing_keys();
 
 }  // namespace pat::pg

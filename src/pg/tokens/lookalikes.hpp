@@ -10,8 +10,8 @@ namespace pat::pg {
 
 // Warns, at most once per session, when a function named like one of pg_pat's token or scope
 // functions is in another schema on the search_path than pg_pat's own function being called
-// (fcinfo). Looks only on the first call, after a change to pg_proc and after search_path was
-// set: nothing on other calls. Plain PostgreSQL code in the sense of guard.hpp (may ereport).
+// (fcinfo). Looks only on the first call, after a change to pg_proc and after search_path was set:
+// nothing on other calls.
 void warn_of_lookalike_functions(FunctionCallInfo fcinfo);
 
 }  // namespace pat::pg

@@ -44,8 +44,7 @@ struct CachedToken {
     bool referenced;
 };
 
-// The token stored under digest, or nullptr when there is none. Plain PostgreSQL code in the
-// sense of guard.hpp: it may ereport, so C++ frames owning objects call it through call_pg.
+// The token stored under digest, or nullptr when there is none.
 CachedToken *find_token(const pat::Digest &digest);
 
 // Sorted, distinct scope names, valid until the next find_token() or find_user_grants() call.
@@ -61,10 +60,10 @@ struct UserGrants {
     ScopeList defined;
 };
 
-// The user's grants. Plain PostgreSQL code, as find_token().
+// The user's grants.
 UserGrants find_user_grants(text *user_id);
 
-// Every defined scope. Plain PostgreSQL code, as find_token().
+// Every defined scope.
 ScopeList find_defined_scopes();
 
 // This backend's cache, for pat_token_cache_stats().

@@ -38,6 +38,7 @@ void on_subtransaction_event(SubXactEvent event, SubTransactionId subxact, SubTr
 }  // namespace
 
 void set_token_context(TokenContext token_context) {
+    BackendAllocations kept;
     scoped_context.set(GetCurrentSubTransactionId(), std::move(token_context));
 }
 
@@ -46,6 +47,7 @@ const TokenContext *current_token_context() {
 }
 
 void clear_token_context() {
+    BackendAllocations kept;
     scoped_context.reset(GetCurrentSubTransactionId());
 }
 

@@ -40,14 +40,13 @@ void forget_lookup_relations();
 
 // Looks the digest up in the latest committed state (whatever the caller's isolation level: a
 // revoke committed after a REPEATABLE READ transaction began must still refuse the token); false
-// when no token has it. One index probe. Plain PostgreSQL code: it may ereport, so C++ callers
-// reach it through call_pg.
+// when no token has it. One index probe.
 bool fetch_token_row(const Digest &digest, StoredToken *token);
 
-// The user's roles in the latest committed state. Plain PostgreSQL code, as above.
+// The user's roles in the latest committed state.
 void fetch_user_roles(text *user_id, StoredRoles *roles);
 
-// Every defined scope in the latest committed state. Plain PostgreSQL code, as above.
+// Every defined scope in the latest committed state.
 void fetch_defined_scopes(StoredScopes *scopes);
 
 }  // namespace pat::pg

@@ -2,7 +2,7 @@
 // by the rules the API follows (core/policy.hpp, core/expiry.hpp, token_rules.hpp). All are
 // ENABLE ALWAYS: session_replication_role turns none off.
 //
-// pat.tokens_before_insert() (1.4): a valid user id and name for everyone; for any role but a
+// pat.tokens_before_insert(): a valid user id and name for everyone; for any role but a
 // superuser (who may be restoring a dump) no revoked row, no created_at before the
 // transaction began or after now, an expiry the API would accept (in the future, within
 // pat.max_lifetime), and what pat_create requires: scopes defined and allowed by the user's

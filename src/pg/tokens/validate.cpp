@@ -159,6 +159,7 @@ PAT_FUNCTION(pat_authenticate) {
     const pat::pg::CachedToken &token = *check.token;
     text *user_id = static_cast<text *>(PG_DETOAST_DATUM_COPY(PointerGetDatum(token.user_id)));
     {
+        pat::pg::BackendAllocations kept;  // the context is the transaction's, not this frame's
         pat::pg::TokenContext context;
         context.token_id = token.token_id;
         context.user_id = std::string(pat::pg::text_view(token.user_id));

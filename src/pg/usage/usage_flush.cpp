@@ -1,7 +1,6 @@
 // Writing pending usage out; see usage_flush.hpp.
 //
-// Plain PostgreSQL code (no C++ object is alive across a call that may ereport): batches are
-// palloc'd, and libpq results are freed before any error is raised.
+// Batches are palloc'd, and libpq results are freed before any error is raised.
 #include "pg/usage/usage_flush.hpp"
 
 #include "core/usage.hpp"

@@ -6,9 +6,9 @@
 
 namespace pat::pg {
 
-// Writes this database's pending usage within the current transaction and returns how many
-// tokens it wrote. If the transaction (or the subtransaction it ran in) aborts, the usage goes
-// back to shared memory, so a failed flush loses nothing. May ereport.
+// Writes this database's pending usage within the current transaction and returns how many tokens
+// it wrote. If the transaction (or the subtransaction it ran in) aborts, the usage goes back to
+// shared memory, so a failed flush loses nothing.
 int flush_usage();
 
 // Drops this database's pending usage (pg_pat is not installed here); how many entries.
