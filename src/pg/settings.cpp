@@ -1,8 +1,7 @@
 // The pat.* configuration parameters. All are superuser-only (PGC_SUSET, or PGC_SIGHUP for the
-// digest keys, which are also hidden from other roles and kept out of the server log, and for
-// the maintenance launcher's schedule, which is the server's), so that an application role
-// cannot lift a lifetime policy, change what tokens look like or read a key.
-// pat.token_cache_size is defined with the cache (token_cache.cpp).
+// digest keys, which are also hidden from other roles and kept out of the server log), so that
+// an application role cannot lift a lifetime policy, change what tokens look like or read a
+// key. pat.token_cache_size is defined with the cache (token_cache.cpp).
 #include "pg/settings.hpp"
 
 #include <cstdlib>
@@ -302,16 +301,6 @@ void define_settings() {
         "Most active tokens one user may hold; pat_create and pat_rotate refuse more (54000).",
         "0: no limit. A rotation with no overlap does not count the token it revokes.",
         &max_active_tokens_setting, 0, 0, INT_MAX, PGC_SUSET, 0, nullptr, nullptr, nullptr);
-    DefineCustomStringVariable(
-        "pat.max_inactivity",
-        "pg_pat's background worker revokes active tokens unused for longer; empty: never.",
-        "A token never used counts from its creation.", &max_inactivity_setting, "", PGC_SUSET, 0,
-        check_max_inactivity, assign_max_inactivity, nullptr);
-    DefineCustomStringVariable(
-        "pat.audit_min_retention",
-        "Audit rows younger than this are kept: pat_audit_purge() refuses a shorter older_than.",
-        "Only a superuser can change it; empty: no minimum.", &audit_min_retention_setting,
-        "7 days", PGC_SUSET, 0, check_audit_min_retention, assign_audit_min_retention, nullptr);
     DefineCustomIntVariable(
         "pat.usage_flush_interval",
         "How often pg_pat's background worker writes usage from shared memory to the tables.",
@@ -339,6 +328,16 @@ void define_settings() {
         "it for many busy databases.",
         &max_maintenance_workers_setting, 2, 1, kMaxMaintenanceWorkersLimit, PGC_SIGHUP, 0, nullptr,
         nullptr, nullptr);
+    DefineCustomStringVariable(
+        "pat.max_inactivity",
+        "pg_pat's background worker revokes active tokens unused for longer; empty: never.",
+        "A token never used counts from its creation.", &max_inactivity_setting, "", PGC_SUSET, 0,
+        check_max_inactivity, assign_max_inactivity, nullptr);
+    DefineCustomStringVariable(
+        "pat.audit_min_retention",
+        "Audit rows younger than this are kept: pat_audit_purge() refuses a shorter older_than.",
+        "Only a superuser can change it; empty: no minimum.", &audit_min_retention_setting,
+        "7 days", PGC_SUSET, 0, check_audit_min_retention, assign_audit_min_retention, nullptr);
 }
 
 std::string_view token_prefix() {
@@ -381,6 +380,22 @@ std::optional<int64> max_active_tokens_per_user() {
     return max_active_tokens_setting;
 }
 
+int usage_flush_interval_ms() {
+    return usage_flush_interval_setting;
+}
+
+int audit_link_delay_ms() {
+    return audit_link_delay_setting;
+}
+
+int lifecycle_interval_ms() {
+    return lifecycle_interval_setting;
+}
+
+int max_maintenance_workers() {
+    return max_maintenance_workers_setting;
+}
+
 std::string_view manage_scope() {
     return manage_scope_setting != nullptr ? manage_scope_setting : "";
 }
@@ -398,22 +413,6 @@ const Interval *max_inactivity_interval() {
 
 const Interval *audit_min_retention_interval() {
     return audit_min_retention;
-}
-
-int usage_flush_interval_ms() {
-    return usage_flush_interval_setting;
-}
-
-int audit_link_delay_ms() {
-    return audit_link_delay_setting;
-}
-
-int lifecycle_interval_ms() {
-    return lifecycle_interval_setting;
-}
-
-int max_maintenance_workers() {
-    return max_maintenance_workers_setting;
 }
 
 }  // namespace pat::pg

@@ -308,6 +308,7 @@ void pat_maintenance_launcher_main(Datum) {
             last_usage_round = now;
             plan_usage_writes();
         }
+        // A standby writes nothing: the primary's link passes and lifecycle rounds cover it.
         if (primary) {
             queue_due_link_retries();
             // The delay gathers the commits that come meanwhile into the same pass.
