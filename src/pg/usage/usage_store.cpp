@@ -10,8 +10,8 @@
 #include <cstdio>
 #include <optional>
 
-#include "pg/bridge/shared_memory.hpp"
 #include "pg/bridge/spi_support.hpp"
+#include "pg/bridge/shared_memory.hpp"
 
 namespace pat::pg {
 
