@@ -7,13 +7,13 @@
 #include "pg/bridge/compat.hpp"
 #include "pg/bridge/guard.hpp"
 #include "pg/lifecycle/leak_report.hpp"
-#include "pg/lifecycle/lifecycle_worker.hpp"
+#include "pg/lifecycle/lifecycle_schedule.hpp"
 #include "pg/settings.hpp"
 #include "pg/tokens/token_cache.hpp"
 #include "pg/tokens/token_context.hpp"
 #include "pg/usage/usage_flush.hpp"
 #include "pg/usage/usage_store.hpp"
-#include "pg/usage/usage_worker.hpp"
+#include "pg/workers/launcher.hpp"
 
 extern "C" {
 PAT_MODULE_MAGIC;
@@ -35,11 +35,11 @@ void _PG_init(void) {
     pat::pg::setup_token_cache();
     pat::pg::setup_usage_store();
     pat::pg::setup_usage_flush();
-    pat::pg::setup_usage_worker();
     pat::pg::setup_audit_linker();
     pat::pg::setup_audit_guard();
-    pat::pg::setup_lifecycle_worker();
+    pat::pg::setup_lifecycle_schedule();
     pat::pg::setup_leak_report();
+    pat::pg::setup_maintenance_launcher();
     MarkGUCPrefixReserved("pat");
 }
 }

@@ -41,6 +41,11 @@ static Interval *max_inactivity = nullptr;
 // The parsed pat.audit_min_retention; null when unset.
 static char *audit_min_retention_setting = nullptr;
 static Interval *audit_min_retention = nullptr;
+// The maintenance launcher's schedule and how many workers it may run at once.
+static int usage_flush_interval_setting = 60000;
+static int audit_link_delay_setting = 500;
+static int lifecycle_interval_setting = 60000;
+static int max_maintenance_workers_setting = 2;
 
 // Rejects a prefix that could not be told apart from the random part.
 static bool check_token_prefix(char **newval, void **extra, GucSource source) {
@@ -300,6 +305,33 @@ void define_settings() {
         "Most active tokens one user may hold; pat_create and pat_rotate refuse more (54000).",
         "0: no limit. A rotation with no overlap does not count the token it revokes.",
         &max_active_tokens_setting, 0, 0, INT_MAX, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "pat.usage_flush_interval",
+        "How often pg_pat's background worker writes usage from shared memory to the tables.",
+        "A crash loses at most the usage of one interval.", &usage_flush_interval_setting, 60000,
+        100, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "pat.audit_link_delay",
+        "How long after a commit pg_pat's background worker links its audit rows into the hash "
+        "chain.",
+        "Rows committed within the delay are linked together, in one pass; until then they wait "
+        "in pat.audit_pending.",
+        &audit_link_delay_setting, 500, 0, 60 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr,
+        nullptr);
+    DefineCustomIntVariable("pat.lifecycle_interval",
+                            "How often pg_pat's background worker queues expiry notices and "
+                            "applies pat.max_inactivity.",
+                            nullptr, &lifecycle_interval_setting, 60000, 100, 24 * 3600 * 1000,
+                            PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "pat.max_maintenance_workers",
+        "Most pg_pat workers running at once, each in its own database, beside pg_pat's launcher.",
+        "Each takes one of max_worker_processes, which parallel query and logical replication "
+        "share. Two let a database whose work takes long (a large audit backlog, a lock) hold up "
+        "the others no longer than one worker's slot, while leaving the other slots free; raise "
+        "it for many busy databases.",
+        &max_maintenance_workers_setting, 2, 1, kMaxMaintenanceWorkersLimit, PGC_SIGHUP, 0, nullptr,
+        nullptr, nullptr);
     DefineCustomStringVariable(
         "pat.max_inactivity",
         "pg_pat's background worker revokes active tokens unused for longer; empty: never.",
@@ -380,6 +412,22 @@ std::optional<int64> max_active_tokens_per_user() {
         return std::nullopt;
     }
     return max_active_tokens_setting;
+}
+
+int usage_flush_interval_ms() {
+    return usage_flush_interval_setting;
+}
+
+int audit_link_delay_ms() {
+    return audit_link_delay_setting;
+}
+
+int lifecycle_interval_ms() {
+    return lifecycle_interval_setting;
+}
+
+int max_maintenance_workers() {
+    return max_maintenance_workers_setting;
 }
 
 std::string_view manage_scope() {

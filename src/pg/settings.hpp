@@ -43,6 +43,17 @@ const Interval *max_inactivity_interval();
 // pat.audit_min_retention (only a superuser sets it), or nullptr when unset.
 const Interval *audit_min_retention_interval();
 
+// pat.usage_flush_interval, pat.audit_link_delay and pat.lifecycle_interval: when the
+// maintenance launcher starts a worker for each duty (workers/launcher.hpp).
+int usage_flush_interval_ms();
+int audit_link_delay_ms();
+int lifecycle_interval_ms();
+
+// pat.max_maintenance_workers: how many workers the launcher runs at once; a reload may change
+// it up to this bound, which sizes the launcher's tables of workers in shared memory.
+constexpr int kMaxMaintenanceWorkersLimit = 64;
+int max_maintenance_workers();
+
 // now + pat.max_lifetime, or nullopt when no maximum lifetime is set.
 std::optional<TimestampTz> latest_allowed_expiry(TimestampTz now);
 

@@ -101,10 +101,10 @@ is( $primary->safe_psql(
 		'postgres', qq{SELECT string_agg(outcome || '=' || (checks > 0), ',' ORDER BY outcome)
 		               FROM pat.token_checks WHERE token_id = '$a1->{id}'}),
 	'valid=true', 'standby checks are counted on the primary');
-is($primary->safe_psql('postgres', "SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_type = 'pg_pat usage launcher'"),
-	't', 'the primary runs the usage launcher');
-is($standby->safe_psql('postgres', "SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_type = 'pg_pat usage launcher'"),
-	't', 'the standby runs the usage launcher');
+is($primary->safe_psql('postgres', "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_pat launcher'"),
+	'1', "the primary runs pg_pat's launcher");
+is($standby->safe_psql('postgres', "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_pat launcher'"),
+	'1', "the standby runs pg_pat's launcher");
 # A check on the standby that is refused is counted too.
 is(session_query($cached, "SELECT status FROM pat_validate('$a1->{token}', '{nope:nope}')", 'refused'),
 	'insufficient_scope', 'standby: a refused check');

@@ -1,13 +1,12 @@
-# A fast shutdown while pg_pat's audit linker waits for a link worker. Waiting for the worker
-# resets the launcher's latch, so before 1.6 a SIGTERM that arrived then was lost: the launcher
-# went back to sleep with no timeout and the server never shut down ("pg_ctl: server does not
-# shut down", seen once in CI). Here the link worker is held on the chain lock by an open
+# A fast shutdown while pg_pat's worker is linking audit rows: a launcher that waited for its
+# worker, and lost the SIGTERM that came meanwhile, would never let the server shut down
+# ("pg_ctl: server does not shut down"). Here the worker is held on the chain lock by an open
 # transaction, deterministically, when the shutdown comes; the shutdown must complete, and after
 # a restart the row is linked.
-# The usage launcher waits for its flush workers the same way: a reload that arrived then was
-# looked at only when the old pat.usage_flush_interval had passed, so shortening a long
-# interval did nothing for that long. Here the flush worker is held on pat.token_checks' lock
-# when the reload comes; the checks counted after it must be written at the new interval.
+# Likewise a reload while a worker writing usage is held: a launcher that looked at it only when
+# the old pat.usage_flush_interval had passed would do nothing for that long after the interval
+# was shortened. Here the worker is held on pat.token_checks' lock when the reload comes; the
+# checks counted after it must be written at the new interval.
 use strict;
 use warnings;
 
@@ -30,19 +29,20 @@ for my $round (1 .. 3)
 	$holder->query_safe('BEGIN');
 	$holder->query_safe('SELECT FROM pat.audit_chain_head FOR UPDATE');
 
-	# A lifecycle row: the launcher starts a link worker, which waits for the lock.
+	# A lifecycle row: the launcher starts a worker, which waits for the lock to link it.
 	$node->safe_psql('postgres',
 		"SELECT count(*) FROM pat_create('u', 'round $round', '{}', '1 day')");
 	ok( $node->poll_query_until(
 			'postgres',
 			"SELECT count(*) > 0 FROM pg_stat_activity
-			  WHERE backend_type = 'pg_pat audit link' AND wait_event_type = 'Lock'"),
-		"round $round: the link worker waits for the chain lock");
+			  WHERE backend_type = 'pg_pat worker' AND query = 'pg_pat: linking audit rows'
+			    AND wait_event_type = 'Lock'"),
+		"round $round: the worker waits for the chain lock");
 
 	# The shutdown, bounded: before the fix it never completed.
 	my $stopped = PostgreSQL::Test::Utils::system_log('pg_ctl', '-D', $node->data_dir,
 		'-m', 'fast', '-t', '60', 'stop') == 0;
-	ok($stopped, "round $round: a fast shutdown completes while the launcher waits for it");
+	ok($stopped, "round $round: a fast shutdown completes while the worker is held");
 	$node->stop('immediate') unless $stopped;
 	$holder->{run}->kill_kill;
 	$node->_update_pid(0);
@@ -54,7 +54,7 @@ for my $round (1 .. 3)
 is($node->safe_psql('postgres', 'SELECT ok::text || unlinked FROM pat_audit_verify()'),
 	'true0', 'the chain verifies, nothing unlinked');
 
-# --- a reload while the usage launcher waits for a flush worker --------------------------------
+# --- a reload while a worker writing usage is held -------------------------------------------
 
 $node->append_conf('postgresql.conf', "pat.usage_flush_interval = '1h'\n");
 $node->reload;
@@ -62,8 +62,8 @@ my $token = PatNode::create_token($node, 'u', 'usage', '{}');
 my $valid = "SELECT valid FROM pat_validate('$token->{token}')";
 is($node->safe_psql('postgres', $valid), 't', 'a check is counted');
 
-# Hold pat.token_checks, then wake the launcher (a reload changing nothing): its flush worker
-# waits for the lock.
+# Hold pat.token_checks, then wake the launcher (a reload changing nothing): the worker it starts
+# to write usage waits for the lock.
 my $holder = $node->background_psql('postgres');
 $holder->query_safe('BEGIN');
 $holder->query_safe('LOCK TABLE pat.token_checks IN ACCESS EXCLUSIVE MODE');
@@ -71,10 +71,11 @@ $node->reload;
 ok( $node->poll_query_until(
 		'postgres',
 		"SELECT count(*) > 0 FROM pg_stat_activity
-		  WHERE backend_type = 'pg_pat usage flush' AND wait_event_type = 'Lock'"),
-	'the flush worker waits for the lock');
+		  WHERE backend_type = 'pg_pat worker' AND query = 'pg_pat: writing usage'
+		    AND wait_event_type = 'Lock'"),
+	'the worker writing usage waits for the lock');
 
-# The reload that shortens the interval reaches the launcher while it waits for that worker.
+# The reload that shortens the interval reaches the launcher while that worker is held.
 my $log_offset = -s $node->logfile;
 $node->append_conf('postgresql.conf', "pat.usage_flush_interval = '100ms'\n");
 $node->reload;

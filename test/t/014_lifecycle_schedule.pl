@@ -1,4 +1,4 @@
-# The lifecycle launcher's schedule (src/pg/lifecycle/lifecycle_schedule.hpp), read from the DEBUG1 line
+# The lifecycle schedule (src/pg/lifecycle/lifecycle_schedule.hpp), read from the DEBUG1 line
 # each visit logs.
 # Which databases: one without pg_pat 1.8 is visited once, not every round, until a change
 # commits there: a committed CREATE EXTENSION pg_pat (not a rolled-back one, not before its

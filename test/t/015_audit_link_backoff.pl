@@ -92,7 +92,7 @@ FROM PROGRAM $$awk 'BEGIN { for (r = 1; r <= 100; r++) {
 $node->safe_psql('dropme', "SELECT count(*) FROM pat_create('carol', 'wake', '{}', '1 day')");
 ok( $node->poll_query_until(
 		'postgres', "SELECT count(*) > 0 FROM pg_stat_activity
-		  WHERE datname = 'dropme' AND backend_type = 'pg_pat audit link'
+		  WHERE datname = 'dropme' AND backend_type = 'pg_pat worker'
 		    AND query = 'pg_pat: linking audit rows'", 't'),
 	'a link worker is linking in the database');
 my ($rc, $out, $err) = $node->psql('postgres', 'DROP DATABASE dropme');

@@ -12,7 +12,6 @@ namespace pat::pg {
 
 namespace {
 
-ProcessUtility_hook_type previous_process_utility = nullptr;
 object_access_hook_type previous_object_access = nullptr;
 bool copying = false;
 
@@ -255,14 +254,11 @@ void on_object_access(ObjectAccessType access, Oid class_id, Oid object_id, int 
     }
 }
 
-void guard_audit_tables(PlannedStmt *statement, const char *query, bool read_only_tree,
-                        ProcessUtilityContext context, ParamListInfo params,
-                        QueryEnvironment *environment, DestReceiver *destination,
-                        QueryCompletion *completion) {
+void guard_audit_tables(UtilityCall *call) {
     // Any utility statement (DDL, DROP EXTENSION, but also SAVEPOINT or COMMIT) first closes
     // what the audit writer keeps open.
     close_kept_audit_tables();
-    Node *tree = statement->utilityStmt;
+    Node *tree = call->statement->utilityStmt;
     bool copy_in = false;
     if (!creating_extension) {
         // pg_upgrade's schema restore recreates the members one by one (CREATE, ALTER TABLE ...
@@ -288,10 +284,7 @@ void guard_audit_tables(PlannedStmt *statement, const char *query, bool read_onl
     int dropped_mark = noted_trigger_drops();
     copying = copying || copy_in;
     PG_TRY();
-    {
-        run_next_utility(previous_process_utility, statement, query, read_only_tree, context,
-                         params, environment, destination, completion);
-    }
+    { run_rest_of_utility(call); }
     PG_CATCH();
     {
         copying = was_copying;
@@ -318,8 +311,7 @@ void guard_audit_tables(PlannedStmt *statement, const char *query, bool read_onl
 }  // namespace
 
 void setup_audit_guard() {
-    previous_process_utility = ProcessUtility_hook;
-    ProcessUtility_hook = guard_audit_tables;
+    add_utility_handler(guard_audit_tables);
     previous_object_access = object_access_hook;
     object_access_hook = on_object_access;
 }

@@ -1,4 +1,4 @@
-// The ProcessUtility and object access hooks of the audit log. Before any utility statement
+// The utility handler and object access hook of the audit log. Before any utility statement
 // they close what the audit writer keeps open. Outside extension scripts (and pg_upgrade's
 // schema restore), for every role: ALTER TABLE, RENAME and SET SCHEMA of pat.audit_log,
 // pat.audit_pending, pat.audit_chain_head and pat.audit_head (a rewrite can change rows without
@@ -13,7 +13,7 @@
 
 namespace pat::pg {
 
-// Installs the ProcessUtility hook; from _PG_init only.
+// Adds the utility handler and installs the object access hook; from _PG_init only.
 void setup_audit_guard();
 
 // Whether a COPY FROM into pat.audit_log or pat.audit_pending is running in this backend.

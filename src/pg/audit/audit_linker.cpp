@@ -1,22 +1,16 @@
-// The audit linker's launcher and workers; see audit_linker.hpp.
+// The audit linker's state and pass; see audit_linker.hpp.
 #include "pg/audit/audit_linker.hpp"
 
 #include "pg/audit/audit_writer.hpp"
 #include "pg/bridge/compat.hpp"
+#include "pg/bridge/maintenance.hpp"
 #include "pg/bridge/postgres.hpp"
+#include "pg/bridge/shared_memory.hpp"
 #include "pg/bridge/spi_support.hpp"
-#include "pg/workers/workers.hpp"
-
-extern "C" {
-PGDLLEXPORT void pat_audit_launcher_main(Datum);
-PGDLLEXPORT void pat_audit_link_main(Datum database);
-}
 
 namespace pat::pg {
 
 namespace {
-
-int link_delay_ms = 500;
 
 // Databases whose committed audit rows wait for the linker. More than fit: every database.
 constexpr int kMaxWaitingDatabases = 64;
@@ -41,7 +35,6 @@ struct FailingDatabase {
 
 struct LinkerShared {
     slock_t mutex;
-    Latch *launcher_latch;
     bool every_database;
     int waiting_count;
     Oid waiting[kMaxWaitingDatabases];
@@ -51,34 +44,16 @@ struct LinkerShared {
 };
 LinkerShared *shared = nullptr;
 
-shmem_request_hook_type previous_request_hook = nullptr;
-shmem_startup_hook_type previous_startup_hook = nullptr;
-
-void request_memory() {
-    if (previous_request_hook != nullptr) {
-        previous_request_hook();
-    }
-    RequestAddinShmemSpace(MAXALIGN(sizeof(LinkerShared)));
-}
-
-void attach_memory() {
-    if (previous_startup_hook != nullptr) {
-        previous_startup_hook();
-    }
-    LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-    bool found = false;
-    shared = static_cast<LinkerShared *>(
-        ShmemInitStruct("pg_pat audit linker", sizeof(LinkerShared), &found));
-    if (!found) {
+void attach_linker(void *header, bool first) {
+    shared = static_cast<LinkerShared *>(header);
+    if (first) {
         SpinLockInit(&shared->mutex);
-        shared->launcher_latch = nullptr;
         // After a start or a crash, rows committed before it may wait in any database.
         shared->every_database = true;
         shared->waiting_count = 0;
         shared->failing_count = 0;
         shared->overflow_retry_at = 0;
     }
-    LWLockRelease(AddinShmemInitLock);
 }
 
 // The back-off after failures passes: kFirstRetryMs doubled for each further one, at most
@@ -124,34 +99,17 @@ void mark_waiting(Oid database) {
             shared->every_database = true;
         }
     }
-    Latch *latch = known ? nullptr : shared->launcher_latch;
     SpinLockRelease(&shared->mutex);
-    if (latch != nullptr) {
-        SetLatch(latch);
+    if (!known) {
+        wake_launcher();
     }
 }
 
-// Sleeps for the link delay, waking early only to shut down.
-void wait_link_delay() {
-    TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), link_delay_ms);
-    while (!ShutdownRequestPending) {
-        long remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until);
-        if (remaining <= 0) {
-            break;
-        }
-        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, remaining,
-                        PG_WAIT_EXTENSION);
-        ResetLatch(MyLatch);
-        CHECK_FOR_INTERRUPTS();
-    }
-}
-
-// Starts a link worker for database and waits until it has exited; not while database waits
-// out a back-off. A database whose passes failed has its next retry set before the visit, so
-// that a visit ending before the worker reports (the database was dropped) is not repeated at
-// once; a pass that succeeds clears it.
-void link_database(Oid database) {
-    TimestampTz now = GetCurrentTimestamp();
+// Whether database may be visited now: not while it waits out a back-off. A database whose
+// passes failed has its next retry set before the visit, so that a visit ending before the
+// worker reports (the database was dropped) is not repeated at once; a pass that succeeds
+// clears it.
+bool begin_visit(Oid database, TimestampTz now) {
     SpinLockAcquire(&shared->mutex);
     FailingDatabase *entry = failing_entry(database);
     bool skip = entry != nullptr && entry->retry_at > now;
@@ -160,36 +118,7 @@ void link_database(Oid database) {
         entry->retry_at = TimestampTzPlusMilliseconds(now, retry_delay_ms(entry->failures));
     }
     SpinLockRelease(&shared->mutex);
-    if (skip) {
-        return;
-    }
-    if (!run_database_worker("pat_audit_link_main", "pg_pat audit link", database,
-                             BgWorkerStart_RecoveryFinished)) {
-        mark_waiting(database);
-    }
-}
-
-void link_round() {
-    SpinLockAcquire(&shared->mutex);
-    bool every = shared->every_database;
-    int count = shared->waiting_count;
-    Oid waiting[kMaxWaitingDatabases];
-    memcpy(waiting, shared->waiting, sizeof(Oid) * count);
-    shared->every_database = false;
-    shared->waiting_count = 0;
-    SpinLockRelease(&shared->mutex);
-    if (every) {
-        // Templates too: a link pass is harmless there, and pg_pat may be installed in one.
-        Oid *databases = databases_to_visit(true, &count);
-        for (int i = 0; i < count && !ShutdownRequestPending; ++i) {
-            link_database(databases[i]);
-        }
-        pfree(databases);
-        return;
-    }
-    for (int i = 0; i < count && !ShutdownRequestPending; ++i) {
-        link_database(waiting[i]);
-    }
+    return !skip;
 }
 
 // Dead rows in pat.audit_pending worth a vacuum: a few passes' worth under load, so that the
@@ -222,7 +151,7 @@ void vacuum_pending(Oid pending) {
 
 // Milliseconds until the first failed database's retry is due (0 if one is), -1 if none is
 // failing. Under the mutex.
-long ms_until_next_retry() {
+long ms_until_next_retry_locked() {
     TimestampTz now = GetCurrentTimestamp();
     TimestampTz first = shared->overflow_retry_at;
     for (int i = 0; i < shared->failing_count; ++i) {
@@ -233,9 +162,9 @@ long ms_until_next_retry() {
     return first == 0 ? -1 : Max(TimestampDifferenceMilliseconds(now, first), 0L);
 }
 
-// Marks the failed databases whose retry is due as waiting, and forgets those that are gone
-// (dropped, or no longer accepting connections). In the launcher, outside a transaction.
-void queue_due_retries() {
+}  // namespace
+
+void queue_due_link_retries() {
     TimestampTz now = GetCurrentTimestamp();
     SpinLockAcquire(&shared->mutex);
     bool due = shared->overflow_retry_at != 0 && shared->overflow_retry_at <= now;
@@ -282,6 +211,8 @@ void queue_due_retries() {
     SpinLockRelease(&shared->mutex);
     pfree(databases);
 }
+
+namespace {
 
 // Which failure an error is, to log a repeat of it only once: its SQLSTATE and message.
 uint32 failure_key(const ErrorData *failure) {
@@ -344,6 +275,55 @@ void forget_link_failures(Oid database, const char *name) {
 
 }  // namespace
 
+void request_link_everywhere() {
+    SpinLockAcquire(&shared->mutex);
+    shared->every_database = true;
+    SpinLockRelease(&shared->mutex);
+}
+
+bool link_requested() {
+    SpinLockAcquire(&shared->mutex);
+    bool requested = shared->every_database || shared->waiting_count > 0;
+    SpinLockRelease(&shared->mutex);
+    return requested;
+}
+
+Oid *take_databases_to_link(int *count) {
+    SpinLockAcquire(&shared->mutex);
+    bool every = shared->every_database;
+    int waiting_count = shared->waiting_count;
+    Oid waiting[kMaxWaitingDatabases];
+    memcpy(waiting, shared->waiting, sizeof(Oid) * waiting_count);
+    shared->every_database = false;
+    shared->waiting_count = 0;
+    SpinLockRelease(&shared->mutex);
+    Oid *databases = nullptr;
+    if (every) {
+        // Templates too: a link pass is harmless there, and pg_pat may be installed in one.
+        databases = databases_to_visit(true, &waiting_count);
+    } else {
+        databases = static_cast<Oid *>(
+            MemoryContextAlloc(TopMemoryContext, sizeof(Oid) * kMaxWaitingDatabases));
+        memcpy(databases, waiting, sizeof(Oid) * waiting_count);
+    }
+    TimestampTz now = GetCurrentTimestamp();
+    int kept = 0;
+    for (int i = 0; i < waiting_count; ++i) {
+        if (begin_visit(databases[i], now)) {
+            databases[kept++] = databases[i];
+        }
+    }
+    *count = kept;
+    return databases;
+}
+
+long ms_until_next_link_retry() {
+    SpinLockAcquire(&shared->mutex);
+    long until_retry = ms_until_next_retry_locked();
+    SpinLockRelease(&shared->mutex);
+    return until_retry;
+}
+
 void note_audit_linked() {
     if (shared != nullptr) {
         forget_link_failures(MyDatabaseId, get_database_name(MyDatabaseId));
@@ -357,87 +337,29 @@ void note_audit_commit() {
 }
 
 void setup_audit_linker() {
-    DefineCustomIntVariable(
-        "pat.audit_link_delay",
-        "How long after a commit pg_pat's background worker links its audit rows into the hash "
-        "chain.",
-        "Rows committed within the delay are linked together, in one pass; until then they wait "
-        "in pat.audit_pending.",
-        &link_delay_ms, 500, 0, 60 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
-    previous_request_hook = shmem_request_hook;
-    shmem_request_hook = request_memory;
-    previous_startup_hook = shmem_startup_hook;
-    shmem_startup_hook = attach_memory;
-    // A standby writes no audit rows; a promoted one starts the launcher then.
-    register_launcher("pat_audit_launcher_main", "pg_pat audit linker",
-                      BgWorkerStart_RecoveryFinished);
+    add_shared_part({sizeof(LinkerShared), nullptr, attach_linker});
 }
 
-}  // namespace pat::pg
-
-void pat_audit_launcher_main(Datum) {
-    pat::pg::start_launcher();
-    using pat::pg::shared;
-    SpinLockAcquire(&shared->mutex);
-    shared->launcher_latch = MyLatch;
-    // A restarted launcher cannot know what its predecessor left: look everywhere once.
-    shared->every_database = true;
-    SpinLockRelease(&shared->mutex);
-    while (!ShutdownRequestPending) {
-        ResetLatch(MyLatch);
-        pat::pg::link_round();
-        // Until a commit with audit rows sets the latch (or a failed database's retry is due);
-        // then the delay gathers more commits into the pass (latch sets during it do not cut it
-        // short). Waiting for a link worker resets the latch, so a database that became waiting
-        // during the round, and a SIGTERM or SIGHUP that came during it, are looked at here
-        // rather than trusted to the latch (a SIGTERM lost so kept the server from shutting
-        // down).
-        if (ShutdownRequestPending) {
-            break;
-        }
-        SpinLockAcquire(&shared->mutex);
-        bool due = shared->every_database || shared->waiting_count > 0 || ConfigReloadPending;
-        long until_retry = pat::pg::ms_until_next_retry();
-        SpinLockRelease(&shared->mutex);
-        if (!due) {
-            (void)WaitLatch(
-                MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH | (until_retry >= 0 ? WL_TIMEOUT : 0),
-                until_retry, PG_WAIT_EXTENSION);
-        }
-        pat::pg::queue_due_retries();
-        CHECK_FOR_INTERRUPTS();
-        if (ConfigReloadPending) {
-            ConfigReloadPending = false;
-            ProcessConfigFile(PGC_SIGHUP);
-        }
-        if (!ShutdownRequestPending && pat::pg::link_delay_ms > 0) {
-            pat::pg::wait_link_delay();
-        }
-    }
-    SpinLockAcquire(&shared->mutex);
-    shared->launcher_latch = nullptr;
-    SpinLockRelease(&shared->mutex);
-    proc_exit(0);
-}
-
-void pat_audit_link_main(Datum database) {
-    pat::pg::begin_database_work(database, "pg_pat: linking audit rows");
+bool link_audit_rows() {
+    begin_maintenance_transaction("pg_pat: linking audit rows");
     // Only where the extension is installed and has its pending table (1.5 or later).
     Oid pending = InvalidOid;
     volatile int64 linked = 0;
     if (OidIsValid(get_extension_oid("pg_pat", true))) {
-        pending = pat::pg::find_pat_relation("audit_pending");
+        pending = find_pat_relation("audit_pending");
     }
     if (!OidIsValid(pending)) {
-        pat::pg::forget_link_failures(MyDatabaseId, nullptr);
-        pat::pg::end_database_work();
+        forget_link_failures(MyDatabaseId, nullptr);
+        commit_maintenance_transaction();
+        return true;
     }
     char *name = MemoryContextStrdup(TopMemoryContext, get_database_name(MyDatabaseId));
     MemoryContext work_memory = CurrentMemoryContext;
     ErrorData *volatile failure = nullptr;
     static bool yielded = false;  // static: set inside PG_TRY, read after it
+    yielded = false;
     PG_TRY();
-    { linked = pat::pg::link_pending_rows(&yielded); }
+    { linked = link_pending_rows(&yielded); }
     PG_CATCH();
     {
         // The rows stay pending; the launcher tries again after a back-off. Logged here, once
@@ -449,25 +371,28 @@ void pat_audit_link_main(Datum database) {
     }
     PG_END_TRY();
     if (failure != nullptr) {
-        pat::pg::report_link_failure(MyDatabaseId, name, failure);
+        report_link_failure(MyDatabaseId, name, failure);
+        FreeErrorData(failure);
+        pfree(name);
         pgstat_report_activity(STATE_IDLE, nullptr);
-        proc_exit(0);
+        return true;
     }
     MemoryContextSwitchTo(work_memory);
-    pat::pg::forget_link_failures(MyDatabaseId, name);
-    PopActiveSnapshot();
-    CommitTransactionCommand();
+    forget_link_failures(MyDatabaseId, name);
+    pfree(name);
+    commit_maintenance_transaction();
     if (yielded) {
         // Left for a DROP DATABASE or the like: the next worker waits for it to finish (and
         // finds no database, or links the rest).
-        pat::pg::mark_waiting(MyDatabaseId);
-        pgstat_report_activity(STATE_IDLE, nullptr);
-        proc_exit(0);
+        mark_waiting(MyDatabaseId);
+        return false;
     }
-    if (linked > 0 && pat::pg::pending_needs_vacuum(pending, linked)) {
+    if (linked > 0 && pending_needs_vacuum(pending, linked)) {
         pgstat_report_activity(STATE_RUNNING, "pg_pat: vacuuming pat.audit_pending");
-        pat::pg::vacuum_pending(pending);
+        vacuum_pending(pending);
+        pgstat_report_activity(STATE_IDLE, nullptr);
     }
-    pgstat_report_activity(STATE_IDLE, nullptr);
-    proc_exit(0);
+    return true;
 }
+
+}  // namespace pat::pg

@@ -1,11 +1,13 @@
-// When the lifecycle launcher visits a database, and how much a round reads; see
-// lifecycle_schedule.hpp.
+// When pg_pat's maintenance launcher has a lifecycle round run in a database, and how much a
+// round reads; see lifecycle_schedule.hpp.
 //
 // Plain PostgreSQL code: nothing here owns a C++ object across a call that may ereport.
 #include "pg/lifecycle/lifecycle_schedule.hpp"
 
 #include "core/notice.hpp"
+#include "pg/bridge/shared_memory.hpp"
 #include "pg/bridge/utility_hook.hpp"
+#include "pg/settings.hpp"
 
 namespace pat::pg {
 
@@ -14,19 +16,21 @@ namespace {
 // Changes are counted by database OID modulo this; a collision only makes a round full.
 constexpr int kChangeSlots = 256;
 
-struct ScheduleShared {
-    pg_atomic_uint64 changes[kChangeSlots];
-    slock_t mutex;          // protects the report below
+// What a visit's worker found, once its transaction committed.
+struct VisitReport {
     Oid reported_database;  // InvalidOid until the visit's worker reports
     bool has_lifecycle;
     TimestampTz round_now;
     std::optional<TimestampTz> last_inactivity;
 };
 
+struct ScheduleShared {
+    pg_atomic_uint64 changes[kChangeSlots];
+    slock_t mutex;                                     // protects the reports below
+    VisitReport reports[kMaxMaintenanceWorkersLimit];  // by the launcher's worker slot
+};
+
 ScheduleShared *shared = nullptr;
-shmem_request_hook_type previous_request_hook = nullptr;
-shmem_startup_hook_type previous_startup_hook = nullptr;
-ProcessUtility_hook_type previous_process_utility = nullptr;
 
 // This backend's transaction: a change that needs a full round, and the earliest instant a
 // notice falls due for a token it inserted (DT_NOEND: none).
@@ -59,32 +63,17 @@ void count_change() {
     }
 }
 
-void request_memory() {
-    if (previous_request_hook != nullptr) {
-        previous_request_hook();
-    }
-    RequestAddinShmemSpace(sizeof(ScheduleShared));
-}
-
-void attach_memory() {
-    if (previous_startup_hook != nullptr) {
-        previous_startup_hook();
-    }
-    LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-    bool found = false;
-    shared = static_cast<ScheduleShared *>(
-        ShmemInitStruct("pg_pat lifecycle schedule", sizeof(ScheduleShared), &found));
-    if (!found) {
+void attach_schedule(void *header, bool first) {
+    shared = static_cast<ScheduleShared *>(header);
+    if (first) {
         for (pg_atomic_uint64 &count : shared->changes) {
             pg_atomic_init_u64(&count, 0);
         }
         SpinLockInit(&shared->mutex);
-        shared->reported_database = InvalidOid;
-        shared->has_lifecycle = false;
-        shared->round_now = 0;
-        shared->last_inactivity = std::nullopt;
+        for (VisitReport &report : shared->reports) {
+            report = VisitReport{InvalidOid, false, 0, std::nullopt};
+        }
     }
-    LWLockRelease(AddinShmemInitLock);
 }
 
 // Counted at commit, when the transaction's rows are visible: a round that began before could
@@ -105,13 +94,9 @@ void on_transaction_end(XactEvent event, void *) {
     earliest_crossing = DT_NOEND;
 }
 
-void note_extension_statements(PlannedStmt *statement, const char *query, bool read_only_tree,
-                               ProcessUtilityContext context, ParamListInfo params,
-                               QueryEnvironment *environment, DestReceiver *destination,
-                               QueryCompletion *completion) {
-    Node *tree = statement->utilityStmt;
-    run_next_utility(previous_process_utility, statement, query, read_only_tree, context, params,
-                     environment, destination, completion);
+void note_extension_statements(UtilityCall *call) {
+    Node *tree = call->statement->utilityStmt;
+    run_rest_of_utility(call);
     if (IsA(tree, CreateExtensionStmt) || IsA(tree, AlterExtensionStmt)) {
         full_round_needed = true;
     } else if (IsA(tree, TransactionStmt) &&
@@ -136,12 +121,8 @@ void forget_plan(Plan *plan) {
 }  // namespace
 
 void setup_lifecycle_schedule() {
-    previous_request_hook = shmem_request_hook;
-    shmem_request_hook = request_memory;
-    previous_startup_hook = shmem_startup_hook;
-    shmem_startup_hook = attach_memory;
-    previous_process_utility = ProcessUtility_hook;
-    ProcessUtility_hook = note_extension_statements;
+    add_shared_part({sizeof(ScheduleShared), nullptr, attach_schedule});
+    add_utility_handler(note_extension_statements);
     RegisterXactCallback(on_transaction_end, nullptr);
 }
 
@@ -171,19 +152,20 @@ LifecycleVisit plan_lifecycle_visit(Oid database, TimestampTz now) {
     return visit;
 }
 
-void expect_lifecycle_report() {
+void expect_lifecycle_report(int slot) {
     SpinLockAcquire(&shared->mutex);
-    shared->reported_database = InvalidOid;
+    shared->reports[slot].reported_database = InvalidOid;
     SpinLockRelease(&shared->mutex);
 }
 
-void take_lifecycle_report(Oid database, const LifecycleVisit &visit, TimestampTz now) {
+void take_lifecycle_report(int slot, Oid database, const LifecycleVisit &visit, TimestampTz now) {
     SpinLockAcquire(&shared->mutex);
-    bool reported = shared->reported_database == database;
-    bool has_lifecycle = shared->has_lifecycle;
-    TimestampTz round_now = shared->round_now;
-    std::optional<TimestampTz> last_inactivity = shared->last_inactivity;
+    const VisitReport report = shared->reports[slot];
     SpinLockRelease(&shared->mutex);
+    bool reported = report.reported_database == database;
+    bool has_lifecycle = report.has_lifecycle;
+    TimestampTz round_now = report.round_now;
+    std::optional<TimestampTz> last_inactivity = report.last_inactivity;
     Plan *plan = find_plan(database);
     if (!reported) {
         if (plan != nullptr) {
@@ -220,13 +202,10 @@ void keep_lifecycle_plans(const Oid *databases, int count) {
     }
 }
 
-void report_lifecycle_visit(bool has_lifecycle, TimestampTz round_now,
+void report_lifecycle_visit(int slot, bool has_lifecycle, TimestampTz round_now,
                             std::optional<TimestampTz> last_inactivity) {
     SpinLockAcquire(&shared->mutex);
-    shared->reported_database = MyDatabaseId;
-    shared->has_lifecycle = has_lifecycle;
-    shared->round_now = round_now;
-    shared->last_inactivity = last_inactivity;
+    shared->reports[slot] = VisitReport{MyDatabaseId, has_lifecycle, round_now, last_inactivity};
     SpinLockRelease(&shared->mutex);
 }
 

@@ -1,4 +1,5 @@
-// When the lifecycle launcher visits a database, and how much of it a round reads.
+// When pg_pat's maintenance launcher has a lifecycle round run in a database, and how much of it a
+// round reads.
 //
 // Which databases: one found without pg_pat 1.8 (no pat.notices) is skipped until a change is
 // committed there (below), or for an hour. A new database has a new OID and is visited.
@@ -26,7 +27,8 @@
 
 namespace pat::pg {
 
-// Shared memory, the utility hook and the transaction callback; from _PG_init.
+// The schedule's part of the shared segment, its utility handler and the transaction callback;
+// from _PG_init.
 void setup_lifecycle_schedule();
 
 // Backends, from pat.tokens_audit(): a token was inserted; a change needs a full round.
@@ -45,9 +47,10 @@ static_assert(std::is_trivially_copyable_v<LifecycleVisit> &&
 LifecycleVisit plan_lifecycle_visit(Oid database, TimestampTz now);
 
 // Launcher, around each visit: the worker's report, if it finished, updates the plan. A worker
-// that failed leaves the database to be visited in full.
-void expect_lifecycle_report();
-void take_lifecycle_report(Oid database, const LifecycleVisit &visit, TimestampTz now);
+// that failed leaves the database to be visited in full. slot is the launcher's for the worker
+// (below kMaxMaintenanceWorkersLimit): each running worker reports in its own.
+void expect_lifecycle_report(int slot);
+void take_lifecycle_report(int slot, Oid database, const LifecycleVisit &visit, TimestampTz now);
 
 // Launcher: forgets databases not in the list (dropped ones).
 void keep_lifecycle_plans(const Oid *databases, int count);
@@ -55,7 +58,7 @@ void keep_lifecycle_plans(const Oid *databases, int count);
 // Worker: what this visit found, once its transaction committed. round_now is the round's
 // time, the since of the next incremental round; last_inactivity, when pat.max_inactivity was
 // last applied (core's inactivity_round_due says how often).
-void report_lifecycle_visit(bool has_lifecycle, TimestampTz round_now,
+void report_lifecycle_visit(int slot, bool has_lifecycle, TimestampTz round_now,
                             std::optional<TimestampTz> last_inactivity);
 
 }  // namespace pat::pg

@@ -1,4 +1,4 @@
-// The lifecycle launcher and its per-database workers; see lifecycle_worker.hpp.
+// Lifecycle's part of pg_pat's maintenance; see lifecycle_worker.hpp.
 #include "pg/lifecycle/lifecycle_worker.hpp"
 
 #include "core/inactivity.hpp"
@@ -14,18 +14,10 @@
 #include "pg/tokens/token_store.hpp"
 #include "pg/usage/usage_flush.hpp"
 #include "pg/usage/usage_store.hpp"
-#include "pg/workers/workers.hpp"
-
-extern "C" {
-PGDLLEXPORT void pat_lifecycle_launcher_main(Datum);
-PGDLLEXPORT void pat_lifecycle_main(Datum database);
-}
 
 namespace pat::pg {
 
 namespace {
-
-int lifecycle_interval_ms = 60000;
 
 // Active tokens neither used since $1 nor made since: revoked, with their last use.
 const char kRevokeInactive[] =
@@ -53,27 +45,6 @@ KeptPlan latest_unattributed_day_plan = {kLatestUnattributedDay, 0, {}};
 bool found_lifecycle = false;
 TimestampTz round_now = 0;
 std::optional<TimestampTz> last_inactivity;
-
-void lifecycle_round() {
-    if (RecoveryInProgress()) {
-        return;  // a standby writes nothing; the primary's round covers its tokens
-    }
-    int count = 0;
-    Oid *databases = databases_to_visit(false, &count);  // templates have no tokens to tell about
-    keep_lifecycle_plans(databases, count);
-    for (int i = 0; i < count && !ShutdownRequestPending; ++i) {
-        TimestampTz now = GetCurrentTimestamp();
-        LifecycleVisit visit = plan_lifecycle_visit(databases[i], now);
-        if (!visit.needed) {
-            continue;
-        }
-        expect_lifecycle_report();
-        (void)run_database_worker("pat_lifecycle_main", "pg_pat lifecycle", databases[i],
-                                  BgWorkerStart_RecoveryFinished, &visit, sizeof(visit));
-        take_lifecycle_report(databases[i], visit, now);
-    }
-    pfree(databases);
-}
 
 // The latest moment a valid check in this database, or lost on this server, may have been a
 // use of any token (inactivity.hpp). Inside begin_owner_spi, after this database's pending
@@ -193,56 +164,15 @@ void run_lifecycle(const LifecycleVisit &visit) {
 
 }  // namespace
 
-void setup_lifecycle_worker() {
-    DefineCustomIntVariable("pat.lifecycle_interval",
-                            "How often pg_pat's background worker queues expiry notices and "
-                            "applies pat.max_inactivity.",
-                            nullptr, &lifecycle_interval_ms, 60000, 100, 24 * 3600 * 1000,
-                            PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
-    register_launcher("pat_lifecycle_launcher_main", "pg_pat lifecycle launcher",
-                      BgWorkerStart_RecoveryFinished);
-    setup_lifecycle_schedule();
+void run_lifecycle_round(const LifecycleVisit &visit) {
+    (void)guarded([&] {
+        run_lifecycle(visit);
+        return static_cast<Datum>(0);
+    });
+}
+
+void report_lifecycle_round(int slot) {
+    report_lifecycle_visit(slot, found_lifecycle, round_now, last_inactivity);
 }
 
 }  // namespace pat::pg
-
-// Rounds run on a schedule, not whenever the latch is set: it is also set when a round's worker
-// exits, or by a ProcSignalBarrier, and a round per wake-up would never stop.
-void pat_lifecycle_launcher_main(Datum) {
-    pat::pg::start_launcher();
-    TimestampTz last_round = GetCurrentTimestamp();
-    while (!ShutdownRequestPending) {
-        TimestampTz due = TimestampTzPlusMilliseconds(last_round, pat::pg::lifecycle_interval_ms);
-        long wait_ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), due);
-        if (wait_ms > 0) {
-            (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, wait_ms,
-                            PG_WAIT_EXTENSION);
-            ResetLatch(MyLatch);
-            CHECK_FOR_INTERRUPTS();
-            if (ConfigReloadPending) {
-                ConfigReloadPending = false;
-                ProcessConfigFile(PGC_SIGHUP);
-            }
-            continue;
-        }
-        last_round = GetCurrentTimestamp();
-        pat::pg::lifecycle_round();
-    }
-    proc_exit(0);
-}
-
-// Reports only after the commit: a round that failed to commit is not one the next can
-// continue from.
-void pat_lifecycle_main(Datum database) {
-    pat::pg::LifecycleVisit visit;
-    memcpy(&visit, MyBgworkerEntry->bgw_extra, sizeof(visit));
-    pat::pg::begin_database_work(database, "pg_pat: token lifecycle");
-    (void)pat::pg::guarded([&] {
-        pat::pg::run_lifecycle(visit);
-        return static_cast<Datum>(0);
-    });
-    pat::pg::commit_database_work();
-    pat::pg::report_lifecycle_visit(pat::pg::found_lifecycle, pat::pg::round_now,
-                                    pat::pg::last_inactivity);
-    proc_exit(0);
-}

@@ -12,6 +12,7 @@
 
 #include "pg/bridge/schema_version.hpp"
 #include "pg/bridge/spi_support.hpp"
+#include "pg/bridge/shared_memory.hpp"
 
 namespace pat::pg {
 
@@ -41,23 +42,14 @@ struct UsageShared {
     pg_atomic_uint64 latest_lost_use;      // TimestampTz as uint64; kNoLostUse when none
     pg_atomic_uint32 oldest_day;           // int32 day stored as uint32
     pg_atomic_uint32 flush_requested;      // 1 from a request to flush early until a round takes it
-    slock_t latch_mutex;
-    Latch *flush_latch;
 };
 
 int max_entries = 250000;
 UsageShared *shared = nullptr;
 HTAB *usage_table = nullptr;
-shmem_request_hook_type previous_request_hook = nullptr;
-shmem_startup_hook_type previous_startup_hook = nullptr;
 
 long table_capacity() {
     return static_cast<long>(max_entries) + kDatabaseWideReserve;
-}
-
-Size shared_size() {
-    return add_size(MAXALIGN(sizeof(UsageShared)),
-                    hash_estimate_size(table_capacity(), sizeof(UsageEntry)));
 }
 
 LWLock *partition_lock(uint32 hash) {
@@ -78,12 +70,7 @@ void unlock_all() {
 
 void wake_flusher() {
     pg_atomic_write_u32(&shared->flush_requested, 1);
-    SpinLockAcquire(&shared->latch_mutex);
-    Latch *latch = shared->flush_latch;
-    SpinLockRelease(&shared->latch_mutex);
-    if (latch != nullptr) {
-        SetLatch(latch);
-    }
+    wake_launcher();
 }
 
 // Remembers that a valid check at used_at could be kept nowhere.
@@ -225,23 +212,15 @@ void load_saved() {
     unlink(kSaveFile);
 }
 
-void request_memory() {
-    if (previous_request_hook != nullptr) {
-        previous_request_hook();
-    }
-    RequestAddinShmemSpace(shared_size());
+// The table beside the segment, and the locks of its partitions.
+void request_table() {
+    RequestAddinShmemSpace(hash_estimate_size(table_capacity(), sizeof(UsageEntry)));
     RequestNamedLWLockTranche(kTrancheName, kPartitions);
 }
 
-void attach_memory() {
-    if (previous_startup_hook != nullptr) {
-        previous_startup_hook();
-    }
-    LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-    bool found = false;
-    shared =
-        static_cast<UsageShared *>(ShmemInitStruct("pg_pat usage", sizeof(UsageShared), &found));
-    if (!found) {
+void attach_store(void *header, bool first) {
+    shared = static_cast<UsageShared *>(header);
+    if (first) {
         shared->locks = GetNamedLWLockTranche(kTrancheName);
         pg_atomic_init_u32(&shared->token_entries, 0);
         pg_atomic_init_u64(&shared->lost_checks, 0);
@@ -249,8 +228,6 @@ void attach_memory() {
         pg_atomic_init_u64(&shared->latest_lost_use, static_cast<uint64>(kNoLostUse));
         pg_atomic_init_u32(&shared->oldest_day, static_cast<uint32>(kNoPendingDay));
         pg_atomic_init_u32(&shared->flush_requested, 0);
-        SpinLockInit(&shared->latch_mutex);
-        shared->flush_latch = nullptr;
     }
     HASHCTL control = {};
     control.keysize = sizeof(UsageKey);
@@ -258,13 +235,12 @@ void attach_memory() {
     control.num_partitions = kPartitions;
     usage_table = ShmemInitHash("pg_pat usage table", table_capacity(), table_capacity(), &control,
                                 HASH_ELEM | HASH_BLOBS | HASH_PARTITION | HASH_FIXED_SIZE);
-    LWLockRelease(AddinShmemInitLock);
     // Under pg_upgrade (binary-upgrade mode) nothing is counted or written out, and the file saved
     // at the last clean shutdown stays where it is, to be carried to the new cluster (README,
     // "Upgrading PostgreSQL itself").
     if (!IsUnderPostmaster && !IsBinaryUpgrade) {
         on_shmem_exit(save_pending, 0);
-        if (!found) {
+        if (first) {
             load_saved();
         }
     }
@@ -283,10 +259,7 @@ void setup_usage_store() {
         "Tokens (per day) whose usage shared memory holds between two flushes.",
         "Checks of further tokens are counted for the whole database until the next flush.",
         &max_entries, 250000, 100, 100000000, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
-    previous_request_hook = shmem_request_hook;
-    shmem_request_hook = request_memory;
-    previous_startup_hook = shmem_startup_hook;
-    shmem_startup_hook = attach_memory;
+    add_shared_part({sizeof(UsageShared), request_table, attach_store});
 }
 
 bool usage_kept_here() {
@@ -423,12 +396,6 @@ bool early_flush_requested() {
 
 bool take_early_flush_request() {
     return pg_atomic_exchange_u32(&shared->flush_requested, 0) != 0;
-}
-
-void set_flush_latch(Latch *latch) {
-    SpinLockAcquire(&shared->latch_mutex);
-    shared->flush_latch = latch;
-    SpinLockRelease(&shared->latch_mutex);
 }
 
 }  // namespace pat::pg

@@ -1,5 +1,5 @@
 // Usage kept in shared memory: every check is counted here, by the validating backend, and
-// written to the tables later by pg_pat's background worker (usage_worker.cpp) or by
+// written to the tables later by pg_pat's maintenance worker (usage_worker.hpp) or by
 // pat_flush_usage(). A check therefore writes no table, takes no transaction id and generates
 // no WAL, on a primary or a standby, at any isolation level.
 //
@@ -32,7 +32,7 @@ struct UsageEntry {
 // Whether key counts for the whole database rather than one token.
 bool is_database_wide(const UsageKey &key);
 
-// Defines pat.usage_max_entries and installs the shared memory hooks; from _PG_init only.
+// Defines pat.usage_max_entries and adds the store to the shared segment; from _PG_init only.
 void setup_usage_store();
 
 // Whether this database's pg_pat keeps usage: without pat.token_checks and pat_merge_usage(),
@@ -74,12 +74,9 @@ uint64 take_unattributed_checks();
 // server started (a clean restart keeps it); nullopt when none was lost.
 std::optional<TimestampTz> latest_lost_use();
 
-// The launcher's latch, set when the table is filling up so that it flushes early.
-void set_flush_latch(Latch *latch);
-
-// Whether the table filling up has asked for a round before the interval is over; take_ also
-// clears the request. The request outlives the latch: the latch is set for PostgreSQL's own
-// reasons too, and waiting for a flush worker resets it.
+// Whether the table filling up has asked for a round before the interval is over (it wakes the
+// launcher too); take_ also clears the request. The request outlives the latch: the latch is
+// set for PostgreSQL's own reasons too.
 bool early_flush_requested();
 bool take_early_flush_request();
 

@@ -1,29 +1,16 @@
-// The usage launcher and flush workers; see usage_worker.hpp.
+// Usage's part of pg_pat's maintenance; see usage_worker.hpp.
 #include "pg/usage/usage_worker.hpp"
 
-#include "pg/bridge/postgres.hpp"
+#include "pg/settings.hpp"
 #include "pg/usage/usage_flush.hpp"
 #include "pg/usage/usage_store.hpp"
-#include "pg/workers/workers.hpp"
-
-extern "C" {
-PGDLLEXPORT void pat_usage_launcher_main(Datum);
-PGDLLEXPORT void pat_usage_flush_main(Datum database);
-}
 
 namespace pat::pg {
 
 namespace {
 
-int flush_interval_ms = 60000;
 // Databases flushed per round; more wait for the next round.
 constexpr int kMaxDatabasesPerRound = 256;
-
-// Starts a flush worker for database and waits until it has exited.
-void flush_database(Oid database) {
-    (void)run_database_worker("pat_usage_flush_main", "pg_pat usage flush", database,
-                              BgWorkerStart_ConsistentState);
-}
 
 // Drops the pending usage of databases that no longer exist: nobody can write it.
 void drop_usage_of_dropped(Oid *databases, int *count) {
@@ -55,7 +42,7 @@ void report_unkept_usage() {
     unreported_lost += take_lost_checks();
     TimestampTz now = GetCurrentTimestamp();
     if ((unreported_unattributed == 0 && unreported_lost == 0) ||
-        !TimestampDifferenceExceeds(last_reported, now, flush_interval_ms)) {
+        !TimestampDifferenceExceeds(last_reported, now, usage_flush_interval_ms())) {
         return;
     }
     if (unreported_unattributed > 0) {
@@ -84,90 +71,33 @@ void report_unkept_usage() {
     last_reported = now;
 }
 
-void flush_round() {
-    report_unkept_usage();
-    Oid databases[kMaxDatabasesPerRound];
-    int count = databases_with_pending(databases, kMaxDatabasesPerRound);
-    drop_usage_of_dropped(databases, &count);
-    for (int i = 0; i < count && !ShutdownRequestPending; ++i) {
-        flush_database(databases[i]);
-    }
-}
-
 }  // namespace
 
-void setup_usage_worker() {
-    DefineCustomIntVariable(
-        "pat.usage_flush_interval",
-        "How often pg_pat's background worker writes usage from shared memory to the tables.",
-        "A crash loses at most the usage of one interval.", &flush_interval_ms, 60000, 100,
-        3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
-    // Consistent state: a hot standby runs it too, and forwards its usage to the primary.
-    register_launcher("pat_usage_launcher_main", "pg_pat usage launcher",
-                      BgWorkerStart_ConsistentState);
+Oid *databases_with_usage_due(int *count) {
+    report_unkept_usage();
+    Oid *databases = static_cast<Oid *>(palloc(sizeof(Oid) * kMaxDatabasesPerRound));
+    *count = databases_with_pending(databases, kMaxDatabasesPerRound);
+    drop_usage_of_dropped(databases, count);
+    return databases;
 }
 
-}  // namespace pat::pg
-
-void pat_usage_launcher_main(Datum) {
-    pat::pg::start_launcher();
-    pat::pg::set_flush_latch(MyLatch);
-    // The first round runs at once: it writes out the usage a clean shutdown saved.
-    TimestampTz last_round = 0;
-    while (!ShutdownRequestPending) {
-        // A round runs when the interval is over, the table asked for one or the configuration
-        // was reloaded (a changed interval counts from then), never merely because the latch
-        // was set: PostgreSQL sets it for its own signals too (catching up on cache
-        // invalidations, say), and a round between a check and its transaction's end would take
-        // that use out of shared memory before it is written. Waiting for a flush worker resets
-        // the latch, so a SIGHUP or a request that came during the last round is looked at here
-        // rather than trusted to the latch: else a shorter interval would take effect only once
-        // the longer one had passed.
-        TimestampTz due = TimestampTzPlusMilliseconds(last_round, pat::pg::flush_interval_ms);
-        long wait_ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), due);
-        if (!ConfigReloadPending && !pat::pg::early_flush_requested() && wait_ms > 0) {
-            (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, wait_ms,
-                            PG_WAIT_EXTENSION);
-            ResetLatch(MyLatch);
-        }
-        CHECK_FOR_INTERRUPTS();
-        bool reloaded = ConfigReloadPending;
-        if (reloaded) {
-            ConfigReloadPending = false;
-            ProcessConfigFile(PGC_SIGHUP);
-        }
-        if (ShutdownRequestPending) {
-            break;
-        }
-        TimestampTz now = GetCurrentTimestamp();
-        bool interval_over =
-            TimestampDifferenceExceeds(last_round, now, pat::pg::flush_interval_ms);
-        if (pat::pg::take_early_flush_request() || interval_over || reloaded) {
-            last_round = now;
-            pat::pg::flush_round();
-        }
-    }
-    pat::pg::set_flush_latch(nullptr);
-    proc_exit(0);
-}
-
-void pat_usage_flush_main(Datum database) {
-    pat::pg::begin_database_work(database, "pg_pat: writing usage");
+void write_out_usage() {
     if (!OidIsValid(get_extension_oid("pg_pat", true))) {
-        int dropped = pat::pg::discard_usage();
+        int dropped = discard_usage();
         ereport(LOG, (errmsg("pg_pat dropped the usage of %d tokens: database \"%s\" has no "
                              "pg_pat extension",
                              dropped, get_database_name(MyDatabaseId))));
-    } else if (!pat::pg::usage_kept_here()) {
+    } else if (!usage_kept_here()) {
         // Counted before the extension was recreated at an older version: trying to write it
         // would fail every interval, and it would never leave shared memory.
-        int dropped = pat::pg::discard_usage();
+        int dropped = discard_usage();
         ereport(LOG, (errmsg("pg_pat dropped the usage of %d tokens: pg_pat in database \"%s\" "
                              "is older than 1.2 and keeps no usage",
                              dropped, get_database_name(MyDatabaseId)),
                       errhint("Run ALTER EXTENSION pg_pat UPDATE in that database.")));
     } else {
-        pat::pg::flush_usage();
+        (void)flush_usage();
     }
-    pat::pg::end_database_work();
 }
+
+}  // namespace pat::pg
