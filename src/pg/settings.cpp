@@ -1,7 +1,8 @@
-// The pat.* configuration parameters. All are superuser-only (PGC_SUSET, or PGC_SIGHUP for the
-// digest keys, which are also hidden from other roles and kept out of the server log), so that
-// an application role cannot lift a lifetime policy, change what tokens look like or read a
-// key. pat.token_cache_size is defined with the cache (token_cache.cpp).
+// Every pat.* configuration parameter. All are superuser-only (PGC_SUSET, or set in
+// postgresql.conf: PGC_SIGHUP, PGC_POSTMASTER for what sizes shared memory; the digest keys are
+// also hidden from other roles and kept out of the server log), so that an application role
+// cannot lift a lifetime policy, change what tokens look like, read a key or slow pg_pat's
+// workers down.
 #include "pg/settings.hpp"
 
 #include <cstdlib>
@@ -26,6 +27,7 @@ static bool digesters_valid = false;
 static uint64 keys_generation = 1;
 static char *manage_scope_setting = nullptr;
 static int max_active_tokens_setting = 0;
+static int usage_max_entries_setting = 250000;
 static int token_cache_size_setting = 1000000;
 static int token_cache_memory_kb_setting = 64 * 1024;
 static char *usage_forward_conninfo_setting = nullptr;
@@ -353,12 +355,22 @@ void define_settings() {
                             "When it is full, entries unused since the last eviction go first.",
                             &token_cache_memory_kb_setting, 64 * 1024, 0, MAX_KILOBYTES, PGC_SUSET,
                             GUC_UNIT_KB, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "pat.usage_max_entries",
+        "Tokens (per day) whose usage shared memory holds between two flushes.",
+        "Checks of further tokens are counted for the whole database until the next flush.",
+        &usage_max_entries_setting, 250000, 100, 100000000, PGC_POSTMASTER, 0, nullptr, nullptr,
+        nullptr);
     DefineCustomStringVariable(
         "pat.usage_forward_conninfo",
         "How a standby's usage worker connects to the primary; empty: primary_conninfo.",
         "The role needs EXECUTE on pat_merge_usage (the admin profile has it).",
         &usage_forward_conninfo_setting, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY, nullptr, nullptr,
         nullptr);
+}
+
+int usage_max_entries() {
+    return usage_max_entries_setting;
 }
 
 int token_cache_size() {

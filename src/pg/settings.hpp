@@ -62,6 +62,10 @@ std::optional<TimestampTz> latest_allowed_expiry(TimestampTz now);
 int token_cache_size();
 int token_cache_memory_kb();
 
+// pat.usage_max_entries: tokens (per day) whose usage shared memory holds between two flushes;
+// read when shared memory is sized.
+int usage_max_entries();
+
 // pat.usage_forward_conninfo: how a standby forwards usage to the primary ("": primary_conninfo).
 const char *usage_forward_conninfo();
 

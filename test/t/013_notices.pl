@@ -1,4 +1,4 @@
-# Notices (1.8) across a crash and from pg_pat's worker. A mailer takes notices in a
+# Notices across a crash and from pg_pat's worker. A mailer takes notices in a
 # transaction and commits after sending: notices taken and committed before a crash are never
 # handed out again, notices taken by a transaction the crash cut off are handed out after it,
 # and every notice is delivered exactly once over all takers. Each queued notice sends NOTIFY

@@ -1,6 +1,6 @@
 # A database whose pg_pat is older than 1.2 (no pat.token_checks, no pat_merge_usage) running
-# this library: nothing could ever write its checks out, and the worker used to try every
-# interval (an ERROR each time) while the checks stayed in shared memory for good.
+# this library: nothing could ever write its checks out, so a worker that tried would log an
+# ERROR every interval while the checks stayed in shared memory for good.
 #  * checks there are not counted, and the worker logs nothing across twenty intervals;
 #  * usage counted before the extension was recreated at 1.0 is dropped by the flush, with a LOG
 #    line, instead of staying in shared memory;

@@ -342,7 +342,8 @@ void setup_audit_linker() {
 
 bool link_audit_rows() {
     begin_maintenance_transaction("pg_pat: linking audit rows");
-    // Only where the extension is installed and has its pending table (1.5 or later).
+    // Only where the extension is installed with its pending table: an older schema links each
+    // row at once, in the writing transaction.
     Oid pending = InvalidOid;
     volatile int64 linked = 0;
     if (OidIsValid(get_extension_oid("pg_pat", true))) {

@@ -1,7 +1,5 @@
 // When pg_pat's maintenance launcher has a lifecycle round run in a database, and how much a
 // round reads; see lifecycle_schedule.hpp.
-//
-// Plain PostgreSQL code: nothing here owns a C++ object across a call that may ereport.
 #include "pg/lifecycle/lifecycle_schedule.hpp"
 
 #include "core/notice.hpp"

@@ -59,8 +59,8 @@ std::optional<TimestampTz> latest_unattributed_use() {
 }
 
 // Revokes the tokens unused for longer than pat.max_inactivity; how many. None while a use of
-// some token since now - the limit may have gone unrecorded. Plain PostgreSQL code, in the
-// worker's transaction, after this database's pending usage was written.
+// some token since now - the limit may have gone unrecorded. In the worker's transaction, after
+// this database's pending usage was written.
 int revoke_inactive_tokens(const Interval *max_inactivity, TimestampTz now) {
     TimestampTz unused_since = DatumGetTimestampTz(
         DirectFunctionCall2(timestamptz_mi_interval, TimestampTzGetDatum(now),

@@ -12,6 +12,7 @@
 
 #include "pg/bridge/schema_version.hpp"
 #include "pg/bridge/spi_support.hpp"
+#include "pg/settings.hpp"
 #include "pg/bridge/shared_memory.hpp"
 
 namespace pat::pg {
@@ -44,12 +45,11 @@ struct UsageShared {
     pg_atomic_uint32 flush_requested;      // 1 from a request to flush early until a round takes it
 };
 
-int max_entries = 250000;
 UsageShared *shared = nullptr;
 HTAB *usage_table = nullptr;
 
 long table_capacity() {
-    return static_cast<long>(max_entries) + kDatabaseWideReserve;
+    return static_cast<long>(usage_max_entries()) + kDatabaseWideReserve;
 }
 
 LWLock *partition_lock(uint32 hash) {
@@ -103,7 +103,8 @@ void add(UsageKey key, const pat::UsageTally &tally, bool locked) {
     bool names_token = !is_database_wide(key);
     bool full = false;
     if (entry == nullptr) {
-        if (names_token && pg_atomic_read_u32(&shared->token_entries) >= uint32(max_entries)) {
+        if (names_token &&
+            pg_atomic_read_u32(&shared->token_entries) >= uint32(usage_max_entries())) {
             full = true;
         } else {
             bool found = false;
@@ -114,7 +115,7 @@ void add(UsageKey key, const pat::UsageTally &tally, bool locked) {
                 if (names_token) {
                     uint32 now_held = pg_atomic_add_fetch_u32(&shared->token_entries, 1);
                     // Three quarters full: ask for a flush before checks stop fitting.
-                    if (locked && now_held == uint32(max_entries) * 3 / 4) {
+                    if (locked && now_held == uint32(usage_max_entries()) * 3 / 4) {
                         wake_flusher();
                     }
                 }
@@ -254,11 +255,6 @@ bool is_database_wide(const UsageKey &key) {
 }
 
 void setup_usage_store() {
-    DefineCustomIntVariable(
-        "pat.usage_max_entries",
-        "Tokens (per day) whose usage shared memory holds between two flushes.",
-        "Checks of further tokens are counted for the whole database until the next flush.",
-        &max_entries, 250000, 100, 100000000, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
     add_shared_part({sizeof(UsageShared), request_table, attach_store});
 }
 
