@@ -3,7 +3,7 @@
 // background worker exist. Loaded any other way, loading fails, and with it CREATE EXTENSION
 // and every function.
 #include "pg/audit/audit_guard.hpp"
-#include "pg/audit/audit_linker.hpp"
+#include "pg/audit/link_schedule.hpp"
 #include "pg/bridge/compat.hpp"
 #include "pg/bridge/guard.hpp"
 #include "pg/lifecycle/leak_report.hpp"
@@ -35,7 +35,7 @@ void _PG_init(void) {
     pat::pg::setup_token_cache();
     pat::pg::setup_usage_store();
     pat::pg::setup_usage_flush();
-    pat::pg::setup_audit_linker();
+    pat::pg::setup_link_schedule();
     pat::pg::setup_audit_guard();
     pat::pg::setup_lifecycle_schedule();
     pat::pg::setup_leak_report();

@@ -9,7 +9,7 @@
 #include "core/error.hpp"
 #include "core/policy.hpp"
 #include "pg/audit/audit_guard.hpp"
-#include "pg/audit/audit_linker.hpp"
+#include "pg/audit/link_schedule.hpp"
 #include "pg/audit/audit_state.hpp"
 #include "pg/audit/audit_writer.hpp"
 #include "pg/bridge/convert.hpp"

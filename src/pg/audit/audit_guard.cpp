@@ -1,7 +1,7 @@
 // The audit tables' utility guard; see audit_guard.hpp.
 #include "pg/audit/audit_guard.hpp"
 
-#include "pg/audit/audit_linker.hpp"
+#include "pg/audit/link_schedule.hpp"
 #include "pg/audit/audit_table.hpp"
 #include "pg/audit/audit_writer.hpp"
 #include "pg/bridge/postgres.hpp"

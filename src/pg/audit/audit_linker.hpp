@@ -1,49 +1,11 @@
 // pg_pat's audit linker: the pass that links a database's committed pending rows into the hash
-// chain (link_pending_rows() in audit_writer.hpp), run by pg_pat's maintenance worker
-// (workers/launcher.hpp) a short delay (pat.audit_link_delay) after a transaction with audit
-// rows commits there, and the shared state that tells the launcher where: the first such commit
-// in a database since the launcher last looked marks it waiting and wakes the launcher. At
-// startup, after a crash too, and at a promotion, every database is linked once, so no
-// committed row stays pending. A database whose pass fails is tried again after a back-off
-// (10 s, doubling, at most 5 minutes) and its failure logged once, so that nothing a database
-// holds makes the linker flood the log or keep a worker in it.
+// chain (link_pending_rows() in audit_writer.hpp), run by pg_pat's maintenance worker where and
+// when link_schedule.hpp says.
 #pragma once
 
 #include "pg/bridge/postgres.hpp"
 
 namespace pat::pg {
-
-// Adds the linker's state to the shared segment; from _PG_init only.
-void setup_audit_linker();
-
-// Tells the launcher that a transaction of this database committed audit rows. Called after
-// commit; plain C: never errors.
-void note_audit_commit();
-
-// Tells the launcher that a link pass of this database succeeded outside its workers
-// (pat_audit_link()): a back-off after failed passes there ends. Inside a transaction; may
-// ereport.
-void note_audit_linked();
-
-// Launcher: every database is to be linked, once (a restarted launcher cannot know what its
-// predecessor left, nor a promoted standby what the old primary left pending).
-void request_link_everywhere();
-
-// Launcher: whether databases wait for a link pass.
-bool link_requested();
-
-// Launcher, outside a transaction: takes the databases waiting for a link pass (every
-// database, when that was asked), leaving out those that wait out a back-off; palloc'd in
-// TopMemoryContext, *count set.
-Oid *take_databases_to_link(int *count);
-
-// Launcher, outside a transaction: marks the failed databases whose retry is due as waiting,
-// and forgets those that are gone (dropped, or no longer accepting connections).
-void queue_due_link_retries();
-
-// Launcher: milliseconds until the first failed database's retry is due (0 if one is), -1 if
-// none is failing.
-long ms_until_next_link_retry();
 
 // Worker, outside a transaction: links this database's committed pending rows (and vacuums
 // pat.audit_pending when the pass left enough dead rows); a failure is logged and backed off,

@@ -2,7 +2,7 @@
 #include "pg/audit/audit_writer.hpp"
 
 #include "pg/audit/audit_hash.hpp"
-#include "pg/audit/audit_linker.hpp"
+#include "pg/audit/link_schedule.hpp"
 #include "pg/audit/audit_state.hpp"
 #include "pg/bridge/compat.hpp"
 #include "pg/bridge/convert.hpp"

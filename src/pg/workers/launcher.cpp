@@ -1,7 +1,7 @@
 // The maintenance launcher; see launcher.hpp.
 #include "pg/workers/launcher.hpp"
 
-#include "pg/audit/audit_linker.hpp"
+#include "pg/audit/link_schedule.hpp"
 #include "pg/bridge/maintenance.hpp"
 #include "pg/bridge/shared_memory.hpp"
 #include "pg/lifecycle/lifecycle_schedule.hpp"
