@@ -5,6 +5,7 @@
 
 #ifdef USE_ASSERT_CHECKING
 
+#include <algorithm>
 #include <cstdlib>
 #include <new>
 
@@ -136,9 +137,12 @@ int64 alive_since(uint64 first) noexcept {
     return alive;
 }
 
-void *allocate(std::size_t size) {
+// Runs try_allocate until it returns a block, calling the new-handler between tries as
+// operator new does; the block is tracked.
+template <typename TryAllocate>
+void *allocate_with(TryAllocate try_allocate) {
     for (;;) {
-        if (void *block = std::malloc(size == 0 ? 1 : size)) {
+        if (void *block = try_allocate()) {
             track(block);
             return block;
         }
@@ -150,23 +154,16 @@ void *allocate(std::size_t size) {
     }
 }
 
+void *allocate(std::size_t size) {
+    return allocate_with([size] { return std::malloc(size == 0 ? 1 : size); });
+}
+
 void *allocate_aligned(std::size_t size, std::align_val_t alignment) {
-    std::size_t align = static_cast<std::size_t>(alignment);
-    if (align < sizeof(void *)) {
-        align = sizeof(void *);
-    }
-    for (;;) {
+    std::size_t align = std::max(static_cast<std::size_t>(alignment), sizeof(void *));
+    return allocate_with([size, align]() -> void * {
         void *block = nullptr;
-        if (posix_memalign(&block, align, size == 0 ? 1 : size) == 0) {
-            track(block);
-            return block;
-        }
-        std::new_handler handler = std::get_new_handler();
-        if (handler == nullptr) {
-            throw std::bad_alloc();
-        }
-        handler();
-    }
+        return posix_memalign(&block, align, size == 0 ? 1 : size) == 0 ? block : nullptr;
+    });
 }
 
 void release(void *block) noexcept {
