@@ -145,10 +145,21 @@ pat_cluster_stop() {
     unset PGHOST PGPORT PGUSER PGDATABASE
 }
 
+# Remove every pg_pat file a previous `make install` left on the server of PG_CONFIG, so an
+# install from this tree brings exactly this tree's versions: a script of a version this tree
+# does not have (another branch's, say) would otherwise stay, and the update tests would walk it.
+pat_remove_installed() {
+    local share lib
+    share=$("$PG_CONFIG" --sharedir) && lib=$("$PG_CONFIG" --pkglibdir) || return 1
+    rm -f -- "$share/extension/pg_pat.control" "$share"/extension/pg_pat--*.sql "$lib/pg_pat.so"
+    rm -rf -- "$lib/bitcode/pg_pat" "$lib/bitcode/pg_pat.index.bc"
+}
+
 # Build and install the extension from the repo, as root (make install writes
 # to /usr/share/postgresql and /usr/lib/postgresql).
 pat_build_install() {
     pat_log "building and installing pg_pat"
     make -C "$PAT_ROOT" -s -j2 PG_CONFIG="$PG_CONFIG"
+    pat_remove_installed
     make -C "$PAT_ROOT" -s install PG_CONFIG="$PG_CONFIG" >/dev/null
 }
