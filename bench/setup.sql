@@ -39,7 +39,7 @@ CREATE SEQUENCE bench.churn_next_baseline;
 
 -- Every measurement of the run, one row per repetition.
 CREATE TABLE bench.results (
-    section text NOT NULL,       -- wire (TPS) | loop (µs per call, gross) | create (tokens/s) | info
+    section text NOT NULL,       -- wire (TPS) | loop (µs per call, gross) | create (tokens/s) | pool | info
     metric  text NOT NULL,
     scale   text NOT NULL,
     rep     integer NOT NULL,
@@ -330,14 +330,62 @@ BEGIN
     IF ok <> draws THEN
         RAISE EXCEPTION 'cache stats: % of % checks valid', ok, draws;
     END IF;
+    -- Every numeric column, whichever the installed version's are (before 1.10: this backend's
+    -- cache only; since: the shared cache, and this backend's as backend_*).
     INSERT INTO bench.results
-    SELECT 'info', 'cache ' || c.key, scale, 1, c.value
-    FROM pat_token_cache_stats() AS s,
-         LATERAL (VALUES ('tokens', s.tokens), ('users', s.users), ('bytes', s.bytes),
-                         ('hits', s.hits), ('misses', s.misses), ('dropped', s.dropped),
-                         ('evicted', s.evicted), ('resets', s.resets)) AS c(key, value);
+    SELECT 'info', 'cache ' || c.key, scale, 1, c.value::double precision
+    FROM pat_token_cache_stats() AS s, jsonb_each_text(to_jsonb(s)) AS c(key, value)
+    WHERE jsonb_typeof(to_jsonb(s) -> c.key) = 'number';
     INSERT INTO bench.results VALUES ('info', 'cache draws', scale, 1, draws);
 END
+$$;
+
+-- One pooled connection's two passes of random checks of the working set through impl
+-- (control: fetch the token text only; pat; baseline): checks/s of each pass, and the growth of
+-- the backend's anonymous memory from /proc/self/smaps_rollup (Anonymous: private memory that is
+-- not shared memory, whose pages smaps counts as private in the first backend to touch them).
+CREATE FUNCTION bench.pooled_passes(impl text, draws integer, scale text, conn integer)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    n_work integer;
+    query text;
+    before_kb bigint;
+    after_kb bigint;
+    t0 timestamptz;
+    secs double precision;
+    ok bigint;
+BEGIN
+    SELECT count(*) INTO n_work FROM bench.work;
+    query := format($q$
+        SELECT count(*) FILTER (WHERE %s) FROM (
+            SELECT w.pat, w.baseline
+            FROM (SELECT g, 1 + floor(random() * %s)::integer AS id
+                  FROM generate_series(1, %s) AS g) AS d
+            JOIN bench.work AS w ON w.id = d.id
+            ORDER BY d.g OFFSET 0) AS r$q$,
+        CASE impl WHEN 'control' THEN 'r.pat IS NOT NULL'
+                  WHEN 'pat' THEN '(public.pat_validate(r.pat, ''{catalog:read}'')).valid'
+                  ELSE '(baseline.validate(r.baseline, ''{catalog:read}'')).valid' END,
+        n_work, draws);
+    before_kb := bench.anonymous_kb();
+    FOR pass IN 1 .. 2 LOOP
+        t0 := clock_timestamp();
+        EXECUTE query INTO ok;
+        secs := extract(epoch FROM clock_timestamp() - t0);
+        IF ok <> draws THEN
+            RAISE EXCEPTION 'pooled passes %: % of % checks valid', impl, ok, draws;
+        END IF;
+        INSERT INTO bench.results VALUES
+            ('pool', format('%s pass %s checks/s', impl, pass), scale, conn, draws / secs);
+    END LOOP;
+    after_kb := bench.anonymous_kb();
+    INSERT INTO bench.results VALUES
+        ('pool', impl || ' memory growth kB', scale, conn, after_kb - before_kb);
+END
+$$;
+
+CREATE FUNCTION bench.anonymous_kb() RETURNS bigint LANGUAGE sql AS $$
+    SELECT (regexp_match(pg_read_file('/proc/self/smaps_rollup'), 'Anonymous:\s+(\d+) kB'))[1]::bigint
 $$;
 
 -- Median of a measurement over its repetitions.
@@ -542,17 +590,36 @@ BEGIN
         RETURN NEXT bench.large_row(
             format('pg_pat token cache of one session after %s random checks of the working set: hit rate',
                    bench.fmt(bench.med('info', 'cache draws', l), 0)),
-            bench.fmt(bench.med('info', 'cache hits', l)
-                      / nullif(bench.med('info', 'cache hits', l) + bench.med('info', 'cache misses', l), 0), 3));
+            bench.fmt(coalesce(bench.med('info', 'cache backend_hits', l), bench.med('info', 'cache hits', l))
+                      / nullif(coalesce(bench.med('info', 'cache backend_hits', l), bench.med('info', 'cache hits', l))
+                               + coalesce(bench.med('info', 'cache backend_misses', l), bench.med('info', 'cache misses', l)), 0), 3));
         RETURN NEXT bench.large_row(
-            'the same cache: tokens / users / MB / evicted / dropped / resets',
-            format('%s / %s / %s / %s / %s / %s',
+            'the server''s cache: tokens / MB / evictions / invalidations (before 1.10: the session''s)',
+            format('%s / %s / %s / %s',
                    bench.fmt(bench.med('info', 'cache tokens', l), 0),
-                   bench.fmt(bench.med('info', 'cache users', l), 0),
                    bench.fmt(bench.med('info', 'cache bytes', l) / 1048576, 1),
-                   bench.fmt(bench.med('info', 'cache evicted', l), 0),
-                   bench.fmt(bench.med('info', 'cache dropped', l), 0),
-                   bench.fmt(bench.med('info', 'cache resets', l), 0)));
+                   bench.fmt(coalesce(bench.med('info', 'cache evictions', l), bench.med('info', 'cache evicted', l)), 0),
+                   bench.fmt(coalesce(bench.med('info', 'cache invalidations', l), bench.med('info', 'cache dropped', l)), 0)));
+    END IF;
+    IF bench.med('info', 'pool connections', l) IS NOT NULL THEN
+        RETURN NEXT format('| **pooled connections (%s): %s held open at once, each checking %s random tokens of the working set twice** | | | | |',
+                           l, bench.fmt(bench.med('info', 'pool connections', l), 0),
+                           bench.fmt(bench.med('info', 'pool draws', l), 0));
+        FOR r IN SELECT * FROM (VALUES
+                (1, 'control', 'control: fetch the token text only'),
+                (2, 'baseline', 'baseline.validate'),
+                (3, 'pat', 'pat_validate')) AS v(o, impl, m)
+                ORDER BY o LOOP
+            a := bench.med('pool', r.impl || ' memory growth kB', l) / 1024;
+            b := bench.med('pool', r.impl || ' pass 1 checks/s', l);
+            c := bench.med('pool', r.impl || ' pass 2 checks/s', l);
+            RETURN NEXT bench.large_row(r.m || ': private memory growth per connection, MB',
+                                        bench.fmt(a, 2),
+                                        CASE WHEN r.impl = 'pat' THEN '≤ 1 MB: ' || bench.verdict(a <= 1) ELSE '' END);
+            RETURN NEXT bench.large_row(r.m || ': checks/s per connection, first pass / second pass',
+                                        bench.fmt(b, 0) || ' / ' || bench.fmt(c, 0),
+                                        CASE WHEN r.impl = 'pat' THEN '≥ 0.95: ' || bench.fmt(b / nullif(c, 0), 2) || ', ' || bench.verdict(b / nullif(c, 0) >= 0.95) ELSE '' END);
+        END LOOP;
     END IF;
 
     RETURN NEXT format('| **under load (%s): the issue''s other targets** (wire: medians of the over-the-wire cells above; µs: inside the server, net) | | | | |', l);
