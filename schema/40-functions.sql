@@ -652,9 +652,12 @@ COMMENT ON FUNCTION @extschema@.pat_audit_link() IS
 -- Diagnostics ---------------------------------------------------------------------------------
 
 CREATE FUNCTION @extschema@.pat_token_cache_stats(
-    OUT tokens bigint, OUT users bigint, OUT bytes bigint, OUT hits bigint, OUT misses bigint,
-    OUT dropped bigint, OUT evicted bigint, OUT resets bigint)
+    OUT tokens bigint, OUT bytes bigint, OUT capacity bigint, OUT hits bigint,
+    OUT misses bigint, OUT evictions bigint, OUT invalidations bigint,
+    OUT backend_tokens bigint, OUT backend_users bigint, OUT backend_bytes bigint,
+    OUT backend_hits bigint, OUT backend_misses bigint, OUT backend_resets bigint,
+    OUT last_check_missed boolean)
     AS 'MODULE_PATHNAME', 'pat_token_cache_stats'
     LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION @extschema@.pat_token_cache_stats() IS
-    'this backend''s token cache: entries, bytes, hits, misses, entries dropped by committed changes, evictions, resets';
+    'the server''s shared token cache (entries, bytes, capacity, hits, misses, evictions, entries found invalidated by committed changes) and this backend''s own (entries, users, bytes, hits, misses, times dropped whole, whether its last lookup read the tables)';

@@ -283,6 +283,25 @@ SELECT h.seq = (SELECT max(l.seq) FROM pat.audit_log l) AS head_anchored FROM pa
 SELECT ok, detail FROM pat_audit_verify();
 SELECT action, token_name FROM pat.audit_log WHERE token_id = :'tid' ORDER BY seq;
 
+-- 1.10 ----------------------------------------------------------------------------------------
+-- pat_token_cache_stats() reports the shared cache too; a role granted it keeps it.
+CREATE ROLE regress_pat_old_cache_admin;
+GRANT EXECUTE ON FUNCTION pat_token_cache_stats() TO regress_pat_old_cache_admin;
+SELECT tokens, users IS NOT NULL AS backend_columns FROM pat_token_cache_stats();
+ALTER EXTENSION pg_pat UPDATE TO '1.10';
+SELECT extversion FROM pg_extension WHERE extname = 'pg_pat';
+SELECT valid, status, token_name FROM pat_validate(:'tok', '{old:read}');
+SELECT valid, status, token_name FROM pat_validate(:'tok', '{old:read}');
+SELECT capacity > 0 AS has_capacity, NOT last_check_missed AS last_check_hit,
+       backend_hits > 0 AS backend_hit
+FROM pat_token_cache_stats();
+SELECT has_function_privilege('regress_pat_old_cache_admin', 'pat_token_cache_stats()',
+                              'EXECUTE') AS still_granted,
+       has_function_privilege('public', 'pat_token_cache_stats()', 'EXECUTE') AS public_may;
+-- The update granted it again as part of the extension (an initial privilege, on 17 and later).
+DROP OWNED BY regress_pat_old_cache_admin;
+DROP ROLE regress_pat_old_cache_admin;
+
 -- The newest version is the default one: a new version needs its round here.
 SELECT extversion = default_version AS newest FROM pg_extension e
 JOIN pg_available_extensions a ON a.name = e.extname WHERE e.extname = 'pg_pat';

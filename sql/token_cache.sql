@@ -1,12 +1,35 @@
--- The token cache: bounded in bytes (pat.token_cache_memory) as well as entries
--- (pat.token_cache_size), measured by PostgreSQL's own accounting of the cache's memory
--- context, and pat_token_cache_stats() of this backend.
+-- The token cache: a table in shared memory for the whole server (pat.token_cache_memory, fixed
+-- at start), and beside it each backend's own cache of users' grants and of tokens too big for
+-- a shared entry (bounded at 512 kB, and in entries by pat.token_cache_size), measured by
+-- PostgreSQL's own accounting of that cache's memory context and by pat_token_cache_stats().
 SET client_min_messages = warning;
 
--- 1,000 scopes of 96 characters, a role allowing them all, 40 tokens carrying them all: about
--- 120 kB per token in the cache, 5 MB for all of them.
+-- Ordinary tokens: the second check of each is a hit in the shared table.
+SELECT pat_define_scope('catalog:read');
+SELECT pat_define_role('reader', ARRAY['catalog:read']);
+SELECT pat_grant_role('plain-user', 'reader');
+CREATE TEMP TABLE plain_tokens AS
+SELECT i, c.token FROM generate_series(1, 20) AS i,
+    LATERAL pat_create('plain-user', 'plain ' || i, '{catalog:read}', '30 days') AS c;
+SELECT tokens AS tokens_before, hits AS hits_before, backend_hits AS backend_hits_before,
+       backend_misses AS backend_misses_before FROM pat_token_cache_stats() \gset
+SELECT count(*) FILTER (WHERE v.valid) AS valid
+FROM plain_tokens p, pat_validate(p.token, '{catalog:read}') v;
+SELECT last_check_missed FROM pat_token_cache_stats();
+SELECT count(*) FILTER (WHERE v.valid) AS valid
+FROM plain_tokens p, pat_validate(p.token, '{catalog:read}') v;
+SELECT tokens - :tokens_before AS new_shared_entries, hits - :hits_before AS shared_hits,
+       backend_hits - :backend_hits_before AS backend_hits,
+       backend_misses - :backend_misses_before AS backend_misses, last_check_missed,
+       backend_tokens AS tokens_kept_by_this_backend,
+       bytes > 0 AND bytes <= capacity * 512 AS shared_bytes_sane
+FROM pat_token_cache_stats();
+
+-- 200 scopes of 96 characters, a role allowing them all, 40 tokens carrying them all: about
+-- 25 kB per token, far too big for a shared entry, so each backend keeps them itself, 1 MB for
+-- all of them.
 SELECT count(pat_define_scope('wide' || lpad(i::text, 4, '0') || ':' || repeat('x', 91)))
-FROM generate_series(1, 1000) AS i;
+FROM generate_series(1, 200) AS i;
 SELECT pat_define_role('wide', array_agg(scope ORDER BY scope)) FROM pat.scopes
 WHERE scope LIKE 'wide%';
 SELECT pat_grant_role('wide-user', 'wide');
@@ -21,65 +44,59 @@ CREATE FUNCTION pg_temp.cache_context_bytes() RETURNS bigint LANGUAGE sql AS $$
     WHERE name = 'pg_pat token cache'
 $$;
 
--- A 1 MB bound: every check answers in full, the cache stays within the bound (its memory
--- context included), and entries are evicted to stay there.
-SET pat.token_cache_memory = '1MB';
-SELECT count(*) FILTER (WHERE v.valid AND cardinality(v.scopes) = 1000) AS valid_with_all_scopes
+-- Every check answers in full; this backend's own cache stays within its 512 kB (its memory
+-- context included), so not all 40 are kept.
+SELECT count(*) FILTER (WHERE v.valid AND cardinality(v.scopes) = 200) AS valid_with_all_scopes
 FROM wide_tokens w, pat_validate(w.token, ARRAY['wide0001:' || repeat('x', 91)]) v;
-SELECT tokens < 40 AS some_tokens_not_kept, bytes <= 1024 * 1024 AS within_bound,
-       evicted > 0 AS evicted
+SELECT backend_tokens < 40 AS some_tokens_not_kept, backend_bytes <= 512 * 1024 AS within_bound
 FROM pat_token_cache_stats();
-SELECT pg_temp.cache_context_bytes() <= 1.25 * 1024 * 1024 AS context_within_bound;
+SELECT pg_temp.cache_context_bytes() <= 1.25 * 512 * 1024 AS context_within_bound;
 
 -- A second pass: still right, still bounded.
 SELECT count(*) FILTER (WHERE v.valid) AS valid
-FROM wide_tokens w, pat_validate(w.token, ARRAY['wide1000:' || repeat('x', 91)]) v;
-SELECT bytes <= 1024 * 1024 AS within_bound FROM pat_token_cache_stats();
+FROM wide_tokens w, pat_validate(w.token, ARRAY['wide0200:' || repeat('x', 91)]) v;
+SELECT backend_bytes <= 512 * 1024 AS within_bound FROM pat_token_cache_stats();
 
--- A bound too small for one such entry: nothing is kept, checks are still answered.
-SET pat.token_cache_memory = '256kB';
-SELECT count(*) FILTER (WHERE v.valid) AS valid
-FROM wide_tokens w, pat_validate(w.token, ARRAY['wide0500:' || repeat('x', 91)]) v;
-SELECT bytes <= 256 * 1024 AS within_bound FROM pat_token_cache_stats();
-
--- An entry bound: at most 5 tokens kept.
-RESET pat.token_cache_memory;
+-- An entry bound: at most 5 tokens and 5 users kept by this backend.
 SET pat.token_cache_size = 5;
 SELECT count(*) FILTER (WHERE v.valid) AS valid
 FROM wide_tokens w, pat_validate(w.token, ARRAY['wide0002:' || repeat('x', 91)]) v;
-SELECT tokens <= 5 AS within_entry_bound, users <= 5 AS users_within_entry_bound
+SELECT backend_tokens <= 5 AS within_entry_bound, backend_users <= 5 AS users_within_entry_bound
 FROM pat_token_cache_stats();
 
--- Turning the cache off frees it.
-SET pat.token_cache_memory = 0;
+-- Turning caching off for this backend frees its cache and leaves the shared one alone.
+SELECT hits AS hits_before FROM pat_token_cache_stats() \gset
+SET pat.token_cache_size = 0;
 SELECT count(*) FILTER (WHERE v.valid) AS valid
 FROM wide_tokens w, pat_validate(w.token, ARRAY['wide0003:' || repeat('x', 91)]) v;
-SELECT tokens, users, bytes FROM pat_token_cache_stats();
-RESET pat.token_cache_memory;
+SELECT count(*) FILTER (WHERE v.valid) AS valid
+FROM plain_tokens p, pat_validate(p.token, '{catalog:read}') v;
+SELECT backend_tokens, backend_users, backend_bytes, hits - :hits_before AS shared_hits,
+       last_check_missed
+FROM pat_token_cache_stats();
 RESET pat.token_cache_size;
 
--- With room, the second check of a token is a hit.
-SELECT hits AS hits_before, misses AS misses_before FROM pat_token_cache_stats() \gset
+-- With room, the second check of a wide token is a hit in this backend's cache.
+SELECT backend_hits AS hits_before, backend_misses AS misses_before FROM pat_token_cache_stats() \gset
 SELECT count(*) FILTER (WHERE v.valid) AS valid
 FROM wide_tokens w, pat_validate(w.token, '{}') v WHERE w.i <= 3;
 SELECT count(*) FILTER (WHERE v.valid) AS valid
 FROM wide_tokens w, pat_validate(w.token, '{}') v WHERE w.i <= 3;
-SELECT hits - :hits_before AS hits, misses - :misses_before AS misses
+SELECT backend_hits - :hits_before AS hits, backend_misses - :misses_before AS misses
 FROM pat_token_cache_stats();
 
--- Settings are superuser-only and bounded. The out-of-range refusal is PostgreSQL's, worded
--- differently by each major, so it shows its SQLSTATE only; the bounds come from pg_settings.
-SELECT min_val, max_val, unit FROM pg_settings WHERE name = 'pat.token_cache_memory';
+-- The shared cache's size is fixed at start: a superuser cannot change it in a session either.
+-- The bounds come from pg_settings.
+SELECT context, min_val, max_val, unit FROM pg_settings WHERE name = 'pat.token_cache_memory';
 \set VERBOSITY sqlstate
-SET pat.token_cache_memory = -1;
+SET pat.token_cache_memory = '1MB';
 \set VERBOSITY default
-SET pat.token_cache_memory = 'lots';
 
 -- Not for PUBLIC.
 CREATE ROLE regress_pat_cache_nobody;
 SET ROLE regress_pat_cache_nobody;
 SELECT * FROM pat_token_cache_stats();
-SET pat.token_cache_memory = '1MB';
+SET pat.token_cache_size = 5;
 RESET ROLE;
 DROP ROLE regress_pat_cache_nobody;
 

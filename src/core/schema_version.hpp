@@ -24,10 +24,11 @@ enum class SchemaVersion {
     k1_7,
     k1_8,
     k1_9,
+    k1_10,
 };
 
 // The newest schema this library knows, the control file's default_version.
-inline constexpr SchemaVersion kNewestSchema = SchemaVersion::k1_9;
+inline constexpr SchemaVersion kNewestSchema = SchemaVersion::k1_10;
 
 // The schema extversion names ("1.6"). A version this library does not know counts as the
 // newest it knows: update scripts only add, so a later schema has everything this library uses.

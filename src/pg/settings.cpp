@@ -346,15 +346,21 @@ void define_settings() {
         "7 days", PGC_SUSET, 0, check_audit_min_retention, assign_audit_min_retention, nullptr);
     DefineCustomIntVariable(
         "pat.token_cache_size",
-        "Tokens each backend keeps in its validation cache; 0 turns it off.",
-        "As many users' roles are kept alongside. A committed change drops only the tokens and "
-        "users it reaches.",
+        "Entries each backend keeps in its own validation cache; 0 turns caching off for it.",
+        "A backend's own cache holds users' roles, and the tokens too big for the shared "
+        "cache; on a standby, every token it checks. A committed change drops only the tokens "
+        "and users it reaches.",
         &token_cache_size_setting, 1000000, 0, 10000000, PGC_SUSET, 0, nullptr, nullptr, nullptr);
-    DefineCustomIntVariable("pat.token_cache_memory",
-                            "Memory each backend's validation cache may take; 0 turns it off.",
-                            "When it is full, entries unused since the last eviction go first.",
-                            &token_cache_memory_kb_setting, 64 * 1024, 0, MAX_KILOBYTES, PGC_SUSET,
-                            GUC_UNIT_KB, nullptr, nullptr, nullptr);
+    // 64 MB: about 220,000 tokens in the shared cache, so a server with a few hundred thousand
+    // active tokens needs no tuning, while the shared memory claimed at start stays small
+    // beside shared_buffers.
+    DefineCustomIntVariable(
+        "pat.token_cache_memory",
+        "Memory of the server's shared token cache, claimed at start; 0 turns caching off.",
+        "When it is full, entries unused since the last eviction go first. On a standby, each "
+        "backend caches on its own, within this bound.",
+        &token_cache_memory_kb_setting, 64 * 1024, 0, MAX_KILOBYTES, PGC_POSTMASTER, GUC_UNIT_KB,
+        nullptr, nullptr, nullptr);
     DefineCustomIntVariable(
         "pat.usage_max_entries",
         "Tokens (per day) whose usage shared memory holds between two flushes.",

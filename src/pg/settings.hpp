@@ -57,8 +57,9 @@ int max_maintenance_workers();
 // now + pat.max_lifetime, or nullopt when no maximum lifetime is set.
 std::optional<TimestampTz> latest_allowed_expiry(TimestampTz now);
 
-// pat.token_cache_size (tokens, and as many users, per backend) and pat.token_cache_memory (kB
-// per backend); either 0 turns the cache off.
+// pat.token_cache_size (entries of each backend's own cache) and pat.token_cache_memory (kB of
+// the server's shared cache, fixed at start; each backend's own cache on a standby); either 0
+// turns caching off.
 int token_cache_size();
 int token_cache_memory_kb();
 

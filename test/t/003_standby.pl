@@ -168,13 +168,13 @@ is( session_query($cached, "SELECT status FROM pat_validate('$a1->{token}', '{ca
 		'cached revoked'),
 	'revoked', 'the other cached standby session sees the revocation once replayed');
 # Replayed signals are per token: the user's other token is still answered from the cache.
-my $hits_before = session_query($cached, 'SELECT hits FROM pat_token_cache_stats()', 'hits');
+my $hits_before = session_query($cached, 'SELECT backend_hits FROM pat_token_cache_stats()', 'hits');
 is( session_query($cached, "SELECT status FROM pat_validate('$a2->{token}', '{catalog:read}')",
 		'cached other token'),
 	'valid', 'the user\'s other token is still valid on the standby');
-is(session_query($cached, 'SELECT hits FROM pat_token_cache_stats()', 'hits') - $hits_before,
+is(session_query($cached, 'SELECT backend_hits FROM pat_token_cache_stats()', 'hits') - $hits_before,
 	1, 'the user\'s other token is answered from the standby cache, not read again');
-is(session_query($cached, 'SELECT resets FROM pat_token_cache_stats()', 'resets'),
+is(session_query($cached, 'SELECT backend_resets FROM pat_token_cache_stats()', 'resets'),
 	'0', 'eleven replayed revokes reset no standby cache');
 is($standby->safe_psql('postgres', "SELECT status FROM pat_validate('$a1->{token}')"),
 	'revoked', 'a new standby session sees the revocation');
@@ -192,11 +192,11 @@ for my $session ($poller, $cached)
 is(session_query($cached, "SELECT status FROM pat_validate('$b1->{token}', '{catalog:read}')",
 		'cached remaining scope'),
 	'valid', 'bob keeps the scope of his remaining role');
-$hits_before = session_query($cached, 'SELECT hits FROM pat_token_cache_stats()', 'hits');
+$hits_before = session_query($cached, 'SELECT backend_hits FROM pat_token_cache_stats()', 'hits');
 is( session_query($cached, "SELECT status FROM pat_validate('$a2->{token}', '{catalog:read}')",
 		'other user after role change'),
 	'valid', 'alice is unaffected by bob\'s role change');
-is(session_query($cached, 'SELECT hits FROM pat_token_cache_stats()', 'hits') - $hits_before,
+is(session_query($cached, 'SELECT backend_hits FROM pat_token_cache_stats()', 'hits') - $hits_before,
 	1, 'bob\'s role change left alice\'s token in the standby cache');
 
 # A token created after the sessions warmed up is found by them.

@@ -64,13 +64,13 @@ for my $round (1, 2)
 	  for ($a1, $a2);
 	is(check($session, $b1, '{catalog:read}'), 'valid', "bob cli valid (round $round)");
 }
-is(session_query($session, 'SELECT hits > 0 FROM pat_token_cache_stats()', 'hits'),
+is(session_query($session, 'SELECT backend_hits > 0 FROM pat_token_cache_stats()', 'hits'),
 	't', 'the second round was answered from the cache');
 
 sub counters
 {
 	my ($out) = session_query($session,
-		'SELECT hits, misses, resets FROM pat_token_cache_stats()', 'stats');
+		'SELECT backend_hits, backend_misses, backend_resets FROM pat_token_cache_stats()', 'stats');
 	my ($hits, $misses, $resets) = split /\|/, $out;
 	return { hits => $hits, misses => $misses, resets => $resets };
 }

@@ -12,10 +12,11 @@ TEST(SchemaVersion, EachKnownVersionIsNamedByItsExtversion) {
     EXPECT_EQ(pat::schema_version_named("1.4"), SchemaVersion::k1_4);
     EXPECT_EQ(pat::schema_version_named("1.5"), SchemaVersion::k1_5);
     EXPECT_EQ(pat::schema_version_named("1.9"), SchemaVersion::k1_9);
+    EXPECT_EQ(pat::schema_version_named("1.10"), SchemaVersion::k1_10);
 }
 
 TEST(SchemaVersion, AnUnknownVersionCountsAsTheNewest) {
-    EXPECT_EQ(pat::schema_version_named("1.10"), pat::kNewestSchema);
+    EXPECT_EQ(pat::schema_version_named("1.11"), pat::kNewestSchema);
     EXPECT_EQ(pat::schema_version_named("2.0"), pat::kNewestSchema);
     EXPECT_EQ(pat::schema_version_named(""), pat::kNewestSchema);
     EXPECT_EQ(pat::schema_version_named("1.9 "), pat::kNewestSchema);

@@ -1,17 +1,44 @@
-// pat_token_cache_stats(): what this backend's token cache holds and how it has fared.
+// pat_token_cache_stats(): the server's shared token cache, and this backend's own.
 #include "pg/bridge/guard.hpp"
+#include "pg/tokens/shared_tokens.hpp"
 #include "pg/tokens/token_cache.hpp"
+
+namespace {
+
+// The columns of a schema older than 1.10: this backend's cache only.
+constexpr int kBackendOnlyColumns = 8;
+
+}  // namespace
 
 PAT_FUNCTION(pat_token_cache_stats) {
     TupleDesc type = nullptr;
     if (get_call_result_type(fcinfo, nullptr, &type) != TYPEFUNC_COMPOSITE) {
         elog(ERROR, "pat_token_cache_stats must return a composite type");
     }
-    pat::pg::TokenCacheStats stats = pat::pg::token_cache_stats();
-    Datum values[] = {Int64GetDatum(stats.tokens),  Int64GetDatum(stats.users),
-                      Int64GetDatum(stats.bytes),   Int64GetDatum(stats.hits),
-                      Int64GetDatum(stats.misses),  Int64GetDatum(stats.dropped),
-                      Int64GetDatum(stats.evicted), Int64GetDatum(stats.resets)};
+    pat::pg::TokenCacheStats own = pat::pg::token_cache_stats();
+    if (type->natts == kBackendOnlyColumns) {
+        Datum values[] = {Int64GetDatum(own.tokens),  Int64GetDatum(own.users),
+                          Int64GetDatum(own.bytes),   Int64GetDatum(own.hits),
+                          Int64GetDatum(own.misses),  Int64GetDatum(own.dropped),
+                          Int64GetDatum(own.evicted), Int64GetDatum(own.resets)};
+        bool nulls[lengthof(values)] = {};
+        return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(type), values, nulls));
+    }
+    pat::pg::SharedTokenStats shared = pat::pg::shared_token_stats();
+    Datum values[] = {Int64GetDatum(shared.tokens),
+                      Int64GetDatum(shared.bytes),
+                      Int64GetDatum(shared.capacity),
+                      Int64GetDatum(shared.hits),
+                      Int64GetDatum(shared.misses),
+                      Int64GetDatum(shared.evictions),
+                      Int64GetDatum(shared.invalidations),
+                      Int64GetDatum(own.tokens),
+                      Int64GetDatum(own.users),
+                      Int64GetDatum(own.bytes),
+                      Int64GetDatum(own.hits),
+                      Int64GetDatum(own.misses),
+                      Int64GetDatum(own.resets),
+                      BoolGetDatum(own.last_missed)};
     bool nulls[lengthof(values)] = {};
     if (type->natts != lengthof(values)) {
         elog(ERROR, "pat_token_cache_stats must return %d columns", (int)lengthof(values));

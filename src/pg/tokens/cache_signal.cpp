@@ -4,6 +4,7 @@
 #include "core/cache_signal.hpp"
 #include "pg/bridge/compat.hpp"
 #include "pg/bridge/spi_support.hpp"
+#include "pg/tokens/cache_generations.hpp"
 
 namespace pat::pg {
 
@@ -27,6 +28,9 @@ void send_signal(std::uint32_t slot) {
         signal_everything_changed();
         return;
     }
+    // The shared cache's words, raised around this transaction's commit; the invalidation
+    // feeds the caches of a standby's backends, where no commit of ours happens.
+    note_change(slot);
     // CacheInvalidateRelcache reads only the relation's oid and whether it is shared; the
     // receiving backends find no relcache entry under the oid and pass it to the callbacks.
     FormData_pg_class form = {};
@@ -51,6 +55,7 @@ void signal_user_changed(const text *user_id) {
 }
 
 void signal_everything_changed() {
+    note_change(everything_slot());
     CacheInvalidateRelcacheByRelid(tokens_relation());
 }
 

@@ -1,14 +1,45 @@
-// The per-backend token cache; see token_cache.hpp.
+// The token cache; see token_cache.hpp. Tokens live in the server's shared table
+// (shared_tokens.hpp); this file decides what is current and keeps, per backend, users'
+// grants, the defined scopes, the rare token too big for a shared entry, and on a standby every
+// token.
 //
-// Entries, their payloads and the hash tables live in one memory context under
+// A backend's own entries, their payloads and the hash tables live in one memory context under
 // CacheMemoryContext. Invalidation callbacks never free anything: a signal bumps a generation
 // counter, a reset only sets a flag. Memory is freed only inside find_token(), so a pointer it
 // returned stays valid until the next call whatever invalidations arrive.
 //
-// Why a lookup cannot cache a stale row: the generation of a slot is read before the snapshot
-// the row is read with is taken, and PostgreSQL delivers a transaction's invalidations only
-// after the transaction is visible to new snapshots. Either the snapshot sees the change, or the
-// signal arrives later and bumps the generation the entry was stored under.
+// Why no lookup can use a stale entry. Every entry, shared or not, records for each slot it
+// depends on (its token's, its user's, and everything's: cache_generations.hpp) the word of that
+// slot read BEFORE the snapshot its rows were read with, and is kept only if each word was
+// settled then (low half zero: no change to the slot committing). A lookup uses an entry only if
+// each word is still settled and unchanged. Take a change C to a slot, visible from the moment
+// V its transaction leaves the proc array, and a lookup at t >= V (it can see C):
+//  * On the primary (and for changes applied by logical replication or under
+//    session_replication_role = replica: the triggers that note changes fire always), C's own
+//    backend raises the word at XACT_EVENT_PRE_COMMIT, at P < V, and settles it at
+//    XACT_EVENT_COMMIT, after ProcArrayEndTransaction (V) and before the commit is reported.
+//    An entry that misses C was read under a snapshot older than V, so its word was read at
+//    r < V: if r < P, the high half has grown since; if P <= r < V, the word was unsettled and
+//    the entry was never kept. The window between V and the settling is covered too: the word
+//    is unsettled then, so the lookup reads the tables. Words only grow, so an old entry never
+//    becomes current again; atomics with full barriers order the raise before V.
+//  * A rolled back transaction never reaches PRE_COMMIT: it raises nothing and drops nothing.
+//  * A prepared transaction commits in another session (COMMIT PREPARED), which no callback
+//    of ours sees: while it is in progress its changes are invisible and entries are right; the
+//    first lookup that finds it no longer in progress (so C is visible) counts a change to
+//    everything before it reads any entry (settle_prepared), which is after V and after every
+//    entry read before V. The prepared transactions an earlier run of the server left are
+//    listed before the first lookup.
+//  * On a standby no commit runs here: the startup process replays the commit's invalidations
+//    into the queue (ProcessCommittedInvalidationMessages sends them and runs no callback). So
+//    there the words are not used: each backend's own cache compares this backend's counters,
+//    bumped by the signals it receives, and PostgreSQL delivers a transaction's invalidations
+//    only after the transaction is visible to new snapshots; either the snapshot sees the
+//    change, or the signal arrives later and bumps the counter the entry was stored under.
+//    Every lookup first accepts pending invalidations. A promoted server's backends drop their
+//    own caches and turn to the words: every replayed commit is visible by then.
+// A table read by the lookups changed by DDL (DROP EXTENSION, an update script) is noted as a
+// change to everything by the transaction that makes it, at the end of its command.
 #include "pg/tokens/token_cache.hpp"
 
 #include <algorithm>
@@ -18,6 +49,8 @@
 #include "core/scope.hpp"
 #include "pg/bridge/convert.hpp"
 #include "pg/settings.hpp"
+#include "pg/tokens/cache_generations.hpp"
+#include "pg/tokens/shared_tokens.hpp"
 #include "pg/tokens/token_store.hpp"
 
 namespace pat::pg {
@@ -40,7 +73,8 @@ struct CachedUser {
     const std::string_view *scopes;  // grantable (policy.hpp): sorted, distinct
     int scope_count;
     uint32 slot;
-    uint32 generation;
+    uint64 word;             // the user's slot's word when read
+    uint64 everything_word;  // and everything's
     void *payload;
     Size bytes;
     bool referenced;
@@ -52,9 +86,17 @@ HTAB *token_table = nullptr;
 HTAB *user_table = nullptr;
 Size cached_bytes = 0;
 bool cache_stale = false;
-// One generation counter per signal slot, bumped by each signal received.
-uint32 slot_generation[pat::kSignalSlots];
+// Off the shared words (on a standby): one generation counter per signal slot, bumped by each
+// signal this backend receives; everything's is never bumped (a reset drops the whole cache).
+uint32 slot_generation[pat::kSignalSlots + 1];
+// Whether the entries of this backend's cache were read under the shared words.
+bool entries_under_shared_words = false;
+bool use_shared_words = false;  // this lookup's answer to shared_generations_usable()
 TokenCacheStats counters = {};
+// The token a shared hit returns (its payload in the scratch memory).
+CachedToken shared_hit = {};
+// The word of everything when the defined scopes were read.
+uint64 defined_scopes_word = 0;
 // Every defined scope, sorted; dropped with the whole cache (defining a scope resets it).
 ScopeList defined_scopes = {nullptr, 0};
 bool defined_scopes_known = false;
@@ -66,15 +108,45 @@ void on_relcache_invalidation(Datum, Oid relation) {
     } else if (relation == InvalidOid || is_lookup_relation(relation)) {
         // A queue overflow, a global signal (sent as pat.tokens) or DDL on a table we read.
         cache_stale = true;
+        // The transaction that changed a table we read learns it here, at the end of its
+        // command: at its commit, that counts as a change to everything (signals and triggers
+        // note theirs themselves). A receiver noting it too only drops entries once more.
+        if (relation != InvalidOid && IsTransactionState()) {
+            note_change(everything_slot());
+        }
     }
 }
 
-bool caching() {
-    return token_cache_size() > 0 && token_cache_memory_kb() > 0;
+// The word of slot this lookup compares entries with: the shared one, or this backend's
+// counter (high half, so it always reads as settled).
+uint64 current_word(uint32 slot) {
+    return use_shared_words ? slot_word(slot) : uint64{slot_generation[slot]} << 32;
 }
 
+// Whether an entry read under words is current: no change to its slots since, none committing.
+bool words_current(uint32 slot, uint64 word) {
+    uint64 now = current_word(slot);
+    return now == word && word_settled(now);
+}
+
+// Set by each lookup: this transaction has changed something, so no cached entry may answer it.
+bool own_changes_pending = false;
+
+bool caching() {
+    return !own_changes_pending && token_cache_size() > 0 && token_cache_memory_kb() > 0;
+}
+
+// Beside the shared table, a backend keeps only users' grants and the rare token too big for a
+// shared entry: this much at most, so memory does not grow with connections. On a standby, or
+// with no shared table, its cache is the only one: pat.token_cache_memory then bounds each.
+constexpr Size kBesideSharedBytes = 512 * 1024;
+
 Size limit_bytes() {
-    return static_cast<Size>(token_cache_memory_kb()) * 1024;
+    Size bound = static_cast<Size>(token_cache_memory_kb()) * 1024;
+    if (use_shared_words && shared_tokens_exist()) {
+        bound = std::min(bound, kBesideSharedBytes);
+    }
+    return bound;
 }
 
 void reset_cache() {
@@ -181,8 +253,9 @@ void make_room(Size needed) {
 
 // Where an entry's payload goes: the cache's memory if it may be kept, else the scratch memory
 // (it lives until the next lookup).
-MemoryContext payload_memory(Size payload_bytes, bool *keep) {
-    *keep = caching() && payload_bytes + kEntryOverhead <= limit_bytes() / kLargestEntryShare;
+MemoryContext payload_memory(Size payload_bytes, bool may_keep, bool *keep) {
+    *keep = may_keep && caching() &&
+            payload_bytes + kEntryOverhead <= limit_bytes() / kLargestEntryShare;
     return *keep ? cache_memory : scratch();
 }
 
@@ -193,9 +266,10 @@ Size entry_bytes(void *payload) {
 // Every defined scope, sorted: kept in the cache's memory while caching, else read each time
 // into the scratch memory.
 ScopeList known_defined_scopes() {
-    if (defined_scopes_known) {
+    if (defined_scopes_known && words_current(everything_slot(), defined_scopes_word)) {
         return defined_scopes;
     }
+    uint64 everything_word = current_word(everything_slot());
     StoredScopes stored = {};
     fetch_defined_scopes(&stored);
     auto *views =
@@ -208,7 +282,8 @@ ScopeList known_defined_scopes() {
     for (std::size_t i = 0; i < count; ++i) {
         total += views[i].size();
     }
-    bool keep = caching();
+    // The old list, if any, stays in the cache's memory until the next reset.
+    bool keep = caching() && word_settled(everything_word);
     auto *kept_views =
         static_cast<std::string_view *>(MemoryContextAlloc(keep ? cache_memory : scratch(), total));
     char *bytes = reinterpret_cast<char *>(kept_views) + MAXALIGN(sizeof(std::string_view) * count);
@@ -221,6 +296,7 @@ ScopeList known_defined_scopes() {
     if (keep) {
         defined_scopes = list;
         defined_scopes_known = true;
+        defined_scopes_word = everything_word;
     }
     return list;
 }
@@ -234,14 +310,18 @@ CachedUser *find_user(text *user_id) {
     if (caching()) {
         auto *hit = static_cast<CachedUser *>(hash_search(user_table, &key, HASH_FIND, nullptr));
         if (hit != nullptr) {
-            if (hit->generation == slot_generation[slot] && text_view(hit->user_id) == id) {
+            if (words_current(slot, hit->word) &&
+                words_current(everything_slot(), hit->everything_word) &&
+                text_view(hit->user_id) == id) {
                 hit->referenced = true;
                 return hit;
             }
             remove_entry(user_table, hit);
         }
     }
-    uint32 generation = slot_generation[slot];
+    // Read before the rows are (cache_generations.hpp).
+    uint64 everything_word = current_word(everything_slot());
+    uint64 word = current_word(slot);
     StoredRoles roles = {};
     fetch_user_roles(user_id, &roles);
     ScopeList defined = roles.all_scopes ? known_defined_scopes() : ScopeList{nullptr, 0};
@@ -261,8 +341,11 @@ CachedUser *find_user(text *user_id) {
     for (std::size_t i = 0; i < count; ++i) {
         total += views[i].size();
     }
+    // Read while a change was committing: used for this lookup, never kept.
+    bool settled = word_settled(word) && word_settled(everything_word);
     bool keep = false;
-    char *payload = static_cast<char *>(MemoryContextAlloc(payload_memory(total, &keep), total));
+    char *payload =
+        static_cast<char *>(MemoryContextAlloc(payload_memory(total, settled, &keep), total));
     CachedUser filled = {};
     filled.key = key;
     filled.user_id = reinterpret_cast<text *>(payload);
@@ -278,7 +361,8 @@ CachedUser *find_user(text *user_id) {
     filled.scopes = kept_views;
     filled.scope_count = static_cast<int>(count);
     filled.slot = slot;
-    filled.generation = generation;
+    filled.word = word;
+    filled.everything_word = everything_word;
     filled.payload = payload;
     if (!keep) {
         auto *entry = static_cast<CachedUser *>(MemoryContextAlloc(scratch(), sizeof(CachedUser)));
@@ -296,7 +380,7 @@ CachedUser *find_user(text *user_id) {
 // Builds the cache entry of a stored token in filled (the payload where payload_memory says):
 // its effective scopes are its own, less those the user's roles no longer allow.
 void fill_token(const StoredToken &stored, const CachedUser &user, CachedToken *filled,
-                bool *keep) {
+                bool may_keep, bool *keep) {
     Datum *own = nullptr;
     bool *nulls = nullptr;
     int own_count = 0;
@@ -326,7 +410,8 @@ void fill_token(const StoredToken &stored, const CachedUser &user, CachedToken *
     Size name_bytes = MAXALIGN(VARSIZE_ANY(stored.name));
     Size scopes_bytes = MAXALIGN(VARSIZE(effective));
     Size total = id_bytes + name_bytes + scopes_bytes + sizeof(std::string_view) * count;
-    char *payload = static_cast<char *>(MemoryContextAlloc(payload_memory(total, keep), total));
+    char *payload =
+        static_cast<char *>(MemoryContextAlloc(payload_memory(total, may_keep, keep), total));
     filled->user_id = reinterpret_cast<text *>(payload);
     memcpy(payload, stored.user_id, VARSIZE_ANY(stored.user_id));
     filled->name = reinterpret_cast<text *>(payload + id_bytes);
@@ -352,19 +437,38 @@ void fill_token(const StoredToken &stored, const CachedUser &user, CachedToken *
     filled->revoked = stored.revoked;
 }
 
-bool is_current(const CachedToken &entry) {
-    return entry.token_generation == slot_generation[entry.token_slot] &&
-           entry.user_generation == slot_generation[entry.user_slot];
+bool is_current(const EntryWords &words) {
+    return words_current(everything_slot(), words.everything_word) &&
+           words_current(words.token_slot, words.token_word) &&
+           words_current(words.user_slot, words.user_word);
 }
 
-// What every lookup does first: accept committed changes, and apply a reset or new bounds.
-// Returns whether the cache is in use.
+// The bytes of a token's payload that a shared entry keeps: all but the views.
+Size payload_values_bytes(const CachedToken &token) {
+    return static_cast<Size>(reinterpret_cast<const char *>(token.scopes) -
+                             static_cast<const char *>(token.payload)) +
+           VARSIZE(token.scopes);
+}
+
+// What every lookup does first: accept committed changes, settle finished prepared
+// transactions, and apply a reset or new bounds. Returns whether the cache is in use.
 bool begin_lookup() {
     AcceptInvalidationMessages();
+    use_shared_words = shared_generations_usable();
+    own_changes_pending = false;
     bool use_cache = caching();
-    if (cache_stale || (!use_cache && token_table != nullptr)) {
+    // Entries read under one kind of word mean nothing under the other (a promotion).
+    if (cache_stale || (!use_cache && token_table != nullptr) ||
+        (token_table != nullptr && entries_under_shared_words != use_shared_words)) {
         reset_cache();
     }
+    entries_under_shared_words = use_shared_words;
+    if (use_shared_words) {
+        settle_prepared();
+    }
+    // On a standby nothing is changed here; off it, no word shows this transaction's changes.
+    own_changes_pending = use_shared_words && changes_pending();
+    use_cache = use_cache && !own_changes_pending;
     if (use_cache) {
         create_tables();
         // A lowered bound takes effect here: memory is freed only inside a lookup.
@@ -383,14 +487,27 @@ bool begin_lookup() {
 
 CachedToken *find_token(const pat::Digest &digest) {
     bool use_cache = begin_lookup();
+    bool use_shared = use_cache && use_shared_words && shared_tokens_exist();
+    if (use_shared) {
+        MemoryContextReset(scratch());
+        MemoryContext caller = MemoryContextSwitchTo(scratch());
+        bool hit = find_shared_token(digest, is_current, &shared_hit);
+        MemoryContextSwitchTo(caller);
+        if (hit) {
+            ++counters.hits;
+            counters.last_missed = false;
+            return &shared_hit;
+        }
+    }
     uint32 hash = use_cache ? get_hash_value(token_table, &digest) : 0;
     if (use_cache) {
         auto *hit = static_cast<CachedToken *>(
             hash_search_with_hash_value(token_table, &digest, hash, HASH_FIND, nullptr));
         if (hit != nullptr) {
-            if (is_current(*hit)) {
+            if (is_current(hit->words)) {
                 hit->referenced = true;
                 ++counters.hits;
+                counters.last_missed = false;
                 return hit;
             }
             remove_entry(token_table, hit);
@@ -398,9 +515,16 @@ CachedToken *find_token(const pat::Digest &digest) {
         }
     }
     ++counters.misses;
-    uint32 token_slot =
+    counters.last_missed = true;
+    if (use_shared) {
+        count_shared_miss();
+    }
+    EntryWords words = {};
+    words.token_slot =
         pat::signal_slot(pat::SignalKind::token, pat::token_stripe(digest.data(), digest.size()));
-    uint32 token_generation = slot_generation[token_slot];
+    // Read before the row is (the argument at the top of this file).
+    words.everything_word = current_word(everything_slot());
+    words.token_word = current_word(words.token_slot);
     MemoryContextReset(scratch());
     MemoryContext caller = MemoryContextSwitchTo(scratch());
     StoredToken stored = {};
@@ -409,15 +533,30 @@ CachedToken *find_token(const pat::Digest &digest) {
         return nullptr;
     }
     CachedUser *user = find_user(stored.user_id);
+    words.user_slot = user->slot;
+    words.user_word = user->word;
+    // The user's entry may be older than this lookup's everything word, never newer: a change
+    // to everything since would have made find_user read the user again.
+    bool settled = word_settled(words.everything_word) && word_settled(words.token_word) &&
+                   word_settled(words.user_word) && user->everything_word == words.everything_word;
     CachedToken filled = {};
     filled.digest = digest;
-    filled.token_slot = token_slot;
-    filled.token_generation = token_generation;
-    filled.user_slot = user->slot;
-    filled.user_generation = user->generation;
+    filled.words = words;
     bool kept = false;
-    fill_token(stored, *user, &filled, &kept);
+    fill_token(stored, *user, &filled, settled && !use_shared, &kept);
     MemoryContextSwitchTo(caller);
+    if (use_shared && settled) {
+        Size values_bytes = payload_values_bytes(filled);
+        if (fits_shared_entry(values_bytes)) {
+            store_shared_token(filled, values_bytes, words);
+        } else {
+            // Too big for a shared entry: kept in this backend's cache instead. Filled again
+            // so that its payload is in the cache's memory.
+            MemoryContextSwitchTo(scratch());
+            fill_token(stored, *user, &filled, true, &kept);
+            MemoryContextSwitchTo(caller);
+        }
+    }
     if (!kept) {
         auto *entry = static_cast<CachedToken *>(palloc(sizeof(CachedToken)));
         *entry = filled;
@@ -462,6 +601,8 @@ TokenCacheStats token_cache_stats() {
 
 void setup_token_cache() {
     CacheRegisterRelcacheCallback(on_relcache_invalidation, 0);
+    setup_cache_generations();
+    setup_shared_tokens();
 }
 
 }  // namespace pat::pg

@@ -1,15 +1,21 @@
-// A per-backend cache of stored tokens, keyed by digest, and of what each user's roles allow, so
-// that checking a token a backend has seen touches no table, and the first check of a token of
-// a known user reads one index entry.
+// The token cache: stored tokens keyed by digest, and what each user's roles allow, so that
+// checking a token any backend of the server has checked touches no table, and the first check
+// of a token of a user this backend knows reads one index entry.
 //
-// Invalidation is per token and per user (cache_signal.hpp): a committed revoke or edit of a
-// token drops that token from every backend's cache, a role granted or revoked drops that
-// user's entries; only (re)defining scopes or roles, or a TRUNCATE, drops everything. Every
-// lookup first accepts pending invalidations, so the next check after a commit sees it.
+// Tokens are kept in one table in shared memory for the whole server, sized at start by
+// pat.token_cache_memory, so memory does not grow with connections and a new connection starts
+// warm. Each backend keeps beside it users' grants, the defined scopes and the rare token too
+// big for a shared entry (at most 512 kB, and pat.token_cache_size entries); on a standby, where
+// no commit of ours runs, each backend keeps every token itself, as bounded by
+// pat.token_cache_memory.
 //
-// The cache is bounded both in entries (pat.token_cache_size) and in bytes
-// (pat.token_cache_memory). When either fills, entries not used since the previous sweep are
-// evicted (a batched second-chance policy), then others until a quarter is free.
+// Invalidation is per token and per user (cache_signal.hpp, cache_generations.hpp): a committed
+// revoke or edit of a token drops that token, a role granted or revoked drops that user's
+// entries; only (re)defining scopes or roles, a TRUNCATE or DDL drops everything. The next check
+// after a commit sees it, in every session; token_cache.cpp gives the argument.
+//
+// When a cache fills, entries not used since the previous sweep are evicted (a batched
+// second-chance policy), then others until a quarter is free.
 #pragma once
 
 #include "pg/bridge/postgres.hpp"
@@ -19,6 +25,15 @@
 #include "core/digest.hpp"
 
 namespace pat::pg {
+
+// The words (cache_generations.hpp) an entry was read under, and the slots they belong to.
+struct EntryWords {
+    uint32 token_slot;
+    uint32 user_slot;
+    uint64 token_word;
+    uint64 user_word;
+    uint64 everything_word;
+};
 
 // A token as the validate path needs it. Lives in the cache's memory (or the caller's context
 // when it is not cached) until the next find_token() call.
@@ -34,11 +49,7 @@ struct CachedToken {
     bool has_expiry;
     TimestampTz expires_at;
     bool revoked;
-    // Bookkeeping: the signal slots the entry was read under, and their generations then.
-    uint32 token_slot;
-    uint32 token_generation;
-    uint32 user_slot;
-    uint32 user_generation;
+    EntryWords words;
     void *payload;  // one allocation holding the varlena values and the views above
     Size bytes;     // what the entry costs against pat.token_cache_memory
     bool referenced;
@@ -66,16 +77,18 @@ UserGrants find_user_grants(text *user_id);
 // Every defined scope.
 ScopeList find_defined_scopes();
 
-// This backend's cache, for pat_token_cache_stats().
+// This backend's own cache, for pat_token_cache_stats() (shared_tokens.hpp has the shared
+// table's figures).
 struct TokenCacheStats {
     int64 tokens;
     int64 users;
     int64 bytes;
-    int64 hits;     // checks answered from the cache
-    int64 misses;   // lookups that read the tables (first checks, unknown tokens)
-    int64 dropped;  // entries dropped because a committed change reached them
-    int64 evicted;  // entries evicted to stay within the bounds
-    int64 resets;   // times the whole cache was dropped
+    int64 hits;        // this backend's checks answered from a cache, shared or its own
+    int64 misses;      // its lookups that read the tables (first checks, unknown tokens)
+    int64 dropped;     // entries dropped because a committed change reached them
+    int64 evicted;     // entries evicted to stay within the bounds
+    int64 resets;      // times the whole cache was dropped
+    bool last_missed;  // whether its last lookup read the tables
 };
 TokenCacheStats token_cache_stats();
 
