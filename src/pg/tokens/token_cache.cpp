@@ -104,7 +104,11 @@ bool defined_scopes_known = false;
 void on_relcache_invalidation(Datum, Oid relation) {
     uint32 slot = 0;
     if (pat::signal_slot_of(relation, &slot)) {
-        ++slot_generation[slot];
+        // Under the shared words the counters are not read: left untouched, their pages cost
+        // this backend no memory.
+        if (!entries_under_shared_words) {
+            ++slot_generation[slot];
+        }
     } else if (relation == InvalidOid || is_lookup_relation(relation)) {
         // A queue overflow, a global signal (sent as pat.tokens) or DDL on a table we read.
         cache_stale = true;
