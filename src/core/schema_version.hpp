@@ -59,6 +59,9 @@ inline constexpr SchemaVersion kAuditHead = SchemaVersion::k1_9;
 // pat.user_token_locks: creations for one user wait for each other on a row (before it, on an
 // advisory lock, exact only under READ COMMITTED).
 inline constexpr SchemaVersion kUserTokenLocks = SchemaVersion::k1_9;
+// pat_token_cache_stats() reports the server's shared cache beside this backend's (before it,
+// eight columns: this backend's cache only).
+inline constexpr SchemaVersion kSharedCacheStats = SchemaVersion::k1_10;
 }  // namespace schema_since
 
 }  // namespace pat

@@ -1,14 +1,8 @@
 // pat_token_cache_stats(): the server's shared token cache, and this backend's own.
 #include "pg/bridge/guard.hpp"
+#include "pg/bridge/schema_version.hpp"
 #include "pg/tokens/shared_tokens.hpp"
 #include "pg/tokens/token_cache.hpp"
-
-namespace {
-
-// The columns of a schema older than 1.10: this backend's cache only.
-constexpr int kBackendOnlyColumns = 8;
-
-}  // namespace
 
 PAT_FUNCTION(pat_token_cache_stats) {
     TupleDesc type = nullptr;
@@ -16,12 +10,15 @@ PAT_FUNCTION(pat_token_cache_stats) {
         elog(ERROR, "pat_token_cache_stats must return a composite type");
     }
     pat::pg::TokenCacheStats own = pat::pg::token_cache_stats();
-    if (type->natts == kBackendOnlyColumns) {
+    if (!pat::pg::schema_has(pat::schema_since::kSharedCacheStats)) {
         Datum values[] = {Int64GetDatum(own.tokens),  Int64GetDatum(own.users),
                           Int64GetDatum(own.bytes),   Int64GetDatum(own.hits),
                           Int64GetDatum(own.misses),  Int64GetDatum(own.dropped),
                           Int64GetDatum(own.evicted), Int64GetDatum(own.resets)};
         bool nulls[lengthof(values)] = {};
+        if (type->natts != lengthof(values)) {
+            elog(ERROR, "pat_token_cache_stats must return %d columns", (int)lengthof(values));
+        }
         return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(type), values, nulls));
     }
     pat::pg::SharedTokenStats shared = pat::pg::shared_token_stats();
