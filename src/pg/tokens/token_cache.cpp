@@ -539,8 +539,8 @@ CachedToken *find_token(const pat::Digest &digest) {
     CachedUser *user = find_user(stored.user_id);
     words.user_slot = user->slot;
     words.user_word = user->word;
-    // The user's entry may be older than this lookup's everything word, never newer: a change
-    // to everything since would have made find_user read the user again.
+    // A user read under another word of everything than the token's row (a change to
+    // everything in between) makes an entry that is used for this lookup, never kept.
     bool settled = word_settled(words.everything_word) && word_settled(words.token_word) &&
                    word_settled(words.user_word) && user->everything_word == words.everything_word;
     CachedToken filled = {};
