@@ -20,10 +20,12 @@ SegmentHeader *segment = nullptr;
 shmem_request_hook_type previous_request_hook = nullptr;
 shmem_startup_hook_type previous_startup_hook = nullptr;
 
+// Each part starts on a cache line of its own (ShmemInitStruct's memory starts on one), so a
+// part may align its members to cache lines and two parts never share a line.
 Size segment_size() {
-    Size size = MAXALIGN(sizeof(SegmentHeader));
+    Size size = CACHELINEALIGN(sizeof(SegmentHeader));
     for (int i = 0; i < part_count; ++i) {
-        size = add_size(size, MAXALIGN(parts[i].header_size));
+        size = add_size(size, CACHELINEALIGN(parts[i].header_size));
     }
     return size;
 }
@@ -52,10 +54,11 @@ void attach_memory() {
         SpinLockInit(&segment->mutex);
         segment->launcher_latch = nullptr;
     }
-    Size offset = MAXALIGN(sizeof(SegmentHeader));
+    Assert(reinterpret_cast<uintptr_t>(base) % PG_CACHE_LINE_SIZE == 0);
+    Size offset = CACHELINEALIGN(sizeof(SegmentHeader));
     for (int i = 0; i < part_count; ++i) {
         parts[i].attach(base + offset, !found);
-        offset += MAXALIGN(parts[i].header_size);
+        offset += CACHELINEALIGN(parts[i].header_size);
     }
     LWLockRelease(AddinShmemInitLock);
 }

@@ -190,6 +190,13 @@ uint64 slot_word(uint32 slot) {
     return pg_atomic_read_u64(&shared->words[slot]);
 }
 
+void read_slot_words(const uint32 *slots, uint64 *words, int count) {
+    pg_memory_barrier();
+    for (int i = 0; i < count; ++i) {
+        words[i] = pg_atomic_read_u64(&shared->words[slots[i]]);
+    }
+}
+
 void note_change(uint32 slot) {
     if (pending_count > 0 && pending_slots[pending_count - 1] == slot) {
         return;

@@ -28,6 +28,9 @@ bool shared_generations_usable();
 
 // The word of slot now (with a full memory barrier before the read).
 uint64 slot_word(uint32 slot);
+// The words of count slots now, after one full memory barrier: what a check compares an entry's
+// words with, at the cost of one barrier however many slots the entry depends on.
+void read_slot_words(const uint32 *slots, uint64 *words, int count);
 
 // Whether no change to the slot is being committed in word.
 inline bool word_settled(uint64 word) {

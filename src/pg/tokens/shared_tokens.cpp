@@ -40,12 +40,19 @@ struct SharedToken {
     alignas(MAXIMUM_ALIGNOF) char payload[kPayloadBytes];
 };
 
-struct TokensShared {
-    LWLockPadded *locks;
+// Counters every check adds to, striped by process so that checks on many cores do not all
+// write one cache line; pat_token_cache_stats() adds the stripes up.
+constexpr int kCounterStripes = 64;
+struct alignas(PG_CACHE_LINE_SIZE) CounterStripe {
     pg_atomic_uint64 hits;
     pg_atomic_uint64 misses;
-    pg_atomic_uint64 evictions;
     pg_atomic_uint64 invalidations;
+};
+
+struct TokensShared {
+    LWLockPadded *locks;
+    pg_atomic_uint64 evictions;
+    CounterStripe stripes[kCounterStripes];
 };
 
 TokensShared *shared = nullptr;
@@ -57,6 +64,10 @@ constexpr Size kEntryCost =
 
 long table_capacity() {
     return static_cast<long>(static_cast<Size>(token_cache_memory_kb()) * 1024 / kEntryCost);
+}
+
+CounterStripe &my_stripe() {
+    return shared->stripes[static_cast<uint32>(MyProcPid) % kCounterStripes];
 }
 
 LWLock *partition_lock(uint32 hash) {
@@ -109,10 +120,12 @@ void attach_table(void *header, bool first) {
     shared = static_cast<TokensShared *>(header);
     if (first) {
         shared->locks = GetNamedLWLockTranche(kTrancheName);
-        pg_atomic_init_u64(&shared->hits, 0);
-        pg_atomic_init_u64(&shared->misses, 0);
         pg_atomic_init_u64(&shared->evictions, 0);
-        pg_atomic_init_u64(&shared->invalidations, 0);
+        for (auto &stripe : shared->stripes) {
+            pg_atomic_init_u64(&stripe.hits, 0);
+            pg_atomic_init_u64(&stripe.misses, 0);
+            pg_atomic_init_u64(&stripe.invalidations, 0);
+        }
     }
     HASHCTL control = {};
     control.keysize = sizeof(SharedTokenKey);
@@ -146,17 +159,20 @@ bool find_shared_token(const pat::Digest &digest, bool (*is_current)(const Entry
     if (found) {
         memcpy(static_cast<void *>(&copy), entry, offsetof(SharedToken, payload));
         memcpy(copy.payload, entry->payload, entry->payload_bytes);
-        pg_atomic_write_u32(&entry->referenced, 1);
+        // Written only when clear, so that checks of a hot entry do not keep dirtying its line.
+        if (pg_atomic_read_u32(&entry->referenced) == 0) {
+            pg_atomic_write_u32(&entry->referenced, 1);
+        }
     }
     LWLockRelease(lock);
     if (!found) {
         return false;
     }
     if (!is_current(copy.words)) {
-        pg_atomic_fetch_add_u64(&shared->invalidations, 1);
+        pg_atomic_fetch_add_u64(&my_stripe().invalidations, 1);
         return false;
     }
-    pg_atomic_fetch_add_u64(&shared->hits, 1);
+    pg_atomic_fetch_add_u64(&my_stripe().hits, 1);
     // The payload as token_cache.cpp lays it out: user id, name, scopes array, then the views.
     auto *scopes = reinterpret_cast<ArrayType *>(copy.payload + copy.scopes_offset);
     int count = ArrayGetNItems(ARR_NDIM(scopes), ARR_DIMS(scopes));
@@ -220,8 +236,12 @@ void store_shared_token(const CachedToken &token, Size payload_bytes, const Entr
     }
 }
 
+void count_shared_hit() {
+    pg_atomic_fetch_add_u64(&my_stripe().hits, 1);
+}
+
 void count_shared_miss() {
-    pg_atomic_fetch_add_u64(&shared->misses, 1);
+    pg_atomic_fetch_add_u64(&my_stripe().misses, 1);
 }
 
 SharedTokenStats shared_token_stats() {
@@ -232,10 +252,12 @@ SharedTokenStats shared_token_stats() {
     stats.tokens = hash_get_num_entries(table);
     stats.bytes = stats.tokens * static_cast<int64>(kEntryCost);
     stats.capacity = table_capacity();
-    stats.hits = static_cast<int64>(pg_atomic_read_u64(&shared->hits));
-    stats.misses = static_cast<int64>(pg_atomic_read_u64(&shared->misses));
     stats.evictions = static_cast<int64>(pg_atomic_read_u64(&shared->evictions));
-    stats.invalidations = static_cast<int64>(pg_atomic_read_u64(&shared->invalidations));
+    for (auto &stripe : shared->stripes) {
+        stats.hits += static_cast<int64>(pg_atomic_read_u64(&stripe.hits));
+        stats.misses += static_cast<int64>(pg_atomic_read_u64(&stripe.misses));
+        stats.invalidations += static_cast<int64>(pg_atomic_read_u64(&stripe.invalidations));
+    }
     return stats;
 }
 

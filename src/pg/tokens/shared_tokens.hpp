@@ -40,6 +40,8 @@ struct SharedTokenStats {
 SharedTokenStats shared_token_stats();
 // Counts a lookup that read the tables (found nothing current in the shared table).
 void count_shared_miss();
+// Counts a check answered by the backend's copy of a shared entry (hot_tokens.hpp).
+void count_shared_hit();
 
 // Adds the table to the shared segment; from _PG_init, after the settings are defined.
 void setup_shared_tokens();

@@ -50,6 +50,7 @@
 #include "pg/bridge/convert.hpp"
 #include "pg/settings.hpp"
 #include "pg/tokens/cache_generations.hpp"
+#include "pg/tokens/hot_tokens.hpp"
 #include "pg/tokens/shared_tokens.hpp"
 #include "pg/tokens/token_store.hpp"
 
@@ -165,6 +166,7 @@ void reset_cache() {
     cached_bytes = 0;
     cache_stale = false;
     defined_scopes_known = false;
+    forget_hot_tokens();
     forget_lookup_relations();
 }
 
@@ -442,9 +444,21 @@ void fill_token(const StoredToken &stored, const CachedUser &user, CachedToken *
 }
 
 bool is_current(const EntryWords &words) {
-    return words_current(everything_slot(), words.everything_word) &&
-           words_current(words.token_slot, words.token_word) &&
-           words_current(words.user_slot, words.user_word);
+    if (!use_shared_words) {
+        return words_current(everything_slot(), words.everything_word) &&
+               words_current(words.token_slot, words.token_word) &&
+               words_current(words.user_slot, words.user_word);
+    }
+    const uint32 slots[] = {everything_slot(), words.token_slot, words.user_slot};
+    const uint64 then[] = {words.everything_word, words.token_word, words.user_word};
+    uint64 now[lengthof(slots)];
+    read_slot_words(slots, now, lengthof(slots));
+    for (Size i = 0; i < lengthof(slots); ++i) {
+        if (now[i] != then[i] || !word_settled(now[i])) {
+            return false;
+        }
+    }
+    return true;
 }
 
 // The bytes of a token's payload that a shared entry keeps: all but the views.
@@ -493,11 +507,19 @@ CachedToken *find_token(const pat::Digest &digest) {
     bool use_cache = begin_lookup();
     bool use_shared = use_cache && use_shared_words && shared_tokens_exist();
     if (use_shared) {
+        CachedToken *hot = find_hot_token(digest);
+        if (hot != nullptr && is_current(hot->words)) {
+            count_shared_hit();
+            ++counters.hits;
+            counters.last_missed = false;
+            return hot;
+        }
         MemoryContextReset(scratch());
         MemoryContext caller = MemoryContextSwitchTo(scratch());
         bool hit = find_shared_token(digest, is_current, &shared_hit);
         MemoryContextSwitchTo(caller);
         if (hit) {
+            keep_hot_token(shared_hit);
             ++counters.hits;
             counters.last_missed = false;
             return &shared_hit;
