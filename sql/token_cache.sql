@@ -25,6 +25,31 @@ SELECT tokens - :tokens_before AS new_shared_entries, hits - :hits_before AS sha
        bytes > 0 AND bytes <= capacity * 512 AS shared_bytes_sane
 FROM pat_token_cache_stats();
 
+-- 20 scopes of 60 characters, 30 tokens carrying them all: each set is about 1.3 kB, more than
+-- an entry holds, and all 30 share it. The set is interned once, so the shared table grows by
+-- 30 small entries and one set, and this backend keeps none of them.
+SELECT count(pat_define_scope('mid' || lpad(i::text, 2, '0') || ':' || repeat('m', 56)))
+FROM generate_series(1, 20) AS i;
+SELECT pat_define_role('mid', array_agg(scope ORDER BY scope)) FROM pat.scopes
+WHERE scope LIKE 'mid%';
+SELECT pat_grant_role('mid-user', 'mid');
+CREATE TEMP TABLE mid_tokens AS
+SELECT i, c.token FROM generate_series(1, 30) AS i,
+    LATERAL pat_create('mid-user', 'mid ' || i,
+                       (SELECT array_agg(scope) FROM pat.scopes WHERE scope LIKE 'mid%'),
+                       '30 days') AS c;
+SELECT tokens AS tokens_before, bytes AS bytes_before, backend_tokens AS backend_tokens_before
+FROM pat_token_cache_stats() \gset
+SELECT count(*) FILTER (WHERE v.valid AND cardinality(v.scopes) = 20) AS valid_with_all_scopes
+FROM mid_tokens m, pat_validate(m.token, ARRAY['mid01:' || repeat('m', 56)]) v;
+SELECT count(*) FILTER (WHERE v.valid AND cardinality(v.scopes) = 20) AS valid_with_all_scopes
+FROM mid_tokens m, pat_validate(m.token, ARRAY['mid20:' || repeat('m', 56)]) v;
+SELECT tokens - :tokens_before AS new_shared_entries,
+       (bytes - :bytes_before) / (tokens - :tokens_before) < 400 AS under_400_bytes_per_token,
+       backend_tokens - :backend_tokens_before AS kept_by_this_backend,
+       last_check_missed
+FROM pat_token_cache_stats();
+
 -- 200 scopes of 96 characters, a role allowing them all, 40 tokens carrying them all: about
 -- 25 kB per token, far too big for a shared entry, so each backend keeps them itself, 1 MB for
 -- all of them.

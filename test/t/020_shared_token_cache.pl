@@ -66,4 +66,43 @@ $session->quit;
 my @bad = grep { /\b(ERROR|FATAL|PANIC):/ } split /\n/, slurp_file($node->logfile);
 is(scalar(@bad), 0, 'no ERROR in the log') or diag(join("\n", @bad));
 
+# A small cache whose interned scope sets fill up again and again: 300 tokens, each with its own
+# set of the 12 scopes, against room for 64 sets. Each time the sets are full the cache empties
+# (no entry may name a set that is gone), and every check still answers the token's own scopes.
+my $small = PatNode::new_node('small_cache');
+$small->append_conf('postgresql.conf', "pat.token_cache_memory = '256kB'\n");
+$small->start;
+$small->safe_psql(
+	'postgres', q{
+CREATE EXTENSION pg_pat;
+SELECT count(pat_define_scope(format('s%s:read', lpad(i::text, 2, '0'))))
+FROM generate_series(1, 12) AS i;
+SELECT pat_define_role('all', array_agg(scope ORDER BY scope)) FROM pat.scopes;
+SELECT count(pat_grant_role('user-' || u, 'all')) FROM generate_series(1, 30) AS u;
+CREATE TABLE set_tokens AS
+SELECT i, c.token, e.expected
+FROM generate_series(1, 300) AS i,
+     LATERAL (SELECT array_agg(format('s%s:read', lpad(b::text, 2, '0')) ORDER BY b) AS expected
+              FROM generate_series(1, 12) AS b WHERE (i >> (b - 1)) & 1 = 1) AS e,
+     LATERAL pat_create('user-' || (i % 30 + 1), 'set ' || i, e.expected, '30 days') AS c;
+});
+my $passes = $small->safe_psql(
+	'postgres', q{
+CREATE FUNCTION right_answers() RETURNS bigint LANGUAGE sql AS $$
+    SELECT count(*) FILTER (WHERE v.valid AND v.scopes = t.expected)
+    FROM set_tokens t, LATERAL pat_validate(t.token) v
+$$;
+SELECT right_answers();
+SELECT right_answers();
+SELECT right_answers();
+SELECT evictions > 0, backend_tokens = 0 FROM pat_token_cache_stats();
+SELECT v.scopes = t.expected FROM set_tokens t, pat_validate(t.token) v WHERE t.i = 5;
+SELECT v.scopes = t.expected FROM set_tokens t, pat_validate(t.token) v WHERE t.i = 5;
+SELECT last_check_missed FROM pat_token_cache_stats();
+});
+is( $passes, "300\n300\n300\nt|t\nt\nt\nf",
+	'three passes over 300 tokens with 300 scope sets answer every token\'s own scopes, the cache emptied whenever its sets fill up, and a token checked again is a hit'
+);
+$small->stop;
+
 done_testing();

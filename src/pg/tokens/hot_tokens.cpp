@@ -12,6 +12,9 @@ struct HotToken {
     alignas(MAXIMUM_ALIGNOF) char bytes[kHotTokenBytes];
 };
 
+// What a backend may spend on copies: well under a megabyte, whatever the scopes.
+static_assert(sizeof(HotToken) * kHotTokenSlots <= 320 * 1024);
+
 // Allocated at the first copy; its pages are touched only as slots fill, so a connection that
 // checks a few tokens pays for a few slots.
 HotToken *slots = nullptr;

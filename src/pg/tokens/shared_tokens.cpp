@@ -2,9 +2,17 @@
 //
 // A check takes one partition's lock in shared mode for a hash probe and a copy of under 300
 // bytes; a store takes it in exclusive mode. Only eviction takes every partition's lock, once
-// per quarter of the table. An entry holds its user id, name and effective scopes in place (a
-// token whose values do not fit is kept in the backend's own cache instead), so entries are all
-// one size and the table's memory is fixed at start.
+// per quarter of the table. An entry holds its user id and name in place and its effective
+// scopes as the number of an interned scope set: most tokens of a server share a handful of
+// scope sets, so each set is kept once, and entries are all one small size whatever their
+// scopes. A token whose id and name do not fit is kept in the backend's own cache instead.
+//
+// The scope sets are an append-only area beside the table, found by content through an
+// open-addressing index, and never changed once written. When it is full, the whole cache is
+// emptied (every partition's lock, then the sets' lock) and the sets start again: entries only
+// name sets, so none may outlive them. A set is interned and its entry stored under the entry's
+// partition lock, and a check copies the set under it too, so no entry names a set that was
+// emptied. Lock order: partitions in ascending order, then the sets' lock.
 #include "pg/tokens/shared_tokens.hpp"
 
 #include "pg/bridge/convert.hpp"
@@ -17,9 +25,13 @@ namespace {
 
 constexpr int kPartitions = 32;  // a power of two, as dynahash requires
 constexpr const char *kTrancheName = "pg_pat token cache";
-// Room for a user id, a name and the effective scopes of an ordinary token (ArrayType header
-// and elements included).
-constexpr Size kPayloadBytes = 176;
+// Room for a user id and a name (varlena headers included): a UUID and a sentence.
+constexpr Size kPayloadBytes = 128;
+// The scope sets take this share of pat.token_cache_memory, one set per kSetShareBytes of it.
+constexpr Size kSetAreaShare = 16;
+constexpr Size kSetShareBytes = 256;
+// A set bigger than this is not interned (its token stays in the backend's own cache).
+constexpr Size kLargestSet = 8192;
 
 struct SharedTokenKey {
     Oid database;
@@ -32,12 +44,12 @@ struct SharedToken {
     TimestampTz expires_at;
     EntryWords words;
     pg_atomic_uint32 referenced;  // set by checks (under a shared lock), cleared by eviction
+    uint32 scope_set;             // its number among the interned sets
     uint16 payload_bytes;
     uint16 name_offset;
-    uint16 scopes_offset;
     bool has_expiry;
     bool revoked;
-    alignas(MAXIMUM_ALIGNOF) char payload[kPayloadBytes];
+    alignas(MAXIMUM_ALIGNOF) char payload[kPayloadBytes];  // user id, then name
 };
 
 // Counters every check adds to, striped by process so that checks on many cores do not all
@@ -50,20 +62,76 @@ struct alignas(PG_CACHE_LINE_SIZE) CounterStripe {
 };
 
 struct TokensShared {
-    LWLockPadded *locks;
+    LWLockPadded *locks;  // kPartitions partition locks, then the scope sets' lock
     pg_atomic_uint64 evictions;
     CounterStripe stripes[kCounterStripes];
 };
 
+// The interned scope sets, in shared memory: a header, then the index (set number + 1 per slot,
+// 0 for empty, twice as many slots as sets), each set's hash and offset, and the area the sets
+// are written to, one after the other (ArrayType, MAXALIGN'd). Under the sets' lock; a written
+// set is never changed until the cache is emptied.
+struct ScopeSetsHeader {
+    uint32 count;
+    Size used;
+};
+
+// This backend's view of the sets' memory (the same for every backend: fixed at start).
+struct ScopeSets {
+    ScopeSetsHeader *header;
+    uint32 capacity;
+    uint32 index_size;  // a power of two
+    uint32 *index;
+    uint32 *hashes;
+    Size *offsets;
+    char *area;
+    Size area_bytes;
+};
+
 TokensShared *shared = nullptr;
 HTAB *table = nullptr;
+ScopeSets sets = {};
 
 // What one entry costs: the element, its header, and a bucket pointer.
 constexpr Size kEntryCost =
     MAXALIGN(sizeof(HASHELEMENT)) + MAXALIGN(sizeof(SharedToken)) + sizeof(void *);
 
+Size cache_bytes() {
+    return static_cast<Size>(token_cache_memory_kb()) * 1024;
+}
+
+Size set_area_bytes() {
+    return MAXALIGN(cache_bytes() / kSetAreaShare);
+}
+
+uint32 set_capacity() {
+    return static_cast<uint32>(set_area_bytes() / kSetShareBytes);
+}
+
+uint32 set_index_size() {
+    uint32 size = 1;
+    while (size < 2 * set_capacity()) {
+        size <<= 1;
+    }
+    return size;
+}
+
+Size sets_memory() {
+    Size size = MAXALIGN(sizeof(ScopeSetsHeader));
+    size = add_size(size, MAXALIGN(mul_size(sizeof(uint32), set_index_size())));
+    size = add_size(size, MAXALIGN(mul_size(sizeof(uint32), set_capacity())));
+    size = add_size(size, MAXALIGN(mul_size(sizeof(Size), set_capacity())));
+    return add_size(size, set_area_bytes());
+}
+
 long table_capacity() {
-    return static_cast<long>(static_cast<Size>(token_cache_memory_kb()) * 1024 / kEntryCost);
+    Size memory = cache_bytes();
+    Size for_sets = sets_memory();
+    return memory > for_sets ? static_cast<long>((memory - for_sets) / kEntryCost) : 0;
+}
+
+LWLock *sets_lock() {
+    return &shared->locks[kPartitions].lock;
 }
 
 CounterStripe &my_stripe() {
@@ -82,12 +150,22 @@ SharedTokenKey key_of(const pat::Digest &digest) {
     return key;
 }
 
-// Frees at least a quarter of the table: entries no check used since the last eviction first
-// (a batched second chance), then any.
-void evict() {
+void release_all_partitions() {
+    for (int i = kPartitions - 1; i >= 0; --i) {
+        LWLockRelease(&shared->locks[i].lock);
+    }
+}
+
+void acquire_all_partitions() {
     for (int i = 0; i < kPartitions; ++i) {
         LWLockAcquire(&shared->locks[i].lock, LW_EXCLUSIVE);
     }
+}
+
+// Frees at least a quarter of the table: entries no check used since the last eviction first
+// (a batched second chance), then any.
+void evict() {
+    acquire_all_partitions();
     long target = hash_get_num_entries(table) - table_capacity() / 4 * 3;
     long removed = 0;
     for (bool second_chance : {true, false}) {
@@ -105,15 +183,116 @@ void evict() {
             ++removed;
         }
     }
-    for (int i = kPartitions - 1; i >= 0; --i) {
-        LWLockRelease(&shared->locks[i].lock);
-    }
+    release_all_partitions();
     pg_atomic_fetch_add_u64(&shared->evictions, static_cast<uint64>(removed));
+}
+
+// Empties the table and the scope sets, when the sets have no room for a set of needed bytes:
+// every entry names a set, so entries go with them.
+void empty_all(Size needed) {
+    acquire_all_partitions();
+    LWLockAcquire(sets_lock(), LW_EXCLUSIVE);
+    long removed = 0;
+    // Only when still full: another backend may have emptied them while this one waited.
+    if (sets.header->count == sets.capacity || sets.header->used + needed > sets.area_bytes) {
+        HASH_SEQ_STATUS scan;
+        hash_seq_init(&scan, table);
+        while (auto *entry = static_cast<SharedToken *>(hash_seq_search(&scan))) {
+            hash_search(table, &entry->key, HASH_REMOVE, nullptr);
+            ++removed;
+        }
+        sets.header->count = 0;
+        sets.header->used = 0;
+        memset(sets.index, 0, sizeof(uint32) * sets.index_size);
+    }
+    LWLockRelease(sets_lock());
+    release_all_partitions();
+    pg_atomic_fetch_add_u64(&shared->evictions, static_cast<uint64>(removed));
+}
+
+const ArrayType *set_at(uint32 number) {
+    return reinterpret_cast<const ArrayType *>(sets.area + sets.offsets[number]);
+}
+
+// The index slot of the set equal to bytes, or of the empty slot where it would go. Under the
+// sets' lock.
+uint32 probe_set(const ArrayType *set, uint32 hash) {
+    uint32 mask = sets.index_size - 1;
+    uint32 slot = hash & mask;
+    while (sets.index[slot] != 0) {
+        uint32 number = sets.index[slot] - 1;
+        const ArrayType *known = set_at(number);
+        if (sets.hashes[number] == hash && VARSIZE(known) == VARSIZE(set) &&
+            memcmp(known, set, VARSIZE(set)) == 0) {
+            break;
+        }
+        slot = (slot + 1) & mask;
+    }
+    return slot;
+}
+
+enum class Interned { yes, sets_full };
+
+// The number of set among the interned sets, adding it if new. Under an entry's partition
+// lock (so the sets cannot be emptied before the entry that names the number is stored).
+Interned intern_set(const ArrayType *set, uint32 *number) {
+    uint32 hash =
+        hash_bytes(reinterpret_cast<const unsigned char *>(set), static_cast<int>(VARSIZE(set)));
+    LWLockAcquire(sets_lock(), LW_SHARED);
+    uint32 slot = probe_set(set, hash);
+    uint32 found = sets.index[slot];
+    LWLockRelease(sets_lock());
+    if (found != 0) {
+        *number = found - 1;
+        return Interned::yes;
+    }
+    LWLockAcquire(sets_lock(), LW_EXCLUSIVE);
+    slot = probe_set(set, hash);
+    Interned outcome = Interned::yes;
+    if (sets.index[slot] != 0) {
+        *number = sets.index[slot] - 1;
+    } else if (sets.header->count == sets.capacity ||
+               sets.header->used + MAXALIGN(VARSIZE(set)) > sets.area_bytes) {
+        outcome = Interned::sets_full;
+    } else {
+        *number = sets.header->count++;
+        sets.hashes[*number] = hash;
+        sets.offsets[*number] = sets.header->used;
+        memcpy(sets.area + sets.header->used, set, VARSIZE(set));
+        sets.header->used += MAXALIGN(VARSIZE(set));
+        sets.index[slot] = *number + 1;
+    }
+    LWLockRelease(sets_lock());
+    return outcome;
 }
 
 void request_table() {
     RequestAddinShmemSpace(hash_estimate_size(table_capacity(), sizeof(SharedToken)));
-    RequestNamedLWLockTranche(kTrancheName, kPartitions);
+    RequestAddinShmemSpace(sets_memory());
+    // The partitions' locks and the sets' lock.
+    RequestNamedLWLockTranche(kTrancheName, kPartitions + 1);
+}
+
+void attach_sets() {
+    bool found = false;
+    char *base = static_cast<char *>(ShmemInitStruct("pg_pat scope sets", sets_memory(), &found));
+    sets.capacity = set_capacity();
+    sets.index_size = set_index_size();
+    sets.area_bytes = set_area_bytes();
+    sets.header = reinterpret_cast<ScopeSetsHeader *>(base);
+    base += MAXALIGN(sizeof(ScopeSetsHeader));
+    sets.index = reinterpret_cast<uint32 *>(base);
+    base += MAXALIGN(sizeof(uint32) * sets.index_size);
+    sets.hashes = reinterpret_cast<uint32 *>(base);
+    base += MAXALIGN(sizeof(uint32) * sets.capacity);
+    sets.offsets = reinterpret_cast<Size *>(base);
+    base += MAXALIGN(sizeof(Size) * sets.capacity);
+    sets.area = base;
+    if (!found) {
+        sets.header->count = 0;
+        sets.header->used = 0;
+        memset(sets.index, 0, sizeof(uint32) * sets.index_size);
+    }
 }
 
 void attach_table(void *header, bool first) {
@@ -127,6 +306,7 @@ void attach_table(void *header, bool first) {
             pg_atomic_init_u64(&stripe.invalidations, 0);
         }
     }
+    attach_sets();
     HASHCTL control = {};
     control.keysize = sizeof(SharedTokenKey);
     control.entrysize = sizeof(SharedToken);
@@ -135,14 +315,13 @@ void attach_table(void *header, bool first) {
                           HASH_ELEM | HASH_BLOBS | HASH_PARTITION | HASH_FIXED_SIZE);
 }
 
+// A check's copy of a set, taken under the entry's partition lock.
+alignas(MAXIMUM_ALIGNOF) char set_copy[kLargestSet];
+
 }  // namespace
 
 bool shared_tokens_exist() {
     return table != nullptr;
-}
-
-bool fits_shared_entry(Size payload_bytes) {
-    return payload_bytes <= kPayloadBytes;
 }
 
 bool find_shared_token(const pat::Digest &digest, bool (*is_current)(const EntryWords &),
@@ -150,7 +329,8 @@ bool find_shared_token(const pat::Digest &digest, bool (*is_current)(const Entry
     SharedTokenKey key = key_of(digest);
     uint32 hash = get_hash_value(table, &key);
     LWLock *lock = partition_lock(hash);
-    // Copied under the lock into a local, so no allocation (which may raise) happens under it.
+    // Copied under the lock into locals, so no allocation (which may raise) happens under it,
+    // and the set cannot be emptied while it is read.
     SharedToken copy;
     LWLockAcquire(lock, LW_SHARED);
     auto *entry = static_cast<SharedToken *>(
@@ -159,6 +339,8 @@ bool find_shared_token(const pat::Digest &digest, bool (*is_current)(const Entry
     if (found) {
         memcpy(static_cast<void *>(&copy), entry, offsetof(SharedToken, payload));
         memcpy(copy.payload, entry->payload, entry->payload_bytes);
+        const ArrayType *set = set_at(entry->scope_set);
+        memcpy(set_copy, set, VARSIZE(set));
         // Written only when clear, so that checks of a hot entry do not keep dirtying its line.
         if (pg_atomic_read_u32(&entry->referenced) == 0) {
             pg_atomic_write_u32(&entry->referenced, 1);
@@ -174,13 +356,15 @@ bool find_shared_token(const pat::Digest &digest, bool (*is_current)(const Entry
     }
     pg_atomic_fetch_add_u64(&my_stripe().hits, 1);
     // The payload as token_cache.cpp lays it out: user id, name, scopes array, then the views.
-    auto *scopes = reinterpret_cast<ArrayType *>(copy.payload + copy.scopes_offset);
-    int count = ArrayGetNItems(ARR_NDIM(scopes), ARR_DIMS(scopes));
-    Size views_offset = MAXALIGN(copy.payload_bytes);
+    auto *set = reinterpret_cast<ArrayType *>(set_copy);
+    int count = ArrayGetNItems(ARR_NDIM(set), ARR_DIMS(set));
+    Size scopes_offset = MAXALIGN(copy.payload_bytes);
+    Size views_offset = MAXALIGN(scopes_offset + VARSIZE(set));
     char *payload =
         static_cast<char *>(palloc(views_offset + sizeof(std::string_view) * (count + 1)));
     memcpy(payload, copy.payload, copy.payload_bytes);
-    scopes = reinterpret_cast<ArrayType *>(payload + copy.scopes_offset);
+    auto *scopes = reinterpret_cast<ArrayType *>(payload + scopes_offset);
+    memcpy(scopes, set, VARSIZE(set));
     auto *views = reinterpret_cast<std::string_view *>(payload + views_offset);
     const char *element = ARR_DATA_PTR(scopes);
     for (int i = 0; i < count; ++i) {
@@ -204,36 +388,50 @@ bool find_shared_token(const pat::Digest &digest, bool (*is_current)(const Entry
     return true;
 }
 
-void store_shared_token(const CachedToken &token, Size payload_bytes, const EntryWords &words) {
+bool store_shared_token(const CachedToken &token, const EntryWords &words) {
+    // The user id and the name come first in the token's payload, then the scopes.
+    Size values_bytes = static_cast<Size>(reinterpret_cast<const char *>(token.scopes) -
+                                          static_cast<const char *>(token.payload));
+    if (values_bytes > kPayloadBytes || VARSIZE(token.scopes) > kLargestSet || sets.capacity == 0) {
+        return false;
+    }
     SharedTokenKey key = key_of(token.digest);
     uint32 hash = get_hash_value(table, &key);
     LWLock *lock = partition_lock(hash);
     for (int attempt = 0; attempt < 2; ++attempt) {
         LWLockAcquire(lock, LW_EXCLUSIVE);
-        bool found = false;
-        auto *entry = static_cast<SharedToken *>(
-            hash_search_with_hash_value(table, &key, hash, HASH_ENTER_NULL, &found));
+        uint32 set_number = 0;
+        Interned interned = intern_set(token.scopes, &set_number);
+        SharedToken *entry = nullptr;
+        if (interned == Interned::yes) {
+            bool found = false;
+            entry = static_cast<SharedToken *>(
+                hash_search_with_hash_value(table, &key, hash, HASH_ENTER_NULL, &found));
+        }
         if (entry != nullptr) {
             entry->token_id = token.token_id;
             entry->expires_at = token.expires_at;
             entry->words = words;
             pg_atomic_init_u32(&entry->referenced, 1);
-            entry->payload_bytes = static_cast<uint16>(payload_bytes);
+            entry->scope_set = set_number;
+            entry->payload_bytes = static_cast<uint16>(values_bytes);
             entry->name_offset = static_cast<uint16>(reinterpret_cast<const char *>(token.name) -
                                                      static_cast<const char *>(token.payload));
-            entry->scopes_offset =
-                static_cast<uint16>(reinterpret_cast<const char *>(token.scopes) -
-                                    static_cast<const char *>(token.payload));
             entry->has_expiry = token.has_expiry;
             entry->revoked = token.revoked;
-            memcpy(entry->payload, token.payload, payload_bytes);
+            memcpy(entry->payload, token.payload, values_bytes);
         }
         LWLockRelease(lock);
         if (entry != nullptr) {
-            return;
+            break;
         }
-        evict();
+        if (interned == Interned::sets_full) {
+            empty_all(MAXALIGN(VARSIZE(token.scopes)));
+        } else {
+            evict();
+        }
     }
+    return true;
 }
 
 void count_shared_hit() {
@@ -250,7 +448,9 @@ SharedTokenStats shared_token_stats() {
         return stats;
     }
     stats.tokens = hash_get_num_entries(table);
-    stats.bytes = stats.tokens * static_cast<int64>(kEntryCost);
+    // The sets' area is read without its lock: a figure, not a promise.
+    stats.bytes =
+        stats.tokens * static_cast<int64>(kEntryCost) + static_cast<int64>(sets.header->used);
     stats.capacity = table_capacity();
     stats.evictions = static_cast<int64>(pg_atomic_read_u64(&shared->evictions));
     for (auto &stripe : shared->stripes) {

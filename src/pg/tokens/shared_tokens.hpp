@@ -14,18 +14,16 @@ namespace pat::pg {
 // Whether the shared table exists (preloaded, pat.token_cache_memory above zero).
 bool shared_tokens_exist();
 
-// Whether a token whose payload (CachedToken's user_id, name and scopes, laid out as
-// token_cache.cpp lays them out) takes payload_bytes fits in an entry.
-bool fits_shared_entry(Size payload_bytes);
-
 // Looks the digest up in this database. When an entry is found, its words are handed to
 // is_current; when it says yes, the entry is copied into *token (its payload palloc'd in the
 // current memory context) and true returned; when it says no, the entry counts as invalidated.
 bool find_shared_token(const pat::Digest &digest, bool (*is_current)(const EntryWords &),
                        CachedToken *token);
 
-// Stores a token read under words; payload_bytes of token.payload are copied (fits_shared_entry).
-void store_shared_token(const CachedToken &token, Size payload_bytes, const EntryWords &words);
+// Stores a token read under words, its scopes as an interned set. Returns false when the token
+// cannot be kept in the shared table (its user id and name, or its scopes, are too big): the
+// caller keeps it in the backend's own cache instead.
+bool store_shared_token(const CachedToken &token, const EntryWords &words);
 
 // The shared table's figures, for pat_token_cache_stats().
 struct SharedTokenStats {

@@ -461,13 +461,6 @@ bool is_current(const EntryWords &words) {
     return true;
 }
 
-// The bytes of a token's payload that a shared entry keeps: all but the views.
-Size payload_values_bytes(const CachedToken &token) {
-    return static_cast<Size>(reinterpret_cast<const char *>(token.scopes) -
-                             static_cast<const char *>(token.payload)) +
-           VARSIZE(token.scopes);
-}
-
 // What every lookup does first: accept committed changes, settle finished prepared
 // transactions, and apply a reset or new bounds. Returns whether the cache is in use.
 bool begin_lookup() {
@@ -572,10 +565,7 @@ CachedToken *find_token(const pat::Digest &digest) {
     fill_token(stored, *user, &filled, settled && !use_shared, &kept);
     MemoryContextSwitchTo(caller);
     if (use_shared && settled) {
-        Size values_bytes = payload_values_bytes(filled);
-        if (fits_shared_entry(values_bytes)) {
-            store_shared_token(filled, values_bytes, words);
-        } else {
+        if (!store_shared_token(filled, words)) {
             // Too big for a shared entry: kept in this backend's cache instead. Filled again
             // so that its payload is in the cache's memory.
             MemoryContextSwitchTo(scratch());

@@ -4,10 +4,11 @@
 //
 // Tokens are kept in one table in shared memory for the whole server, sized at start by
 // pat.token_cache_memory, so memory does not grow with connections and a new connection starts
-// warm. Each backend keeps beside it users' grants, the defined scopes and the rare token too
-// big for a shared entry (at most 512 kB, and pat.token_cache_size entries); on a standby, where
-// no commit of ours runs, each backend keeps every token itself, as bounded by
-// pat.token_cache_memory.
+// warm; their scope sets are interned there (shared_tokens.hpp), and each backend keeps copies
+// of the entries it checked last (hot_tokens.hpp, under 320 kB). Each backend keeps beside it
+// users' grants, the defined scopes and the rare token too big for a shared entry (at most 512 kB,
+// and pat.token_cache_size entries); on a standby, where no commit of ours runs, each backend keeps
+// every token itself, as bounded by pat.token_cache_memory.
 //
 // Invalidation is per token and per user (cache_signal.hpp, cache_generations.hpp): a committed
 // revoke or edit of a token drops that token, a role granted or revoked drops that user's
