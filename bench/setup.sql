@@ -551,10 +551,10 @@ BEGIN
         RETURN NEXT bench.large_row(r.g || ': baseline.validate' || r.sfx, bench.fmt(bl, 0));
         RETURN NEXT bench.large_row('ratio pat_validate / baseline.validate, ' || r.g || r.sfx,
                                     bench.fmt(p / nullif(bl, 0), 2),
-                                    CASE WHEN r.o = 2 THEN '≥ 2.5: ' || bench.verdict(p / bl >= 2.5) ELSE '' END);
+                                    CASE WHEN r.o = 2 THEN '≥ 3: ' || bench.verdict(p / bl >= 3) ELSE '' END);
         RETURN NEXT bench.large_row('ratio pat_validate / control, ' || r.g || r.sfx,
                                     bench.fmt(p / nullif(c, 0), 3),
-                                    CASE WHEN r.o = 2 THEN '≥ 0.75: ' || bench.verdict(p / c >= 0.75) ELSE '' END);
+                                    CASE WHEN r.o = 2 THEN '≥ 0.80: ' || bench.verdict(p / c >= 0.80) ELSE '' END);
         RETURN NEXT bench.large_row('ratio pat_authenticate / control, ' || r.g || r.sfx,
                                     bench.fmt(au / nullif(c, 0), 3));
     END LOOP;
@@ -576,6 +576,23 @@ BEGIN
     RETURN NEXT bench.large_row('churn achieved (transactions/s, lowest and highest cell median)',
                                 bench.fmt(a, 1) || ' – ' || bench.fmt(b, 1),
                                 format('asked: %s', bench.fmt(bench.med('info', 'churn rate', l), 0)));
+    FOR r IN SELECT * FROM unnest('{8,64}'::text[]) WITH ORDINALITY AS v(n, o) ORDER BY o LOOP
+        c := bench.med('wire', format('working set %s, %s connections: control (fetch, no check)', ws, r.n), l);
+        p := bench.med('wire', format('working set %s, %s connections: pat_validate', ws, r.n), l);
+        IF p IS NULL THEN
+            CONTINUE;
+        END IF;
+        RETURN NEXT bench.large_row(format('working set %s, %s connections: control (fetch, no check)', ws, r.n), bench.fmt(c, 0));
+        RETURN NEXT bench.large_row(format('working set %s, %s connections: pat_validate', ws, r.n), bench.fmt(p, 0));
+        RETURN NEXT bench.large_row(format('ratio pat_validate / control, working set %s, %s connections', ws, r.n),
+                                    bench.fmt(p / nullif(c, 0), 3));
+    END LOOP;
+    a := bench.med('wire', format('working set %s, 64 connections: pat_validate', ws), l)
+         / bench.med('wire', format('working set %s, 8 connections: pat_validate', ws), l);
+    IF a IS NOT NULL THEN
+        RETURN NEXT bench.large_row('ratio pat_validate checks/s, 64 connections / 8 connections',
+                                    bench.fmt(a, 3), '≥ 1.0 (no lock collapse): ' || bench.verdict(a >= 1.0));
+    END IF;
     c := bench.med('wire', nc || ': control (fetch, no check)', l);
     p := bench.med('wire', nc || ': pat_validate', l);
     bl := bench.med('wire', nc || ': baseline.validate', l);
