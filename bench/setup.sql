@@ -624,8 +624,7 @@ BEGIN
                            bench.fmt(bench.med('info', 'pool draws', l), 0));
         FOR r IN SELECT * FROM (VALUES
                 (1, 'control', 'control: fetch the token text only'),
-                (2, 'baseline', 'baseline.validate'),
-                (3, 'pat', 'pat_validate')) AS v(o, impl, m)
+                (2, 'pat', 'pat_validate')) AS v(o, impl, m)
                 ORDER BY o LOOP
             a := bench.med('pool', r.impl || ' memory growth kB', l) / 1024;
             b := bench.med('pool', r.impl || ' pass 1 checks/s', l);
