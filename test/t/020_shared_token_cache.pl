@@ -63,6 +63,14 @@ like(check_in_new_connection($t1), qr/^revoked /, 'so does a new connection');
 like(check_in_new_connection($t2), qr/^valid /, "the user's other token is valid");
 $session->quit;
 
+# DROP EXTENSION and CREATE EXTENSION from a connection that never checked a token (so it
+# remembers no table of pg_pat): the old pat.tokens is gone, and a token cached from it must not
+# answer for the new one.
+is(check_in_new_connection($t2), 'valid hit', 'the token is in the shared cache');
+$node->safe_psql('postgres', 'DROP EXTENSION pg_pat CASCADE; CREATE EXTENSION pg_pat;');
+like(check_in_new_connection($t2), qr/^not_found /,
+	'after DROP and CREATE EXTENSION the cached token is not found');
+
 my @bad = grep { /\b(ERROR|FATAL|PANIC):/ } split /\n/, slurp_file($node->logfile);
 is(scalar(@bad), 0, 'no ERROR in the log') or diag(join("\n", @bad));
 

@@ -18,6 +18,7 @@
 #include "pg/bridge/convert.hpp"
 #include "pg/bridge/shared_memory.hpp"
 #include "pg/settings.hpp"
+#include "pg/tokens/token_store.hpp"
 
 namespace pat::pg {
 
@@ -33,8 +34,12 @@ constexpr Size kSetShareBytes = 256;
 // A set bigger than this is not interned (its token stays in the backend's own cache).
 constexpr Size kLargestSet = 8192;
 
+// The table is part of the key: an entry read from a pat.tokens that was dropped (DROP
+// EXTENSION, then CREATE EXTENSION or a restore) never answers for the new one, whose oid is
+// another, though no change to its rows was ever signalled.
 struct SharedTokenKey {
     Oid database;
+    Oid tokens;
     unsigned char digest[pat::kDigestBytes];
 };
 
@@ -146,6 +151,7 @@ SharedTokenKey key_of(const pat::Digest &digest) {
     SharedTokenKey key;
     memset(&key, 0, sizeof key);
     key.database = MyDatabaseId;
+    key.tokens = lookup_tokens_relation();
     memcpy(key.digest, digest.data(), digest.size());
     return key;
 }

@@ -38,8 +38,10 @@
 //    change, or the signal arrives later and bumps the counter the entry was stored under.
 //    Every lookup first accepts pending invalidations. A promoted server's backends drop their
 //    own caches and turn to the words: every replayed commit is visible by then.
-// A table read by the lookups changed by DDL (DROP EXTENSION, an update script) is noted as a
-// change to everything by the transaction that makes it, at the end of its command.
+// A pat.tokens dropped and made again (DROP EXTENSION, then CREATE EXTENSION or a restore) has a
+// new oid, and shared entries are keyed by it: those of the old table are never found again.
+// Every other change to the rows a lookup reads, an update script's included, fires the
+// triggers that raise the words; a TRUNCATE counts as a change to everything.
 #include "pg/tokens/token_cache.hpp"
 
 #include <algorithm>
@@ -111,14 +113,12 @@ void on_relcache_invalidation(Datum, Oid relation) {
             ++slot_generation[slot];
         }
     } else if (relation == InvalidOid || is_lookup_relation(relation)) {
-        // A queue overflow, a global signal (sent as pat.tokens) or DDL on a table we read.
+        // A queue overflow, a global signal (sent as pat.tokens), DDL on a table we read, or
+        // only its statistics (VACUUM, ANALYZE): this backend's own cache and the oids it
+        // remembers are dropped. The shared table needs nothing: every change to the rows is
+        // signalled by the triggers and raises a word, and an entry of a dropped pat.tokens is
+        // keyed by its old oid (shared_tokens.cpp), so an ANALYZE costs no shared entry.
         cache_stale = true;
-        // The transaction that changed a table we read learns it here, at the end of its
-        // command: at its commit, that counts as a change to everything (signals and triggers
-        // note theirs themselves). A receiver noting it too only drops entries once more.
-        if (relation != InvalidOid && IsTransactionState()) {
-            note_change(everything_slot());
-        }
     }
 }
 

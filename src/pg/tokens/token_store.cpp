@@ -169,6 +169,10 @@ void forget_lookup_relations() {
     lookup.resolved = false;
 }
 
+Oid lookup_tokens_relation() {
+    return lookup_relations().tokens.table;
+}
+
 bool fetch_token_row(const Digest &digest, StoredToken *token) {
     const LookupRelations &relations = lookup_relations();
     Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());

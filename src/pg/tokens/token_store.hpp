@@ -37,6 +37,8 @@ struct StoredScopes {
 bool is_lookup_relation(Oid relation);
 // Forgets the remembered oids and column numbers.
 void forget_lookup_relations();
+// The oid of pat.tokens as the lookups know it (resolved if need be).
+Oid lookup_tokens_relation();
 
 // Looks the digest up in the latest committed state (whatever the caller's isolation level: a
 // revoke committed after a REPEATABLE READ transaction began must still refuse the token); false
