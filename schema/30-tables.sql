@@ -43,14 +43,29 @@ CREATE TABLE pat.tokens (
     expires_at   timestamptz,
     revoked_at   timestamptz,
     key_id       text,
-    rotated_from uuid
+    rotated_from uuid,
+    parent_id    uuid,
+    ancestors    uuid[],
+    created_by   text,
+    token_type   text NOT NULL DEFAULT 'personal'
+                 CHECK (token_type IN ('personal', 'organization'))
 );
 COMMENT ON COLUMN pat.tokens.digest IS 'SHA-256 of the token; the token itself is stored nowhere';
 COMMENT ON COLUMN pat.tokens.key_id IS
     'fingerprint of the digest key the token was made under (pat_key_status()): "sha256" for no key, else the first 8 bytes of HMAC-SHA-256(key, ''pg_pat key id'') in hex; NULL for a token made before 1.6';
 COMMENT ON COLUMN pat.tokens.rotated_from IS
     'the token this one was rotated from (pat_rotate); NULL for a first token';
+COMMENT ON COLUMN pat.tokens.parent_id IS
+    'the token that minted this one with pat_delegate(); NULL for a token made otherwise';
+COMMENT ON COLUMN pat.tokens.ancestors IS
+    'the delegation chain above this token, root first, parent last; NULL for a root token. A token is valid only while each of them is: a check that reads the row reads them too, and any change to a token drops its user''s cached tokens, so no descendant row is written when an ancestor falls';
+COMMENT ON COLUMN pat.tokens.created_by IS
+    'who made the token: token:<token_id>:<user_id> (the authenticated token), actor:<pat_set_actor()>, or role:<database role>';
+COMMENT ON COLUMN pat.tokens.token_type IS
+    'personal: user_id is a person; organization: user_id is an account id (pat_create_org_token), which no role grant, role loss or pat_revoke_all(user) reaches';
 CREATE INDEX tokens_user_id_idx ON pat.tokens (user_id);
+-- pat_revoke counts the descendants that fall with a token; pat_token_activity reads their rows.
+CREATE INDEX tokens_ancestors_idx ON pat.tokens USING gin (ancestors);
 -- pat_key_status() and the check's survey skip through it, one descent per distinct key.
 CREATE INDEX tokens_key_id_idx ON pat.tokens (key_id);
 -- The expiry notices read the tokens expiring soon; reuse detection and the notices look for a

@@ -62,11 +62,11 @@ LANGUAGE C VOLATILE;
 
 CREATE FUNCTION @extschema@.pat_validate(token text, required_scopes text[] DEFAULT '{}',
     OUT valid boolean, OUT status text, OUT token_id uuid, OUT user_id text,
-    OUT token_name text, OUT scopes text[], OUT expires_at timestamptz)
+    OUT token_name text, OUT scopes text[], OUT expires_at timestamptz, OUT token_type text)
 AS 'MODULE_PATHNAME', 'pat_validate'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION @extschema@.pat_validate(text, text[]) IS
-    'check a bearer token: one row with status valid, malformed, not_found, expired, revoked or insufficient_scope';
+    'check a bearer token: one row with status valid, malformed, not_found, expired, revoked or insufficient_scope; token_type personal, or organization when user_id is an account id';
 
 CREATE FUNCTION @extschema@.pat_authenticate(token text, required_scopes text[] DEFAULT '{}')
 RETURNS text
@@ -80,7 +80,7 @@ COMMENT ON FUNCTION @extschema@.pat_authenticate(text, text[]) IS
 -- cannot take the call (and the token) instead.
 CREATE FUNCTION @extschema@.pat_validate(token varchar, required_scopes text[] DEFAULT '{}',
     OUT valid boolean, OUT status text, OUT token_id uuid, OUT user_id text,
-    OUT token_name text, OUT scopes text[], OUT expires_at timestamptz)
+    OUT token_name text, OUT scopes text[], OUT expires_at timestamptz, OUT token_type text)
 AS 'MODULE_PATHNAME', 'pat_validate'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION @extschema@.pat_validate(varchar, text[]) IS
@@ -145,11 +145,36 @@ COMMENT ON FUNCTION @extschema@.pat_revoke_all(text) IS
 CREATE FUNCTION @extschema@.pat_list(user_id text)
 RETURNS TABLE (token_id uuid, name text, scopes text[], created_at timestamptz,
                expires_at timestamptz, last_used_at timestamptz, revoked_at timestamptz,
-               status text)
+               status text, token_type text, parent_id uuid, created_by text)
 AS 'MODULE_PATHNAME', 'pat_list'
 LANGUAGE C STABLE;
 COMMENT ON FUNCTION @extschema@.pat_list(text) IS
-    'a user''s tokens with their status (active, expired, revoked); never a digest or secret';
+    'a user''s tokens with their status (active, expired, revoked: a token whose ancestor fell is revoked or expired with it), type, parent and creator; never a digest or secret';
+
+-- Organization tokens -------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.pat_create_org_token(account_id text, name text, scopes text[],
+                                                 expires text)
+RETURNS TABLE (token_id uuid, token text, expires_at timestamptz)
+AS 'MODULE_PATHNAME', 'pat_create_org_token'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pat_create_org_token(text, text, text[], text) IS
+    'issue a token of an organization''s account (token_type organization; account_id is returned as user_id): any defined scope, untouched by any user''s role loss or pat_revoke_all; never inside a token context';
+
+CREATE FUNCTION @extschema@.pat_current_token_type() RETURNS text
+AS 'MODULE_PATHNAME', 'pat_current_token_type'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.pat_current_token_type() IS
+    'the authenticated token''s type: personal or organization (pat_current_user() is then an account id); NULL outside a token context';
+
+-- Delegation ----------------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.pat_delegate(name text, scopes text[], expires text DEFAULT NULL)
+RETURNS TABLE (token_id uuid, token text, expires_at timestamptz)
+AS 'MODULE_PATHNAME', 'pat_delegate'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pat_delegate(text, text[], text) IS
+    'inside a token context whose token holds pat.delegate_scope: a child token of the same user, with scopes it holds, living no longer than it and pat.max_delegated_lifetime (NULL: as long as allowed); it falls with its parent';
 
 -- Rotation ------------------------------------------------------------------------------------
 

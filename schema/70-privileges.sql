@@ -5,17 +5,18 @@
 
 -- The grant profiles: the one list of the API ---------------------------------------------------
 -- Which grant profile first gets each API function. Each profile includes the ones before it
--- (validator < application < application_role_admin < admin); scanner stands apart, and admin
--- includes it. An update script adds the rows of the functions it adds. The check below refuses
--- to install when this list and the API functions in 40-functions.sql disagree.
+-- (validator < application < application_role_admin < admin); scanner and organization_admin
+-- (who may issue organizations' tokens) stand apart, and admin includes them. An update script
+-- adds the rows of the functions it adds. The check below refuses to install when this list and the API functions in 40-functions.sql disagree.
 CREATE TABLE pat.profile_functions (
     function_signature text PRIMARY KEY,  -- in @extschema@, as GRANT ... ON FUNCTION spells it
     least_profile      text NOT NULL
-                       CHECK (least_profile IN ('scanner', 'validator', 'application',
-                                                'application_role_admin', 'admin'))
+                       CHECK (least_profile IN ('scanner', 'organization_admin', 'validator',
+                                                'application', 'application_role_admin',
+                                                'admin'))
 );
 COMMENT ON TABLE pat.profile_functions IS
-    'which grant profile first gets each API function: validator < application < application_role_admin < admin, each including the ones before; scanner stands apart, and admin includes it';
+    'which grant profile first gets each API function: validator < application < application_role_admin < admin, each including the ones before; scanner and organization_admin stand apart, and admin includes them';
 INSERT INTO pat.profile_functions (function_signature, least_profile) VALUES
     -- Scopes and roles
     ('pat_define_scope(text, text)', 'admin'),
@@ -42,6 +43,9 @@ INSERT INTO pat.profile_functions (function_signature, least_profile) VALUES
     ('pat_revoke(uuid)', 'application'),
     ('pat_revoke_all(text)', 'application'),
     ('pat_list(text)', 'application'),
+    ('pat_delegate(text, text[], text)', 'application'),
+    ('pat_create_org_token(text, text, text[], text)', 'organization_admin'),
+    ('pat_current_token_type()', 'validator'),
     -- Rotation
     ('pat_rotate(uuid, text, interval)', 'application'),
     ('pat_rotate(uuid, interval, interval)', 'application'),
@@ -85,22 +89,24 @@ AS $$
 DECLARE
     profiles CONSTANT text[] := ARRAY['validator', 'application', 'application_role_admin',
                                       'admin'];
+    -- Profiles that include no other and that only admin includes.
+    apart CONSTANT text[] := ARRAY['scanner', 'organization_admin'];
     rank integer;
     fn text;
 BEGIN
     PERFORM pat.require_not_null(grantee, 'grantee');
     PERFORM pat.require_not_null(profile, 'profile');
     rank := array_position(profiles, profile);
-    IF rank IS NULL AND profile <> 'scanner' THEN
+    IF rank IS NULL AND profile <> ALL (apart) THEN
         RAISE EXCEPTION 'unknown grant profile "%"', profile
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Profiles: validator, application, application_role_admin, admin, scanner.';
+                  HINT = 'Profiles: validator, application, application_role_admin, admin, scanner, organization_admin.';
     END IF;
     EXECUTE format('GRANT USAGE ON SCHEMA %I TO %s', '@extschema@', grantee);
     FOR fn IN
         SELECT p.function_signature FROM pat.profile_functions p
-        WHERE CASE WHEN profile = 'scanner' THEN p.least_profile = 'scanner'
-                   WHEN p.least_profile = 'scanner' THEN profile = 'admin'
+        WHERE CASE WHEN profile = ANY (apart) THEN p.least_profile = profile
+                   WHEN p.least_profile = ANY (apart) THEN profile = 'admin'
                    ELSE array_position(profiles, p.least_profile) <= rank END
         ORDER BY p.function_signature
     LOOP
@@ -114,7 +120,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.pat_grant_profile(regrole, text) IS
-    'grant a database role one of the profiles validator, application, application_role_admin, admin, or scanner (only pat_report_leaked)';
+    'grant a database role one of the profiles validator, application, application_role_admin, admin, scanner (only pat_report_leaked) or organization_admin (only pat_create_org_token)';
 
 -- The list and the API agree: every row names a function of pg_pat in @extschema@, and every
 -- such function but pat_grant_profile() (which no profile gets) has a row.

@@ -301,6 +301,53 @@ SELECT has_function_privilege('regress_pat_old_cache_admin', 'pat_token_cache_st
 -- The update granted it again as part of the extension (an initial privilege, on 17 and later).
 DROP OWNED BY regress_pat_old_cache_admin;
 DROP ROLE regress_pat_old_cache_admin;
+-- At 1.10 pat_list answers eight columns.
+SELECT name, status FROM pat_list('old_user') ORDER BY created_at;
+CREATE ROLE regress_pat_old_app;
+SELECT pat_grant_profile('regress_pat_old_app', 'application');
+
+-- 1.11 ----------------------------------------------------------------------------------------
+ALTER EXTENSION pg_pat UPDATE TO '1.11';
+SELECT extversion FROM pg_extension WHERE extname = 'pg_pat';
+-- pat_list and pat_validate gained columns; a role that could run them still can, and got
+-- pat_delegate and pat_current_token_type with them.
+SELECT has_function_privilege('regress_pat_old_app', 'pat_list(text)', 'EXECUTE') AS list,
+       has_function_privilege('regress_pat_old_app', 'pat_validate(text, text[])', 'EXECUTE')
+           AS validate,
+       has_function_privilege('regress_pat_old_app', 'pat_delegate(text, text[], text)',
+                              'EXECUTE') AS delegate,
+       has_function_privilege('regress_pat_old_app', 'pat_current_token_type()', 'EXECUTE')
+           AS token_type,
+       has_function_privilege('regress_pat_old_app',
+                              'pat_create_org_token(text, text, text[], text)', 'EXECUTE')
+           AS org_token;
+DROP OWNED BY regress_pat_old_app;
+DROP ROLE regress_pat_old_app;
+-- Tokens made before have no parent and no recorded creator, and are personal.
+SELECT name, status, token_type, parent_id, created_by FROM pat_list('old_user')
+WHERE token_id = :'tid';
+SELECT valid, status, token_name, token_type FROM pat_validate(:'tok', '{old:read}');
+-- A token made now records who made it; a delegated child falls with its parent at once.
+SELECT pat_define_scope('tokens:delegate');
+SELECT pat_define_role('old_delegator', '{old:read,tokens:delegate}');
+SELECT pat_grant_role('old_user', 'old_delegator');
+SELECT token AS ptok, token_id AS pid
+FROM pat_create('old_user', 'parent at 1.11', '{old:read,tokens:delegate}', '30 days') \gset
+SELECT created_by = 'role:' || current_user AS created_by_role FROM pat.tokens
+WHERE token_id = :'pid';
+BEGIN;
+SELECT pat_authenticate(:'ptok') AS authenticated;
+SELECT token AS ctok, token_id AS cid FROM pat_delegate('child at 1.11', '{old:read}') \gset
+COMMIT;
+SELECT valid, status, token_name FROM pat_validate(:'ctok', '{old:read}');
+SELECT pat_revoke(:'pid') AS revoked;
+SELECT valid, status, token_name FROM pat_validate(:'ctok', '{old:read}');
+SELECT name, status, parent_id = :'pid' AS has_parent FROM pat_list('old_user')
+WHERE token_id = :'cid';
+-- An organization's token of the same id is not the person's: pat_revoke_all leaves it.
+SELECT token AS otok FROM pat_create_org_token('old_user', 'org at 1.11', '{old:read}', '30 days') \gset
+SELECT pat_revoke_all('old_user') >= 1 AS revoked_some;
+SELECT valid, status, token_type FROM pat_validate(:'otok', '{old:read}');
 
 -- The newest version is the default one: a new version needs its round here.
 SELECT extversion = default_version AS newest FROM pg_extension e

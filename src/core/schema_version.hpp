@@ -25,10 +25,11 @@ enum class SchemaVersion {
     k1_8,
     k1_9,
     k1_10,
+    k1_11,
 };
 
 // The newest schema this library knows, the control file's default_version.
-inline constexpr SchemaVersion kNewestSchema = SchemaVersion::k1_10;
+inline constexpr SchemaVersion kNewestSchema = SchemaVersion::k1_11;
 
 // The schema extversion names ("1.6"). A version this library does not know counts as the
 // newest it knows: update scripts only add, so a later schema has everything this library uses.
@@ -62,6 +63,10 @@ inline constexpr SchemaVersion kUserTokenLocks = SchemaVersion::k1_9;
 // pat_token_cache_stats() reports the server's shared cache beside this backend's (before it,
 // eight columns: this backend's cache only).
 inline constexpr SchemaVersion kSharedCacheStats = SchemaVersion::k1_10;
+// pat.tokens.parent_id, ancestors, created_by and token_type: delegated tokens fall with their
+// ancestors, so a check that reads a token's row reads its ancestors' too, and any change to a
+// token drops its user's cached tokens; pat_list answers eleven columns (before it, eight).
+inline constexpr SchemaVersion kDelegation = SchemaVersion::k1_11;
 }  // namespace schema_since
 
 }  // namespace pat

@@ -26,6 +26,9 @@ static std::vector<std::string> fingerprints;
 static bool digesters_valid = false;
 static uint64 keys_generation = 1;
 static char *manage_scope_setting = nullptr;
+static char *delegate_scope_setting = nullptr;
+static char *max_delegated_lifetime_setting = nullptr;
+static int max_delegation_depth_setting = 3;
 static int max_active_tokens_setting = 0;
 static int usage_max_entries_setting = 250000;
 static int token_cache_size_setting = 1000000;
@@ -38,6 +41,8 @@ static constexpr size_t kMinKeyChars = 32;
 static constexpr std::string_view kPlainDigestName = "sha256";
 // The parsed pat.max_lifetime and pat.max_inactivity; null when unset.
 static Interval *max_lifetime = nullptr;
+// The parsed pat.max_delegated_lifetime; null when unset.
+static Interval *max_delegated_lifetime = nullptr;
 static char *max_inactivity_setting = nullptr;
 static Interval *max_inactivity = nullptr;
 // The parsed pat.audit_min_retention; null when unset.
@@ -92,6 +97,10 @@ static bool check_optional_interval(const char *name, char **newval, void **extr
 
 static bool check_max_lifetime(char **newval, void **extra, GucSource) {
     return check_optional_interval("pat.max_lifetime", newval, extra);
+}
+
+static bool check_max_delegated_lifetime(char **newval, void **extra, GucSource) {
+    return check_optional_interval("pat.max_delegated_lifetime", newval, extra);
 }
 
 static bool check_max_inactivity(char **newval, void **extra, GucSource) {
@@ -265,6 +274,18 @@ static void assign_max_lifetime(const char *newval, void *extra) {
     max_lifetime = static_cast<Interval *>(extra);
 }
 
+static void assign_max_delegated_lifetime(const char *, void *extra) {
+    max_delegated_lifetime = static_cast<Interval *>(extra);
+}
+
+static bool check_delegate_scope(char **newval, void **extra, GucSource source) {
+    if (*newval != nullptr && **newval != '\0' && !pat::is_valid_scope_name(*newval)) {
+        GUC_check_errdetail("pat.delegate_scope must be a scope name, or empty.");
+        return false;
+    }
+    return true;
+}
+
 static void assign_max_inactivity(const char *newval, void *extra) {
     max_inactivity = static_cast<Interval *>(extra);
 }
@@ -302,6 +323,23 @@ void define_settings() {
         "Inside a token context the management functions act only on the authenticated user's "
         "tokens, and only for a token holding this scope; empty: for none.",
         &manage_scope_setting, "tokens:manage", PGC_SUSET, 0, check_manage_scope, nullptr, nullptr);
+    DefineCustomStringVariable(
+        "pat.delegate_scope",
+        "Scope a personal access token needs to mint child tokens with pat_delegate().",
+        "Separate from pat.manage_scope: an agent may mint narrower, shorter-lived tokens for its "
+        "sub-agents without seeing or editing its user's other tokens; empty: for none.",
+        &delegate_scope_setting, "tokens:delegate", PGC_SUSET, 0, check_delegate_scope, nullptr,
+        nullptr);
+    DefineCustomStringVariable(
+        "pat.max_delegated_lifetime",
+        "Longest lifetime a token made with pat_delegate() may have; empty for no limit.",
+        "A child never outlives its parent either.", &max_delegated_lifetime_setting, "1 day",
+        PGC_SUSET, 0, check_max_delegated_lifetime, assign_max_delegated_lifetime, nullptr);
+    DefineCustomIntVariable(
+        "pat.max_delegation_depth",
+        "How many delegations deep a token may be (a root token is at depth 0).",
+        "pat_delegate() refuses a child deeper than this (54000); 0 turns delegation off.",
+        &max_delegation_depth_setting, 3, 0, 100, PGC_SUSET, 0, nullptr, nullptr, nullptr);
     DefineCustomIntVariable(
         "pat.max_active_tokens_per_user",
         "Most active tokens one user may hold; pat_create and pat_rotate refuse more (54000).",
@@ -450,6 +488,21 @@ int max_maintenance_workers() {
 
 std::string_view manage_scope() {
     return manage_scope_setting != nullptr ? manage_scope_setting : "";
+}
+
+std::string_view delegate_scope() {
+    return delegate_scope_setting != nullptr ? delegate_scope_setting : "";
+}
+
+int max_delegation_depth() {
+    return max_delegation_depth_setting;
+}
+
+std::optional<TimestampTz> latest_delegated_expiry(TimestampTz now) {
+    if (max_delegated_lifetime == nullptr) {
+        return std::nullopt;
+    }
+    return plus_interval(now, max_delegated_lifetime, "now() + pat.max_delegated_lifetime");
 }
 
 std::optional<TimestampTz> latest_allowed_expiry(TimestampTz now) {

@@ -34,6 +34,15 @@ uint64 digest_keys_generation();
 // pat.manage_scope: the scope a token needs to manage tokens inside its own transaction.
 std::string_view manage_scope();
 
+// pat.delegate_scope: the scope a token needs to mint child tokens (pat_delegate).
+std::string_view delegate_scope();
+
+// pat.max_delegation_depth: how deep a delegated token may be (a root token is at depth 0).
+int max_delegation_depth();
+
+// now + pat.max_delegated_lifetime, or nullopt when unset.
+std::optional<TimestampTz> latest_delegated_expiry(TimestampTz now);
+
 // pat.max_active_tokens_per_user, or nullopt when unset (0).
 std::optional<int64> max_active_tokens_per_user();
 

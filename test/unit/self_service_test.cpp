@@ -106,4 +106,41 @@ TEST(SelfService, WritableScopesAreGrantableThenHeld) {
     }
 }
 
+TEST(SelfService, DelegateScopeMustBeHeld) {
+    const pat::ScopeSet held({"notes:read", "tokens:delegate"});
+    pat::TokenHolder holder{"u1", held, std::nullopt};
+    EXPECT_EQ(sqlstate_of([&] { pat::require_delegate_scope(holder, "tokens:delegate"); }), "");
+    // The manage scope is no delegate scope, and an empty setting lets no token delegate.
+    pat::TokenHolder manager{"u1", kHeld, std::nullopt};
+    EXPECT_EQ(sqlstate_of([&] { pat::require_delegate_scope(manager, "tokens:delegate"); }),
+              "42501");
+    EXPECT_EQ(sqlstate_of([&] { pat::require_delegate_scope(holder, ""); }), "42501");
+}
+
+TEST(SelfService, DelegationDepthCountsFromTheRoot) {
+    EXPECT_EQ(sqlstate_of([] { pat::require_delegation_depth(0, 3); }), "");
+    EXPECT_EQ(sqlstate_of([] { pat::require_delegation_depth(2, 3); }), "");
+    EXPECT_EQ(sqlstate_of([] { pat::require_delegation_depth(3, 3); }), "54000");
+    EXPECT_EQ(sqlstate_of([] { pat::require_delegation_depth(0, 0); }), "54000");
+}
+
+TEST(SelfService, DelegatedLifetimeIsBounded) {
+    EXPECT_EQ(sqlstate_of([] { pat::require_within_delegated_lifetime(100, 100); }), "");
+    EXPECT_EQ(sqlstate_of([] { pat::require_within_delegated_lifetime(101, 100); }), "22023");
+    EXPECT_EQ(sqlstate_of([] { pat::require_within_delegated_lifetime(std::nullopt, 100); }),
+              "22023");
+    EXPECT_EQ(
+        sqlstate_of([] { pat::require_within_delegated_lifetime(std::nullopt, std::nullopt); }),
+        "");
+}
+
+TEST(SelfService, LongestDelegatedExpiryIsTheEarliestLimit) {
+    pat::TokenHolder forever{"u1", kHeld, std::nullopt};
+    pat::TokenHolder until_50{"u1", kHeld, 50};
+    EXPECT_EQ(pat::longest_delegated_expiry(forever, std::nullopt, std::nullopt), std::nullopt);
+    EXPECT_EQ(pat::longest_delegated_expiry(forever, 80, 90), 80);
+    EXPECT_EQ(pat::longest_delegated_expiry(until_50, 80, 90), 50);
+    EXPECT_EQ(pat::longest_delegated_expiry(forever, std::nullopt, 90), 90);
+}
+
 }  // namespace

@@ -56,6 +56,23 @@ const char kInsertRotatedToken[] =
     "INSERT INTO pat.tokens"
     " (token_id, user_id, name, scopes, digest, expires_at, key_id, rotated_from)"
     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+// Where the schema has delegation: every token records who made it, its parent and chain (a
+// delegated token) and its type.
+const char kInsertTokenWithBirth[] =
+    "INSERT INTO pat.tokens"
+    " (token_id, user_id, name, scopes, digest, expires_at, key_id, rotated_from, parent_id,"
+    " ancestors, created_by, token_type)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+// The token pat_delegate mints from: its chain, locked against a concurrent revoke, rotation or
+// shortening until this transaction ends (a revoke waits for the child, or the child sees it).
+const char kLockParent[] =
+    "SELECT t.ancestors, t.revoked_at IS NOT NULL, t.token_type"
+    " FROM pat.tokens t WHERE t.token_id OPERATOR(pg_catalog.=) $1 FOR SHARE OF t";
+// The live descendants of a token, which fall with it (tokens_ancestors_idx).
+const char kCountDescendants[] =
+    "SELECT pg_catalog.count(*) FROM pat.tokens t"
+    " WHERE t.ancestors OPERATOR(pg_catalog.@>) ARRAY[$1]::uuid[] AND t.revoked_at IS NULL"
+    " AND (t.expires_at IS NULL OR t.expires_at OPERATOR(pg_catalog.>) $2)";
 // pat.max_active_tokens_per_user: creations for one user wait for each other on the user's row
 // of pat.user_token_locks, so the count cannot be passed by two at once. The row is updated, not
 // only locked: under REPEATABLE READ or SERIALIZABLE, a creation whose snapshot predates
@@ -73,8 +90,20 @@ const char kCountActiveTokens[] =
     " WHERE t.user_id OPERATOR(pg_catalog.=) $1 AND t.revoked_at IS NULL"
     " AND (t.expires_at IS NULL OR t.expires_at OPERATOR(pg_catalog.>) $2)"
     " AND t.token_id IS DISTINCT FROM $3";
+// Where the schema has token types: a person's tokens and an account's are counted apart.
+const char kCountActiveTokensOfType[] =
+    "SELECT pg_catalog.count(*) FROM pat.tokens t"
+    " WHERE t.user_id OPERATOR(pg_catalog.=) $1 AND t.revoked_at IS NULL"
+    " AND (t.expires_at IS NULL OR t.expires_at OPERATOR(pg_catalog.>) $2)"
+    " AND t.token_id IS DISTINCT FROM $3 AND t.token_type OPERATOR(pg_catalog.=) $4";
 const char kLockForRotation[] =
     "SELECT t.user_id, t.name, t.scopes, t.created_at, t.expires_at, t.revoked_at IS NOT NULL"
+    " FROM pat.tokens t WHERE t.token_id OPERATOR(pg_catalog.=) $1 FOR UPDATE OF t";
+// Where the schema has delegation: a successor keeps its predecessor's parent, chain and type
+// (a rotated child still falls with its parent).
+const char kLockForRotationWithBirth[] =
+    "SELECT t.user_id, t.name, t.scopes, t.created_at, t.expires_at, t.revoked_at IS NOT NULL,"
+    " t.parent_id, t.ancestors, t.token_type OPERATOR(pg_catalog.=) 'organization'"
     " FROM pat.tokens t WHERE t.token_id OPERATOR(pg_catalog.=) $1 FOR UPDATE OF t";
 const char kShortenExpiry[] =
     "UPDATE pat.tokens t SET expires_at = $2"
@@ -98,11 +127,31 @@ const char kTokenExists[] = "SELECT FROM pat.tokens t WHERE t.token_id OPERATOR(
 const char kRevokeAll[] =
     "UPDATE pat.tokens t SET revoked_at = pg_catalog.now()"
     " WHERE t.user_id OPERATOR(pg_catalog.=) $1 AND t.revoked_at IS NULL";
+// Where the schema has token types: a person's tokens only, never an account's of the same id.
+const char kRevokeAllPersonal[] =
+    "UPDATE pat.tokens t SET revoked_at = pg_catalog.now()"
+    " WHERE t.user_id OPERATOR(pg_catalog.=) $1 AND t.revoked_at IS NULL"
+    " AND t.token_type OPERATOR(pg_catalog.=) 'personal'";
 const char kListTokens[] =
     "SELECT t.token_id, t.name, t.scopes, t.created_at, t.expires_at, u.last_used_at,"
     " t.revoked_at"
     " FROM pat.tokens t"
     " LEFT JOIN pat.token_usage u ON u.token_id OPERATOR(pg_catalog.=) t.token_id"
+    " WHERE t.user_id OPERATOR(pg_catalog.=) $1"
+    " ORDER BY t.created_at DESC, t.token_id";
+// Where the schema has delegation: also the type, parent and creator, and how the chain above
+// each token stands (any ancestor revoked or gone; the earliest ancestor's expiry), which its
+// status follows as validation's does.
+const char kListTokensWithChain[] =
+    "SELECT t.token_id, t.name, t.scopes, t.created_at, t.expires_at, u.last_used_at,"
+    " t.revoked_at, t.token_type, t.parent_id, t.created_by, c.fallen, c.expires_at"
+    " FROM pat.tokens t"
+    " LEFT JOIN pat.token_usage u ON u.token_id OPERATOR(pg_catalog.=) t.token_id"
+    " LEFT JOIN LATERAL (SELECT"
+    "   pg_catalog.count(*) OPERATOR(pg_catalog.<) pg_catalog.cardinality(t.ancestors)"
+    "   OR pg_catalog.bool_or(a.revoked_at IS NOT NULL) AS fallen,"
+    "   pg_catalog.min(a.expires_at) AS expires_at"
+    "  FROM pat.tokens a WHERE a.token_id OPERATOR(pg_catalog.=) ANY (t.ancestors)) c ON true"
     " WHERE t.user_id OPERATOR(pg_catalog.=) $1"
     " ORDER BY t.created_at DESC, t.token_id";
 
@@ -122,6 +171,7 @@ KeptPlan lock_user_tokens_plan = {kLockUserTokens, 1, {TEXTOID}};
 KeptPlan advisory_lock_user_tokens_plan = {kAdvisoryLockUserTokens, 2, {TEXTOID, INT4OID}};
 KeptPlan count_active_plan = {kCountActiveTokens, 3, {TEXTOID, TIMESTAMPTZOID, UUIDOID}};
 KeptPlan lock_for_rotation_plan = {kLockForRotation, 1, {UUIDOID}};
+KeptPlan lock_for_rotation_with_birth_plan = {kLockForRotationWithBirth, 1, {UUIDOID}};
 KeptPlan shorten_expiry_plan = {kShortenExpiry, 2, {UUIDOID, TIMESTAMPTZOID}};
 KeptPlan rotated_from_plan = {kRotatedFrom, 1, {UUIDOID}};
 KeptPlan lock_plan = {kLockToken, 1, {UUIDOID}};
@@ -130,6 +180,17 @@ KeptPlan revoke_plan = {kRevokeToken, 1, {UUIDOID}};
 KeptPlan exists_plan = {kTokenExists, 1, {UUIDOID}};
 KeptPlan revoke_all_plan = {kRevokeAll, 1, {TEXTOID}};
 KeptPlan list_plan = {kListTokens, 1, {TEXTOID}};
+KeptPlan list_with_chain_plan = {kListTokensWithChain, 1, {TEXTOID}};
+KeptPlan insert_with_birth_plan = {
+    kInsertTokenWithBirth,
+    12,
+    {UUIDOID, TEXTOID, TEXTOID, TEXTARRAYOID, BYTEAOID, TIMESTAMPTZOID, TEXTOID, UUIDOID, UUIDOID,
+     UUIDARRAYOID, TEXTOID, TEXTOID}};
+KeptPlan lock_parent_plan = {kLockParent, 1, {UUIDOID}};
+KeptPlan count_descendants_plan = {kCountDescendants, 2, {UUIDOID, TIMESTAMPTZOID}};
+KeptPlan count_active_of_type_plan = {
+    kCountActiveTokensOfType, 4, {TEXTOID, TIMESTAMPTZOID, UUIDOID, TEXTOID}};
+KeptPlan revoke_all_personal_plan = {kRevokeAllPersonal, 1, {TEXTOID}};
 
 uint64 run(KeptPlan &kept, Datum *values, const char *nulls, bool read_only, int expected_rc) {
     return pat::pg::run_kept_plan(kept, values, nulls, read_only, expected_rc);
@@ -211,27 +272,40 @@ void lock_user_tokens(text *user_id) {
 // counting not_counted (a rotation's predecessor that is revoked at once). Waits for other
 // creations for the same user first; the count's fresh snapshot (READ COMMITTED) then sees theirs.
 // Inside begin_owner_spi.
-void require_room_for_token(text *user_id, pg_uuid_t *not_counted) {
+void require_room_for_token(text *user_id, pg_uuid_t *not_counted, text *token_type) {
     std::optional<int64> cap = pat::pg::max_active_tokens_per_user();
     if (!cap) {
         return;
     }
     lock_user_tokens(user_id);
-    Datum values[3] = {PointerGetDatum(user_id), TimestampTzGetDatum(pat::pg::policy_clock()),
-                       UUIDPGetDatum(not_counted)};
-    char nulls[4] = {' ', ' ', not_counted != nullptr ? ' ' : 'n', '\0'};
-    run(count_active_plan, values, nulls, false, SPI_OK_SELECT);
+    Datum values[4] = {PointerGetDatum(user_id), TimestampTzGetDatum(pat::pg::policy_clock()),
+                       UUIDPGetDatum(not_counted), PointerGetDatum(token_type)};
+    char nulls[5] = {' ', ' ', not_counted != nullptr ? ' ' : 'n', ' ', '\0'};
+    if (token_type != nullptr) {
+        run(count_active_of_type_plan, values, nulls, false, SPI_OK_SELECT);
+    } else {
+        run(count_active_plan, values, nulls, false, SPI_OK_SELECT);
+    }
     bool is_null = false;
     int64 active =
         DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null));
     pat::require_below_token_cap(pat::pg::text_view(user_id), active, cap);
 }
 
-// A new token, checked: stores its digest (with rotated_from, for a rotation's successor) and
-// returns it once as the result row (token_id, token, expires_at). Writes *new_id.
+// What a new token is born with beside its user, name, scopes and expiry.
+struct Birth {
+    pg_uuid_t *rotated_from = nullptr;  // a rotation's predecessor
+    pg_uuid_t *not_counted = nullptr;   // a predecessor revoked at once: not counted for the cap
+    pg_uuid_t *parent_id = nullptr;     // pat_delegate's minting token
+    ArrayType *ancestors = nullptr;     // and the chain down to it
+    bool organization = false;          // pat_create_org_token's
+};
+
+// A new token, checked: stores its digest (with what it is born with) and returns it once as
+// the result row (token_id, token, expires_at). Writes *new_id.
 Datum store_new_token(FunctionCallInfo fcinfo, text *user_id, text *name, ArrayType *scopes,
-                      std::optional<TimestampTz> expires_at, pg_uuid_t *rotated_from,
-                      pg_uuid_t *not_counted, pg_uuid_t *new_id) {
+                      std::optional<TimestampTz> expires_at, const Birth &birth,
+                      pg_uuid_t *new_id) {
     TupleDesc type = call_pg([&] { return pat::pg::result_type(fcinfo); });
 
     pg_uuid_t token_id = new_token_id();
@@ -242,16 +316,34 @@ Datum store_new_token(FunctionCallInfo fcinfo, text *user_id, text *name, ArrayT
     bytea *stored_digest = pat::pg::make_bytea(digest.data(), digest.size());
     text *key_id = pat::pg::current_key_id();
 
+    bool with_birth = call_pg([] { return pat::pg::schema_has(pat::schema_since::kDelegation); });
+    text *created_by = nullptr;
+    text *token_type = nullptr;
+    if (with_birth) {
+        created_by = pat::pg::make_text(pat::pg::token_creator(pat::pg::current_audit_actor()));
+        token_type = pat::pg::make_text(birth.organization ? "organization" : "personal");
+    }
+    pat::pg::ApiInsertScope inserting(birth.organization ? pat::pg::ApiInsert::organization
+                                      : birth.parent_id != nullptr ? pat::pg::ApiInsert::delegated
+                                                                   : pat::pg::ApiInsert::token);
     pat::pg::with_owner_spi([&] {
-        require_room_for_token(user_id, not_counted);
-        Datum values[8] = {
+        require_room_for_token(user_id, birth.not_counted, token_type);
+        Datum values[12] = {
             UUIDPGetDatum(&token_id),       PointerGetDatum(user_id),
             PointerGetDatum(name),          PointerGetDatum(scopes),
             PointerGetDatum(stored_digest), TimestampTzGetDatum(expires_at.value_or(0)),
-            PointerGetDatum(key_id),        UUIDPGetDatum(rotated_from)};
-        char nulls[9] = "        ";
+            PointerGetDatum(key_id),        UUIDPGetDatum(birth.rotated_from),
+            UUIDPGetDatum(birth.parent_id), PointerGetDatum(birth.ancestors),
+            PointerGetDatum(created_by),    PointerGetDatum(token_type)};
+        char nulls[13] = "            ";
         nulls[5] = expires_at ? ' ' : 'n';
-        if (rotated_from != nullptr) {
+        nulls[6] = key_id != nullptr ? ' ' : 'n';
+        nulls[7] = birth.rotated_from != nullptr ? ' ' : 'n';
+        nulls[8] = birth.parent_id != nullptr ? ' ' : 'n';
+        nulls[9] = birth.ancestors != nullptr ? ' ' : 'n';
+        if (with_birth) {
+            run(insert_with_birth_plan, values, nulls, false, SPI_OK_INSERT);
+        } else if (birth.rotated_from != nullptr) {
             run(insert_rotated_plan, values, nulls, false, SPI_OK_INSERT);
         } else {
             run(key_id != nullptr ? insert_plan : insert_without_key_id_plan, values, nulls, false,
@@ -283,7 +375,7 @@ Datum create_token(FunctionCallInfo fcinfo, std::optional<TimestampTz> expires_a
     ArrayType *scopes = checked_scopes_argument(fcinfo, 2, user_id, context);
     pat::pg::require_no_later_than_context(context, expires_at);
     pg_uuid_t new_id;
-    return store_new_token(fcinfo, user_id, name, scopes, expires_at, nullptr, nullptr, &new_id);
+    return store_new_token(fcinfo, user_id, name, scopes, expires_at, Birth{}, &new_id);
 }
 
 struct LockedToken {
@@ -326,17 +418,22 @@ struct RotationSource {
     TimestampTz created_at = 0;
     std::optional<TimestampTz> expires_at;
     bool revoked = false;
+    pg_uuid_t *parent_id = nullptr;
+    ArrayType *ancestors = nullptr;
+    bool organization = false;
 };
 
 RotationSource lock_for_rotation(pg_uuid_t *token_id) {
     return pat::pg::with_owner_spi([&] {
         RotationSource row;
         Datum values[1] = {UUIDPGetDatum(token_id)};
-        if (run(lock_for_rotation_plan, values, nullptr, false, SPI_OK_SELECT) != 1) {
+        bool with_birth = pat::pg::schema_has(pat::schema_since::kDelegation);
+        if (run(with_birth ? lock_for_rotation_with_birth_plan : lock_for_rotation_plan, values,
+                nullptr, false, SPI_OK_SELECT) != 1) {
             return row;
         }
-        Datum columns[6];
-        bool nulls[6];
+        Datum columns[9];
+        bool nulls[9];
         heap_deform_tuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, columns, nulls);
         row.found = true;
         row.user_id = reinterpret_cast<text *>(SPI_datumTransfer(columns[0], false, -1));
@@ -349,6 +446,17 @@ RotationSource lock_for_rotation(pg_uuid_t *token_id) {
             row.expires_at = DatumGetTimestampTz(columns[4]);
         }
         row.revoked = DatumGetBool(columns[5]);
+        if (with_birth) {
+            if (!nulls[6]) {
+                row.parent_id =
+                    reinterpret_cast<pg_uuid_t *>(SPI_datumTransfer(columns[6], false, UUID_LEN));
+            }
+            if (!nulls[7]) {
+                row.ancestors = reinterpret_cast<ArrayType *>(
+                    SPI_datumTransfer(PointerGetDatum(DatumGetArrayTypeP(columns[7])), false, -1));
+            }
+            row.organization = DatumGetBool(columns[8]);
+        }
         return row;
     });
 }
@@ -388,8 +496,12 @@ Datum rotate_token(FunctionCallInfo fcinfo, Asked asked) {
     }
     pat::require_rotatable(uuid_text(*token_id), old.revoked, old.expires_at,
                            pat::pg::policy_clock());
-    // The scopes the user's roles no longer allow are refused, as pat_create refuses them.
-    ArrayType *scopes = checked_scope_array(old.scopes, old.user_id, context);
+    // The scopes the user's roles no longer allow are refused, as pat_create refuses them (an
+    // organization's token: the scopes no longer defined).
+    ArrayType *scopes = old.organization
+                            ? pat::pg::make_text_array(pat::pg::checked_organization_scopes(
+                                  pat::pg::text_array_elements(old.scopes)))
+                            : checked_scope_array(old.scopes, old.user_id, context);
     std::optional<TimestampTz> expires_at;
     if (asked) {
         expires_at = *asked;
@@ -403,8 +515,14 @@ Datum rotate_token(FunctionCallInfo fcinfo, Asked asked) {
 
     bool revoke_now = overlap_until <= started;
     pg_uuid_t new_id;
-    Datum result = store_new_token(fcinfo, old.user_id, old.name, scopes, expires_at, token_id,
-                                   revoke_now ? token_id : nullptr, &new_id);
+    Birth birth;
+    birth.rotated_from = token_id;
+    birth.not_counted = revoke_now ? token_id : nullptr;
+    birth.parent_id = old.parent_id;
+    birth.ancestors = old.ancestors;
+    birth.organization = old.organization;
+    Datum result =
+        store_new_token(fcinfo, old.user_id, old.name, scopes, expires_at, birth, &new_id);
     record_rotation(token_id, old, new_id);
     TimestampTz old_until = static_cast<TimestampTz>(
         pat::overlap_expiry(started, overlap_until - started, old.expires_at));
@@ -419,7 +537,153 @@ Datum rotate_token(FunctionCallInfo fcinfo, Asked asked) {
     return result;
 }
 
+// The token pat_delegate mints from, locked to the end of the transaction.
+struct Parent {
+    bool found = false;
+    bool revoked = false;
+    bool organization = false;
+    ArrayType *ancestors = nullptr;  // root first; nullptr for a root token
+};
+
+// The uuid Datums of a chain (nullptr: none), pointing into it.
+std::vector<Datum> chain_ids(ArrayType *chain) {
+    std::vector<Datum> ids;
+    if (chain == nullptr) {
+        return ids;
+    }
+    Datum *elements = nullptr;
+    int count = call_pg([&] {
+        int found = 0;
+        deconstruct_array(chain, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR, &elements, nullptr,
+                          &found);
+        return found;
+    });
+    ids.assign(elements, elements + count);
+    return ids;
+}
+
+Parent lock_parent(pg_uuid_t *token_id) {
+    return pat::pg::with_owner_spi([&] {
+        Parent parent;
+        Datum values[1] = {UUIDPGetDatum(token_id)};
+        if (run(lock_parent_plan, values, nullptr, false, SPI_OK_SELECT) != 1) {
+            return parent;
+        }
+        Datum columns[3];
+        bool nulls[3];
+        heap_deform_tuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, columns, nulls);
+        parent.found = true;
+        parent.revoked = DatumGetBool(columns[1]);
+        parent.organization =
+            !nulls[2] && pat::pg::text_view(DatumGetTextPP(columns[2])) == "organization";
+        if (!nulls[0]) {
+            parent.ancestors = reinterpret_cast<ArrayType *>(
+                SPI_datumTransfer(PointerGetDatum(DatumGetArrayTypeP(columns[0])), false, -1));
+        }
+        return parent;
+    });
+}
+
+// pat_revoke's report: the live descendants that fall with token_id (none where the schema has
+// no delegation). Inside owner SPI.
+int64 live_descendants(pg_uuid_t *token_id) {
+    if (!pat::pg::schema_has(pat::schema_since::kDelegation)) {
+        return 0;
+    }
+    Datum values[2] = {UUIDPGetDatum(token_id), TimestampTzGetDatum(pat::pg::policy_clock())};
+    run(count_descendants_plan, values, nullptr, true, SPI_OK_SELECT);
+    bool is_null = false;
+    return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null));
+}
+
 }  // namespace
+
+// pat_delegate(name, scopes, expires text DEFAULT NULL): inside a token context whose token
+// holds pat.delegate_scope, a child token of the same user (or account): scopes it holds, an
+// expiry no later than its own and within pat.max_delegated_lifetime (NULL: the longest
+// allowed), at most pat.max_delegation_depth deep. The child records its parent and the chain
+// above it, and falls with any of them (token_store.hpp).
+PAT_FUNCTION(pat_delegate) {
+    const pat::pg::TokenContext *context = pat::pg::current_token_context();
+    if (context == nullptr) {
+        throw pat::Error(pat::sqlstate::kInsufficientPrivilege,
+                         "pat_delegate() mints a child of the authenticated token, and no token "
+                         "is authenticated",
+                         "",
+                         "Call pat_authenticate() with the parent token first, in the same "
+                         "transaction.");
+    }
+    pat::TokenHolder holder = pat::pg::token_holder(*context);
+    pat::require_delegate_scope(holder, pat::pg::delegate_scope());
+    text *name = token_name_argument(fcinfo, 0);
+    pat::pg::require_arg(fcinfo, 1, "scopes");
+    ArrayType *requested = PG_GETARG_ARRAYTYPE_P(1);
+
+    pg_uuid_t parent_id = context->token_id;
+    Parent parent = lock_parent(&parent_id);
+    if (!parent.found || parent.revoked) {
+        throw pat::Error(pat::sqlstate::kObjectNotInPrerequisiteState,
+                         "the authenticated token has been revoked and cannot delegate");
+    }
+    std::vector<Datum> chain = chain_ids(parent.ancestors);
+    pat::require_delegation_depth(chain.size(), pat::pg::max_delegation_depth());
+
+    text *user_id = pat::pg::make_text(context->user_id);
+    std::vector<std::string> checked;
+    if (parent.organization) {
+        checked = pat::pg::checked_organization_scopes(pat::pg::text_array_elements(requested));
+        pat::require_held_scopes(holder, checked);
+    } else {
+        checked = pat::pg::checked_token_scopes(pat::pg::text_array_elements(requested), user_id,
+                                                context);
+    }
+    ArrayType *scopes = pat::pg::make_text_array(checked);
+
+    std::optional<TimestampTz> delegated_limit = call_pg(
+        [] { return pat::pg::latest_delegated_expiry(GetCurrentTransactionStartTimestamp()); });
+    std::optional<TimestampTz> expires_at;
+    if (PG_ARGISNULL(2)) {
+        std::optional<TimestampTz> lifetime_limit =
+            call_pg([] { return pat::pg::latest_allowed_expiry(pat::pg::policy_clock()); });
+        std::optional<std::int64_t> longest =
+            pat::longest_delegated_expiry(holder, delegated_limit, lifetime_limit);
+        expires_at = pat::pg::expiry_within_policy(longest ? std::optional<TimestampTz>(*longest)
+                                                           : std::nullopt);
+    } else {
+        expires_at = pat::pg::expiry_from_text(PG_GETARG_TEXT_PP(2));
+    }
+    pat::pg::require_no_later_than_context(context, expires_at);
+    pat::require_within_delegated_lifetime(expires_at, delegated_limit);
+
+    chain.push_back(UUIDPGetDatum(&parent_id));
+    Birth birth;
+    birth.parent_id = &parent_id;
+    birth.ancestors = call_pg([&] {
+        return construct_array(chain.data(), static_cast<int>(chain.size()), UUIDOID, UUID_LEN,
+                               false, TYPALIGN_CHAR);
+    });
+    birth.organization = parent.organization;
+    pg_uuid_t new_id;
+    return store_new_token(fcinfo, user_id, name, scopes, expires_at, birth, &new_id);
+}
+
+// pat_create_org_token(account_id, name, scopes, expires text): a token of an organization's
+// account, made by the back end (never inside a token context): any defined scope, no person's
+// roles bound it, and no user's role loss or pat_revoke_all reaches it.
+PAT_FUNCTION(pat_create_org_token) {
+    pat::pg::require_outside_token_context("pat_create_org_token");
+    text *account_id = pat::pg::user_id_argument(fcinfo, 0);
+    text *name = token_name_argument(fcinfo, 1);
+    pat::pg::require_arg(fcinfo, 2, "scopes");
+    ArrayType *scopes = pat::pg::make_text_array(pat::pg::checked_organization_scopes(
+        pat::pg::text_array_elements(PG_GETARG_ARRAYTYPE_P(2))));
+    text *expires = pat::pg::required_text(fcinfo, 3, "expires");
+    std::optional<TimestampTz> expires_at = pat::pg::expiry_from_text(expires);
+    Birth birth;
+    birth.organization = true;
+    pg_uuid_t new_id;
+    return store_new_token(fcinfo, account_id, name, scopes, expires_at, birth, &new_id);
+}
 
 // pat_create(user_id, name, scopes, expires text): '30 days', '2027-03-01' or 'never'.
 PAT_FUNCTION(pat_create_text) {
@@ -475,17 +739,30 @@ PAT_FUNCTION(pat_revoke) {
     struct Outcome {
         bool revoked;
         bool exists;
+        int64 descendants;
     };
     Outcome outcome = pat::pg::with_owner_spi([&] {
         Datum values[1] = {UUIDPGetDatum(token_id)};
-        Outcome result = {run(revoke_plan, values, nullptr, false, SPI_OK_UPDATE) == 1, true};
+        Outcome result = {run(revoke_plan, values, nullptr, false, SPI_OK_UPDATE) == 1, true, 0};
         if (!result.revoked) {
             result.exists = run(exists_plan, values, nullptr, false, SPI_OK_SELECT) == 1;
+        } else {
+            result.descendants = live_descendants(token_id);
         }
         return result;
     });
     if (!outcome.exists) {
         throw_no_such_token(*token_id);
+    }
+    // The descendants' rows are not written: each answers revoked from its next check on.
+    if (outcome.descendants > 0) {
+        call_pg([&] {
+            ereport(NOTICE,
+                    (errmsg("%lld delegated descendant token(s) revoked with it",
+                            static_cast<long long>(outcome.descendants)),
+                     errdetail("Their rows are unchanged; each answers revoked from its next "
+                               "check on.")));
+        });
     }
     PG_RETURN_BOOL(outcome.revoked);
 }
@@ -496,7 +773,9 @@ PAT_FUNCTION(pat_revoke_all) {
     pat::pg::require_self_service(pat::pg::text_view(user_id));
     uint64 revoked = pat::pg::with_owner_spi([&] {
         Datum values[1] = {PointerGetDatum(user_id)};
-        return run(revoke_all_plan, values, nullptr, false, SPI_OK_UPDATE);
+        bool typed = pat::pg::schema_has(pat::schema_since::kDelegation);
+        return run(typed ? revoke_all_personal_plan : revoke_all_plan, values, nullptr, false,
+                   SPI_OK_UPDATE);
     });
     PG_RETURN_INT32(static_cast<int32>(revoked));
 }
@@ -508,14 +787,32 @@ PAT_FUNCTION(pat_list) {
     pat::pg::require_self_service(pat::pg::text_view(user_id));
     TupleDesc type = call_pg([&] { return pat::pg::result_type(fcinfo); });
     TimestampTz now = pat::pg::policy_clock();
+    // The function's shape says which query: eleven columns where the schema has delegation.
+    bool with_chain = type->natts > 8;
     pat::pg::with_owner_spi([&] {
         Tuplestorestate *rows = pat::pg::begin_result_rows(fcinfo, type);
         Datum arguments[1] = {PointerGetDatum(user_id)};
-        uint64 count = run(list_plan, arguments, nullptr, true, SPI_OK_SELECT);
+        uint64 count = run(with_chain ? list_with_chain_plan : list_plan, arguments, nullptr, true,
+                           SPI_OK_SELECT);
         for (uint64 i = 0; i < count; ++i) {
-            Datum values[8];
-            bool nulls[8];
-            heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, values, nulls);
+            // The query's columns: those of the result but status, then the chain's state.
+            Datum columns[12];
+            bool column_nulls[12];
+            heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, columns, column_nulls);
+            Datum values[11];
+            bool nulls[11];
+            for (int c = 0; c < 7; ++c) {
+                values[c] = columns[c];
+                nulls[c] = column_nulls[c];
+            }
+            bool ancestor_fell = false;
+            if (with_chain) {
+                for (int c = 8; c < 11; ++c) {
+                    values[c] = columns[c - 1];
+                    nulls[c] = column_nulls[c - 1];
+                }
+                ancestor_fell = !column_nulls[10] && DatumGetBool(columns[10]);
+            }
             // Last use: the later of the written one and what is still pending here.
             TimestampTz pending = 0;
             if (pat::pg::pending_last_use(*DatumGetUUIDP(values[0]), &pending) &&
@@ -524,9 +821,14 @@ PAT_FUNCTION(pat_list) {
                 nulls[5] = false;
             }
             pat::StoredTokenState state;
-            state.revoked = !nulls[6];
+            state.revoked = !nulls[6] || ancestor_fell;
             if (!nulls[4]) {
                 state.expires_at = DatumGetTimestampTz(values[4]);
+            }
+            // A delegated token expires with its earliest-expiring ancestor.
+            if (with_chain && !column_nulls[11] &&
+                (!state.expires_at || DatumGetTimestampTz(columns[11]) < *state.expires_at)) {
+                state.expires_at = DatumGetTimestampTz(columns[11]);
             }
             std::string_view status = pat::list_status(now, state);
             values[7] = PointerGetDatum(

@@ -15,6 +15,7 @@
 #include "pg/bridge/guard.hpp"
 #include "pg/bridge/json_object.hpp"
 #include "pg/lifecycle/lifecycle_schedule.hpp"
+#include "pg/bridge/schema_version.hpp"
 #include "pg/bridge/spi_support.hpp"
 #include "pg/tokens/token_context.hpp"
 
@@ -45,6 +46,23 @@ void append_lifecycle(const char *action, HeapTuple tuple, TupleDesc desc,
                                 new_data);
 }
 
+// What a token is born with, in its creation's row: its type, who made it, and for a delegated
+// token its parent and the chain above it (root first), so the log alone names the chain.
+void add_birth(JsonObject &created, HeapTuple row, TupleDesc desc, Relation relation) {
+    auto column = [&](const char *name) { return pat::pg::relation_column(relation, name); };
+    created.add_text("token_type", field(row, desc, column("token_type")));
+    created.add_text("created_by", field(row, desc, column("created_by")));
+    Field parent = field(row, desc, column("parent_id"));
+    if (!parent.is_null) {
+        created.add_string("parent_id",
+                           DatumGetCString(DirectFunctionCall1(uuid_out, parent.value)));
+        Field ancestors = field(row, desc, column("ancestors"));
+        created.add_string("ancestors", ancestors.is_null
+                                            ? nullptr
+                                            : OidOutputFunctionCall(F_ARRAY_OUT, ancestors.value));
+    }
+}
+
 // The rows of one trigger event.
 void audit_event(TriggerData *trigger) {
     Relation relation = trigger->tg_relation;
@@ -67,6 +85,9 @@ void audit_event(TriggerData *trigger) {
         created.add_text("name", field(row, desc, columns.name));
         created.add_text_array("scopes", field(row, desc, columns.scopes));
         created.add_timestamptz("expires_at", field(row, desc, columns.expires_at));
+        if (pat::pg::schema_has(pat::schema_since::kDelegation)) {
+            add_birth(created, row, desc, relation);
+        }
         append_lifecycle("created", row, desc, columns, nullptr, created.finish());
         return;
     }

@@ -17,14 +17,24 @@ constexpr int kMaxSignalsPerTransaction = 1000;
 
 LocalTransactionId counted_transaction = InvalidLocalTransactionId;
 int signals_in_transaction = 0;
+// The slot of each kind signalled last: a bulk change to one user's tokens signals the user's
+// slot with each row (between the rows' own), which PostgreSQL keeps once, so a repeat is sent
+// but not counted again.
+std::uint32_t last_counted_slot[pat::kSignalKinds];
 
 void send_signal(std::uint32_t slot) {
     if (compat::local_transaction_id() != counted_transaction) {
         counted_transaction = compat::local_transaction_id();
         signals_in_transaction = 0;
+        for (std::uint32_t &last : last_counted_slot) {
+            last = pat::kSignalSlots;
+        }
     }
+    std::uint32_t &last = last_counted_slot[slot / pat::kSignalStripes];
+    bool repeat = slot == last;
+    last = slot;
     // Counted even if a subtransaction that sent some aborts: erring towards everything is safe.
-    if (++signals_in_transaction > kMaxSignalsPerTransaction) {
+    if (!repeat && ++signals_in_transaction > kMaxSignalsPerTransaction) {
         signal_everything_changed();
         return;
     }

@@ -5,6 +5,7 @@
 #include "pg/tokens/cache_signal.hpp"
 #include "pg/bridge/convert.hpp"
 #include "pg/bridge/guard.hpp"
+#include "pg/bridge/schema_version.hpp"
 #include "pg/bridge/spi_support.hpp"
 
 namespace {
@@ -63,12 +64,20 @@ PAT_FUNCTION(pat_invalidate_token_caches) {
     return PointerGetDatum(nullptr);
 }
 
-// pat.invalidate_cached_token(): AFTER UPDATE OR DELETE row trigger on pat.tokens.
+// pat.invalidate_cached_token(): AFTER UPDATE OR DELETE row trigger on pat.tokens. Where the
+// schema has delegation, the token's user is signalled too: a delegated token's entry depends
+// on every ancestor's row, and all of them are of the same user (token_cache.cpp), so no
+// descendant needs a signal, or a write, of its own.
 PAT_FUNCTION(pat_invalidate_cached_token) {
     TriggerData *trigger = row_trigger(fcinfo, "pat.invalidate_cached_token()");
     signal_rows(trigger, "digest", [](const varlena *digest) {
         pat::pg::signal_token_changed(reinterpret_cast<const bytea *>(digest));
     });
+    if (pat::pg::call_pg([] { return pat::pg::schema_has(pat::schema_since::kDelegation); })) {
+        signal_rows(trigger, "user_id", [](const varlena *user_id) {
+            pat::pg::signal_user_changed(reinterpret_cast<const text *>(user_id));
+        });
+    }
     return PointerGetDatum(nullptr);
 }
 

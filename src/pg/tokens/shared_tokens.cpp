@@ -54,6 +54,7 @@ struct SharedToken {
     uint16 name_offset;
     bool has_expiry;
     bool revoked;
+    bool organization;
     alignas(MAXIMUM_ALIGNOF) char payload[kPayloadBytes];  // user id, then name
 };
 
@@ -388,6 +389,7 @@ bool find_shared_token(const pat::Digest &digest, bool (*is_current)(const Entry
     token->has_expiry = copy.has_expiry;
     token->expires_at = copy.expires_at;
     token->revoked = copy.revoked;
+    token->organization = copy.organization;
     token->payload = payload;
     token->bytes = 0;
     token->referenced = true;
@@ -425,6 +427,7 @@ bool store_shared_token(const CachedToken &token, const EntryWords &words) {
                                                      static_cast<const char *>(token.payload));
             entry->has_expiry = token.has_expiry;
             entry->revoked = token.revoked;
+            entry->organization = token.organization;
             memcpy(entry->payload, token.payload, values_bytes);
         }
         LWLockRelease(lock);

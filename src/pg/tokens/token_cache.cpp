@@ -38,6 +38,13 @@
 //    change, or the signal arrives later and bumps the counter the entry was stored under.
 //    Every lookup first accepts pending invalidations. A promoted server's backends drop their
 //    own caches and turn to the words: every replayed commit is visible by then.
+// A delegated token is read with its ancestors (token_store.hpp), under the same snapshot, and
+// its entry depends on its user's slot: every change to a token row signals its user's slot as
+// well as its own (cache_triggers.cpp), and a child is always of its parent's user. So the
+// argument above, applied to the user's slot, covers a change to any ancestor: no entry of a
+// descendant outlives its ancestor's revoke, expiry or rotation, and a warm check of a
+// delegated token costs what a root token's does. known_defined_scopes() bounds an
+// organization's token and is read under everything's word, which the entry holds too.
 // A pat.tokens dropped and made again (DROP EXTENSION, then CREATE EXTENSION or a restore) has a
 // new oid, and shared entries are keyed by it: those of the old table are never found again.
 // Every other change to the rows a lookup reads, an update script's included, fires the
@@ -385,7 +392,7 @@ CachedUser *find_user(text *user_id) {
 
 // Builds the cache entry of a stored token in filled (the payload where payload_memory says):
 // its effective scopes are its own, less those the user's roles no longer allow.
-void fill_token(const StoredToken &stored, const CachedUser &user, CachedToken *filled,
+void fill_token(const StoredToken &stored, ScopeList allowed_scopes, CachedToken *filled,
                 bool may_keep, bool *keep) {
     Datum *own = nullptr;
     bool *nulls = nullptr;
@@ -400,9 +407,11 @@ void fill_token(const StoredToken &stored, const CachedUser &user, CachedToken *
         }
     }
     count = pat::sort_unique_scopes(views, count);
-    // Effective scopes: the token's own that the user may still grant (policy.hpp).
+    // Effective scopes: the token's own that the user may still grant (policy.hpp), or for an
+    // organization's token, that are still defined.
     auto *allowed = static_cast<std::string_view *>(palloc(sizeof(std::string_view) * (count + 1)));
-    count = pat::intersect_sorted_scopes(views, count, user.scopes, user.scope_count, allowed);
+    count = pat::intersect_sorted_scopes(views, count, allowed_scopes.items, allowed_scopes.count,
+                                         allowed);
     views = allowed;
     auto *elements = static_cast<Datum *>(palloc(sizeof(Datum) * (count + 1)));
     for (std::size_t i = 0; i < count; ++i) {
@@ -441,6 +450,7 @@ void fill_token(const StoredToken &stored, const CachedUser &user, CachedToken *
     filled->has_expiry = stored.has_expiry;
     filled->expires_at = stored.expires_at;
     filled->revoked = stored.revoked;
+    filled->organization = stored.organization;
 }
 
 bool is_current(const EntryWords &words) {
@@ -558,18 +568,22 @@ CachedToken *find_token(const pat::Digest &digest) {
     // everything in between) makes an entry that is used for this lookup, never kept.
     bool settled = word_settled(words.everything_word) && word_settled(words.token_word) &&
                    word_settled(words.user_word) && user->everything_word == words.everything_word;
+    // An organization's token is bounded by the defined scopes, never by a person's roles
+    // (its user id is an account id): read under everything's word, which the entry holds.
+    ScopeList allowed =
+        stored.organization ? known_defined_scopes() : ScopeList{user->scopes, user->scope_count};
     CachedToken filled = {};
     filled.digest = digest;
     filled.words = words;
     bool kept = false;
-    fill_token(stored, *user, &filled, settled && !use_shared, &kept);
+    fill_token(stored, allowed, &filled, settled && !use_shared, &kept);
     MemoryContextSwitchTo(caller);
     if (use_shared && settled) {
         if (!store_shared_token(filled, words)) {
             // Too big for a shared entry: kept in this backend's cache instead. Filled again
             // so that its payload is in the cache's memory.
             MemoryContextSwitchTo(scratch());
-            fill_token(stored, *user, &filled, true, &kept);
+            fill_token(stored, allowed, &filled, true, &kept);
             MemoryContextSwitchTo(caller);
         }
     }

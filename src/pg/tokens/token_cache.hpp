@@ -11,9 +11,10 @@
 // every token itself, as bounded by pat.token_cache_memory.
 //
 // Invalidation is per token and per user (cache_signal.hpp, cache_generations.hpp): a committed
-// revoke or edit of a token drops that token, a role granted or revoked drops that user's
-// entries; only (re)defining scopes or roles, a TRUNCATE or DDL drops everything. The next check
-// after a commit sees it, in every session; token_cache.cpp gives the argument.
+// revoke or edit of a token drops that token and its user's entries (a delegated token is its
+// parent's user's, and answers as its weakest ancestor), a role granted or revoked drops that
+// user's entries; only (re)defining scopes or roles, a TRUNCATE or DDL drops everything. The next
+// check after a commit sees it, in every session; token_cache.cpp gives the argument.
 //
 // When a cache fills, entries not used since the previous sweep are evicted (a batched
 // second-chance policy), then others until a quarter is free.
@@ -49,7 +50,8 @@ struct CachedToken {
     int scope_count;
     bool has_expiry;
     TimestampTz expires_at;
-    bool revoked;
+    bool revoked;       // it, or an ancestor (token_store.hpp)
+    bool organization;  // an organization's token: user_id is an account id
     EntryWords words;
     void *payload;  // one allocation holding the varlena values and the views above
     Size bytes;     // what the entry costs against pat.token_cache_memory

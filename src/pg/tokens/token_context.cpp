@@ -116,6 +116,15 @@ PAT_FUNCTION(pat_current_token_name) {
     PG_RETURN_TEXT_P(pat::pg::make_text(context->token_name));
 }
 
+// pat_current_token_type(): personal or organization; NULL outside a token context.
+PAT_FUNCTION(pat_current_token_type) {
+    const auto *context = current_token_context();
+    if (context == nullptr) {
+        PG_RETURN_NULL();
+    }
+    PG_RETURN_TEXT_P(pat::pg::make_text(context->organization ? "organization" : "personal"));
+}
+
 // pat_has_scope(scope): whether the transaction's token holds scope; false without a token.
 PAT_FUNCTION(pat_has_scope) {
     const auto *context = current_token_context();

@@ -19,6 +19,7 @@ struct TokenContext {
     std::string token_name;
     pat::ScopeSet scopes;  // effective scopes at authentication
     std::optional<TimestampTz> expires_at;
+    bool organization = false;  // an organization's token: user_id is an account id
 };
 
 // Makes context the current transaction's token context. Throws std::bad_alloc.

@@ -20,9 +20,38 @@ std::vector<std::string> checked_token_scopes(
     const std::vector<std::optional<std::string>> &requested, text *user_id,
     const TokenContext *context);
 
+// The scopes requested for an organization's token: no NULL, defined (any defined scope: no
+// person's roles bound it). Sorted and distinct.
+std::vector<std::string> checked_organization_scopes(
+    const std::vector<std::optional<std::string>> &requested);
+
 // Inside a token context (context not nullptr), 42501 when a new token would outlive the
 // context's (expires_at nullopt: never expires).
 void require_no_later_than_context(const TokenContext *context,
                                    std::optional<TimestampTz> expires_at);
+
+// Which API function is inserting a token row right now (pat.tokens' insert guard lets only
+// pat_delegate's row carry a parent and only pat_create_org_token's be an organization's, and
+// keeps created_by as the API recorded it). A plain C++ flag in backend memory: no SQL can set
+// it. Set for the duration of one insert by ApiInsertScope.
+enum class ApiInsert { none, token, delegated, organization };
+ApiInsert current_api_insert();
+
+class ApiInsertScope {
+  public:
+    explicit ApiInsertScope(ApiInsert kind);
+    ~ApiInsertScope();
+    ApiInsertScope(const ApiInsertScope &) = delete;
+    ApiInsertScope &operator=(const ApiInsertScope &) = delete;
+
+  private:
+    ApiInsert previous_;
+};
+
+// Who is making a token now, as pat.tokens.created_by records it: the authenticated token and
+// its user in a token context ("token:<token_id>:<user_id>"), else actor ("actor:<actor>", when
+// not nullptr: pat_set_actor()'s), else the current database role ("role:<name>"). Call outside
+// owner SPI, where the current role is the caller's. Throws PgError.
+std::string token_creator(const std::string *actor);
 
 }  // namespace pat::pg

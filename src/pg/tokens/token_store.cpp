@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 
 #include "pg/bridge/compat.hpp"
+#include "pg/bridge/convert.hpp"
 #include "pg/bridge/schema_version.hpp"
 #include "pg/bridge/spi_support.hpp"
 
@@ -38,8 +39,11 @@ struct LookupRelations {
     LookupRelation roles{"roles", "roles_pkey"};
     LookupRelation role_scopes{"role_scopes", "role_scopes_pkey"};
     LookupRelation scope_table{"scopes", "scopes_pkey"};
+    // A delegated token's ancestors, found by token_id; where the schema has delegation.
+    LookupRelation token_ids{"tokens", "tokens_pkey"};
     AttrNumber token_id = 0, user_id = 0, name = 0, scopes = 0, expires_at = 0, revoked_at = 0;
     AttrNumber digest = 0;
+    AttrNumber ancestors = 0, token_type = 0;  // 0: the schema has no delegation
     AttrNumber role = 0, all_scopes = 0, scope = 0, defined_scope = 0;
 };
 LookupRelations lookup;
@@ -69,6 +73,12 @@ const LookupRelations &lookup_relations() {
         resolved.tokens.equal = HTEqualStrategyNumber;
     }
     Oid tokens = resolved.tokens.table;
+    if (schema_has(pat::schema_since::kDelegation)) {
+        resolved.token_ids.table = tokens;
+        resolved.token_ids.index = pat_relation("tokens_pkey", "Reinstall the extension.");
+        resolved.ancestors = column_number(tokens, "ancestors");
+        resolved.token_type = column_number(tokens, "token_type");
+    }
     resolved.token_id = column_number(tokens, "token_id");
     resolved.user_id = column_number(tokens, "user_id");
     resolved.name = column_number(tokens, "name");
@@ -150,14 +160,52 @@ T *copy_varlena(Datum value) {
     return reinterpret_cast<T *>(PG_DETOAST_DATUM_COPY(value));
 }
 
+constexpr std::string_view kOrganizationType = "organization";
+
+// A delegated token answers as its weakest ancestor: revoked when one is revoked or gone, expired
+// when one has expired. Each is read by token_id under snapshot, the one its own row was read
+// with, so the chain is judged as of one moment.
+void fold_ancestors(const LookupRelations &relations, Snapshot snapshot, ArrayType *ancestors,
+                    StoredToken *token) {
+    Datum *ids = nullptr;
+    bool *nulls = nullptr;
+    int count = 0;
+    deconstruct_array(ancestors, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR, &ids, &nulls, &count);
+    OpenedRelation by_id = open_lookup(relations.token_ids);
+    for (int i = 0; i < count && !token->revoked; ++i) {
+        bool found = false;
+        if (!nulls[i]) {
+            scan_equal(
+                by_id, BTEqualStrategyNumber, snapshot, ids[i], F_UUID_EQ,
+                [&](TupleTableSlot *row) {
+                    bool is_null = false;
+                    slot_getattr(row, relations.revoked_at, &is_null);
+                    token->revoked = !is_null;
+                    bool has_expiry = false;
+                    TimestampTz expires_at = 0;
+                    read_timestamp(row, relations.expires_at, &has_expiry, &expires_at);
+                    if (has_expiry && (!token->has_expiry || expires_at < token->expires_at)) {
+                        token->has_expiry = true;
+                        token->expires_at = expires_at;
+                    }
+                    found = true;
+                    return false;
+                });
+        }
+        token->revoked = token->revoked || !found;
+    }
+    close_lookup(by_id);
+}
+
 }  // namespace
 
 bool is_lookup_relation(Oid relation) {
     if (!lookup.resolved) {
         return false;
     }
-    for (const LookupRelation *known : {&lookup.tokens, &lookup.user_roles, &lookup.roles,
-                                        &lookup.role_scopes, &lookup.scope_table}) {
+    for (const LookupRelation *known :
+         {&lookup.tokens, &lookup.user_roles, &lookup.roles, &lookup.role_scopes,
+          &lookup.scope_table, &lookup.token_ids}) {
         if (relation == known->table || relation == known->index) {
             return true;
         }
@@ -182,6 +230,7 @@ bool fetch_token_row(const Digest &digest, StoredToken *token) {
 
     OpenedRelation tokens = open_lookup(relations.tokens);
     bool found = false;
+    ArrayType *ancestors = nullptr;
     scan_equal(
         tokens, relations.tokens.equal, snapshot, PointerGetDatum(key), F_BYTEAEQ,
         [&](TupleTableSlot *row) {
@@ -201,10 +250,23 @@ bool fetch_token_row(const Digest &digest, StoredToken *token) {
             read_timestamp(row, relations.expires_at, &token->has_expiry, &token->expires_at);
             slot_getattr(row, relations.revoked_at, &is_null);
             token->revoked = !is_null;
+            token->organization = false;
+            if (relations.token_type != 0) {
+                Datum type = slot_getattr(row, relations.token_type, &is_null);
+                token->organization =
+                    !is_null && text_view(DatumGetTextPP(type)) == kOrganizationType;
+                Datum chain = slot_getattr(row, relations.ancestors, &is_null);
+                if (!is_null) {
+                    ancestors = copy_varlena<ArrayType>(chain);
+                }
+            }
             found = true;
             return false;
         });
     close_lookup(tokens);
+    if (found && ancestors != nullptr) {
+        fold_ancestors(relations, snapshot, ancestors, token);
+    }
     UnregisterSnapshot(snapshot);
     pfree(key);
     return found;

@@ -14,8 +14,9 @@ struct StoredToken {
     text *name;
     ArrayType *scopes;  // the token's own scopes
     bool has_expiry;
-    TimestampTz expires_at;
-    bool revoked;
+    TimestampTz expires_at;  // the earliest of its own and its ancestors'
+    bool revoked;            // it, or an ancestor, is revoked or gone
+    bool organization;       // token_type 'organization': user_id is an account id
 };
 
 // What a user's roles allow; scopes are palloc'd text values in the caller's context.
@@ -42,7 +43,8 @@ Oid lookup_tokens_relation();
 
 // Looks the digest up in the latest committed state (whatever the caller's isolation level: a
 // revoke committed after a REPEATABLE READ transaction began must still refuse the token); false
-// when no token has it. One index probe.
+// when no token has it. One index probe, and one more per ancestor of a delegated token (read
+// under the same snapshot: a token is valid only while its whole chain is).
 bool fetch_token_row(const Digest &digest, StoredToken *token);
 
 // The user's roles in the latest committed state.

@@ -131,6 +131,15 @@ text *text_column(HeapTuple tuple, TupleDesc desc, int attno) {
     return pat::pg::call_pg([&] { return DatumGetTextPP(value); });
 }
 
+// Whether tuple is an organization's token (where the schema has token_type).
+bool is_organization_row(HeapTuple tuple, TupleDesc desc, Relation relation) {
+    if (!schema_has(pat::schema_since::kDelegation)) {
+        return false;
+    }
+    text *type = text_column(tuple, desc, column(relation, "token_type"));
+    return type != nullptr && pat::pg::text_view(type) == "organization";
+}
+
 // The scopes of tuple, a token of its user_id, checked as pat_create and pat_update check them:
 // inside a token context the manage scope and the token's own user first (require_self_service),
 // then the scopes (token_rules.hpp). Returns the context, or nullptr outside one. A row with a
@@ -144,11 +153,56 @@ const pat::pg::TokenContext *check_scopes_column(HeapTuple tuple, TupleDesc desc
     if (user_id == nullptr || is_null) {
         return nullptr;
     }
-    const pat::pg::TokenContext *context =
-        pat::pg::require_self_service(pat::pg::text_view(user_id));
     ArrayType *array = pat::pg::call_pg([&] { return DatumGetArrayTypeP(scopes); });
+    if (is_organization_row(tuple, desc, relation)) {
+        pat::pg::checked_organization_scopes(pat::pg::text_array_elements(array));
+        return nullptr;
+    }
+    // pat_delegate's row is checked against the token that mints it (held scopes, no later
+    // expiry), which needs the delegate scope, not the manage scope (pat_delegate checks it).
+    const pat::pg::TokenContext *context =
+        pat::pg::current_api_insert() == pat::pg::ApiInsert::delegated
+            ? pat::pg::current_token_context()
+            : pat::pg::require_self_service(pat::pg::text_view(user_id));
     pat::pg::checked_token_scopes(pat::pg::text_array_elements(array), user_id, context);
     return context;
+}
+
+// The columns a token is born with and keeps: who made it, its parent and chain, its type.
+constexpr const char *kBirthColumns[] = {"parent_id", "ancestors", "created_by", "token_type"};
+
+// The birth columns of a row being inserted. created_by: the API's record, a superuser's
+// (restoring a dump), else who inserts it now. A parent and chain only from pat_delegate, and an
+// organization's token only from pat_create_org_token (or a superuser restoring them).
+HeapTuple check_birth_columns(HeapTuple row, TupleDesc desc, Relation relation) {
+    pat::pg::ApiInsert api = pat::pg::current_api_insert();
+    bool trusted = superuser() || api != pat::pg::ApiInsert::none;
+    if (!trusted) {
+        for (const char *name : {"parent_id", "ancestors"}) {
+            if (!heap_attisnull(row, column(relation, name), desc)) {
+                throw pat::Error(pat::sqlstate::kInsufficientPrivilege,
+                                 "a delegated token can be made only with pat_delegate()");
+            }
+        }
+        if (is_organization_row(row, desc, relation)) {
+            throw pat::Error(pat::sqlstate::kInsufficientPrivilege,
+                             "an organization's token can be made only with "
+                             "pat_create_org_token()");
+        }
+    }
+    int created_by = column(relation, "created_by");
+    if (api != pat::pg::ApiInsert::none ||
+        (superuser() && !heap_attisnull(row, created_by, desc))) {
+        return row;
+    }
+    std::string creator = pat::pg::token_creator(nullptr);
+    return pat::pg::call_pg([&] {
+        int columns[1] = {created_by};
+        Datum values[1] = {PointerGetDatum(
+            cstring_to_text_with_len(creator.data(), static_cast<int>(creator.size())))};
+        bool nulls[1] = {false};
+        return heap_modify_tuple_by_cols(row, desc, 1, columns, values, nulls);
+    });
 }
 
 }  // namespace
@@ -159,6 +213,9 @@ PAT_FUNCTION(pat_tokens_before_insert) {
     TupleDesc desc = RelationGetDescr(relation);
     int expires_attno = column(relation, "expires_at");
     HeapTuple row = never_as_null(trigger->tg_trigtuple, desc, expires_attno);
+    if (schema_has(pat::schema_since::kDelegation)) {
+        row = check_birth_columns(row, desc, relation);
+    }
     check_text_column(row, desc, column(relation, "user_id"), pat::check_user_id);
     check_text_column(row, desc, column(relation, "name"), pat::check_token_name);
     require_restorable_times(row, nullptr, relation);
@@ -212,6 +269,15 @@ PAT_FUNCTION(pat_tokens_before_update) {
         throw pat::Error(pat::sqlstate::kObjectNotInPrerequisiteState,
                          "the rotated_from of a token cannot change", "",
                          "Create a new token instead.");
+    }
+    if (schema_has(pat::schema_since::kDelegation)) {
+        for (const char *born : kBirthColumns) {
+            if (pat::pg::column_changed(old_tuple, new_tuple, desc, column(relation, born))) {
+                throw pat::Error(pat::sqlstate::kObjectNotInPrerequisiteState,
+                                 std::string("the ") + born + " of a token cannot change", "",
+                                 "Create a new token instead.");
+            }
+        }
     }
     // key_id may be filled in for a token made before the schema had it, never changed once
     // known.

@@ -117,8 +117,9 @@ PAT_FUNCTION(pat_validate) {
     pat::pg::warn_of_lookalike_functions(fcinfo);
     TupleDesc result_type = pat::pg::result_type(fcinfo);
     Check check = check_token(fcinfo);
-    Datum values[7] = {};
-    bool nulls[7] = {false, false, true, true, true, true, true};
+    // Eight columns (token_type last) where the schema has token types.
+    Datum values[8] = {};
+    bool nulls[8] = {false, false, true, true, true, true, true, true};
     values[0] = BoolGetDatum(check.status == pat::TokenStatus::valid);
     std::string_view status = pat::status_name(check.status);
     values[1] = PointerGetDatum(cstring_to_text_with_len(status.data(), status.size()));
@@ -131,6 +132,9 @@ PAT_FUNCTION(pat_validate) {
         values[6] = TimestampTzGetDatum(token.expires_at);
         nulls[2] = nulls[3] = nulls[4] = nulls[5] = false;
         nulls[6] = !token.has_expiry;
+        values[7] =
+            PointerGetDatum(cstring_to_text(token.organization ? "organization" : "personal"));
+        nulls[7] = false;
     }
     HeapTuple tuple = heap_form_tuple(result_type, values, nulls);
     count_use(check);
@@ -169,6 +173,7 @@ PAT_FUNCTION(pat_authenticate) {
         if (token.has_expiry) {
             context.expires_at = token.expires_at;
         }
+        context.organization = token.organization;
         pat::pg::set_token_context(std::move(context));
     }
     // As SET LOCAL does: outside BEGIN ... COMMIT the context ends with this statement, and the
