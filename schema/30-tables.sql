@@ -48,7 +48,8 @@ CREATE TABLE pat.tokens (
     ancestors    uuid[],
     created_by   text,
     token_type   text NOT NULL DEFAULT 'personal'
-                 CHECK (token_type IN ('personal', 'organization'))
+                 CHECK (token_type IN ('personal', 'organization')),
+    has_children boolean NOT NULL DEFAULT false
 );
 COMMENT ON COLUMN pat.tokens.digest IS 'SHA-256 of the token; the token itself is stored nowhere';
 COMMENT ON COLUMN pat.tokens.key_id IS
@@ -58,9 +59,11 @@ COMMENT ON COLUMN pat.tokens.rotated_from IS
 COMMENT ON COLUMN pat.tokens.parent_id IS
     'the token that minted this one with pat_delegate(); NULL for a token made otherwise';
 COMMENT ON COLUMN pat.tokens.ancestors IS
-    'the delegation chain above this token, root first, parent last; NULL for a root token. A token is valid only while each of them is: a check that reads the row reads them too, and any change to a token drops its user''s cached tokens, so no descendant row is written when an ancestor falls';
+    'the delegation chain above this token, root first, parent last; NULL for a root token. A token is valid only while each of them is: a check that reads the row reads them too, and a change to a token with children drops its user''s cached tokens, so no descendant row is written when an ancestor falls';
 COMMENT ON COLUMN pat.tokens.created_by IS
     'who made the token: token:<token_id>:<user_id> (the authenticated token), actor:<pat_set_actor()>, or role:<database role>';
+COMMENT ON COLUMN pat.tokens.has_children IS
+    'set (never cleared) when pat_delegate() first mints from the token: a change to such a token drops its user''s cached tokens, so its descendants answer for it at their next check; a change to any other token drops only its own';
 COMMENT ON COLUMN pat.tokens.token_type IS
     'personal: user_id is a person; organization: user_id is an account id (pat_create_org_token), which no role grant, role loss or pat_revoke_all(user) reaches';
 CREATE INDEX tokens_user_id_idx ON pat.tokens (user_id);

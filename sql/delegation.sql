@@ -312,6 +312,11 @@ UPDATE pat.tokens SET token_type = 'organization' WHERE name = 'direct';
 \echo :SQLSTATE
 UPDATE pat.tokens SET token_type = 'team' WHERE name = 'direct';
 \echo :SQLSTATE
+-- A token that has had children keeps saying so: its changes must reach their cached entries.
+SELECT has_children FROM pat.tokens WHERE token_id = :'child_id';
+UPDATE pat.tokens SET has_children = false WHERE token_id = :'child_id';
+\echo :SQLSTATE
+SELECT count(*) AS marked_parents FROM pat.tokens WHERE has_children;
 DELETE FROM pat.tokens WHERE name = 'direct';
 DROP OWNED BY dg_writer;
 DROP ROLE dg_writer;

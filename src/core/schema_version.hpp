@@ -63,9 +63,10 @@ inline constexpr SchemaVersion kUserTokenLocks = SchemaVersion::k1_9;
 // pat_token_cache_stats() reports the server's shared cache beside this backend's (before it,
 // eight columns: this backend's cache only).
 inline constexpr SchemaVersion kSharedCacheStats = SchemaVersion::k1_10;
-// pat.tokens.parent_id, ancestors, created_by and token_type: delegated tokens fall with their
-// ancestors, so a check that reads a token's row reads its ancestors' too, and any change to a
-// token drops its user's cached tokens; pat_list answers eleven columns (before it, eight).
+// pat.tokens.parent_id, ancestors, created_by, token_type and has_children: delegated tokens
+// fall with their ancestors, so a check that reads a token's row reads its ancestors' too, and a
+// change to a token with children drops its user's cached tokens; pat_list answers eleven
+// columns, pat_validate eight (before it, eight and seven).
 inline constexpr SchemaVersion kDelegation = SchemaVersion::k1_11;
 }  // namespace schema_since
 

@@ -205,6 +205,56 @@ $primary->wait_for_catchup($standby);
 is(session_query($cached, "SELECT status FROM pat_validate('$a3->{token}')", 'new token'),
 	'valid', 'a cached standby session finds a token created afterwards');
 
+# --- delegation: a child falls with its parent, on the standby too -----------------------------
+# A warm standby session holds a delegated child (and grandchild); the parent is revoked on the
+# primary, no descendant row is written, and once replayed the warm session refuses both.
+$primary->safe_psql('postgres',
+	"SELECT pat_define_scope('tokens:delegate');
+	 SELECT pat_define_role('delegator', '{catalog:read,tokens:delegate}');
+	 SELECT pat_grant_role('carol', 'delegator');");
+my $parent = create_token('carol', 'carol agent', '{catalog:read,tokens:delegate}');
+
+# Mints a child of $minter's token on the primary (the last line of the output: id and token).
+sub delegate
+{
+	my ($minter, $name, $scopes) = @_;
+	my @lines = split /\n/,
+	  $primary->safe_psql('postgres',
+		"BEGIN; SELECT pat_authenticate('$minter->{token}');
+		 SELECT token_id || ' ' || token FROM pat_delegate('$name', '$scopes'); COMMIT;");
+	my ($id, $token) = split / /, $lines[-1];
+	return { id => $id, token => $token, name => $name };
+}
+my $child = delegate($parent, 'carol sub-agent', '{catalog:read,tokens:delegate}');
+my $grandchild = delegate($child, 'carol sub-sub-agent', '{catalog:read}');
+$primary->wait_for_catchup($standby);
+for my $round (1, 2)    # the second round is answered from the cache
+{
+	is( session_query($cached,
+			"SELECT status FROM pat_validate('$_->{token}', '{catalog:read}')",
+			"standby validate $_->{name} (round $round)"),
+		'valid',
+		"standby: $_->{name} is valid (round $round)")
+	  for ($child, $grandchild);
+}
+is(session_query($cached, 'SELECT last_check_missed FROM pat_token_cache_stats()', 'warm'),
+	'f', 'standby: the grandchild is held warm');
+# (pat_revoke's NOTICE of the fallen descendants is kept off stderr.)
+$revoker->query_safe('SET client_min_messages = warning');
+is($revoker->query_safe("SELECT pat_revoke('$parent->{id}')"), 't', 'primary: revoke the parent');
+$primary->wait_for_catchup($standby);
+is( session_query($cached,
+		"SELECT status FROM pat_validate('$_->{token}', '{catalog:read}')",
+		"standby validate $_->{name} after the parent's revoke"),
+	'revoked',
+	"a warm standby session refuses $_->{name} once the parent's revoke is replayed")
+  for ($child, $grandchild);
+is($standby->safe_psql('postgres', "SELECT status FROM pat_validate('$child->{token}')"),
+	'revoked', 'a new standby session refuses the child');
+is( $primary->safe_psql('postgres',
+		"SELECT count(*) FROM pat.tokens WHERE parent_id IS NOT NULL AND revoked_at IS NOT NULL"),
+	'0', 'primary: no descendant row was written');
+
 # The standby logged no error or warning for any of the above.
 my $log = slurp_file($standby->logfile, $log_offset);
 my @bad = grep { /\b(ERROR|WARNING|FATAL|PANIC):/ } split /\n/, $log;

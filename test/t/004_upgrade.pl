@@ -33,14 +33,27 @@ my $ALREADY = qr/NOTICE:\s+version "[^"]+" of extension "pg_pat" is already inst
 # A table's rows; NULL columns are left out, so a column a later version adds (NULL in every
 # row it did not write, as pat.tokens.key_id in 1.6) leaves the fingerprint unchanged, while any
 # value changed, lost or gained changes it.
+# Columns a later version adds NOT NULL with a constant default (pat.tokens.token_type and
+# has_children in 1.11) are left out too; that the update gave every row the default is checked
+# on its own.
+my $ADDED_WITH_DEFAULTS = "- 'token_type' - 'has_children'";
 sub fingerprint_sql
 {
 	my ($table) = @_;
+	my $row = "jsonb_strip_nulls(to_jsonb(x)) $ADDED_WITH_DEFAULTS";
 	return "SET TimeZone = 'UTC';
 		 SELECT count(*) || ' rows, md5 '
-		        || md5(coalesce(string_agg(jsonb_strip_nulls(to_jsonb(x))::text, E'\\n'
-		                                   ORDER BY jsonb_strip_nulls(to_jsonb(x))::text), ''))
+		        || md5(coalesce(string_agg(($row)::text, E'\\n' ORDER BY ($row)::text), ''))
 		   FROM $table x;";
+}
+
+# Whether version $a comes before version $b, compared number by number ('1.9' before '1.10').
+sub version_before
+{
+	my ($a, $b) = @_;
+	my @a = split /\./, $a;
+	my @b = split /\./, $b;
+	return ($a[0] <=> $b[0] || $a[1] <=> $b[1]) < 0;
 }
 
 sub fingerprint
@@ -212,6 +225,14 @@ my @after = split /\n/,
 is(extversion($DB), $default, "updated to the default version $default");
 
 is($after[$_], $before{ $tables_10[$_] }, "$tables_10[$_] unchanged by the update") for 0 .. $#tables_10;
+if (!version_before($default, '1.11'))
+{
+	is( $node->safe_psql($DB,
+			"SELECT count(*) FROM pat.tokens
+			  WHERE token_type <> 'personal' OR has_children OR parent_id IS NOT NULL
+			     OR ancestors IS NOT NULL OR created_by IS NOT NULL"),
+		'0', 'tokens made before 1.11 are personal roots with no recorded creator');
+}
 
 my $members_after = $node->safe_psql($DB,
 	"SELECT string_agg(pg_describe_object(classid, objid, objsubid), E'\\n' ORDER BY 1)
@@ -366,7 +387,7 @@ SELECT pat_grant_role('alice', 'member');
 	is( $node->safe_psql($db,
 			"SELECT string_agg(status, ',' ORDER BY created_at) FROM pat_list('alice')"),
 		'active,active', "pat_list after updating from $version");
-	if ($default ne '1.5' && $version lt '1.6')
+	if ($default ne '1.5' && version_before($version, '1.6'))
 	{
 		# 1.6 records each token's key: unknown for the token made before, known after.
 		is( $node->safe_psql($db,
@@ -376,7 +397,19 @@ SELECT pat_grant_role('alice', 'member');
 			'sha256:1:true,unknown:1:unknown',
 			"pat_key_status after updating from $version: the older token's key is unknown");
 	}
-	if ($default ge '1.8')
+	if (!version_before($default, '1.11'))
+	{
+		# 1.11: a token made before the update is personal, has no parent and no recorded
+		# creator; one made after records who made it.
+		is( $node->safe_psql($db,
+				"SELECT string_agg(token_type || ':' || coalesce(parent_id::text, 'root') || ':'
+				                   || coalesce(replace(created_by, current_user, 'me'), 'unknown'),
+				                   ',' ORDER BY created_at)
+				   FROM pat_list('alice')"),
+			'personal:root:unknown,personal:root:role:me',
+			"token_type, parent_id and created_by after updating from $version");
+	}
+	if (!version_before($default, '1.8'))
 	{
 		# 1.8: the prefix set at the update is known to the scanner rules, and a token made
 		# before the update can be reported leaked, with a notice.

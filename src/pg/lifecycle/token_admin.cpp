@@ -66,8 +66,14 @@ const char kInsertTokenWithBirth[] =
 // The token pat_delegate mints from: its chain, locked against a concurrent revoke, rotation or
 // shortening until this transaction ends (a revoke waits for the child, or the child sees it).
 const char kLockParent[] =
-    "SELECT t.ancestors, t.revoked_at IS NOT NULL, t.token_type"
+    "SELECT t.ancestors, t.revoked_at IS NOT NULL, t.token_type, t.has_children"
     " FROM pat.tokens t WHERE t.token_id OPERATOR(pg_catalog.=) $1 FOR SHARE OF t";
+// Before its first child: from then on a change to the parent drops its user's cached tokens
+// (cache_triggers.cpp). Set in the transaction that makes the child, so a change to the parent
+// that commits after the child does sees it set (it waits for the row).
+const char kMarkParent[] =
+    "UPDATE pat.tokens t SET has_children = true"
+    " WHERE t.token_id OPERATOR(pg_catalog.=) $1 AND NOT t.has_children";
 // The live descendants of a token, which fall with it (tokens_ancestors_idx).
 const char kCountDescendants[] =
     "SELECT pg_catalog.count(*) FROM pat.tokens t"
@@ -187,6 +193,7 @@ KeptPlan insert_with_birth_plan = {
     {UUIDOID, TEXTOID, TEXTOID, TEXTARRAYOID, BYTEAOID, TIMESTAMPTZOID, TEXTOID, UUIDOID, UUIDOID,
      UUIDARRAYOID, TEXTOID, TEXTOID}};
 KeptPlan lock_parent_plan = {kLockParent, 1, {UUIDOID}};
+KeptPlan mark_parent_plan = {kMarkParent, 1, {UUIDOID}};
 KeptPlan count_descendants_plan = {kCountDescendants, 2, {UUIDOID, TIMESTAMPTZOID}};
 KeptPlan count_active_of_type_plan = {
     kCountActiveTokensOfType, 4, {TEXTOID, TIMESTAMPTZOID, UUIDOID, TEXTOID}};
@@ -569,10 +576,13 @@ Parent lock_parent(pg_uuid_t *token_id) {
         if (run(lock_parent_plan, values, nullptr, false, SPI_OK_SELECT) != 1) {
             return parent;
         }
-        Datum columns[3];
-        bool nulls[3];
+        Datum columns[4];
+        bool nulls[4];
         heap_deform_tuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, columns, nulls);
         parent.found = true;
+        if (!DatumGetBool(columns[3])) {
+            run(mark_parent_plan, values, nullptr, false, SPI_OK_UPDATE);
+        }
         parent.revoked = DatumGetBool(columns[1]);
         parent.organization =
             !nulls[2] && pat::pg::text_view(DatumGetTextPP(columns[2])) == "organization";
@@ -591,7 +601,8 @@ int64 live_descendants(pg_uuid_t *token_id) {
         return 0;
     }
     Datum values[2] = {UUIDPGetDatum(token_id), TimestampTzGetDatum(pat::pg::policy_clock())};
-    run(count_descendants_plan, values, nullptr, true, SPI_OK_SELECT);
+    // A fresh snapshot: children minted while the revoke waited for the parent's row count too.
+    run(count_descendants_plan, values, nullptr, false, SPI_OK_SELECT);
     bool is_null = false;
     return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null));
 }

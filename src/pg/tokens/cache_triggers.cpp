@@ -64,16 +64,40 @@ PAT_FUNCTION(pat_invalidate_token_caches) {
     return PointerGetDatum(nullptr);
 }
 
-// pat.invalidate_cached_token(): AFTER UPDATE OR DELETE row trigger on pat.tokens. Where the
-// schema has delegation, the token's user is signalled too: a delegated token's entry depends
-// on every ancestor's row, and all of them are of the same user (token_cache.cpp), so no
-// descendant needs a signal, or a write, of its own.
+namespace {
+
+// Whether the old or the new row (an UPDATE's) of trigger has the boolean column set.
+bool either_row_has(TriggerData *trigger, const char *column) {
+    return pat::pg::call_pg([&] {
+        Relation relation = trigger->tg_relation;
+        int attno = pat::pg::relation_column(relation, column);
+        bool set = false;
+        for (HeapTuple tuple : {trigger->tg_trigtuple, trigger->tg_newtuple}) {
+            bool is_null = true;
+            Datum value = tuple != nullptr
+                              ? heap_getattr(tuple, attno, RelationGetDescr(relation), &is_null)
+                              : 0;
+            set = set || (!is_null && DatumGetBool(value));
+        }
+        return set;
+    });
+}
+
+}  // namespace
+
+// pat.invalidate_cached_token(): AFTER UPDATE OR DELETE row trigger on pat.tokens. For a token
+// with children (where the schema has delegation) the token's user is signalled too: a
+// delegated token's entry depends on every ancestor's row, and all of them are of the same user
+// (token_cache.cpp), so no descendant needs a signal, or a write, of its own. has_children is
+// set before the first child is made, in a transaction that holds the parent's row, and never
+// cleared, so every change to a parent after its first child commits sees it set.
 PAT_FUNCTION(pat_invalidate_cached_token) {
     TriggerData *trigger = row_trigger(fcinfo, "pat.invalidate_cached_token()");
     signal_rows(trigger, "digest", [](const varlena *digest) {
         pat::pg::signal_token_changed(reinterpret_cast<const bytea *>(digest));
     });
-    if (pat::pg::call_pg([] { return pat::pg::schema_has(pat::schema_since::kDelegation); })) {
+    if (pat::pg::call_pg([] { return pat::pg::schema_has(pat::schema_since::kDelegation); }) &&
+        either_row_has(trigger, "has_children")) {
         signal_rows(trigger, "user_id", [](const varlena *user_id) {
             pat::pg::signal_user_changed(reinterpret_cast<const text *>(user_id));
         });

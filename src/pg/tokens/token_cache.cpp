@@ -39,8 +39,9 @@
 //    Every lookup first accepts pending invalidations. A promoted server's backends drop their
 //    own caches and turn to the words: every replayed commit is visible by then.
 // A delegated token is read with its ancestors (token_store.hpp), under the same snapshot, and
-// its entry depends on its user's slot: every change to a token row signals its user's slot as
-// well as its own (cache_triggers.cpp), and a child is always of its parent's user. So the
+// its entry depends on its user's slot: a change to a token with children signals its user's
+// slot as well as its own (cache_triggers.cpp; has_children is set before the first child
+// exists and never cleared), and a child is always of its parent's user. So the
 // argument above, applied to the user's slot, covers a change to any ancestor: no entry of a
 // descendant outlives its ancestor's revoke, expiry or rotation, and a warm check of a
 // delegated token costs what a root token's does. known_defined_scopes() bounds an

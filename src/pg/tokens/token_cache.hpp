@@ -11,9 +11,9 @@
 // every token itself, as bounded by pat.token_cache_memory.
 //
 // Invalidation is per token and per user (cache_signal.hpp, cache_generations.hpp): a committed
-// revoke or edit of a token drops that token and its user's entries (a delegated token is its
-// parent's user's, and answers as its weakest ancestor), a role granted or revoked drops that
-// user's entries; only (re)defining scopes or roles, a TRUNCATE or DDL drops everything. The next
+// revoke or edit of a token drops that token, and of a token with children its user's entries
+// too (a delegated token is its parent's user's, and answers as its weakest ancestor), a role
+// granted or revoked drops that user's entries; only (re)defining scopes or roles, a TRUNCATE or DDL drops everything. The next
 // check after a commit sees it, in every session; token_cache.cpp gives the argument.
 //
 // When a cache fills, entries not used since the previous sweep are evicted (a batched

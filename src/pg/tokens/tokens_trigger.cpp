@@ -279,6 +279,18 @@ PAT_FUNCTION(pat_tokens_before_update) {
             }
         }
     }
+    // has_children is set once a child is made and never cleared: a parent's changes must keep
+    // reaching its descendants' cached entries (cache_triggers.cpp).
+    if (schema_has(pat::schema_since::kDelegation)) {
+        int attno = column(relation, "has_children");
+        bool is_null = false;
+        bool had = DatumGetBool(heap_getattr(old_tuple, attno, desc, &is_null)) && !is_null;
+        bool has = DatumGetBool(heap_getattr(new_tuple, attno, desc, &is_null)) && !is_null;
+        if (had && !has) {
+            throw pat::Error(pat::sqlstate::kObjectNotInPrerequisiteState,
+                             "a token's has_children cannot be cleared");
+        }
+    }
     // key_id may be filled in for a token made before the schema had it, never changed once
     // known.
     int key_attno =
