@@ -91,6 +91,9 @@ REVOKE ALL ON FUNCTION @extschema@.pat_current_token_type() FROM PUBLIC;
 
 -- Delegation ==================================================================================
 
+COMMENT ON FUNCTION @extschema@.pat_token_activity(uuid, integer) IS
+    'one token''s audit rows and its delegated descendants'', newest first (at most max, 1 to 1000): when, what, which table, who (naming the delegated token that acted); in a token context only the user''s own tokens';
+
 CREATE FUNCTION @extschema@.pat_delegate(name text, scopes text[], expires text DEFAULT NULL)
 RETURNS TABLE (token_id uuid, token text, expires_at timestamptz)
 AS 'MODULE_PATHNAME', 'pat_delegate'

@@ -231,7 +231,7 @@ RETURNS TABLE (occurred_at timestamptz, action text, table_name text, actor text
 AS 'MODULE_PATHNAME', 'pat_token_activity'
 LANGUAGE C STABLE;
 COMMENT ON FUNCTION @extschema@.pat_token_activity(uuid, integer) IS
-    'one token''s audit rows, newest first (at most max, 1 to 1000): when, what, which table, who; in a token context only the user''s own tokens';
+    'one token''s audit rows and its delegated descendants'', newest first (at most max, 1 to 1000): when, what, which table, who (naming the delegated token that acted); in a token context only the user''s own tokens';
 
 -- Digest key fingerprints ---------------------------------------------------------------------
 

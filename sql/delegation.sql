@@ -281,6 +281,41 @@ SELECT new_data ? 'parent_id' AS names_parent, new_data ? 'ancestors' AS names_c
        new_data->>'created_by' = 'token:' || :'agent_id' || ':dg-alice' AS names_creator
 FROM pat.audit_log WHERE token_id = :'child_id' AND action = 'created';
 
+-- The agent's activity includes what its descendants did, each naming the delegated token.
+SELECT action, actor FROM pat_token_activity(:'agent_id') ORDER BY action, actor;
+
+-- A row change made with a delegated token names its chain: user, root token, each token down.
+RESET ROLE;
+CREATE TABLE dg_notes (id integer PRIMARY KEY, body text);
+SELECT pat_audit_table('dg_notes');
+SELECT token AS agent6 FROM pat_create('dg-bob', 'agent 6', '{dg_notes:read,tokens:delegate}',
+                                       '30 days') \gset
+BEGIN;
+SELECT pat_authenticate(:'agent6') AS user_id;
+SELECT token AS child6 FROM pat_delegate('child 6', '{dg_notes:read,tokens:delegate}') \gset
+COMMIT;
+BEGIN;
+SELECT pat_authenticate(:'child6') AS user_id;
+SELECT token AS grandchild6 FROM pat_delegate('grandchild 6', '{dg_notes:read}') \gset
+COMMIT;
+BEGIN;
+SELECT pat_authenticate(:'grandchild6') AS user_id;
+INSERT INTO dg_notes VALUES (1, 'written by a sub-sub-agent');
+COMMIT;
+BEGIN;
+SELECT pat_authenticate(:'agent6') AS user_id;
+INSERT INTO dg_notes VALUES (2, 'written by the root token');
+COMMIT;
+BEGIN;
+SELECT pat_authenticate(:'grandchild6') AS user_id;
+SELECT pat_set_actor('support:eve');
+INSERT INTO dg_notes VALUES (3, 'a named actor wins');
+COMMIT;
+SELECT pat_audit_link() >= 0 AS linked;
+SELECT new_data->>'id' AS id, user_id, token_name, actor FROM pat.audit_log
+WHERE table_name = 'public.dg_notes' ORDER BY seq;
+DROP TABLE dg_notes;
+
 -- The guards of pat.tokens ----------------------------------------------------------------------
 -- A role given direct access may forge neither a child nor a creator.
 CREATE ROLE dg_writer BYPASSRLS;

@@ -7,6 +7,7 @@
 #include "core/subtransaction_scoped.hpp"
 #include "pg/bridge/convert.hpp"
 #include "pg/bridge/guard.hpp"
+#include "pg/tokens/api_support.hpp"
 #include "pg/tokens/token_context.hpp"
 #include "pg/bridge/spi_support.hpp"
 
@@ -68,11 +69,50 @@ void register_audit_callbacks() {
     callbacks_registered = true;
 }
 
+namespace {
+
+// The names of a delegated token's chain, root first, down to it; "(deleted)" for an ancestor
+// whose row is gone.
+const char kChainNames[] =
+    "SELECT pg_catalog.string_agg(COALESCE(a.name, '(deleted)'), ' > ' ORDER BY u.ord)"
+    " FROM pat.tokens t CROSS JOIN LATERAL pg_catalog.unnest("
+    "   pg_catalog.array_append(t.ancestors, t.token_id)) WITH ORDINALITY AS u(id, ord)"
+    " LEFT JOIN pat.tokens a ON a.token_id OPERATOR(pg_catalog.=) u.id"
+    " WHERE t.token_id OPERATOR(pg_catalog.=) $1";
+KeptPlan chain_names_plan = {kChainNames, 1, {UUIDOID}};
+
+// "<user>: <root> > ... > <acting token>" for the delegated token of context, or nullptr when
+// its row is gone. Read when a row is written, never when a token is checked.
+text *delegation_chain(const TokenContext &context) {
+    pg_uuid_t token_id = context.token_id;
+    text *names = with_owner_spi([&]() -> text * {
+        Datum values[1] = {UUIDPGetDatum(&token_id)};
+        if (run_kept_plan(chain_names_plan, values, nullptr, true, SPI_OK_SELECT) != 1) {
+            return nullptr;
+        }
+        bool is_null = false;
+        Datum chain = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null);
+        return is_null ? nullptr : reinterpret_cast<text *>(SPI_datumTransfer(chain, false, -1));
+    });
+    if (names == nullptr) {
+        return nullptr;
+    }
+    return make_text(context.user_id + ": " + std::string(text_view(names)));
+}
+
+}  // namespace
+
 text *audit_actor_for(const text *user_id) {
     if (const std::string *actor = current_audit_actor()) {
         return make_text(*actor);
     }
     const TokenContext *context = current_token_context();
+    // A delegated token acts for its user through its chain: the row names it.
+    if (context != nullptr && context->delegated) {
+        if (text *chain = delegation_chain(*context)) {
+            return chain;
+        }
+    }
     if (context != nullptr && (user_id == nullptr || text_view(user_id) != context->user_id)) {
         return make_text(context->user_id);
     }

@@ -26,8 +26,9 @@ void set_audit_actor(std::optional<std::string> actor);
 const std::string *current_audit_actor();
 
 // The actor to record for an audit row about user_id (nullptr: no user), palloc'd: the one
-// pat_set_actor() named, else the authenticated token's user when that is someone else, else
-// nullptr. Throws PgError when out of memory.
+// pat_set_actor() named, else for a delegated token its chain ("<user>: <root token> > ... >
+// <acting token>", read from pat.tokens), else the authenticated token's user when that is
+// someone else, else nullptr. Throws PgError.
 text *audit_actor_for(const text *user_id);
 
 // The authenticated token's user, id and name into entry (none outside a token context).

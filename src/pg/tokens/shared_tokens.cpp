@@ -55,6 +55,7 @@ struct SharedToken {
     bool has_expiry;
     bool revoked;
     bool organization;
+    bool delegated;
     alignas(MAXIMUM_ALIGNOF) char payload[kPayloadBytes];  // user id, then name
 };
 
@@ -390,6 +391,7 @@ bool find_shared_token(const pat::Digest &digest, bool (*is_current)(const Entry
     token->expires_at = copy.expires_at;
     token->revoked = copy.revoked;
     token->organization = copy.organization;
+    token->delegated = copy.delegated;
     token->payload = payload;
     token->bytes = 0;
     token->referenced = true;
@@ -428,6 +430,7 @@ bool store_shared_token(const CachedToken &token, const EntryWords &words) {
             entry->has_expiry = token.has_expiry;
             entry->revoked = token.revoked;
             entry->organization = token.organization;
+            entry->delegated = token.delegated;
             memcpy(entry->payload, token.payload, values_bytes);
         }
         LWLockRelease(lock);

@@ -452,6 +452,7 @@ void fill_token(const StoredToken &stored, ScopeList allowed_scopes, CachedToken
     filled->expires_at = stored.expires_at;
     filled->revoked = stored.revoked;
     filled->organization = stored.organization;
+    filled->delegated = stored.delegated;
 }
 
 bool is_current(const EntryWords &words) {

@@ -13,8 +13,9 @@
 // Invalidation is per token and per user (cache_signal.hpp, cache_generations.hpp): a committed
 // revoke or edit of a token drops that token, and of a token with children its user's entries
 // too (a delegated token is its parent's user's, and answers as its weakest ancestor), a role
-// granted or revoked drops that user's entries; only (re)defining scopes or roles, a TRUNCATE or DDL drops everything. The next
-// check after a commit sees it, in every session; token_cache.cpp gives the argument.
+// granted or revoked drops that user's entries; only (re)defining scopes or roles, a TRUNCATE or
+// DDL drops everything. The next check after a commit sees it, in every session; token_cache.cpp
+// gives the argument.
 //
 // When a cache fills, entries not used since the previous sweep are evicted (a batched
 // second-chance policy), then others until a quarter is free.
@@ -52,6 +53,7 @@ struct CachedToken {
     TimestampTz expires_at;
     bool revoked;       // it, or an ancestor (token_store.hpp)
     bool organization;  // an organization's token: user_id is an account id
+    bool delegated;     // made by pat_delegate
     EntryWords words;
     void *payload;  // one allocation holding the varlena values and the views above
     Size bytes;     // what the entry costs against pat.token_cache_memory

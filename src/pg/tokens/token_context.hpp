@@ -20,6 +20,7 @@ struct TokenContext {
     pat::ScopeSet scopes;  // effective scopes at authentication
     std::optional<TimestampTz> expires_at;
     bool organization = false;  // an organization's token: user_id is an account id
+    bool delegated = false;     // made by pat_delegate: its audit rows name its chain
 };
 
 // Makes context the current transaction's token context. Throws std::bad_alloc.

@@ -251,6 +251,7 @@ bool fetch_token_row(const Digest &digest, StoredToken *token) {
             slot_getattr(row, relations.revoked_at, &is_null);
             token->revoked = !is_null;
             token->organization = false;
+            token->delegated = false;
             if (relations.token_type != 0) {
                 Datum type = slot_getattr(row, relations.token_type, &is_null);
                 token->organization =
@@ -258,6 +259,7 @@ bool fetch_token_row(const Digest &digest, StoredToken *token) {
                 Datum chain = slot_getattr(row, relations.ancestors, &is_null);
                 if (!is_null) {
                     ancestors = copy_varlena<ArrayType>(chain);
+                    token->delegated = true;
                 }
             }
             found = true;

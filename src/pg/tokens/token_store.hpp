@@ -17,6 +17,7 @@ struct StoredToken {
     TimestampTz expires_at;  // the earliest of its own and its ancestors'
     bool revoked;            // it, or an ancestor, is revoked or gone
     bool organization;       // token_type 'organization': user_id is an account id
+    bool delegated;          // made by pat_delegate: it has ancestors
 };
 
 // What a user's roles allow; scopes are palloc'd text values in the caller's context.

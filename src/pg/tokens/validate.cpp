@@ -174,6 +174,7 @@ PAT_FUNCTION(pat_authenticate) {
             context.expires_at = token.expires_at;
         }
         context.organization = token.organization;
+        context.delegated = token.delegated;
         pat::pg::set_token_context(std::move(context));
     }
     // As SET LOCAL does: outside BEGIN ... COMMIT the context ends with this statement, and the
