@@ -233,6 +233,19 @@ SELECT status FROM pat_validate(:'child3b');
 SELECT pat_revoke(:'agent3_id') AS revoked;
 SELECT status FROM pat_validate(:'child3b');
 
+-- A leak report of the parent revokes it: its warm child answers revoked at its next check.
+SELECT token AS agent7 FROM pat_create('dg-bob', 'agent 7', '{dg_notes:read,tokens:delegate}',
+                                       '30 days') \gset
+BEGIN;
+SELECT pat_authenticate(:'agent7') AS user_id;
+SELECT token AS child7 FROM pat_delegate('child 7', '{dg_notes:read}') \gset
+COMMIT;
+SELECT status FROM pat_validate(:'child7');
+RESET ROLE;
+SELECT pat_report_leaked(ARRAY[:'agent7'], 'a public gist') AS reported;
+SET ROLE dg_app;
+SELECT status FROM pat_validate(:'child7');
+
 -- Deleting a parent row (only the table's owner can) leaves its descendants revoked.
 SELECT token AS agent4, token_id AS agent4_id
 FROM pat_create('dg-bob', 'agent 4', '{dg_notes:read,tokens:delegate}', '30 days') \gset
