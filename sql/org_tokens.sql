@@ -92,6 +92,12 @@ DELETE FROM pat.scopes WHERE scope = 'og_billing:write';
 SELECT status, scopes FROM pat_validate(:'org');
 ROLLBACK;
 
+-- pat_update gives it any defined scope, as pat_create_org_token does.
+SELECT pat_update(:'org_id', scopes => '{og_billing:read,og_notes:read}');
+SELECT status, scopes FROM pat_validate(:'org');
+SELECT pat_update(:'org_id', scopes => '{og_nothing}');
+\echo :SQLSTATE
+
 -- Rotation keeps the type; a revocation reaches it as any token.
 SELECT token AS org2, token_id AS org2_id FROM pat_rotate(:'org_id') \gset
 SELECT status, token_type, user_id FROM pat_validate(:'org2');

@@ -120,6 +120,11 @@ const char kRotatedFrom[] =
 const char kLockToken[] =
     "SELECT t.user_id, t.revoked_at IS NOT NULL FROM pat.tokens t"
     " WHERE t.token_id OPERATOR(pg_catalog.=) $1 FOR UPDATE OF t";
+// Where the schema has token types: whether it is an organization's token too.
+const char kLockTokenWithType[] =
+    "SELECT t.user_id, t.revoked_at IS NOT NULL,"
+    " t.token_type OPERATOR(pg_catalog.=) 'organization'"
+    " FROM pat.tokens t WHERE t.token_id OPERATOR(pg_catalog.=) $1 FOR UPDATE OF t";
 const char kUpdateToken[] =
     "UPDATE pat.tokens t"
     " SET name = COALESCE($2, t.name), scopes = COALESCE($3, t.scopes)"
@@ -181,6 +186,7 @@ KeptPlan lock_for_rotation_with_birth_plan = {kLockForRotationWithBirth, 1, {UUI
 KeptPlan shorten_expiry_plan = {kShortenExpiry, 2, {UUIDOID, TIMESTAMPTZOID}};
 KeptPlan rotated_from_plan = {kRotatedFrom, 1, {UUIDOID}};
 KeptPlan lock_plan = {kLockToken, 1, {UUIDOID}};
+KeptPlan lock_with_type_plan = {kLockTokenWithType, 1, {UUIDOID}};
 KeptPlan update_plan = {kUpdateToken, 3, {UUIDOID, TEXTOID, TEXTARRAYOID}};
 KeptPlan revoke_plan = {kRevokeToken, 1, {UUIDOID}};
 KeptPlan exists_plan = {kTokenExists, 1, {UUIDOID}};
@@ -389,20 +395,25 @@ struct LockedToken {
     bool found;
     bool revoked;
     text *user_id;
+    bool organization;
 };
 
 // Locks the token's row to the end of the transaction and reads its user.
 LockedToken lock_token(pg_uuid_t *token_id) {
     return pat::pg::with_owner_spi([&] {
         Datum values[1] = {UUIDPGetDatum(token_id)};
-        LockedToken row = {false, false, nullptr};
-        if (run(lock_plan, values, nullptr, false, SPI_OK_SELECT) == 1) {
+        LockedToken row = {false, false, nullptr, false};
+        bool typed = pat::pg::schema_has(pat::schema_since::kDelegation);
+        if (run(typed ? lock_with_type_plan : lock_plan, values, nullptr, false, SPI_OK_SELECT) ==
+            1) {
             bool is_null = false;
             HeapTuple tuple = SPI_tuptable->vals[0];
             row.found = true;
             row.user_id = reinterpret_cast<text *>(SPI_datumTransfer(
                 SPI_getbinval(tuple, SPI_tuptable->tupdesc, 1, &is_null), false, -1));
             row.revoked = DatumGetBool(SPI_getbinval(tuple, SPI_tuptable->tupdesc, 2, &is_null));
+            row.organization =
+                typed && DatumGetBool(SPI_getbinval(tuple, SPI_tuptable->tupdesc, 3, &is_null));
         }
         return row;
     });
@@ -728,8 +739,14 @@ PAT_FUNCTION(pat_update) {
                          "token " + uuid_text(*token_id) + " is revoked and cannot be edited");
     }
     text *name = PG_ARGISNULL(1) ? nullptr : token_name_argument(fcinfo, 1);
-    ArrayType *scopes =
-        PG_ARGISNULL(2) ? nullptr : checked_scopes_argument(fcinfo, 2, locked.user_id, context);
+    // An organization's token may be given any defined scope, as pat_create_org_token gives.
+    ArrayType *scopes = nullptr;
+    if (!PG_ARGISNULL(2)) {
+        scopes = locked.organization
+                     ? pat::pg::make_text_array(pat::pg::checked_organization_scopes(
+                           pat::pg::text_array_elements(PG_GETARG_ARRAYTYPE_P(2))))
+                     : checked_scopes_argument(fcinfo, 2, locked.user_id, context);
+    }
     if (name != nullptr || scopes != nullptr) {
         pat::pg::with_owner_spi([&] {
             Datum values[3] = {UUIDPGetDatum(token_id), PointerGetDatum(name),
