@@ -639,7 +639,9 @@ PAT_FUNCTION(pat_delegate) {
     pat::require_delegate_scope(holder, pat::pg::delegate_scope());
     text *name = token_name_argument(fcinfo, 0);
     pat::pg::require_arg(fcinfo, 1, "scopes");
-    ArrayType *requested = PG_GETARG_ARRAYTYPE_P(1);
+    // Detoasted here, before any C++ object with a destructor is alive.
+    ArrayType *requested = call_pg([&] { return PG_GETARG_ARRAYTYPE_P(1); });
+    text *expires = PG_ARGISNULL(2) ? nullptr : pat::pg::required_text(fcinfo, 2, "expires");
 
     pg_uuid_t parent_id = context->token_id;
     Parent parent = lock_parent(&parent_id);
@@ -664,7 +666,7 @@ PAT_FUNCTION(pat_delegate) {
     std::optional<TimestampTz> delegated_limit = call_pg(
         [] { return pat::pg::latest_delegated_expiry(GetCurrentTransactionStartTimestamp()); });
     std::optional<TimestampTz> expires_at;
-    if (PG_ARGISNULL(2)) {
+    if (expires == nullptr) {
         std::optional<TimestampTz> lifetime_limit =
             call_pg([] { return pat::pg::latest_allowed_expiry(pat::pg::policy_clock()); });
         std::optional<std::int64_t> longest =
@@ -672,7 +674,7 @@ PAT_FUNCTION(pat_delegate) {
         expires_at = pat::pg::expiry_within_policy(longest ? std::optional<TimestampTz>(*longest)
                                                            : std::nullopt);
     } else {
-        expires_at = pat::pg::expiry_from_text(PG_GETARG_TEXT_PP(2));
+        expires_at = pat::pg::expiry_from_text(expires);
     }
     pat::pg::require_no_later_than_context(context, expires_at);
     pat::require_within_delegated_lifetime(expires_at, delegated_limit);
