@@ -193,6 +193,27 @@ SELECT valid, status FROM pat_validate(:'child');
 SELECT valid, status FROM pat_validate(:'grandchild');
 SELECT name, status, revoked_at IS NULL AS own_row_unrevoked FROM pat_list('dg-alice')
 WHERE token_id IN (:'child_id', :'grandchild_id') ORDER BY name;
+-- What a revoke drops from the cache: a token with children drops its user's entries (the
+-- user's other token is read again), a token without only its own (the other is still a hit).
+SELECT status FROM pat_validate(:'cli');
+SELECT status FROM pat_validate(:'cli');
+RESET ROLE;
+SELECT token_id AS reader_id FROM pat.tokens WHERE user_id = 'dg-alice' AND name = 'reader' \gset
+SELECT pat_revoke(:'reader_id') AS revoked_childless;
+SELECT status FROM pat_validate(:'cli');
+SELECT last_check_missed AS read_again FROM pat_token_cache_stats();
+SELECT token AS agent8, token_id AS agent8_id
+FROM pat_create('dg-alice', 'agent 8', '{dg_notes:read,tokens:delegate}', '30 days') \gset
+BEGIN;
+SELECT pat_authenticate(:'agent8') AS user_id;
+SELECT token AS child8 FROM pat_delegate('child 8', '{dg_notes:read}') \gset
+COMMIT;
+SELECT status FROM pat_validate(:'cli');
+SELECT status FROM pat_validate(:'cli');
+SELECT pat_revoke(:'agent8_id') AS revoked_parent;
+SELECT status FROM pat_validate(:'cli');
+SELECT last_check_missed AS read_again FROM pat_token_cache_stats();
+SET ROLE dg_app;
 -- A descendant of a revoked token cannot authenticate, nor delegate.
 BEGIN;
 SELECT pat_authenticate(:'child');
