@@ -22,6 +22,8 @@ EXPIRATIONS = [("7 days", "7 days"), ("30 days", "30 days"), ("60 days", "60 day
                ("90 days", "90 days"), ("custom", "Custom date"), ("never", "No expiration")]
 USERS = {"alice": ("Alice Example", "alice-password"), "bob": ("Bob Example", "bob-password")}
 API_SCOPES = {"GET": "notes:read", "POST": "notes:write"}
+# The scope pg_pat asks of a token that mints children (pat.delegate_scope, its default here).
+DELEGATE_SCOPE = "tokens:delegate"
 
 app = Flask(__name__, template_folder=os.path.join(HERE, "templates"))
 app.secret_key = os.environ.get("SETTINGS_APP_SECRET") or secrets.token_hex(32)
@@ -121,20 +123,69 @@ def logout():
     return redirect(url_for("login"))
 
 
+def token_tree(user):
+    """The user's tokens as pat_list rows in display order: each token followed by the tokens
+    it minted (depth says how far down the chain), revoked ones left out. A child whose parent
+    is gone from the list (expired and hidden, say) starts its own branch."""
+    with db().cursor() as cur:
+        cur.execute("SELECT token_id, name, scopes, created_at, expires_at, last_used_at, status,"
+                    " parent_id, created_by, token_type FROM pat_list(%s)", [user])
+        rows = cur.fetchall()
+    names = {r[0]: r[1] for r in rows}  # revoked tokens too: a creator may be one
+    listed = [dict(token_id=r[0], name=r[1], scopes=r[2], created_at=r[3], expires_at=r[4],
+                   last_used_at=r[5], status=r[6], parent_id=r[7],
+                   parent_name=names.get(r[7]), created_by=r[8],
+                   creator=describe_creator(r[8], names), token_type=r[9])
+              for r in rows if r[6] != "revoked"]
+    shown = {t["token_id"] for t in listed}
+    children = {}
+    for t in listed:
+        children.setdefault(t["parent_id"] if t["parent_id"] in shown else None, []).append(t)
+    ordered = []
+
+    def walk(parent, depth):
+        for t in children.get(parent, []):
+            t["depth"] = depth
+            ordered.append(t)
+            walk(t["token_id"], depth + 1)
+    walk(None, 0)
+    return ordered
+
+
+def describe_creator(created_by, names):
+    """pg_pat's created_by for a person: 'token:<id>:<user>' (minted in a token context),
+    'actor:<actor>' (pat_set_actor, as this page does), 'role:<role>' (the bare back end)."""
+    kind, _, rest = (created_by or "").partition(":")
+    if kind == "token":
+        token_id, _, token_user = rest.partition(":")
+        name = next((n for i, n in names.items() if str(i) == token_id), None)
+        return f"token “{name}”" if name is not None else f"a token of {token_user}"
+    if kind == "actor":
+        return rest
+    return created_by or ""
+
+
+def descendants(tokens, token_id):
+    """The listed tokens that die with token_id: its children, theirs, and so on."""
+    found, frontier = [], {token_id}
+    while frontier:
+        below = [t for t in tokens if t["parent_id"] in frontier]
+        found += below
+        frontier = {t["token_id"] for t in below}
+    return found
+
+
 @app.get("/settings/tokens")
 def tokens():
     user = signed_in_user()
     now = datetime.datetime.now(datetime.timezone.utc)
+    listed = token_tree(user)
+    for t in listed:
+        t["expiring"] = (t["status"] == "active" and t["expires_at"] is not None
+                         and t["expires_at"] - now < datetime.timedelta(days=7))
     with db().cursor() as cur:
-        cur.execute("SELECT token_id, name, scopes, created_at, expires_at, last_used_at, status"
-                    " FROM pat_list(%s) WHERE status <> 'revoked'", [user])
-        rows = cur.fetchall()
         cur.execute("SELECT s FROM pat_grantable_scopes(%s) s ORDER BY s", [user])
         grantable = [r[0] for r in cur.fetchall()]
-    listed = [dict(token_id=r[0], name=r[1], scopes=r[2], created_at=r[3], expires_at=r[4],
-                   last_used_at=r[5], status=r[6],
-                   expiring=r[6] == "active" and r[4] is not None
-                   and r[4] - now < datetime.timedelta(days=7)) for r in rows]
     return render_template("tokens.html", user=user, tokens=listed, grantable=grantable,
                            expirations=EXPIRATIONS, error=request.args.get("error"))
 
@@ -150,6 +201,8 @@ def create_token():
     conn = db()
     try:
         with conn.cursor() as cur:
+            # The signed-in person is the token's creator (created_by), not the app's role.
+            cur.execute("SELECT pat_set_actor(%s)", [user])
             cur.execute("SELECT token_id, token, expires_at FROM pat_create(%s, %s, %s::text[], %s::text)",
                         [user, name, scopes, expires])
             token_id, token, expires_at = cur.fetchone()
@@ -192,10 +245,13 @@ def delete_token(token_id):
     row = owned_token(user, token_id)
     if request.method == "POST":
         conn = db()
-        conn.execute("SELECT pat_revoke(%s::uuid)", [token_id])  # every client, at commit
+        # Every client, at commit; the tokens it minted answer revoked from their next check.
+        conn.execute("SELECT pat_revoke(%s::uuid)", [token_id])
         conn.commit()
         return redirect(url_for("tokens"))
-    return render_template("delete.html", user=user, token_id=token_id, name=row[1])
+    minted = descendants(token_tree(user), row[0])
+    return render_template("delete.html", user=user, token_id=token_id, name=row[1],
+                           minted=minted)
 
 
 # --- the Bearer API ------------------------------------------------------------------------------
@@ -237,6 +293,52 @@ def notes():
         if error.sqlstate and error.sqlstate.startswith("23"):
             return jsonify(error="invalid note"), 400
         raise
+
+
+@app.post("/api/tokens")
+def delegate():
+    """An agent's token (holding the delegate scope) mints a child token for a sub-agent:
+    {"name": ..., "scopes": [...], "expires": "1 hour"} (expires optional: the longest pg_pat
+    allows). The child is the same user's, holds at most its parent's scopes, expires no later,
+    and dies with it. The secret is in this response only."""
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        return api_error(401, 'Bearer realm="notes"', "a personal access token is required")
+    request_body = request.get_json(silent=True) or {}
+    name, scopes = request_body.get("name"), request_body.get("scopes")
+    expires = request_body.get("expires")
+    if not isinstance(name, str) or not isinstance(scopes, list) \
+            or not all(isinstance(s, str) for s in scopes) \
+            or not (expires is None or isinstance(expires, str)):
+        return jsonify(error='expected {"name": text, "scopes": [text], "expires": text}'), 400
+    conn = db()
+    minting = False
+    try:
+        # One transaction: pat_delegate mints a child of the token this request authenticated.
+        with conn.transaction():
+            conn.execute("SELECT pat_authenticate(%s, %s)", [header[len("Bearer "):], [DELEGATE_SCOPE]])
+            minting = True
+            token_id, token, expires_at = conn.execute(
+                "SELECT token_id, token, expires_at FROM pat_delegate(%s, %s::text[], %s::text)",
+                [name, scopes, expires]).fetchone()
+    except psycopg.Error as error:
+        if error.sqlstate == "28000":
+            return api_error(401, 'Bearer realm="notes", error="invalid_token"', "invalid token")
+        if error.sqlstate == "42501" and not minting:
+            return api_error(403, f'Bearer realm="notes", error="insufficient_scope", scope="{DELEGATE_SCOPE}"',
+                             f"the token lacks {DELEGATE_SCOPE}")
+        # What the child may not be (more scope or a longer life than its parent, too deep, an
+        # unknown scope): pg_pat's message says which, written for the one asking.
+        if error.sqlstate == "42501":
+            return jsonify(error=error.diag.message_primary), 403
+        if error.sqlstate and error.sqlstate[:2] in ("22", "23"):
+            return jsonify(error=error.diag.message_primary), 400
+        raise
+    response = jsonify(token_id=str(token_id), token=token, name=name, scopes=scopes,
+                       expires_at=expires_at.isoformat() if expires_at else None)
+    response.status_code = 201
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 # --- setup ---------------------------------------------------------------------------------------

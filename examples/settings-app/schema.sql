@@ -8,8 +8,12 @@ SELECT pat_define_scope('notes:read', 'read your notes');
 SELECT pat_define_scope('notes:write', 'add notes');
 SELECT pat_define_scope('profile:read', 'read your profile');
 SELECT pat_define_scope('tokens:manage', 'manage your tokens from the CLI');
+-- pat.delegate_scope: an agent's token with it mints short-lived tokens for its sub-agents
+-- (POST /api/tokens), without the right to manage the user's other tokens.
+SELECT pat_define_scope('tokens:delegate', 'let an agent mint tokens for its sub-agents');
 SELECT pat_define_role('member', '{notes:read,profile:read}');
-SELECT pat_define_role('editor', '{notes:read,notes:write,profile:read,tokens:manage}');
+SELECT pat_define_role('editor',
+                       '{notes:read,notes:write,profile:read,tokens:delegate,tokens:manage}');
 SELECT pat_grant_role('alice', 'editor');
 SELECT pat_grant_role('bob', 'member');
 

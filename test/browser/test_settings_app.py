@@ -4,7 +4,9 @@
 Alice signs in, creates a token with two scopes and 30 days, reads the secret from the page and
 calls the API with it (allowed; a call needing a scope it lacks gets 403), edits its scopes
 (the call is then allowed), makes a token expiring in three days (highlighted), deletes the
-first token (the next call gets 401). Bob then signs in and sees none of Alice's tokens or
+first token (the next call gets 401). An agent's token (tokens:delegate) then mints a child over
+the API, which the settings page lists under its parent; deleting the parent there kills the
+child (401). Bob then signs in and sees none of Alice's tokens or
 notes. A screenshot of each step goes to the output directory.
 
     test_settings_app.py BASE_URL OUTPUT_DIR     # prints ok / not ok lines, then "N passed, M failed"
@@ -31,10 +33,15 @@ def check(what, condition, detail=""):
     sys.stdout.flush()
 
 
-def api(method, token, body=None):
+def delegate(token, name, scopes, expires=None):
+    """An agent's call minting a child token: (status, WWW-Authenticate, JSON body)."""
+    return api("POST", token, {"name": name, "scopes": scopes, "expires": expires}, "/api/tokens")
+
+
+def api(method, token, body=None, path="/api/notes"):
     """(status, WWW-Authenticate, JSON body) of one API call."""
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"{BASE}/api/notes", data=data, method=method)
+    request = urllib.request.Request(f"{BASE}{path}", data=data, method=method)
     if token is not None:
         request.add_header("Authorization", f"Bearer {token}")
     if data is not None:
@@ -95,7 +102,8 @@ try:
     check("alice signs in", sign_in("alice"))
     offered = [e.get_attribute("value") for e in browser.find_elements(By.NAME, "scopes")]
     check("the form offers exactly the scopes alice's role grants",
-          offered == ["notes:read", "notes:write", "profile:read", "tokens:manage"], offered)
+          offered == ["notes:read", "notes:write", "profile:read", "tokens:delegate", "tokens:manage"],
+          offered)
     labels = [e.get_attribute("value") for e in browser.find_elements(By.NAME, "expiration")]
     check("the expiration offers 7, 30, 60, 90 days, a custom date and none",
           labels == ["7 days", "30 days", "60 days", "90 days", "custom", "never"], labels)
@@ -138,6 +146,7 @@ try:
 
     soon = datetime.date.today() + datetime.timedelta(days=3)
     create_token("expiring", ["notes:read"], "custom", soon)
+    expiring_secret = browser.find_element(By.ID, "new-token").text
     browser.find_element(By.ID, "back").click()
     row = token_rows().get("expiring")
     check("a token expiring in 3 days is highlighted",
@@ -152,6 +161,59 @@ try:
     status, challenge, _ = api("GET", secret)
     check("the next call with it gets 401 with a Bearer challenge",
           status == 401 and (challenge or "").startswith("Bearer"), (status, challenge))
+
+    # An agent's token mints a child for its sub-agent; the child dies with it.
+    create_token("agent", ["notes:read", "notes:write", "tokens:delegate"], "30 days")
+    agent_secret = browser.find_element(By.ID, "new-token").text
+    browser.find_element(By.ID, "back").click()
+    status, challenge, _ = delegate(expiring_secret, "not from a reader", ["notes:read"])
+    check("a token without tokens:delegate may not mint one (403)",
+          status == 403 and 'scope="tokens:delegate"' in (challenge or ""), (status, challenge))
+    status, _, body = delegate(agent_secret, "greedy", ["notes:read", "profile:read"], "1 hour")
+    check("the agent may not give a child a scope it lacks (403)", status == 403, (status, body))
+    status, _, body = delegate(agent_secret, "sub-agent", ["notes:read"], "1 hour")
+    child_secret = body.get("token", "")
+    check("the agent's token mints a child over the API, its secret returned once (201)",
+          status == 201 and child_secret.startswith("pat_") and len(child_secret) == 40
+          and body.get("scopes") == ["notes:read"], (status, body))
+    browser.get(f"{BASE}/settings/tokens")
+    rows = token_rows()
+    agent, child = rows.get("agent"), rows.get("sub-agent")
+    agent_id = agent.get_attribute("data-token-id") if agent is not None else None
+    check("the child is listed under its parent: minted by the agent, created by its token",
+          child is not None and child.get_attribute("data-parent-id") == agent_id
+          and child.get_attribute("data-depth") == "1"
+          and "minted by “agent”" in child.find_element(By.CLASS_NAME, "name").text
+          and child.find_element(By.CLASS_NAME, "created-by").text == "token “agent”"
+          and list(rows).index("sub-agent") == list(rows).index("agent") + 1,
+          child is not None and (child.get_attribute("data-parent-id"), agent_id, child.text, list(rows)))
+    check("a token made on this page is created by alice, with no parent",
+          agent is not None and agent.get_attribute("data-parent-id") == ""
+          and agent.find_element(By.CLASS_NAME, "created-by").text == "alice",
+          agent is not None and agent.text)
+    check("the secret of neither is on the settings page",
+          agent_secret not in browser.page_source and child_secret not in browser.page_source)
+    shot("delegation-chain")
+    status, _, body = api("GET", child_secret)
+    check("the child reads notes over the API (200)", status == 200, (status, body))
+    status, _, _ = api("POST", child_secret, {"body": "from the sub-agent"})
+    check("the child holds only the scope it was given (POST, 403)", status == 403, status)
+    status, _, _ = delegate(child_secret, "grandchild", ["notes:read"])
+    check("the child, without tokens:delegate, mints nothing (403)", status == 403, status)
+
+    token_rows()["agent"].find_element(By.CLASS_NAME, "delete").click()
+    minted = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#minted li")]
+    check("deleting the agent warns that the sub-agent's token goes with it", minted == ["sub-agent"], minted)
+    shot("delete-parent-confirmation")
+    browser.find_element(By.ID, "confirm-delete").click()
+    rows = token_rows()
+    check("parent and child are gone from the list", "agent" not in rows and "sub-agent" not in rows,
+          list(rows))
+    status, challenge, _ = api("GET", child_secret)
+    check("the child is refused once its parent is deleted (401)",
+          status == 401 and 'error="invalid_token"' in (challenge or ""), (status, challenge))
+    status, _, _ = api("GET", agent_secret)
+    check("and so is the parent (401)", status == 401, status)
     browser.find_element(By.ID, "logout").click()
 
     check("bob signs in", sign_in("bob"))
