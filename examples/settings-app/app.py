@@ -153,12 +153,13 @@ def token_tree(user):
 
 
 def describe_creator(created_by, names):
-    """pg_pat's created_by for a person: 'token:<id>:<user>' (minted in a token context),
-    'actor:<actor>' (pat_set_actor, as this page does), 'role:<role>' (the bare back end)."""
+    """pat_list's created_by, for people: 'token:<id>:<user>' (minted in a token context) as
+    the token's name, 'actor:<actor>' (pat_set_actor, as this page sets it) as the actor,
+    'role:<role>' (the back end with no actor) as it is."""
     kind, _, rest = (created_by or "").partition(":")
     if kind == "token":
         token_id, _, token_user = rest.partition(":")
-        name = next((n for i, n in names.items() if str(i) == token_id), None)
+        name = {str(i): n for i, n in names.items()}.get(token_id)
         return f"token “{name}”" if name is not None else f"a token of {token_user}"
     if kind == "actor":
         return rest
