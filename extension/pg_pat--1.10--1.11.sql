@@ -26,7 +26,8 @@ COMMENT ON COLUMN pat.tokens.has_children IS
 COMMENT ON COLUMN pat.tokens.token_type IS
     'personal: user_id is a person; organization: user_id is an account id (pat_create_org_token), which no role grant, role loss or pat_revoke_all(user) reaches';
 -- pat_revoke counts the descendants that fall with a token; pat_token_activity reads their rows.
-CREATE INDEX tokens_ancestors_idx ON pat.tokens USING gin (ancestors);
+-- Delegated tokens only: a root token (most of them) costs no index entry when it is made.
+CREATE INDEX tokens_ancestors_idx ON pat.tokens USING gin (ancestors) WHERE ancestors IS NOT NULL;
 
 -- pat_list gains token_type, parent_id and created_by; pat_validate gains token_type ========
 -- Their OUT columns change, so they are dropped and created again; whoever could run one keeps

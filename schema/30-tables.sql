@@ -68,7 +68,8 @@ COMMENT ON COLUMN pat.tokens.token_type IS
     'personal: user_id is a person; organization: user_id is an account id (pat_create_org_token), which no role grant, role loss or pat_revoke_all(user) reaches';
 CREATE INDEX tokens_user_id_idx ON pat.tokens (user_id);
 -- pat_revoke counts the descendants that fall with a token; pat_token_activity reads their rows.
-CREATE INDEX tokens_ancestors_idx ON pat.tokens USING gin (ancestors);
+-- Delegated tokens only: a root token (most of them) costs no index entry when it is made.
+CREATE INDEX tokens_ancestors_idx ON pat.tokens USING gin (ancestors) WHERE ancestors IS NOT NULL;
 -- pat_key_status() and the check's survey skip through it, one descent per distinct key.
 CREATE INDEX tokens_key_id_idx ON pat.tokens (key_id);
 -- The expiry notices read the tokens expiring soon; reuse detection and the notices look for a
