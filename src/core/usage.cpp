@@ -9,6 +9,7 @@ namespace {
 constexpr std::array<TokenStatus, kOutcomeCount> kOutcomes = {
     TokenStatus::valid,   TokenStatus::insufficient_scope, TokenStatus::expired,
     TokenStatus::revoked, TokenStatus::not_found,          TokenStatus::malformed,
+    TokenStatus::suspended, TokenStatus::forbidden_network,
 };
 
 constexpr std::int64_t kMicrosPerDay = 86400LL * 1000 * 1000;
