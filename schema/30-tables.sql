@@ -152,7 +152,7 @@ COMMENT ON COLUMN pat.audit_log.occurred_at IS 'when the row was written (clock_
 -- No CHECK constraint: pg_pat's writer puts rows straight into the heap, where no constraint
 -- is checked; the C writers only ever write the actions below.
 COMMENT ON COLUMN pat.audit_log.action IS
-    'created, renamed, scopes_changed, expiry_changed, revoked, deleted, rotated, reuse_after_rotation, revoked_leaked, revoked_inactive (token lifecycle); role_granted, role_revoked, role_defined, scope_defined; insert, update, delete, truncate (pat_audit); audit_trigger_disabled, audit_trigger_dropped, audit_trigger_replaced, audit_partition_detached; audit_purged';
+    'created, renamed, scopes_changed, expiry_changed, restrictions_changed, suspended, resumed, revoked, deleted, rotated, reuse_after_rotation, revoked_leaked, revoked_inactive (token lifecycle); role_granted, role_revoked, role_defined, scope_defined; insert, update, delete, truncate (pat_audit); audit_trigger_disabled, audit_trigger_dropped, audit_trigger_replaced, audit_partition_detached; audit_purged';
 COMMENT ON COLUMN pat.audit_log.user_id IS
     'the token''s user: for row changes the authenticated token, for lifecycle rows the token changed';
 COMMENT ON COLUMN pat.audit_log.actor IS
@@ -257,7 +257,8 @@ CREATE TABLE pat.notices (
     kind       text NOT NULL
                CHECK (kind IN ('expires_in_60_days', 'expires_in_30_days', 'expires_in_7_days',
                                'expires_in_1_day', 'expired', 'revoked_leaked',
-                               'revoked_inactive', 'reuse_after_rotation')),
+                               'revoked_inactive', 'reuse_after_rotation', 'suspended',
+                               'resumed')),
     user_id    text NOT NULL,
     token_id   uuid NOT NULL,  -- no foreign key: a notice outlives a deleted token
     token_name text NOT NULL,
@@ -268,7 +269,7 @@ CREATE TABLE pat.notices (
     CONSTRAINT notices_token_kind_key UNIQUE (token_id, kind)
 );
 COMMENT ON TABLE pat.notices IS
-    'notices to token owners (expiry, leak, inactivity, reuse after rotation), one per token and kind; pat_take_notices() hands each out once';
+    'notices to token owners (expiry, leak, inactivity, reuse after rotation, suspension), one per token and kind; pat_take_notices() hands each out once (a suspension or resumption queues its kind again)';
 COMMENT ON COLUMN pat.notices.due_at IS
     'when the notice became due: the threshold crossed (expires_at - 7 days, ...) or the event';
 -- pat_take_notices() reads the oldest untaken notices; taken ones leave the index.

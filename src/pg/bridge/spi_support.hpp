@@ -16,7 +16,7 @@ SPIPlanPtr keep_plan(const char *query, int nargs, Oid *types);
 struct KeptPlan {
     const char *query;
     int nargs;
-    Oid types[12];  // the most parameters a kept plan takes
+    Oid types[16];  // the most parameters a kept plan takes
     SPIPlanPtr plan;
 };
 

@@ -29,8 +29,12 @@ uint32 slot_of(const pat::Digest &digest) {
     return bits & (kHotTokenSlots - 1);
 }
 
-// The address just past what token's payload block uses: the views of its scopes come last.
+// The address just past what token's payload block uses: its limits come last, else the views
+// of its scopes.
 const char *payload_end(const CachedToken &token) {
+    if (token.restrictions != nullptr) {
+        return reinterpret_cast<const char *>(token.restrictions) + VARSIZE(token.restrictions);
+    }
     return reinterpret_cast<const char *>(token.sorted_scopes + token.scope_count);
 }
 
@@ -71,6 +75,10 @@ void keep_hot_token(const CachedToken &token) {
         views[i] = std::string_view(views[i].data() + moved, views[i].size());
     }
     hot.token.sorted_scopes = views;
+    if (token.restrictions != nullptr) {
+        hot.token.restrictions = reinterpret_cast<const varlena *>(
+            reinterpret_cast<const char *>(token.restrictions) + moved);
+    }
     used[slot] = true;
 }
 

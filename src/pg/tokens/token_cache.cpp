@@ -61,6 +61,7 @@
 #include "pg/settings.hpp"
 #include "pg/tokens/cache_generations.hpp"
 #include "pg/tokens/hot_tokens.hpp"
+#include "pg/tokens/restrictions_data.hpp"
 #include "pg/tokens/shared_tokens.hpp"
 #include "pg/tokens/token_store.hpp"
 
@@ -425,7 +426,10 @@ void fill_token(const StoredToken &stored, ScopeList allowed_scopes, CachedToken
     Size id_bytes = MAXALIGN(VARSIZE_ANY(stored.user_id));
     Size name_bytes = MAXALIGN(VARSIZE_ANY(stored.name));
     Size scopes_bytes = MAXALIGN(VARSIZE(effective));
-    Size total = id_bytes + name_bytes + scopes_bytes + sizeof(std::string_view) * count;
+    Size views_bytes = MAXALIGN(sizeof(std::string_view) * count);
+    varlena *restrictions = restrictions_block(stored.networks, stored.resources, stored.metadata);
+    Size total = id_bytes + name_bytes + scopes_bytes + views_bytes +
+                 (restrictions != nullptr ? VARSIZE(restrictions) : 0);
     char *payload =
         static_cast<char *>(MemoryContextAlloc(payload_memory(total, may_keep, keep), total));
     filled->user_id = reinterpret_cast<text *>(payload);
@@ -446,6 +450,13 @@ void fill_token(const StoredToken &stored, ScopeList allowed_scopes, CachedToken
     }
     filled->sorted_scopes = kept_views;
     filled->scope_count = kept_count;
+    filled->restrictions = nullptr;
+    if (restrictions != nullptr) {
+        char *at = payload + id_bytes + name_bytes + scopes_bytes + views_bytes;
+        memcpy(at, restrictions, VARSIZE(restrictions));
+        filled->restrictions = reinterpret_cast<const varlena *>(at);
+    }
+    filled->suspended = stored.suspended;
     filled->payload = payload;
     filled->token_id = stored.token_id;
     filled->has_expiry = stored.has_expiry;

@@ -54,6 +54,10 @@ struct CachedToken {
     bool revoked;       // it, or an ancestor (token_store.hpp)
     bool organization;  // an organization's token: user_id is an account id
     bool delegated;     // made by pat_delegate
+    bool suspended;     // it, or an ancestor (token_store.hpp)
+    // Its networks, resource bindings and metadata, encoded (core/restrictions.hpp), in the
+    // payload after the views; nullptr for a token without any.
+    const varlena *restrictions;
     EntryWords words;
     void *payload;  // one allocation holding the varlena values and the views above
     Size bytes;     // what the entry costs against pat.token_cache_memory

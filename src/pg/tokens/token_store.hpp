@@ -18,6 +18,10 @@ struct StoredToken {
     bool revoked;            // it, or an ancestor, is revoked or gone
     bool organization;       // token_type 'organization': user_id is an account id
     bool delegated;          // made by pat_delegate: it has ancestors
+    bool suspended;          // it, or an ancestor, is suspended (pat_suspend)
+    ArrayType *networks;     // cidr[], or nullptr for any network
+    Jsonb *resources;        // scope -> resource ids, or nullptr
+    Jsonb *metadata;         // or nullptr
 };
 
 // What a user's roles allow; scopes are palloc'd text values in the caller's context.

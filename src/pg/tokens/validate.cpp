@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/digest.hpp"
+#include "core/restrictions.hpp"
 #include "core/error.hpp"
 #include "core/scope.hpp"
 #include "core/status.hpp"
@@ -16,6 +17,7 @@
 #include "pg/bridge/guard.hpp"
 #include "pg/tokens/key_status.hpp"
 #include "pg/tokens/lookalikes.hpp"
+#include "pg/tokens/restrictions_data.hpp"
 #include "pg/bridge/result_rows.hpp"
 #include "pg/settings.hpp"
 #include "pg/tokens/token_cache.hpp"
@@ -71,6 +73,40 @@ bool holds_required_scopes(FunctionCallInfo fcinfo, const pat::pg::CachedToken &
     return true;
 }
 
+// The client_addr argument, or nullptr when it is NULL or the function has none (a schema before
+// restrictions). Read without allocating.
+const inet *client_address(FunctionCallInfo fcinfo) {
+    if (PG_NARGS() < 3 || PG_ARGISNULL(2)) {
+        return nullptr;
+    }
+    return PG_GETARG_INET_PP(2);
+}
+
+// Whether the token's scopes named in required_scopes each cover the resource argument (a
+// scope bound to resources covers only those; an unbound one every resource). No resource
+// argument, or a NULL one: nothing to check.
+bool covers_resource(FunctionCallInfo fcinfo, const pat::RestrictionsView &limits) {
+    if (PG_NARGS() < 4 || PG_ARGISNULL(3) || limits.bound_scope_count() == 0 || PG_ARGISNULL(1)) {
+        return true;
+    }
+    std::string_view resource = pat::pg::text_view(PG_GETARG_TEXT_PP(3));
+    ArrayType *required = PG_GETARG_ARRAYTYPE_P(1);
+    if (ARR_NDIM(required) == 0) {
+        return true;
+    }
+    Datum *elements = nullptr;
+    bool *nulls = nullptr;
+    int count = 0;
+    deconstruct_array(required, TEXTOID, -1, false, TYPALIGN_INT, &elements, &nulls, &count);
+    for (int i = 0; i < count; ++i) {
+        if (!nulls[i] &&
+            !limits.covers(pat::pg::text_view(DatumGetTextPP(elements[i])), resource)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 Check check_token(FunctionCallInfo fcinfo) {
     Check check = {pat::TokenStatus::malformed, nullptr, {}};
     std::string_view token_text;
@@ -91,11 +127,23 @@ Check check_token(FunctionCallInfo fcinfo) {
     }
     pat::StoredTokenState state;
     state.revoked = check.token->revoked;
+    state.suspended = check.token->suspended;
     if (check.token->has_expiry) {
         state.expires_at = check.token->expires_at;
     }
-    check.status = pat::decide_status(pat::pg::policy_clock(), state,
-                                      holds_required_scopes(fcinfo, *check.token, &check));
+    pat::RestrictionsView limits(reinterpret_cast<const char *>(check.token->restrictions));
+    bool address_allowed = true;
+    if (limits.network_count() > 0) {
+        const inet *client = client_address(fcinfo);
+        pat::IpAddress address;
+        if (client != nullptr) {
+            address = pat::pg::address_of(client);
+        }
+        address_allowed = limits.allows_address(client != nullptr ? &address : nullptr);
+    }
+    bool holds = holds_required_scopes(fcinfo, *check.token, &check) &&
+                 covers_resource(fcinfo, limits);
+    check.status = pat::decide_status(pat::pg::policy_clock(), state, holds, address_allowed);
     return check;
 }
 
@@ -145,6 +193,13 @@ PAT_FUNCTION(pat_validate) {
         values[7] =
             PointerGetDatum(cstring_to_text(token.organization ? "organization" : "personal"));
         nulls[7] = false;
+        // Metadata is the application's: returned only with a valid answer, so a token that is
+        // refused (from the wrong network, suspended) tells its holder nothing more.
+        Jsonb *metadata = pat::pg::block_metadata(token.restrictions);
+        if (metadata != nullptr && check.status == pat::TokenStatus::valid) {
+            values[8] = PointerGetDatum(metadata);
+            nulls[8] = false;
+        }
     }
     HeapTuple tuple = heap_form_tuple(result_type, values, nulls);
     count_use(check);
@@ -159,6 +214,15 @@ PAT_FUNCTION(pat_authenticate) {
     switch (check.status) {
         case pat::TokenStatus::valid:
             break;
+        case pat::TokenStatus::forbidden_network:
+            throw pat::Error(pat::sqlstate::kInsufficientPrivilege,
+                             "personal access token may not be used from this address",
+                             client_address(fcinfo) == nullptr
+                                 ? "The token works only from its networks, and no client "
+                                   "address was given."
+                                 : "The client address is outside the token's networks.",
+                             "Pass the client's address: inet_client_addr() for a direct "
+                             "connection, the HTTP client's address in an application.");
         case pat::TokenStatus::insufficient_scope:
             throw pat::Error(
                 pat::sqlstate::kInsufficientPrivilege,
@@ -185,6 +249,10 @@ PAT_FUNCTION(pat_authenticate) {
         }
         context.organization = token.organization;
         context.delegated = token.delegated;
+        if (token.restrictions != nullptr) {
+            context.restrictions.assign(reinterpret_cast<const char *>(token.restrictions),
+                                        VARSIZE(token.restrictions));
+        }
         pat::pg::set_token_context(std::move(context));
     }
     // As SET LOCAL does: outside BEGIN ... COMMIT the context ends with this statement, and the
