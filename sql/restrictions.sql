@@ -34,14 +34,14 @@ SELECT valid, status FROM pat_validate(:'ci', '{notes:write}', '10.1.0.1');
 -- A malformed address is the caller's error, before any check.
 SELECT valid, status FROM pat_validate('pat_x', '{notes:read}', 'not an address');
 -- pat_authenticate raises 42501, as for a missing scope, with its own message.
-\set VERBOSITY verbose
 BEGIN;
 SELECT pat_authenticate(:'ci', '{notes:read}', '192.0.2.1');
+\echo :SQLSTATE
 ROLLBACK;
 BEGIN;
 SELECT pat_authenticate(:'ci', '{notes:read}');
+\echo :SQLSTATE
 ROLLBACK;
-\set VERBOSITY default
 BEGIN;
 SELECT pat_authenticate(:'ci', '{notes:read}', '10.1.0.9') = 're-alice' AS authenticated;
 COMMIT;
@@ -69,13 +69,13 @@ SELECT valid, status FROM pat_validate(:'free', '{}', '198.51.100.1');
 SELECT networks FROM pat_list('re-alice') WHERE name = 'ci';
 
 -- The caps: 10,000 networks get a clear limit error (54000); other tokens are untouched.
-\set VERBOSITY verbose
 SELECT token_id FROM pat_create('re-alice', 'too many', '{notes:read}', '30 days',
     networks => (SELECT array_agg(('10.' || (i / 256) || '.' || (i % 256) || '.0/24')::cidr)
                  FROM generate_series(1, 10000) i));
+\echo :SQLSTATE
 SELECT pat_update(:'ci_id', networks => (SELECT array_agg(('10.0.' || i || '.0/24')::cidr)
                                          FROM generate_series(0, 64) i));
-\set VERBOSITY default
+\echo :SQLSTATE
 SELECT token_id IS NOT NULL AS at_the_cap
 FROM pat_create('re-alice', 'sixty-four', '{notes:read}', '30 days',
     networks => (SELECT array_agg(('10.0.' || i || '.0/24')::cidr) FROM generate_series(0, 63) i));
@@ -106,15 +106,19 @@ COMMIT;
 SELECT pat_has_scope('notes:write', '42') AS outside_context,
        pat_current_resources('notes:write') AS no_resources;
 -- Hostile input: the wrong shape (22023), a scope the token does not hold, too many ids (54000).
-\set VERBOSITY verbose
 SELECT pat_update(:'agent_id', resources => '["42"]');
+\echo :SQLSTATE
 SELECT pat_update(:'agent_id', resources => '{"notes:write": "42"}');
+\echo :SQLSTATE
 SELECT pat_update(:'agent_id', resources => '{"notes:write": []}');
+\echo :SQLSTATE
 SELECT pat_update(:'agent_id', resources => '{"notes:write": [{"id": 1}]}');
+\echo :SQLSTATE
 SELECT pat_update(:'agent_id', resources => '{"notes:admin": ["1"]}');
+\echo :SQLSTATE
 SELECT pat_update(:'agent_id', resources => jsonb_build_object('notes:write',
     (SELECT jsonb_agg(i::text) FROM generate_series(1, 10000) i)));
-\set VERBOSITY default
+\echo :SQLSTATE
 SELECT valid, status FROM pat_validate(:'agent', '{notes:write}', NULL, '42');
 -- Narrowed and widened again: seen by the next check.
 SELECT pat_update(:'agent_id', resources => '{"notes:write": ["43"]}');
@@ -167,9 +171,8 @@ SELECT metadata FROM pat_validate(:'tagged');
 -- '{}' clears it; too big is refused (54000).
 SELECT pat_update(:'tagged_id', metadata => '{}');
 SELECT metadata FROM pat_validate(:'tagged');
-\set VERBOSITY verbose
 SELECT pat_update(:'tagged_id', metadata => jsonb_build_object('blob', repeat('x', 3000)));
-\set VERBOSITY default
+\echo :SQLSTATE
 
 -- Suspension --------------------------------------------------------------------------------
 SELECT token AS paused, token_id AS paused_id, expires_at AS paused_expiry

@@ -45,10 +45,20 @@ bool token_argument(FunctionCallInfo fcinfo, std::string_view *token) {
     return true;
 }
 
-// Whether token holds every scope in the required_scopes argument; a NULL array or a NULL
-// element asks for something no token holds (fail closed). Names a missing scope in check.
+// The resource argument, or false when it is NULL or the function has none.
+bool resource_argument(FunctionCallInfo fcinfo, std::string_view *resource) {
+    if (PG_NARGS() < 4 || PG_ARGISNULL(3)) {
+        return false;
+    }
+    *resource = pat::pg::text_view(PG_GETARG_TEXT_PP(3));
+    return true;
+}
+
+// Whether token holds every scope in the required_scopes argument, each covering the resource
+// argument if one is given (a scope bound to resources covers only those); a NULL array or a
+// NULL element asks for something no token holds (fail closed). Names a missing scope in check.
 bool holds_required_scopes(FunctionCallInfo fcinfo, const pat::pg::CachedToken &token,
-                           Check *check) {
+                           const pat::RestrictionsView &limits, Check *check) {
     if (PG_ARGISNULL(1)) {
         return false;
     }
@@ -60,12 +70,18 @@ bool holds_required_scopes(FunctionCallInfo fcinfo, const pat::pg::CachedToken &
     bool *nulls = nullptr;
     int count = 0;
     deconstruct_array(required, TEXTOID, -1, false, TYPALIGN_INT, &elements, &nulls, &count);
+    std::string_view resource;
+    bool bound = limits.bound_scope_count() > 0 && resource_argument(fcinfo, &resource);
     for (int i = 0; i < count; ++i) {
         if (nulls[i]) {
             return false;
         }
         std::string_view scope = pat::pg::text_view(DatumGetTextPP(elements[i]));
         if (!pat::sorted_scopes_contain(token.sorted_scopes, token.scope_count, scope)) {
+            check->missing_scope = scope;
+            return false;
+        }
+        if (bound && !limits.covers(scope, resource)) {
             check->missing_scope = scope;
             return false;
         }
@@ -80,31 +96,6 @@ const inet *client_address(FunctionCallInfo fcinfo) {
         return nullptr;
     }
     return PG_GETARG_INET_PP(2);
-}
-
-// Whether the token's scopes named in required_scopes each cover the resource argument (a
-// scope bound to resources covers only those; an unbound one every resource). No resource
-// argument, or a NULL one: nothing to check.
-bool covers_resource(FunctionCallInfo fcinfo, const pat::RestrictionsView &limits) {
-    if (PG_NARGS() < 4 || PG_ARGISNULL(3) || limits.bound_scope_count() == 0 || PG_ARGISNULL(1)) {
-        return true;
-    }
-    std::string_view resource = pat::pg::text_view(PG_GETARG_TEXT_PP(3));
-    ArrayType *required = PG_GETARG_ARRAYTYPE_P(1);
-    if (ARR_NDIM(required) == 0) {
-        return true;
-    }
-    Datum *elements = nullptr;
-    bool *nulls = nullptr;
-    int count = 0;
-    deconstruct_array(required, TEXTOID, -1, false, TYPALIGN_INT, &elements, &nulls, &count);
-    for (int i = 0; i < count; ++i) {
-        if (!nulls[i] &&
-            !limits.covers(pat::pg::text_view(DatumGetTextPP(elements[i])), resource)) {
-            return false;
-        }
-    }
-    return true;
 }
 
 Check check_token(FunctionCallInfo fcinfo) {
@@ -141,8 +132,7 @@ Check check_token(FunctionCallInfo fcinfo) {
         }
         address_allowed = limits.allows_address(client != nullptr ? &address : nullptr);
     }
-    bool holds = holds_required_scopes(fcinfo, *check.token, &check) &&
-                 covers_resource(fcinfo, limits);
+    bool holds = holds_required_scopes(fcinfo, *check.token, limits, &check);
     check.status = pat::decide_status(pat::pg::policy_clock(), state, holds, address_allowed);
     return check;
 }
