@@ -7,8 +7,8 @@ namespace {
 
 // The counting order; also the order pat_usage sorts outcomes within a day.
 constexpr std::array<TokenStatus, kOutcomeCount> kOutcomes = {
-    TokenStatus::valid,   TokenStatus::insufficient_scope, TokenStatus::expired,
-    TokenStatus::revoked, TokenStatus::not_found,          TokenStatus::malformed,
+    TokenStatus::valid,     TokenStatus::insufficient_scope, TokenStatus::expired,
+    TokenStatus::revoked,   TokenStatus::not_found,          TokenStatus::malformed,
     TokenStatus::suspended, TokenStatus::forbidden_network,
 };
 

@@ -264,9 +264,7 @@ KeptPlan insert_with_limits_plan = {
      UUIDARRAYOID, TEXTOID, TEXTOID, CIDRARRAYOID, JSONBOID, JSONBOID, TIMESTAMPTZOID}};
 KeptPlan token_limits_plan = {kTokenLimits, 1, {UUIDOID}};
 KeptPlan update_limits_plan = {
-    kUpdateLimits,
-    7,
-    {UUIDOID, BOOLOID, CIDRARRAYOID, BOOLOID, JSONBOID, BOOLOID, JSONBOID}};
+    kUpdateLimits, 7, {UUIDOID, BOOLOID, CIDRARRAYOID, BOOLOID, JSONBOID, BOOLOID, JSONBOID}};
 KeptPlan suspend_plan = {kSuspendToken, 1, {UUIDOID}};
 KeptPlan resume_plan = {kResumeToken, 1, {UUIDOID}};
 KeptPlan queue_state_notice_plan = {kQueueStateNotice, 4, {TEXTOID, TEXTOID, UUIDOID, TEXTOID}};
@@ -341,8 +339,8 @@ Limits limit_arguments(FunctionCallInfo fcinfo, int first) {
 // and normalized (an empty list or object, or JSON null, is none; bindings sorted). Inside a
 // token context a token gets no wider limits than the authenticated token's, and what it is
 // given none of it inherits (changing: what it is given). scopes: the token's scopes.
-Limits checked_limits(const Limits &asked, ArrayType *scopes,
-                      const pat::pg::TokenContext *context, bool changing) {
+Limits checked_limits(const Limits &asked, ArrayType *scopes, const pat::pg::TokenContext *context,
+                      bool changing) {
     std::vector<pat::Network> networks = pat::pg::networks_of(asked.networks);
     pat::check_network_count(networks.size());
     std::vector<pat::ResourceBinding> bindings = pat::pg::bindings_of(asked.resources);
@@ -366,7 +364,8 @@ Limits checked_limits(const Limits &asked, ArrayType *scopes,
     if (asked.metadata != nullptr) {
         Jsonb *metadata = asked.metadata;
         Size bytes = call_pg([&] {
-            return static_cast<Size>(strlen(JsonbToCString(nullptr, &metadata->root, VARSIZE(metadata))));
+            return static_cast<Size>(
+                strlen(JsonbToCString(nullptr, &metadata->root, VARSIZE(metadata))));
         });
         pat::check_metadata_size(bytes);
         bool nothing = call_pg([&] {
@@ -395,10 +394,9 @@ Limits checked_limits(const Limits &asked, ArrayType *scopes,
                 if (!held.contains(bound.scope)) {
                     continue;
                 }
-                auto mine = std::find_if(bindings.begin(), bindings.end(),
-                                         [&](const pat::ResourceBinding &b) {
-                                             return b.scope == bound.scope;
-                                         });
+                auto mine = std::find_if(
+                    bindings.begin(), bindings.end(),
+                    [&](const pat::ResourceBinding &b) { return b.scope == bound.scope; });
                 if (mine == bindings.end()) {
                     bindings.push_back(bound);
                 } else if (!pat::resources_within({*mine}, {bound})) {
@@ -1027,12 +1025,9 @@ PAT_FUNCTION(pat_update) {
     ArrayType *final_scopes = scopes != nullptr ? scopes : stored_limits(token_id).scopes;
     Limits limits = checked_limits(asked, final_scopes, context, true);
     pat::pg::with_owner_spi([&] {
-        Datum values[7] = {UUIDPGetDatum(token_id),
-                           BoolGetDatum(limits.networks_given),
-                           PointerGetDatum(limits.networks),
-                           BoolGetDatum(limits.resources_given),
-                           PointerGetDatum(limits.resources),
-                           BoolGetDatum(limits.metadata_given),
+        Datum values[7] = {UUIDPGetDatum(token_id),           BoolGetDatum(limits.networks_given),
+                           PointerGetDatum(limits.networks),  BoolGetDatum(limits.resources_given),
+                           PointerGetDatum(limits.resources), BoolGetDatum(limits.metadata_given),
                            PointerGetDatum(limits.metadata)};
         char nulls[8] = {' ',
                          ' ',

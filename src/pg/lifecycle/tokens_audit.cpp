@@ -78,8 +78,8 @@ void audit_restrictions(Relation relation, HeapTuple old_row, HeapTuple new_row,
             Oid output = InvalidOid;
             bool varlena = false;
             getTypeOutputInfo(type, &output, &varlena);
-            changed.add_string(name,
-                               after.is_null ? nullptr : OidOutputFunctionCall(output, after.value));
+            changed.add_string(
+                name, after.is_null ? nullptr : OidOutputFunctionCall(output, after.value));
             any = true;
         }
     }
@@ -88,8 +88,7 @@ void audit_restrictions(Relation relation, HeapTuple old_row, HeapTuple new_row,
         any = true;
     }
     if (any) {
-        append_lifecycle("restrictions_changed", new_row, desc, columns, nullptr,
-                         changed.finish());
+        append_lifecycle("restrictions_changed", new_row, desc, columns, nullptr, changed.finish());
     }
     int suspended_at = column("suspended_at");
     Field before = field(old_row, desc, suspended_at);

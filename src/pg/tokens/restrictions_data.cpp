@@ -15,16 +15,18 @@ namespace {
 pat::Network network_from(const inet *value) {
     const auto *data = reinterpret_cast<const inet_struct *>(VARDATA_ANY(value));
     pat::Network network;
-    network.family = data->family == PGSQL_AF_INET ? pat::AddressFamily::ipv4
-                                                   : pat::AddressFamily::ipv6;
+    network.family =
+        data->family == PGSQL_AF_INET ? pat::AddressFamily::ipv4 : pat::AddressFamily::ipv6;
     network.bits = data->bits;
     std::memcpy(network.bytes, data->ipaddr, network.family == pat::AddressFamily::ipv4 ? 4 : 16);
     return network;
 }
 
 [[noreturn]] void throw_bad_resources(const std::string &why) {
-    throw pat::Error(pat::sqlstate::kInvalidParameterValue, "resources must map scopes to lists "
-                                                            "of resource ids: " + why,
+    throw pat::Error(pat::sqlstate::kInvalidParameterValue,
+                     "resources must map scopes to lists "
+                     "of resource ids: " +
+                         why,
                      "", "For example {\"notes:write\": [\"42\", \"43\"]}.");
 }
 
@@ -45,8 +47,8 @@ std::vector<pat::Network> networks_of(ArrayType *networks) {
     result.reserve(static_cast<std::size_t>(count));
     for (int i = 0; i < count; ++i) {
         if (!nulls[i]) {
-            result.push_back(network_from(reinterpret_cast<const inet *>(
-                DatumGetPointer(elements[i]))));
+            result.push_back(
+                network_from(reinterpret_cast<const inet *>(DatumGetPointer(elements[i]))));
         }
     }
     return result;
@@ -72,7 +74,8 @@ std::vector<pat::ResourceBinding> bindings_of(Jsonb *resources) {
     JsonbValue value;
     int depth = 0;
     for (;;) {
-        JsonbIteratorToken token = call_pg([&] { return JsonbIteratorNext(&iterator, &value, false); });
+        JsonbIteratorToken token =
+            call_pg([&] { return JsonbIteratorNext(&iterator, &value, false); });
         if (token == WJB_DONE) {
             break;
         }
@@ -88,9 +91,9 @@ std::vector<pat::ResourceBinding> bindings_of(Jsonb *resources) {
                 --depth;
                 break;
             case WJB_KEY:
-                bindings.push_back(
-                    {std::string(value.val.string.val, static_cast<std::size_t>(value.val.string.len)),
-                     {}});
+                bindings.push_back({std::string(value.val.string.val,
+                                                static_cast<std::size_t>(value.val.string.len)),
+                                    {}});
                 break;
             case WJB_VALUE:
                 throw_bad_resources("scope \"" + bindings.back().scope + "\" is not given a list");
@@ -155,7 +158,8 @@ ArrayType *networks_array(const std::vector<pat::Network> &networks) {
     if (networks.empty()) {
         return nullptr;
     }
-    Datum *elements = call_pg([&] { return static_cast<Datum *>(palloc(sizeof(Datum) * networks.size())); });
+    Datum *elements =
+        call_pg([&] { return static_cast<Datum *>(palloc(sizeof(Datum) * networks.size())); });
     for (std::size_t i = 0; i < networks.size(); ++i) {
         const pat::Network &network = networks[i];
         inet *value = call_pg([] { return static_cast<inet *>(palloc0(sizeof(inet))); });
@@ -190,7 +194,8 @@ varlena *restrictions_block(ArrayType *networks, Jsonb *resources, Jsonb *metada
               });
     std::string_view metadata_bytes;
     if (metadata != nullptr) {
-        metadata_bytes = std::string_view(reinterpret_cast<const char *>(metadata), VARSIZE(metadata));
+        metadata_bytes =
+            std::string_view(reinterpret_cast<const char *>(metadata), VARSIZE(metadata));
     }
     std::string encoded = pat::encode_restrictions(decoded, bindings, metadata_bytes);
     if (encoded.empty()) {
@@ -203,7 +208,8 @@ varlena *restrictions_block(ArrayType *networks, Jsonb *resources, Jsonb *metada
 }
 
 Jsonb *block_metadata(const varlena *block) {
-    std::string_view bytes = pat::RestrictionsView(reinterpret_cast<const char *>(block)).metadata();
+    std::string_view bytes =
+        pat::RestrictionsView(reinterpret_cast<const char *>(block)).metadata();
     return bytes.empty() ? nullptr : reinterpret_cast<Jsonb *>(const_cast<char *>(bytes.data()));
 }
 

@@ -380,8 +380,8 @@ bool find_shared_token(const pat::Digest &digest, bool (*is_current)(const Entry
     Size restrictions_offset = MAXALIGN(views_offset + sizeof(std::string_view) * (count + 1));
     const auto *limits = reinterpret_cast<const varlena *>(restrictions_copy);
     bool restricted = copy.restrictions_set != kNoSet;
-    char *payload = static_cast<char *>(
-        palloc(restrictions_offset + (restricted ? VARSIZE(limits) : 0)));
+    char *payload =
+        static_cast<char *>(palloc(restrictions_offset + (restricted ? VARSIZE(limits) : 0)));
     token->restrictions = nullptr;
     if (restricted) {
         memcpy(payload + restrictions_offset, limits, VARSIZE(limits));

@@ -165,8 +165,9 @@ PAT_FUNCTION(pat_validate) {
     }
     nulls[0] = nulls[1] = false;
     if (result_type->natts > kMostColumns) {
-        throw pat::Error(pat::sqlstate::kInternalError, "pat_validate() has more columns than "
-                                                        "this library knows");
+        throw pat::Error(pat::sqlstate::kInternalError,
+                         "pat_validate() has more columns than "
+                         "this library knows");
     }
     values[0] = BoolGetDatum(check.status == pat::TokenStatus::valid);
     std::string_view status = pat::status_name(check.status);
