@@ -173,6 +173,12 @@ SELECT pat_update(:'tagged_id', metadata => '{}');
 SELECT metadata FROM pat_validate(:'tagged');
 SELECT pat_update(:'tagged_id', metadata => jsonb_build_object('blob', repeat('x', 3000)));
 \echo :SQLSTATE
+-- Never a secret: a token in the metadata is refused (22023).
+SELECT pat_update(:'tagged_id', metadata => jsonb_build_object('copy', :'ci'));
+\echo :SQLSTATE
+SELECT token_id FROM pat_create('re-alice', 'leaky', '{notes:read}', '1 day',
+                                metadata => jsonb_build_array(1, jsonb_build_object(:'ci', 2)));
+\echo :SQLSTATE
 
 -- Suspension --------------------------------------------------------------------------------
 SELECT token AS paused, token_id AS paused_id, expires_at AS paused_expiry

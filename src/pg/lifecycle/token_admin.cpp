@@ -335,6 +335,25 @@ Limits limit_arguments(FunctionCallInfo fcinfo, int first) {
                      "", "Leave them out to inherit the authenticated token's.");
 }
 
+// Whether any string of the jsonb value (a key or a value) is a well-formed token.
+bool holds_a_token(Jsonb *value) {
+    JsonbIterator *iterator = call_pg([&] { return JsonbIteratorInit(&value->root); });
+    JsonbValue item;
+    for (;;) {
+        JsonbIteratorToken token =
+            call_pg([&] { return JsonbIteratorNext(&iterator, &item, false); });
+        if (token == WJB_DONE) {
+            return false;
+        }
+        if ((token == WJB_KEY || token == WJB_VALUE || token == WJB_ELEM) &&
+            item.type == jbvString &&
+            pat::is_well_formed_token(std::string_view(
+                item.val.string.val, static_cast<std::size_t>(item.val.string.len)))) {
+            return true;
+        }
+    }
+}
+
 // The limits asked, checked (the caps, 54000; resources only for scopes the token holds, 22023)
 // and normalized (an empty list or object, or JSON null, is none; bindings sorted). Inside a
 // token context a token gets no wider limits than the authenticated token's, and what it is
@@ -368,6 +387,13 @@ Limits checked_limits(const Limits &asked, ArrayType *scopes, const pat::pg::Tok
                 strlen(JsonbToCString(nullptr, &metadata->root, VARSIZE(metadata))));
         });
         pat::check_metadata_size(bytes);
+        // Never a secret: metadata is returned to whoever presents the token, and kept in
+        // plain text (pat_list, the row).
+        if (holds_a_token(metadata)) {
+            throw pat::Error(pat::sqlstate::kInvalidParameterValue,
+                             "token metadata must not hold a token", "",
+                             "Keep the token's id in the metadata, never a secret.");
+        }
         bool nothing = call_pg([&] {
             if (JB_ROOT_IS_SCALAR(metadata)) {
                 JsonbValue scalar;

@@ -5,7 +5,12 @@
 // per quarter of the table. An entry holds its user id and name in place and its effective
 // scopes as the number of an interned scope set: most tokens of a server share a handful of
 // scope sets, so each set is kept once, and entries are all one small size whatever their
-// scopes. A token whose id and name do not fit is kept in the backend's own cache instead.
+// scopes. A token's own limits (networks, resource bindings, metadata: one encoded block) are
+// interned in the same area, by the same code, and named by a second number (limits shared by
+// many tokens, a CI network, are kept once; metadata makes a token's block its own, so a server
+// where many tokens carry metadata fills the area, and empties the cache, sooner). A token whose id
+// and name do not fit, or whose scopes or limits exceed kLargestSet, is kept in the backend's
+// own cache instead.
 //
 // The scope sets are an append-only area beside the table, found by content through an
 // open-addressing index, and never changed once written. When it is full, the whole cache is
