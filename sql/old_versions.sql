@@ -349,6 +349,27 @@ SELECT token AS otok FROM pat_create_org_token('old_user', 'org at 1.11', '{old:
 SELECT pat_revoke_all('old_user') >= 1 AS revoked_some;
 SELECT valid, status, token_type FROM pat_validate(:'otok', '{old:read}');
 
+-- 1.12 ----------------------------------------------------------------------------------------
+ALTER EXTENSION pg_pat UPDATE TO '1.12';
+SELECT extversion FROM pg_extension WHERE extname = 'pg_pat';
+-- pat_revoke counts the descendants that fall with a token by walking down the parent links in
+-- tokens_parent_id_idx: a child, its own child, but not a child revoked before.
+SELECT indexdef FROM pg_indexes WHERE schemaname = 'pat' AND indexname = 'tokens_parent_id_idx';
+SELECT token AS ptok, token_id AS pid
+FROM pat_create('old_user', 'parent at 1.12', '{old:read,tokens:delegate}', '30 days') \gset
+BEGIN;
+SELECT pat_authenticate(:'ptok') AS authenticated;
+SELECT token AS ctok FROM pat_delegate('child at 1.12', '{old:read,tokens:delegate}') \gset
+SELECT token_id AS gone_id FROM pat_delegate('revoked child at 1.12', '{old:read}') \gset
+COMMIT;
+BEGIN;
+SELECT pat_authenticate(:'ctok') AS authenticated;
+SELECT token AS gtok FROM pat_delegate('grandchild at 1.12', '{old:read}') \gset
+COMMIT;
+SELECT pat_revoke(:'gone_id') AS revoked_child;
+SELECT pat_revoke(:'pid') AS revoked;
+SELECT valid, status, token_name FROM pat_validate(:'gtok', '{old:read}');
+
 -- The newest version is the default one: a new version needs its round here.
 SELECT extversion = default_version AS newest FROM pg_extension e
 JOIN pg_available_extensions a ON a.name = e.extname WHERE e.extname = 'pg_pat';
