@@ -110,7 +110,7 @@ FROM wide_tokens w, pat_validate(w.token, '{}') v WHERE w.i <= 3;
 SELECT backend_hits - :hits_before AS hits, backend_misses - :misses_before AS misses
 FROM pat_token_cache_stats();
 
--- More tokens than this backend's copies of hot tokens hold (a ring of 448 kB): 2,000 tokens
+-- More tokens than this backend's copies of hot tokens hold (a ring of 352 kB): 2,000 tokens
 -- checked three times over, so that the copies wrap around the ring and those checked again move
 -- to its head; then a third of them revoked. Every answer is its own token's, as its row says,
 -- whichever copy or entry gives it.

@@ -24,7 +24,7 @@ struct HotState {
 };
 
 // What a backend may spend on copies: well under a megabyte, whatever the tokens.
-static_assert(sizeof(HotState) <= 520 * 1024);
+static_assert(sizeof(HotState) <= 420 * 1024);
 static_assert((kHotTokenSets & (kHotTokenSets - 1)) == 0);
 static_assert(kHotTokenRingBytes % MAXIMUM_ALIGNOF == 0);
 static_assert(kHotTokenLargestCopy <= kHotTokenRingBytes / 16);

@@ -23,7 +23,7 @@
 
 namespace pat::pg {
 
-constexpr Size kHotTokenRingBytes = 448 * 1024;
+constexpr Size kHotTokenRingBytes = 352 * 1024;
 constexpr int kHotTokenSets = 1024;  // a power of two
 constexpr int kHotTokenWays = 4;
 // A token whose copy would take more than this is not copied: a few huge tokens do not push a
