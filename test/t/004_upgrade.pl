@@ -397,7 +397,39 @@ SELECT pat_define_role('member', '{catalog:read}');
 SELECT pat_grant_role('alice', 'member');
 });
 	my $old = create_token($db, 'alice', "made under $version", '{catalog:read}', '30 days');
+	# A delegated chain made before the update: parent, child and grandchild of dave.
+	my $chain_before_parent_index = !version_before($default, '1.12') && !version_before($version, '1.11');
+	my $chain_root;
+	if ($chain_before_parent_index)
+	{
+		$node->safe_psql(
+			$db, q{
+SELECT pat_define_scope('tokens:delegate');
+SELECT pat_define_role('delegator', '{catalog:read,tokens:delegate}');
+SELECT pat_grant_role('dave', 'delegator');
+});
+		$chain_root = create_token($db, 'dave', "root under $version", '{catalog:read,tokens:delegate}',
+			'30 days');
+		my $above = $chain_root->{token};
+		for my $level ('child', 'grandchild')
+		{
+			($above) = grep { /^pat_/ } split /\n/,
+			  $node->safe_psql($db,
+				"BEGIN; SELECT pat_authenticate('$above');
+				 SELECT token FROM pat_delegate('$level', '{catalog:read,tokens:delegate}'); COMMIT;");
+			like($above, qr/^pat_[0-9A-Za-z]{36}$/, "a $level delegated under $version");
+		}
+	}
 	psql_clean($db, 'ALTER EXTENSION pg_pat UPDATE', "update $version to $default");
+	if ($chain_before_parent_index)
+	{
+		# 1.12 counts the descendants that fall through tokens_parent_id_idx, which the update
+		# built over the rows made before it.
+		my ($rc, $out, $err) = $node->psql($db, "SELECT pat_revoke('$chain_root->{id}')");
+		is($out, 't', "a root made under $version revoked after the update");
+		like($err, qr/NOTICE:  2 delegated descendant token\(s\) revoked with it/,
+			"its child and grandchild made under $version are counted as falling with it");
+	}
 	is(extversion($db), $default, "$version updated to $default");
 	is($node->safe_psql($db, $INSTALL_SIGNATURE), $fresh_signature,
 		"$version + ALTER EXTENSION UPDATE gives the same installation as a fresh one");
@@ -421,7 +453,7 @@ SELECT pat_grant_role('alice', 'member');
 	if (!version_before($default, '1.11'))
 	{
 		# 1.11: a token made before the update is personal, has no parent and no recorded
-		# creator; one made after records who made it.
+		# creator (unless it was made at 1.11); one made after records who made it.
 		is( $node->safe_psql($db,
 				"SELECT string_agg(token_type || ':' || coalesce(parent_id::text, 'root') || ':'
 				                   || coalesce(replace(created_by, current_user, 'me'), 'unknown'),

@@ -53,6 +53,8 @@
 #include "pg/tokens/token_cache.hpp"
 
 #include <algorithm>
+#include <string_view>
+#include <type_traits>
 
 #include "core/cache_signal.hpp"
 #include "core/policy.hpp"
@@ -518,6 +520,40 @@ bool begin_lookup() {
 }
 
 }  // namespace
+
+Size payload_size(const CachedToken &token) {
+    // The token's limits come last in the block, else the views of its scopes.
+    const char *end =
+        token.restrictions != nullptr
+            ? reinterpret_cast<const char *>(token.restrictions) + VARSIZE(token.restrictions)
+            : reinterpret_cast<const char *>(token.sorted_scopes + token.scope_count);
+    return static_cast<Size>(end - static_cast<const char *>(token.payload));
+}
+
+CachedToken relocated_token(const CachedToken &token, char *room) {
+    const char *start = static_cast<const char *>(token.payload);
+    memcpy(room, start, payload_size(token));
+    ptrdiff_t moved = room - start;
+    auto move = [moved](auto *pointer) {
+        using Pointee = std::remove_const_t<std::remove_pointer_t<decltype(pointer)>>;
+        return reinterpret_cast<Pointee *>(
+            reinterpret_cast<char *>(const_cast<Pointee *>(pointer)) + moved);
+    };
+    CachedToken copy = token;
+    copy.payload = room;
+    copy.user_id = move(token.user_id);
+    copy.name = move(token.name);
+    copy.scopes = move(token.scopes);
+    std::string_view *views = move(token.sorted_scopes);
+    for (int i = 0; i < token.scope_count; ++i) {
+        views[i] = std::string_view(views[i].data() + moved, views[i].size());
+    }
+    copy.sorted_scopes = views;
+    if (token.restrictions != nullptr) {
+        copy.restrictions = move(token.restrictions);
+    }
+    return copy;
+}
 
 CachedToken *find_token(const pat::Digest &digest) {
     bool use_cache = begin_lookup();

@@ -64,6 +64,15 @@ struct CachedToken {
     bool referenced;
 };
 
+// The bytes token's payload block uses (its values, then the views of its scopes, then its
+// limits).
+Size payload_size(const CachedToken &token);
+
+// token with its payload block copied to room (payload_size(token) bytes, maximally aligned) and
+// every member that points into the block moved there: the one place that knows which members
+// those are.
+CachedToken relocated_token(const CachedToken &token, char *room);
+
 // The token stored under digest, or nullptr when there is none.
 CachedToken *find_token(const pat::Digest &digest);
 
