@@ -216,7 +216,9 @@ std::string encode_restrictions(const std::vector<Network> &networks,
     std::uint16_t counts[2] = {static_cast<std::uint16_t>(networks.size()),
                                static_cast<std::uint16_t>(bindings.size())};
     std::memcpy(&out[4], counts, sizeof counts);
-    for (const Network &network : networks) {
+    // Stored normalized, so that the check normalizes only the client's address.
+    for (const Network &given : networks) {
+        Network network = normalized(given);
         out.push_back(static_cast<char>(network.family));
         out.push_back(static_cast<char>(network.bits));
         out.append(reinterpret_cast<const char *>(network.bytes), sizeof network.bytes);
@@ -261,8 +263,14 @@ bool RestrictionsView::allows_address(const IpAddress *address) const noexcept {
     if (address == nullptr) {
         return false;
     }
+    // The networks were stored normalized (encode_restrictions): compared in place.
+    IpAddress client = normalized(*address);
+    auto family = static_cast<char>(client.family);
     for (std::size_t i = 0; i < count; ++i) {
-        if (network_contains(network(i), *address)) {
+        const char *at = block_ + kFixedBytes + i * kNetworkBytes;
+        auto bits = static_cast<unsigned>(static_cast<std::uint8_t>(at[1]));
+        if (at[0] == family && bits <= family_bits(client.family) &&
+            same_prefix(reinterpret_cast<const std::uint8_t *>(at + 2), client.bytes, bits)) {
             return true;
         }
     }

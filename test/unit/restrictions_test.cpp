@@ -166,6 +166,15 @@ TEST(Block, ReadsBackWhatWasEncoded) {
     EXPECT_TRUE(view.allows_address(&inside6));
     EXPECT_FALSE(view.allows_address(&outside));
     EXPECT_FALSE(view.allows_address(nullptr));  // unknown address: refused
+    IpAddress mapped_inside = mapped(10, 9, 9, 9);
+    EXPECT_TRUE(view.allows_address(&mapped_inside));
+    // A network given as IPv4-mapped IPv6 is kept as the IPv4 network it maps.
+    std::string mapped_block = pat::encode_restrictions({v6net(mapped(192, 0, 2, 0), 120)}, {}, "");
+    pat::RestrictionsView mapped_view(mapped_block.data());
+    IpAddress in_mapped = v4(192, 0, 2, 9);
+    IpAddress out_mapped = v4(192, 0, 3, 9);
+    EXPECT_TRUE(mapped_view.allows_address(&in_mapped));
+    EXPECT_FALSE(mapped_view.allows_address(&out_mapped));
     EXPECT_TRUE(view.covers("notes:write", "43"));
     EXPECT_FALSE(view.covers("notes:write", "44"));
     EXPECT_TRUE(view.covers("notes:admin", "44"));  // an unbound scope covers everything
