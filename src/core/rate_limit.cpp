@@ -41,6 +41,9 @@ RateLimitVerdict check_rate_limit(std::int64_t requests, std::int64_t per) noexc
     if (per < 1) {
         return RateLimitVerdict::per_not_positive;
     }
+    if (per > kLongestLimitInterval) {
+        return RateLimitVerdict::per_too_long;
+    }
     return RateLimitVerdict::ok;
 }
 
@@ -57,6 +60,9 @@ void require_valid_rate_limit(RateLimitVerdict verdict) {
             throw Error(sqlstate::kInvalidParameterValue,
                         "a rate limit's interval must be positive", {},
                         "Give an interval of at least one microsecond, such as '1 minute'.");
+        case RateLimitVerdict::per_too_long:
+            throw Error(sqlstate::kInvalidParameterValue,
+                        "a rate limit's interval must be at most 1000 years");
     }
     throw Error(sqlstate::kInternalError, "unknown rate limit verdict");
 }
@@ -104,6 +110,9 @@ CreditVerdict check_credits(std::int64_t remaining, std::optional<std::int64_t> 
     if (refill_every && *refill_every < 1) {
         return CreditVerdict::refill_every_not_positive;
     }
+    if (refill_every && *refill_every > kLongestLimitInterval) {
+        return CreditVerdict::refill_every_too_long;
+    }
     return CreditVerdict::ok;
 }
 
@@ -123,6 +132,9 @@ void require_valid_credits(CreditVerdict verdict) {
             throw Error(sqlstate::kInvalidParameterValue,
                         "a refill needs both an amount and a period", {},
                         "Give refill_amount and refill_every together, or neither.");
+        case CreditVerdict::refill_every_too_long:
+            throw Error(sqlstate::kInvalidParameterValue,
+                        "a refill period must be at most 1000 years");
     }
     throw Error(sqlstate::kInternalError, "unknown credit verdict");
 }

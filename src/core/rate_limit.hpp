@@ -24,7 +24,7 @@ struct RateLimit {
 };
 
 // Why a limit cannot be set; ok when it can.
-enum class RateLimitVerdict { ok, requests_not_positive, per_not_positive };
+enum class RateLimitVerdict { ok, requests_not_positive, per_not_positive, per_too_long };
 RateLimitVerdict check_rate_limit(std::int64_t requests, std::int64_t per) noexcept;
 
 // Throws pat::Error (22023) with an actionable message for any verdict but ok.
@@ -69,7 +69,11 @@ enum class CreditVerdict {
     refill_amount_negative,
     refill_every_not_positive,
     refill_incomplete,
+    refill_every_too_long,
 };
+
+// The longest interval a limit or refill may have: 1000 years (months of 30 days).
+inline constexpr std::int64_t kLongestLimitInterval = 12000LL * 30 * 86400 * 1000000;
 CreditVerdict check_credits(std::int64_t remaining, std::optional<std::int64_t> refill_amount,
                             std::optional<std::int64_t> refill_every) noexcept;
 
@@ -88,6 +92,31 @@ struct CreditBalance {
 // The balance at now: refilled when a refill fell due since its period.
 CreditBalance balance_at(const CreditPlan &plan, const CreditBalance &balance,
                          std::int64_t now) noexcept;
+
+// What a token's check must satisfy beyond its status, as stored with it (plain data: it lives
+// in the token caches, shared memory included).
+// Packed (48 bytes): every backend keeps copies of its hot tokens within a fixed budget.
+struct TokenLimits {
+    static constexpr std::int64_t kNoCredits = INT64_MIN;
+
+    std::int64_t rate_per = 0;
+    std::int64_t user_rate_per = 0;  // its user's limit, across all of the user's tokens
+    std::int32_t rate_requests = 0;  // 0: no limit
+    std::int32_t user_rate_requests = 0;
+    std::int64_t credits_version = kNoCredits;  // when the budget was set; the refill anchor
+    std::int64_t refill_amount = 0;
+    std::int64_t refill_every = 0;  // 0: no refill
+
+    bool has_rate() const noexcept { return rate_requests > 0; }
+    bool has_user_rate() const noexcept { return user_rate_requests > 0; }
+    bool has_credits() const noexcept { return credits_version != kNoCredits; }
+    bool any() const noexcept { return has_rate() || has_user_rate() || has_credits(); }
+    RateLimit rate() const noexcept { return RateLimit{rate_requests, rate_per}; }
+    RateLimit user_rate() const noexcept { return RateLimit{user_rate_requests, user_rate_per}; }
+    CreditPlan plan() const noexcept {
+        return CreditPlan{refill_amount, refill_every, credits_version};
+    }
+};
 
 // Spends one credit at now: true and balance lowered by one (after any refill due), or false
 // when none is left (balance still brought up to now). Never goes below zero.

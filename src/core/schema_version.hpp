@@ -26,10 +26,11 @@ enum class SchemaVersion {
     k1_9,
     k1_10,
     k1_11,
+    k1_12,
 };
 
 // The newest schema this library knows, the control file's default_version.
-inline constexpr SchemaVersion kNewestSchema = SchemaVersion::k1_11;
+inline constexpr SchemaVersion kNewestSchema = SchemaVersion::k1_12;
 
 // The schema extversion names ("1.6"). A version this library does not know counts as the
 // newest it knows: update scripts only add, so a later schema has everything this library uses.
@@ -68,6 +69,9 @@ inline constexpr SchemaVersion kSharedCacheStats = SchemaVersion::k1_10;
 // change to a token with children drops its user's cached tokens; pat_list answers eleven
 // columns, pat_validate eight (before it, eight and seven).
 inline constexpr SchemaVersion kDelegation = SchemaVersion::k1_11;
+// pat.token_limits and pat.user_rate_limits: rate limits and credits, which the check reads with
+// a token's row and enforces in shared memory; outcomes rate_limited and usage_exceeded.
+inline constexpr SchemaVersion kRateLimits = SchemaVersion::k1_12;
 }  // namespace schema_since
 
 }  // namespace pat

@@ -18,6 +18,10 @@ std::string_view status_name(TokenStatus status) noexcept {
             return "revoked";
         case TokenStatus::insufficient_scope:
             return "insufficient_scope";
+        case TokenStatus::rate_limited:
+            return "rate_limited";
+        case TokenStatus::usage_exceeded:
+            return "usage_exceeded";
     }
     return "unknown";
 }

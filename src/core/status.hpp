@@ -9,9 +9,19 @@
 
 namespace pat {
 
-enum class TokenStatus { valid, malformed, not_found, expired, revoked, insufficient_scope };
+enum class TokenStatus {
+    valid,
+    malformed,
+    not_found,
+    expired,
+    revoked,
+    insufficient_scope,
+    rate_limited,    // otherwise valid, over its own or its user's rate limit (rate_limit.hpp)
+    usage_exceeded,  // otherwise valid, its credits spent
+};
 
-// "valid", "malformed", "not_found", "expired", "revoked", "insufficient_scope".
+// "valid", "malformed", "not_found", "expired", "revoked", "insufficient_scope", "rate_limited",
+// "usage_exceeded".
 std::string_view status_name(TokenStatus status) noexcept;
 
 struct StoredTokenState {

@@ -47,6 +47,9 @@ TEST(RateLimitArguments, NeedAtLeastOneRequestAndAPositiveInterval) {
     EXPECT_EQ(pat::check_rate_limit(INT64_MAX, kMinute), V::requests_not_positive);
     EXPECT_EQ(pat::check_rate_limit(10, 0), V::per_not_positive);
     EXPECT_EQ(pat::check_rate_limit(10, -kMinute), V::per_not_positive);
+    EXPECT_EQ(pat::check_rate_limit(10, 10 * kCentury), V::ok);
+    EXPECT_EQ(pat::check_rate_limit(10, 10 * kCentury + 1), V::per_too_long);
+    EXPECT_EQ(pat::check_rate_limit(10, INT64_MAX), V::per_too_long);
     EXPECT_NO_THROW(pat::require_valid_rate_limit(V::ok));
     try {
         pat::require_valid_rate_limit(V::requests_not_positive);
@@ -55,6 +58,7 @@ TEST(RateLimitArguments, NeedAtLeastOneRequestAndAPositiveInterval) {
         EXPECT_STREQ(e.sqlstate(), "22023");
     }
     EXPECT_THROW(pat::require_valid_rate_limit(V::per_not_positive), pat::Error);
+    EXPECT_THROW(pat::require_valid_rate_limit(V::per_too_long), pat::Error);
 }
 
 TEST(Gcra, AllowsTheLimitAtOnceThenRefuses) {
@@ -165,15 +169,16 @@ TEST(Gcra, AClockGoingBackNeverFreesChecks) {
 TEST(CreditArguments, RejectsNegativesAndHalfARefill) {
     using V = pat::CreditVerdict;
     EXPECT_EQ(pat::check_credits(0, std::nullopt, std::nullopt), V::ok);
-    EXPECT_EQ(pat::check_credits(INT64_MAX, INT64_MAX, INT64_MAX), V::ok);
+    EXPECT_EQ(pat::check_credits(INT64_MAX, INT64_MAX, 10 * kCentury), V::ok);
     EXPECT_EQ(pat::check_credits(-1, std::nullopt, std::nullopt), V::remaining_negative);
     EXPECT_EQ(pat::check_credits(5, -1, kDay), V::refill_amount_negative);
     EXPECT_EQ(pat::check_credits(5, 10, 0), V::refill_every_not_positive);
     EXPECT_EQ(pat::check_credits(5, 10, -kDay), V::refill_every_not_positive);
+    EXPECT_EQ(pat::check_credits(5, 10, 10 * kCentury + 1), V::refill_every_too_long);
     EXPECT_EQ(pat::check_credits(5, 10, std::nullopt), V::refill_incomplete);
     EXPECT_EQ(pat::check_credits(5, std::nullopt, kDay), V::refill_incomplete);
     for (V v : {V::remaining_negative, V::refill_amount_negative, V::refill_every_not_positive,
-                V::refill_incomplete}) {
+                V::refill_incomplete, V::refill_every_too_long}) {
         EXPECT_THROW(pat::require_valid_credits(v), pat::Error);
     }
     EXPECT_NO_THROW(pat::require_valid_credits(V::ok));

@@ -14,6 +14,7 @@ TEST(SchemaVersion, EachKnownVersionIsNamedByItsExtversion) {
     EXPECT_EQ(pat::schema_version_named("1.9"), SchemaVersion::k1_9);
     EXPECT_EQ(pat::schema_version_named("1.10"), SchemaVersion::k1_10);
     EXPECT_EQ(pat::schema_version_named("1.11"), SchemaVersion::k1_11);
+    EXPECT_EQ(pat::schema_version_named("1.12"), SchemaVersion::k1_12);
 }
 
 TEST(SchemaVersion, AnUnknownVersionCountsAsTheNewest) {

@@ -56,6 +56,7 @@ struct SharedToken {
     bool revoked;
     bool organization;
     bool delegated;
+    pat::TokenLimits limits;
     alignas(MAXIMUM_ALIGNOF) char payload[kPayloadBytes];  // user id, then name
 };
 
@@ -392,6 +393,7 @@ bool find_shared_token(const pat::Digest &digest, bool (*is_current)(const Entry
     token->revoked = copy.revoked;
     token->organization = copy.organization;
     token->delegated = copy.delegated;
+    token->limits = copy.limits;
     token->payload = payload;
     token->bytes = 0;
     token->referenced = true;
@@ -431,6 +433,7 @@ bool store_shared_token(const CachedToken &token, const EntryWords &words) {
             entry->revoked = token.revoked;
             entry->organization = token.organization;
             entry->delegated = token.delegated;
+            entry->limits = token.limits;
             memcpy(entry->payload, token.payload, values_bytes);
         }
         LWLockRelease(lock);

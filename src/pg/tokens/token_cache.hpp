@@ -26,6 +26,7 @@
 #include <string_view>
 
 #include "core/digest.hpp"
+#include "core/rate_limit.hpp"
 
 namespace pat::pg {
 
@@ -54,6 +55,7 @@ struct CachedToken {
     bool revoked;       // it, or an ancestor (token_store.hpp)
     bool organization;  // an organization's token: user_id is an account id
     bool delegated;     // made by pat_delegate
+    pat::TokenLimits limits;
     EntryWords words;
     void *payload;  // one allocation holding the varlena values and the views above
     Size bytes;     // what the entry costs against pat.token_cache_memory

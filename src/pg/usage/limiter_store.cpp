@@ -226,6 +226,11 @@ bool try_enforce(const LimitsToEnforce &limits, int64 now, LimitOutcome *outcome
     if (user_entry_needed && (user = find_or_make(*ukey, *uhash)) == nullptr) {
         return false;
     }
+    if (token != nullptr && limits.credits && !limits.balance_known &&
+        (!token->has_credits || token->credits_version != limits.credits->version)) {
+        outcome->verdict = LimitVerdict::balance_needed;
+        return true;
+    }
     pat::RateDecision token_rate;
     token_rate.allowed = true;
     if (token != nullptr) {

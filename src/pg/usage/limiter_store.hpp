@@ -37,9 +37,12 @@ struct LimitsToEnforce {
     const char *user_id = nullptr;
     int user_id_length = 0;
     std::optional<StoredCredits> credits;
+    // Whether credits->balance was read from the table. Without it, a check that finds no entry
+    // for this budget asks for it (balance_needed) rather than read a table under a lock.
+    bool balance_known = false;
 };
 
-enum class LimitVerdict { allowed, rate_limited, usage_exceeded };
+enum class LimitVerdict { allowed, rate_limited, usage_exceeded, balance_needed };
 
 struct LimitOutcome {
     LimitVerdict verdict = LimitVerdict::allowed;
