@@ -49,7 +49,11 @@ CREATE TABLE pat.tokens (
     created_by   text,
     token_type   text NOT NULL DEFAULT 'personal'
                  CHECK (token_type IN ('personal', 'organization')),
-    has_children boolean NOT NULL DEFAULT false
+    has_children boolean NOT NULL DEFAULT false,
+    networks     cidr[],
+    resources    jsonb,
+    metadata     jsonb,
+    suspended_at timestamptz
 );
 COMMENT ON COLUMN pat.tokens.digest IS 'SHA-256 of the token; the token itself is stored nowhere';
 COMMENT ON COLUMN pat.tokens.key_id IS
@@ -66,6 +70,14 @@ COMMENT ON COLUMN pat.tokens.has_children IS
     'set (never cleared) when pat_delegate() first mints from the token: a change to such a token drops its user''s cached tokens, so its descendants answer for it at their next check; a change to any other token drops only its own';
 COMMENT ON COLUMN pat.tokens.token_type IS
     'personal: user_id is a person; organization: user_id is an account id (pat_create_org_token), which no role grant, role loss or pat_revoke_all(user) reaches';
+COMMENT ON COLUMN pat.tokens.networks IS
+    'the networks the token works from (NULL: any); a check from elsewhere, or from an unknown address, answers forbidden_network';
+COMMENT ON COLUMN pat.tokens.resources IS
+    'per scope, the resource ids the scope covers ({"notes:write": ["42"]}); a scope not named covers every resource';
+COMMENT ON COLUMN pat.tokens.metadata IS
+    'the application''s own data about the token, returned by pat_validate and pat_current_metadata(); never the secret';
+COMMENT ON COLUMN pat.tokens.suspended_at IS
+    'when pat_suspend() switched the token off (NULL: not suspended); checks answer suspended until pat_resume(), and the expiry never moves';
 CREATE INDEX tokens_user_id_idx ON pat.tokens (user_id);
 -- pat_revoke counts the descendants that fall with a token; pat_token_activity reads their rows.
 -- Delegated tokens only: a root token (most of them) costs no index entry when it is made.
@@ -264,8 +276,8 @@ CREATE TABLE pat.token_checks (
     day      date NOT NULL,
     outcome  text NOT NULL
              CHECK (outcome IN ('valid', 'insufficient_scope', 'expired', 'revoked',
-                                'not_found', 'malformed', 'rate_limited',
-                                'usage_exceeded')),
+                                'not_found', 'malformed', 'suspended', 'forbidden_network',
+                                'rate_limited', 'usage_exceeded')),
     checks   bigint NOT NULL CHECK (checks > 0),
     CONSTRAINT token_checks_key UNIQUE NULLS NOT DISTINCT (token_id, day, outcome)
 );

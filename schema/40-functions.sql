@@ -61,37 +61,43 @@ AS 'MODULE_PATHNAME', 'pat_create_timestamptz'
 LANGUAGE C VOLATILE;
 
 CREATE FUNCTION @extschema@.pat_validate(token text, required_scopes text[] DEFAULT '{}',
+    client_addr inet DEFAULT NULL, resource text DEFAULT NULL,
     OUT valid boolean, OUT status text, OUT token_id uuid, OUT user_id text,
-    OUT token_name text, OUT scopes text[], OUT expires_at timestamptz, OUT token_type text)
+    OUT token_name text, OUT scopes text[], OUT expires_at timestamptz, OUT token_type text,
+    OUT metadata jsonb, OUT retry_after interval, OUT remaining bigint)
 AS 'MODULE_PATHNAME', 'pat_validate'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION @extschema@.pat_validate(text, text[]) IS
-    'check a bearer token: one row with status valid, malformed, not_found, expired, revoked or insufficient_scope; token_type personal, or organization when user_id is an account id';
+COMMENT ON FUNCTION @extschema@.pat_validate(text, text[], inet, text) IS
+    'check a bearer token: one row with status valid, malformed, not_found, expired, revoked, suspended, forbidden_network (client_addr outside the token''s networks, or NULL for a token with networks) or insufficient_scope (also for a resource the scope is not bound to), and for an otherwise valid token rate_limited (retry_after: when it could pass) or usage_exceeded (its credits spent); token_type personal, or organization when user_id is an account id; the token''s metadata; remaining: its credits left (NULL without a budget)';
 
-CREATE FUNCTION @extschema@.pat_authenticate(token text, required_scopes text[] DEFAULT '{}')
+CREATE FUNCTION @extschema@.pat_authenticate(token text, required_scopes text[] DEFAULT '{}',
+                                             client_addr inet DEFAULT NULL)
 RETURNS text
 AS 'MODULE_PATHNAME', 'pat_authenticate'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION @extschema@.pat_authenticate(text, text[]) IS
-    'check a bearer token or raise (28000, 42501); sets the token context for this transaction';
+COMMENT ON FUNCTION @extschema@.pat_authenticate(text, text[], inet) IS
+    'check a bearer token or raise (28000; 42501 for a missing scope or an address outside the token''s networks; PT429 over its rate limit, with Retry-After in the detail; PT402 with its credits spent); sets the token context for this transaction; client_addr: the HTTP client''s address, or inet_client_addr() for a direct connection';
 
 -- The same functions for a client that binds strings as varchar (JDBC's default): with these
 -- exact matches here, an overload taking varchar in another schema later on the search_path
 -- cannot take the call (and the token) instead.
 CREATE FUNCTION @extschema@.pat_validate(token varchar, required_scopes text[] DEFAULT '{}',
+    client_addr inet DEFAULT NULL, resource text DEFAULT NULL,
     OUT valid boolean, OUT status text, OUT token_id uuid, OUT user_id text,
-    OUT token_name text, OUT scopes text[], OUT expires_at timestamptz, OUT token_type text)
+    OUT token_name text, OUT scopes text[], OUT expires_at timestamptz, OUT token_type text,
+    OUT metadata jsonb, OUT retry_after interval, OUT remaining bigint)
 AS 'MODULE_PATHNAME', 'pat_validate'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION @extschema@.pat_validate(varchar, text[]) IS
-    'pat_validate(text, text[]) for clients binding varchar';
+COMMENT ON FUNCTION @extschema@.pat_validate(varchar, text[], inet, text) IS
+    'pat_validate(text, text[], inet, text) for clients binding varchar';
 
-CREATE FUNCTION @extschema@.pat_authenticate(token varchar, required_scopes text[] DEFAULT '{}')
+CREATE FUNCTION @extschema@.pat_authenticate(token varchar, required_scopes text[] DEFAULT '{}',
+                                             client_addr inet DEFAULT NULL)
 RETURNS text
 AS 'MODULE_PATHNAME', 'pat_authenticate'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION @extschema@.pat_authenticate(varchar, text[]) IS
-    'pat_authenticate(text, text[]) for clients binding varchar';
+COMMENT ON FUNCTION @extschema@.pat_authenticate(varchar, text[], inet) IS
+    'pat_authenticate(text, text[], inet) for clients binding varchar';
 
 CREATE FUNCTION @extschema@.pat_current_user() RETURNS text
 AS 'MODULE_PATHNAME', 'pat_current_user'

@@ -221,7 +221,7 @@ CREATE POLICY writers_insert ON au_documents FOR INSERT
     WITH CHECK (owner = pat_current_user() AND pat_has_scope('catalog:write'));
 CREATE ROLE regress_pat_rls_app NOLOGIN;
 GRANT SELECT, INSERT ON au_documents TO regress_pat_rls_app;
-GRANT EXECUTE ON FUNCTION pat_authenticate(text, text[]), pat_current_user(),
+GRANT EXECUTE ON FUNCTION pat_authenticate(text, text[], inet), pat_current_user(),
                           pat_has_scope(text) TO regress_pat_rls_app;
 SET ROLE regress_pat_rls_app;
 SELECT title FROM au_documents ORDER BY title;

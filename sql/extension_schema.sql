@@ -16,16 +16,24 @@ CREATE EXTENSION pg_pat SCHEMA shared_api;
 -- before the real function. pg_pat ships varchar ones (trust_overloads.sql), so the writer can
 -- neither add nor replace those; but a client binding varchar[] scopes calls this one.
 SET ROLE regress_pat_schema_writer;
-CREATE FUNCTION shared_api.pat_authenticate(token varchar, required_scopes text[] DEFAULT '{}')
+CREATE FUNCTION shared_api.pat_authenticate(token varchar, required_scopes text[] DEFAULT '{}',
+                                            client_addr inet DEFAULT NULL)
 RETURNS text LANGUAGE sql AS $$ SELECT 'someone else'::text $$;
 CREATE OR REPLACE FUNCTION shared_api.pat_authenticate(token varchar,
-                                                       required_scopes text[] DEFAULT '{}')
+                                                       required_scopes text[] DEFAULT '{}',
+                                                       client_addr inet DEFAULT NULL)
+RETURNS text LANGUAGE sql AS $$ SELECT 'someone else'::text $$;
+-- An overload without the address argument is made, but takes no call: in the same schema a
+-- two-argument call matches both, and PostgreSQL refuses to choose.
+CREATE FUNCTION shared_api.pat_authenticate(token varchar, required_scopes text[])
 RETURNS text LANGUAGE sql AS $$ SELECT 'someone else'::text $$;
 CREATE FUNCTION shared_api.pat_authenticate(token varchar, required_scopes varchar[])
 RETURNS text LANGUAGE sql AS $$ SELECT 'someone else'::text $$;
 RESET ROLE;
+SELECT shared_api.pat_authenticate('pat_x'::varchar, '{}'::text[]);
 SELECT shared_api.pat_authenticate('pat_x'::varchar, '{}'::varchar[]);
 DROP FUNCTION shared_api.pat_authenticate(varchar, varchar[]);
+DROP FUNCTION shared_api.pat_authenticate(varchar, text[]);
 DROP EXTENSION pg_pat;
 -- PUBLIC may create: a warning naming PUBLIC.
 CREATE SCHEMA public_api;

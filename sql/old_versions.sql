@@ -349,6 +349,24 @@ SELECT token AS otok FROM pat_create_org_token('old_user', 'org at 1.11', '{old:
 SELECT pat_revoke_all('old_user') >= 1 AS revoked_some;
 SELECT valid, status, token_type FROM pat_validate(:'otok', '{old:read}');
 
+-- 1.12 ----------------------------------------------------------------------------------------
+CREATE ROLE regress_pat_old_validator;
+SELECT pat_grant_profile('regress_pat_old_validator', 'validator');
+ALTER EXTENSION pg_pat UPDATE TO '1.12';
+SELECT extversion FROM pg_extension WHERE extname = 'pg_pat';
+-- pat_validate and pat_authenticate take the client's address; a role that could run them still
+-- can, and a two-argument call is answered as before.
+SELECT has_function_privilege('regress_pat_old_validator', 'pat_validate(text, text[], inet, text)',
+                              'EXECUTE') AS validate,
+       has_function_privilege('regress_pat_old_validator', 'pat_authenticate(text, text[], inet)',
+                              'EXECUTE') AS authenticate;
+DROP OWNED BY regress_pat_old_validator;
+DROP ROLE regress_pat_old_validator;
+SELECT valid, status, token_type, metadata FROM pat_validate(:'otok', '{old:read}');
+SELECT valid, status FROM pat_validate(:'otok', '{old:read}', '10.0.0.1');
+-- A token made before has no limits.
+SELECT networks, resources, metadata, suspended_at FROM pat.tokens WHERE token_id = :'tid';
+
 -- The newest version is the default one: a new version needs its round here.
 SELECT extversion = default_version AS newest FROM pg_extension e
 JOIN pg_available_extensions a ON a.name = e.extname WHERE e.extname = 'pg_pat';

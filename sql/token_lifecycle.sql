@@ -208,7 +208,7 @@ SELECT r.rolname, f.fn, has_function_privilege(r.rolname, f.fn, 'EXECUTE') AS ma
 FROM (VALUES ('life_scanner'), ('life_app'), ('life_admin')) r(rolname),
      (VALUES ('pat_report_leaked(text[], text)'), ('pat_take_notices(integer)'),
              ('pat_queue_notices()'), ('pat_scanner_rules(text)'),
-             ('pat_validate(text, text[])')) f(fn)
+             ('pat_validate(text, text[], inet, text)')) f(fn)
 ORDER BY 1, 2;
 SET ROLE life_scanner;
 SELECT pat_report_leaked(ARRAY['pat_nothing']) AS revoked;

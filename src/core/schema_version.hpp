@@ -69,6 +69,10 @@ inline constexpr SchemaVersion kSharedCacheStats = SchemaVersion::k1_10;
 // change to a token with children drops its user's cached tokens; pat_list answers eleven
 // columns, pat_validate eight (before it, eight and seven).
 inline constexpr SchemaVersion kDelegation = SchemaVersion::k1_11;
+// pat.tokens.networks, resources, metadata and suspended_at: a token's own limits, which the
+// check reads with its row; pat_validate takes the client's address and a resource and answers
+// nine columns (metadata last), pat_authenticate takes the client's address.
+inline constexpr SchemaVersion kRestrictions = SchemaVersion::k1_12;
 // pat.token_limits and pat.user_rate_limits: rate limits and credits, which the check reads with
 // a token's row and enforces in shared memory; outcomes rate_limited and usage_exceeded.
 inline constexpr SchemaVersion kRateLimits = SchemaVersion::k1_12;

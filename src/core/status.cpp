@@ -18,6 +18,10 @@ std::string_view status_name(TokenStatus status) noexcept {
             return "revoked";
         case TokenStatus::insufficient_scope:
             return "insufficient_scope";
+        case TokenStatus::suspended:
+            return "suspended";
+        case TokenStatus::forbidden_network:
+            return "forbidden_network";
         case TokenStatus::rate_limited:
             return "rate_limited";
         case TokenStatus::usage_exceeded:
@@ -26,13 +30,18 @@ std::string_view status_name(TokenStatus status) noexcept {
     return "unknown";
 }
 
-// Applies the precedence revoked > expired > insufficient_scope > valid.
-TokenStatus decide_status(std::int64_t now, const StoredTokenState &state,
-                          bool holds_required) noexcept {
+// Applies the precedence revoked > expired > suspended > forbidden_network >
+// insufficient_scope > valid.
+TokenStatus decide_status(std::int64_t now, const StoredTokenState &state, bool holds_required,
+                          bool address_allowed) noexcept {
     if (state.revoked)
         return TokenStatus::revoked;
     if (state.expires_at && now >= *state.expires_at)
         return TokenStatus::expired;
+    if (state.suspended)
+        return TokenStatus::suspended;
+    if (!address_allowed)
+        return TokenStatus::forbidden_network;
     if (!holds_required)
         return TokenStatus::insufficient_scope;
     return TokenStatus::valid;

@@ -18,7 +18,7 @@ TEST(SchemaVersion, EachKnownVersionIsNamedByItsExtversion) {
 }
 
 TEST(SchemaVersion, AnUnknownVersionCountsAsTheNewest) {
-    EXPECT_EQ(pat::schema_version_named("1.12"), pat::kNewestSchema);
+    EXPECT_EQ(pat::schema_version_named("1.13"), pat::kNewestSchema);
     EXPECT_EQ(pat::schema_version_named("2.0"), pat::kNewestSchema);
     EXPECT_EQ(pat::schema_version_named(""), pat::kNewestSchema);
     EXPECT_EQ(pat::schema_version_named("1.9 "), pat::kNewestSchema);

@@ -175,10 +175,20 @@ PAT_FUNCTION(pat_validate) {
     pat::pg::warn_of_lookalike_functions(fcinfo);
     TupleDesc result_type = pat::pg::result_type(fcinfo);
     Check check = check_token(fcinfo);
-    // Eight columns (token_type last) where the schema has token types; eleven (metadata,
-    // retry_after, remaining) where it has rate limits.
-    Datum values[11] = {};
-    bool nulls[11] = {false, false, true, true, true, true, true, true, true, true, true};
+    // The function's shape says how many columns: seven, eight where the schema has token
+    // types, nine (metadata last) where it has restrictions; any later ones are NULL here.
+    constexpr int kMostColumns = 16;
+    Datum values[kMostColumns] = {};
+    bool nulls[kMostColumns];
+    for (bool &null : nulls) {
+        null = true;
+    }
+    nulls[0] = nulls[1] = false;
+    if (result_type->natts > kMostColumns) {
+        throw pat::Error(pat::sqlstate::kInternalError,
+                         "pat_validate() has more columns than "
+                         "this library knows");
+    }
     values[0] = BoolGetDatum(check.status == pat::TokenStatus::valid);
     std::string_view status = pat::status_name(check.status);
     values[1] = PointerGetDatum(cstring_to_text_with_len(status.data(), status.size()));
