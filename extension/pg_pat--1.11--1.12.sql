@@ -114,7 +114,7 @@ END
 $$;
 DROP TABLE pg_temp.pat_reshaped_grantees;
 
--- Rate limits and credits (issue 28) ============================================================
+-- Rate limits and credits (issue 28) =====
 
 -- Their tables --------------------------------------------------------------
 -- Apart from the token row: setting a limit is no edit of the token (no audit row, no guard),
@@ -181,8 +181,8 @@ BEGIN
     END IF;
     -- Looser: no limit, a bigger burst, or a higher rate (requests / per).
     IF requests IS NULL OR requests OPERATOR(pg_catalog.>) own.requests
-       OR requests::numeric OPERATOR(pg_catalog.*) extract(epoch FROM own.per)
-          OPERATOR(pg_catalog.>) own.requests::numeric OPERATOR(pg_catalog.*) extract(epoch FROM per) THEN
+       OR (requests::numeric OPERATOR(pg_catalog.*) extract(epoch FROM own.per))
+          OPERATOR(pg_catalog.>) (own.requests::numeric OPERATOR(pg_catalog.*) extract(epoch FROM per)) THEN
         RAISE EXCEPTION 'a token cannot set a rate limit looser than its own (% per %)',
             own.requests, own.per USING ERRCODE = 'insufficient_privilege';
     END IF;
@@ -213,9 +213,9 @@ BEGIN
        OR (refill_amount IS NOT NULL
            AND (own.refill_amount IS NULL
                 OR refill_amount OPERATOR(pg_catalog.>) own.refill_amount
-                OR refill_amount::numeric OPERATOR(pg_catalog.*) extract(epoch FROM own.refill_every)
+                OR (refill_amount::numeric OPERATOR(pg_catalog.*) extract(epoch FROM own.refill_every))
                    OPERATOR(pg_catalog.>)
-                   own.refill_amount::numeric OPERATOR(pg_catalog.*) extract(epoch FROM refill_every))) THEN
+                   (own.refill_amount::numeric OPERATOR(pg_catalog.*) extract(epoch FROM refill_every)))) THEN
         RAISE EXCEPTION 'a token cannot give credits beyond its own (% left)', own_remaining
             USING ERRCODE = 'insufficient_privilege';
     END IF;
@@ -230,6 +230,39 @@ CREATE FUNCTION pat.current_credits(token_id uuid, credits_set_at timestamptz,
 AS 'MODULE_PATHNAME', 'pat_current_credits'
 LANGUAGE C VOLATILE;
 
+-- The refill period a budget set at set_at is in now (src/core/rate_limit.hpp).
+CREATE FUNCTION pat.credit_period(set_at timestamptz, refill_every interval) RETURNS bigint
+AS 'MODULE_PATHNAME', 'pat_credit_period'
+LANGUAGE C VOLATILE;
+
+-- When the next refill of a budget set at set_at falls due (NULL without a refill).
+CREATE FUNCTION pat.next_refill_at(set_at timestamptz, refill_every interval) RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'pat_next_refill_at'
+LANGUAGE C VOLATILE;
+
+-- Rotation: the successor gets the token's rate limit and its budget with what is left of it
+-- (same refill schedule); the predecessor keeps its rate limit but its budget ends (0 left, no
+-- refill), so an overlap never spends one balance twice.
+CREATE FUNCTION pat.carry_limits(old_id uuid, new_id uuid) RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+    INSERT INTO pat.token_limits (token_id, user_id, requests, per, credits_set_at,
+                                  credits_remaining, credits_period, refill_amount, refill_every)
+    SELECT new_id, l.user_id, l.requests, l.per, l.credits_set_at,
+           pat.current_credits(l.token_id, l.credits_set_at, l.credits_remaining,
+                               l.credits_period, l.refill_amount, l.refill_every),
+           CASE WHEN l.refill_every IS NULL THEN 0
+                ELSE pat.credit_period(l.credits_set_at, l.refill_every) END,
+           l.refill_amount, l.refill_every
+    FROM pat.token_limits l WHERE l.token_id OPERATOR(pg_catalog.=) old_id;
+    UPDATE pat.token_limits l
+    SET credits_set_at = pg_catalog.clock_timestamp(), credits_remaining = 0,
+        credits_period = 0, refill_amount = NULL, refill_every = NULL
+    WHERE l.token_id OPERATOR(pg_catalog.=) old_id AND l.credits_set_at IS NOT NULL;
+END
+$$;
+
 -- The usage worker writes balances with this (src/pg/usage/usage_flush.cpp): only a budget still
 -- set as it was (credits_set_at), and never a higher balance than one already written for a
 -- later refill period.
@@ -242,7 +275,9 @@ DECLARE
 BEGIN
     UPDATE pat.token_limits l
     SET credits_remaining = w.remaining, credits_period = w.period
-    FROM unnest(token_ids, set_at, remaining, periods) AS w(token_id, set_at, remaining, period)
+    FROM ROWS FROM (pg_catalog.unnest(token_ids), pg_catalog.unnest(set_at),
+                    pg_catalog.unnest(remaining), pg_catalog.unnest(periods))
+         AS w(token_id, set_at, remaining, period)
     WHERE l.token_id OPERATOR(pg_catalog.=) w.token_id
       AND l.credits_set_at OPERATOR(pg_catalog.=) w.set_at
       AND (l.credits_period OPERATOR(pg_catalog.<) w.period
@@ -395,12 +430,7 @@ BEGIN
     SELECT l.requests, l.per, l.refill_amount, l.refill_every,
            pat.current_credits(l.token_id, l.credits_set_at, l.credits_remaining,
                                l.credits_period, l.refill_amount, l.refill_every),
-           CASE WHEN l.refill_every IS NOT NULL THEN
-               l.credits_set_at OPERATOR(pg_catalog.+) l.refill_every OPERATOR(pg_catalog.*)
-               (floor(extract(epoch FROM pg_catalog.now() OPERATOR(pg_catalog.-) l.credits_set_at)
-                      OPERATOR(pg_catalog./) extract(epoch FROM l.refill_every))
-                OPERATOR(pg_catalog.+) 1)::double precision
-           END
+           pat.next_refill_at(l.credits_set_at, l.refill_every)
     INTO requests, per, refill_amount, refill_every, remaining, next_refill_at
     FROM pat.token_limits l WHERE l.token_id OPERATOR(pg_catalog.=) pat_limits.token_id;
     SELECT u.requests, u.per INTO user_requests, user_per
@@ -434,8 +464,10 @@ REVOKE ALL ON FUNCTION pat.require_rate_limit(integer, interval) FROM PUBLIC;
 REVOKE ALL ON FUNCTION pat.require_credits(bigint, bigint, interval) FROM PUBLIC;
 REVOKE ALL ON FUNCTION pat.require_no_looser_rate(integer, interval) FROM PUBLIC;
 REVOKE ALL ON FUNCTION pat.require_no_looser_credits(bigint, bigint, interval) FROM PUBLIC;
-REVOKE ALL ON FUNCTION pat.current_credits(uuid, timestamptz, bigint, bigint, bigint, interval)
-    FROM PUBLIC;
+REVOKE ALL ON FUNCTION pat.current_credits(uuid, timestamptz, bigint, bigint, bigint, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION pat.credit_period(timestamptz, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION pat.next_refill_at(timestamptz, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION pat.carry_limits(uuid, uuid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION pat.write_credits(uuid[], timestamptz[], bigint[], bigint[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.pat_set_rate_limit(uuid, integer, interval) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.pat_set_user_rate_limit(text, integer, interval) FROM PUBLIC;
@@ -447,3 +479,4 @@ INSERT INTO pat.profile_functions (function_signature, least_profile) VALUES
     ('pat_set_user_rate_limit(text, integer, interval)', 'application'),
     ('pat_set_credits(uuid, bigint, bigint, interval)', 'application'),
     ('pat_limits(uuid)', 'application');
+-- End of rate limits and credits (issue 28)

@@ -125,8 +125,8 @@ BEGIN
     END IF;
     -- Looser: no limit, a bigger burst, or a higher rate (requests / per).
     IF requests IS NULL OR requests OPERATOR(pg_catalog.>) own.requests
-       OR requests::numeric OPERATOR(pg_catalog.*) extract(epoch FROM own.per)
-          OPERATOR(pg_catalog.>) own.requests::numeric OPERATOR(pg_catalog.*) extract(epoch FROM per) THEN
+       OR (requests::numeric OPERATOR(pg_catalog.*) extract(epoch FROM own.per))
+          OPERATOR(pg_catalog.>) (own.requests::numeric OPERATOR(pg_catalog.*) extract(epoch FROM per)) THEN
         RAISE EXCEPTION 'a token cannot set a rate limit looser than its own (% per %)',
             own.requests, own.per USING ERRCODE = 'insufficient_privilege';
     END IF;
@@ -157,9 +157,9 @@ BEGIN
        OR (refill_amount IS NOT NULL
            AND (own.refill_amount IS NULL
                 OR refill_amount OPERATOR(pg_catalog.>) own.refill_amount
-                OR refill_amount::numeric OPERATOR(pg_catalog.*) extract(epoch FROM own.refill_every)
+                OR (refill_amount::numeric OPERATOR(pg_catalog.*) extract(epoch FROM own.refill_every))
                    OPERATOR(pg_catalog.>)
-                   own.refill_amount::numeric OPERATOR(pg_catalog.*) extract(epoch FROM refill_every))) THEN
+                   (own.refill_amount::numeric OPERATOR(pg_catalog.*) extract(epoch FROM refill_every)))) THEN
         RAISE EXCEPTION 'a token cannot give credits beyond its own (% left)', own_remaining
             USING ERRCODE = 'insufficient_privilege';
     END IF;
@@ -174,6 +174,39 @@ CREATE FUNCTION pat.current_credits(token_id uuid, credits_set_at timestamptz,
 AS 'MODULE_PATHNAME', 'pat_current_credits'
 LANGUAGE C VOLATILE;
 
+-- The refill period a budget set at set_at is in now (src/core/rate_limit.hpp).
+CREATE FUNCTION pat.credit_period(set_at timestamptz, refill_every interval) RETURNS bigint
+AS 'MODULE_PATHNAME', 'pat_credit_period'
+LANGUAGE C VOLATILE;
+
+-- When the next refill of a budget set at set_at falls due (NULL without a refill).
+CREATE FUNCTION pat.next_refill_at(set_at timestamptz, refill_every interval) RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'pat_next_refill_at'
+LANGUAGE C VOLATILE;
+
+-- Rotation: the successor gets the token's rate limit and its budget with what is left of it
+-- (same refill schedule); the predecessor keeps its rate limit but its budget ends (0 left, no
+-- refill), so an overlap never spends one balance twice.
+CREATE FUNCTION pat.carry_limits(old_id uuid, new_id uuid) RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+    INSERT INTO pat.token_limits (token_id, user_id, requests, per, credits_set_at,
+                                  credits_remaining, credits_period, refill_amount, refill_every)
+    SELECT new_id, l.user_id, l.requests, l.per, l.credits_set_at,
+           pat.current_credits(l.token_id, l.credits_set_at, l.credits_remaining,
+                               l.credits_period, l.refill_amount, l.refill_every),
+           CASE WHEN l.refill_every IS NULL THEN 0
+                ELSE pat.credit_period(l.credits_set_at, l.refill_every) END,
+           l.refill_amount, l.refill_every
+    FROM pat.token_limits l WHERE l.token_id OPERATOR(pg_catalog.=) old_id;
+    UPDATE pat.token_limits l
+    SET credits_set_at = pg_catalog.clock_timestamp(), credits_remaining = 0,
+        credits_period = 0, refill_amount = NULL, refill_every = NULL
+    WHERE l.token_id OPERATOR(pg_catalog.=) old_id AND l.credits_set_at IS NOT NULL;
+END
+$$;
+
 -- The usage worker writes balances with this (src/pg/usage/usage_flush.cpp): only a budget still
 -- set as it was (credits_set_at), and never a higher balance than one already written for a
 -- later refill period.
@@ -186,7 +219,9 @@ DECLARE
 BEGIN
     UPDATE pat.token_limits l
     SET credits_remaining = w.remaining, credits_period = w.period
-    FROM unnest(token_ids, set_at, remaining, periods) AS w(token_id, set_at, remaining, period)
+    FROM ROWS FROM (pg_catalog.unnest(token_ids), pg_catalog.unnest(set_at),
+                    pg_catalog.unnest(remaining), pg_catalog.unnest(periods))
+         AS w(token_id, set_at, remaining, period)
     WHERE l.token_id OPERATOR(pg_catalog.=) w.token_id
       AND l.credits_set_at OPERATOR(pg_catalog.=) w.set_at
       AND (l.credits_period OPERATOR(pg_catalog.<) w.period
@@ -305,7 +340,11 @@ CREATE TABLE pat.tokens (
     created_by   text,
     token_type   text NOT NULL DEFAULT 'personal'
                  CHECK (token_type IN ('personal', 'organization')),
-    has_children boolean NOT NULL DEFAULT false
+    has_children boolean NOT NULL DEFAULT false,
+    networks     cidr[],
+    resources    jsonb,
+    metadata     jsonb,
+    suspended_at timestamptz
 );
 COMMENT ON COLUMN pat.tokens.digest IS 'SHA-256 of the token; the token itself is stored nowhere';
 COMMENT ON COLUMN pat.tokens.key_id IS
@@ -322,6 +361,14 @@ COMMENT ON COLUMN pat.tokens.has_children IS
     'set (never cleared) when pat_delegate() first mints from the token: a change to such a token drops its user''s cached tokens, so its descendants answer for it at their next check; a change to any other token drops only its own';
 COMMENT ON COLUMN pat.tokens.token_type IS
     'personal: user_id is a person; organization: user_id is an account id (pat_create_org_token), which no role grant, role loss or pat_revoke_all(user) reaches';
+COMMENT ON COLUMN pat.tokens.networks IS
+    'the networks the token works from (NULL: any); a check from elsewhere, or from an unknown address, answers forbidden_network';
+COMMENT ON COLUMN pat.tokens.resources IS
+    'per scope, the resource ids the scope covers ({"notes:write": ["42"]}); a scope not named covers every resource';
+COMMENT ON COLUMN pat.tokens.metadata IS
+    'the application''s own data about the token, returned by pat_validate and pat_current_metadata(); never the secret';
+COMMENT ON COLUMN pat.tokens.suspended_at IS
+    'when pat_suspend() switched the token off (NULL: not suspended); checks answer suspended until pat_resume(), and the expiry never moves';
 CREATE INDEX tokens_user_id_idx ON pat.tokens (user_id);
 -- pat_revoke counts the descendants that fall with a token; pat_token_activity reads their rows.
 -- Delegated tokens only: a root token (most of them) costs no index entry when it is made.
@@ -520,8 +567,8 @@ CREATE TABLE pat.token_checks (
     day      date NOT NULL,
     outcome  text NOT NULL
              CHECK (outcome IN ('valid', 'insufficient_scope', 'expired', 'revoked',
-                                'not_found', 'malformed', 'rate_limited',
-                                'usage_exceeded')),
+                                'not_found', 'malformed', 'suspended', 'forbidden_network',
+                                'rate_limited', 'usage_exceeded')),
     checks   bigint NOT NULL CHECK (checks > 0),
     CONSTRAINT token_checks_key UNIQUE NULLS NOT DISTINCT (token_id, day, outcome)
 );
@@ -632,37 +679,43 @@ AS 'MODULE_PATHNAME', 'pat_create_timestamptz'
 LANGUAGE C VOLATILE;
 
 CREATE FUNCTION @extschema@.pat_validate(token text, required_scopes text[] DEFAULT '{}',
+    client_addr inet DEFAULT NULL, resource text DEFAULT NULL,
     OUT valid boolean, OUT status text, OUT token_id uuid, OUT user_id text,
-    OUT token_name text, OUT scopes text[], OUT expires_at timestamptz, OUT token_type text)
+    OUT token_name text, OUT scopes text[], OUT expires_at timestamptz, OUT token_type text,
+    OUT metadata jsonb, OUT retry_after interval, OUT remaining bigint)
 AS 'MODULE_PATHNAME', 'pat_validate'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION @extschema@.pat_validate(text, text[]) IS
-    'check a bearer token: one row with status valid, malformed, not_found, expired, revoked or insufficient_scope; token_type personal, or organization when user_id is an account id';
+COMMENT ON FUNCTION @extschema@.pat_validate(text, text[], inet, text) IS
+    'check a bearer token: one row with status valid, malformed, not_found, expired, revoked, suspended, forbidden_network (client_addr outside the token''s networks, or NULL for a token with networks) or insufficient_scope (also for a resource the scope is not bound to), and for an otherwise valid token rate_limited (retry_after: when it could pass) or usage_exceeded (its credits spent); token_type personal, or organization when user_id is an account id; the token''s metadata; remaining: its credits left (NULL without a budget)';
 
-CREATE FUNCTION @extschema@.pat_authenticate(token text, required_scopes text[] DEFAULT '{}')
+CREATE FUNCTION @extschema@.pat_authenticate(token text, required_scopes text[] DEFAULT '{}',
+                                             client_addr inet DEFAULT NULL)
 RETURNS text
 AS 'MODULE_PATHNAME', 'pat_authenticate'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION @extschema@.pat_authenticate(text, text[]) IS
-    'check a bearer token or raise (28000, 42501); sets the token context for this transaction';
+COMMENT ON FUNCTION @extschema@.pat_authenticate(text, text[], inet) IS
+    'check a bearer token or raise (28000; 42501 for a missing scope or an address outside the token''s networks; PT429 over its rate limit, with Retry-After in the detail; PT402 with its credits spent); sets the token context for this transaction; client_addr: the HTTP client''s address, or inet_client_addr() for a direct connection';
 
 -- The same functions for a client that binds strings as varchar (JDBC's default): with these
 -- exact matches here, an overload taking varchar in another schema later on the search_path
 -- cannot take the call (and the token) instead.
 CREATE FUNCTION @extschema@.pat_validate(token varchar, required_scopes text[] DEFAULT '{}',
+    client_addr inet DEFAULT NULL, resource text DEFAULT NULL,
     OUT valid boolean, OUT status text, OUT token_id uuid, OUT user_id text,
-    OUT token_name text, OUT scopes text[], OUT expires_at timestamptz, OUT token_type text)
+    OUT token_name text, OUT scopes text[], OUT expires_at timestamptz, OUT token_type text,
+    OUT metadata jsonb, OUT retry_after interval, OUT remaining bigint)
 AS 'MODULE_PATHNAME', 'pat_validate'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION @extschema@.pat_validate(varchar, text[]) IS
-    'pat_validate(text, text[]) for clients binding varchar';
+COMMENT ON FUNCTION @extschema@.pat_validate(varchar, text[], inet, text) IS
+    'pat_validate(text, text[], inet, text) for clients binding varchar';
 
-CREATE FUNCTION @extschema@.pat_authenticate(token varchar, required_scopes text[] DEFAULT '{}')
+CREATE FUNCTION @extschema@.pat_authenticate(token varchar, required_scopes text[] DEFAULT '{}',
+                                             client_addr inet DEFAULT NULL)
 RETURNS text
 AS 'MODULE_PATHNAME', 'pat_authenticate'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION @extschema@.pat_authenticate(varchar, text[]) IS
-    'pat_authenticate(text, text[]) for clients binding varchar';
+COMMENT ON FUNCTION @extschema@.pat_authenticate(varchar, text[], inet) IS
+    'pat_authenticate(text, text[], inet) for clients binding varchar';
 
 CREATE FUNCTION @extschema@.pat_current_user() RETURNS text
 AS 'MODULE_PATHNAME', 'pat_current_user'
@@ -1145,12 +1198,7 @@ BEGIN
     SELECT l.requests, l.per, l.refill_amount, l.refill_every,
            pat.current_credits(l.token_id, l.credits_set_at, l.credits_remaining,
                                l.credits_period, l.refill_amount, l.refill_every),
-           CASE WHEN l.refill_every IS NOT NULL THEN
-               l.credits_set_at OPERATOR(pg_catalog.+) l.refill_every OPERATOR(pg_catalog.*)
-               (floor(extract(epoch FROM pg_catalog.now() OPERATOR(pg_catalog.-) l.credits_set_at)
-                      OPERATOR(pg_catalog./) extract(epoch FROM l.refill_every))
-                OPERATOR(pg_catalog.+) 1)::double precision
-           END
+           pat.next_refill_at(l.credits_set_at, l.refill_every)
     INTO requests, per, refill_amount, refill_every, remaining, next_refill_at
     FROM pat.token_limits l WHERE l.token_id OPERATOR(pg_catalog.=) pat_limits.token_id;
     SELECT u.requests, u.per INTO user_requests, user_per
@@ -1618,10 +1666,10 @@ INSERT INTO pat.profile_functions (function_signature, least_profile) VALUES
     ('pat_create(text, text, text[], text)', 'application'),
     ('pat_create(text, text, text[], interval)', 'application'),
     ('pat_create(text, text, text[], timestamptz)', 'application'),
-    ('pat_validate(text, text[])', 'validator'),
-    ('pat_authenticate(text, text[])', 'validator'),
-    ('pat_validate(varchar, text[])', 'validator'),
-    ('pat_authenticate(varchar, text[])', 'validator'),
+    ('pat_validate(text, text[], inet, text)', 'validator'),
+    ('pat_authenticate(text, text[], inet)', 'validator'),
+    ('pat_validate(varchar, text[], inet, text)', 'validator'),
+    ('pat_authenticate(varchar, text[], inet)', 'validator'),
     ('pat_current_user()', 'validator'),
     ('pat_current_token_id()', 'validator'),
     ('pat_current_token_name()', 'validator'),

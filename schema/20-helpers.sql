@@ -96,8 +96,8 @@ BEGIN
     END IF;
     -- Looser: no limit, a bigger burst, or a higher rate (requests / per).
     IF requests IS NULL OR requests OPERATOR(pg_catalog.>) own.requests
-       OR requests::numeric OPERATOR(pg_catalog.*) extract(epoch FROM own.per)
-          OPERATOR(pg_catalog.>) own.requests::numeric OPERATOR(pg_catalog.*) extract(epoch FROM per) THEN
+       OR (requests::numeric OPERATOR(pg_catalog.*) extract(epoch FROM own.per))
+          OPERATOR(pg_catalog.>) (own.requests::numeric OPERATOR(pg_catalog.*) extract(epoch FROM per)) THEN
         RAISE EXCEPTION 'a token cannot set a rate limit looser than its own (% per %)',
             own.requests, own.per USING ERRCODE = 'insufficient_privilege';
     END IF;
@@ -128,9 +128,9 @@ BEGIN
        OR (refill_amount IS NOT NULL
            AND (own.refill_amount IS NULL
                 OR refill_amount OPERATOR(pg_catalog.>) own.refill_amount
-                OR refill_amount::numeric OPERATOR(pg_catalog.*) extract(epoch FROM own.refill_every)
+                OR (refill_amount::numeric OPERATOR(pg_catalog.*) extract(epoch FROM own.refill_every))
                    OPERATOR(pg_catalog.>)
-                   own.refill_amount::numeric OPERATOR(pg_catalog.*) extract(epoch FROM refill_every))) THEN
+                   (own.refill_amount::numeric OPERATOR(pg_catalog.*) extract(epoch FROM refill_every)))) THEN
         RAISE EXCEPTION 'a token cannot give credits beyond its own (% left)', own_remaining
             USING ERRCODE = 'insufficient_privilege';
     END IF;
@@ -145,6 +145,39 @@ CREATE FUNCTION pat.current_credits(token_id uuid, credits_set_at timestamptz,
 AS 'MODULE_PATHNAME', 'pat_current_credits'
 LANGUAGE C VOLATILE;
 
+-- The refill period a budget set at set_at is in now (src/core/rate_limit.hpp).
+CREATE FUNCTION pat.credit_period(set_at timestamptz, refill_every interval) RETURNS bigint
+AS 'MODULE_PATHNAME', 'pat_credit_period'
+LANGUAGE C VOLATILE;
+
+-- When the next refill of a budget set at set_at falls due (NULL without a refill).
+CREATE FUNCTION pat.next_refill_at(set_at timestamptz, refill_every interval) RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'pat_next_refill_at'
+LANGUAGE C VOLATILE;
+
+-- Rotation: the successor gets the token's rate limit and its budget with what is left of it
+-- (same refill schedule); the predecessor keeps its rate limit but its budget ends (0 left, no
+-- refill), so an overlap never spends one balance twice.
+CREATE FUNCTION pat.carry_limits(old_id uuid, new_id uuid) RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+    INSERT INTO pat.token_limits (token_id, user_id, requests, per, credits_set_at,
+                                  credits_remaining, credits_period, refill_amount, refill_every)
+    SELECT new_id, l.user_id, l.requests, l.per, l.credits_set_at,
+           pat.current_credits(l.token_id, l.credits_set_at, l.credits_remaining,
+                               l.credits_period, l.refill_amount, l.refill_every),
+           CASE WHEN l.refill_every IS NULL THEN 0
+                ELSE pat.credit_period(l.credits_set_at, l.refill_every) END,
+           l.refill_amount, l.refill_every
+    FROM pat.token_limits l WHERE l.token_id OPERATOR(pg_catalog.=) old_id;
+    UPDATE pat.token_limits l
+    SET credits_set_at = pg_catalog.clock_timestamp(), credits_remaining = 0,
+        credits_period = 0, refill_amount = NULL, refill_every = NULL
+    WHERE l.token_id OPERATOR(pg_catalog.=) old_id AND l.credits_set_at IS NOT NULL;
+END
+$$;
+
 -- The usage worker writes balances with this (src/pg/usage/usage_flush.cpp): only a budget still
 -- set as it was (credits_set_at), and never a higher balance than one already written for a
 -- later refill period.
@@ -157,7 +190,9 @@ DECLARE
 BEGIN
     UPDATE pat.token_limits l
     SET credits_remaining = w.remaining, credits_period = w.period
-    FROM unnest(token_ids, set_at, remaining, periods) AS w(token_id, set_at, remaining, period)
+    FROM ROWS FROM (pg_catalog.unnest(token_ids), pg_catalog.unnest(set_at),
+                    pg_catalog.unnest(remaining), pg_catalog.unnest(periods))
+         AS w(token_id, set_at, remaining, period)
     WHERE l.token_id OPERATOR(pg_catalog.=) w.token_id
       AND l.credits_set_at OPERATOR(pg_catalog.=) w.set_at
       AND (l.credits_period OPERATOR(pg_catalog.<) w.period

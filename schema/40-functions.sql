@@ -580,12 +580,7 @@ BEGIN
     SELECT l.requests, l.per, l.refill_amount, l.refill_every,
            pat.current_credits(l.token_id, l.credits_set_at, l.credits_remaining,
                                l.credits_period, l.refill_amount, l.refill_every),
-           CASE WHEN l.refill_every IS NOT NULL THEN
-               l.credits_set_at OPERATOR(pg_catalog.+) l.refill_every OPERATOR(pg_catalog.*)
-               (floor(extract(epoch FROM pg_catalog.now() OPERATOR(pg_catalog.-) l.credits_set_at)
-                      OPERATOR(pg_catalog./) extract(epoch FROM l.refill_every))
-                OPERATOR(pg_catalog.+) 1)::double precision
-           END
+           pat.next_refill_at(l.credits_set_at, l.refill_every)
     INTO requests, per, refill_amount, refill_every, remaining, next_refill_at
     FROM pat.token_limits l WHERE l.token_id OPERATOR(pg_catalog.=) pat_limits.token_id;
     SELECT u.requests, u.per INTO user_requests, user_per

@@ -50,6 +50,32 @@ PAT_FUNCTION(pat_require_credits) {
     PG_RETURN_VOID();
 }
 
+// pat.credit_period(set_at, refill_every): the refill period now falls in.
+PAT_FUNCTION(pat_credit_period) {
+    pat::CreditPlan plan;
+    plan.anchor = PG_GETARG_TIMESTAMPTZ(0);
+    plan.refill_every = interval_argument(fcinfo, 1);
+    PG_RETURN_INT64(pat::credit_period(plan, GetCurrentTimestamp()));
+}
+
+// pat.next_refill_at(set_at, refill_every): when the next refill falls due; NULL without one, or
+// past the end of timestamptz's range.
+PAT_FUNCTION(pat_next_refill_at) {
+    if (PG_ARGISNULL(0) || PG_ARGISNULL(1)) {
+        PG_RETURN_NULL();
+    }
+    pat::CreditPlan plan;
+    plan.anchor = PG_GETARG_TIMESTAMPTZ(0);
+    plan.refill_every = interval_argument(fcinfo, 1);
+    __int128 next = static_cast<__int128>(plan.anchor) +
+                    static_cast<__int128>(pat::credit_period(plan, GetCurrentTimestamp()) + 1) *
+                        plan.refill_every;
+    if (next >= pat::kTimestampEnd) {
+        PG_RETURN_NULL();
+    }
+    PG_RETURN_TIMESTAMPTZ(static_cast<TimestampTz>(next));
+}
+
 // pat.current_credits(token_id, credits_set_at, credits_remaining, credits_period,
 // refill_amount, refill_every): the balance now, as this server's shared memory has it, else the
 // stored one with any refill due since; NULL without a budget.

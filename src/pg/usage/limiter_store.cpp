@@ -7,6 +7,8 @@
 // for no longer than the decision.
 #include "pg/usage/limiter_store.hpp"
 
+#include <cstdio>
+
 #include "pg/bridge/shared_memory.hpp"
 #include "pg/settings.hpp"
 
@@ -22,6 +24,13 @@ constexpr int64 kSweepEveryMicros = 10 * 1000;
 // What a check refused for want of room is told to wait: the next sweep (or the usage worker
 // writing balances out) may make room by then.
 constexpr int64 kFullRetryMicros = 1000 * 1000;
+// At a clean shutdown the postmaster saves every entry (as the usage store saves usage), so a
+// clean restart forgets no window and no unwritten spending; only a crash does.
+#define PAT_LIMITER_FILE PGSTAT_STAT_PERMANENT_DIRECTORY "/pg_pat_limiter.stat"
+constexpr const char *kSaveFile = PAT_LIMITER_FILE;
+constexpr const char *kSaveTempFile = PAT_LIMITER_FILE ".tmp";
+constexpr uint32 kSaveMagic = 0x5041544d;  // "PATM"
+constexpr uint32 kSaveVersion = 1;
 
 enum class EntryKind : uint8 { token = 1, user = 2 };
 
@@ -273,6 +282,65 @@ bool try_enforce(const LimitsToEnforce &limits, int64 now, LimitOutcome *outcome
     return true;
 }
 
+// Postmaster, at a clean shutdown: saves every entry. Nothing else runs then.
+void save_entries(int code, Datum) {
+    if (code != 0 || shared == nullptr) {
+        return;  // a crash: shared memory may not be sound
+    }
+    FILE *file = AllocateFile(kSaveTempFile, PG_BINARY_W);
+    if (file == nullptr) {
+        ereport(LOG, (errcode_for_file_access(),
+                      errmsg("pg_pat could not write limiter file \"%s\": %m", kSaveTempFile)));
+        return;
+    }
+    uint32 header[4] = {kSaveMagic, kSaveVersion, uint32(hash_get_num_entries(limiter_table)),
+                        uint32(sizeof(LimiterEntry))};
+    bool ok = fwrite(header, sizeof(header), 1, file) == 1;
+    HASH_SEQ_STATUS scan;
+    hash_seq_init(&scan, limiter_table);
+    while (auto *entry = static_cast<LimiterEntry *>(hash_seq_search(&scan))) {
+        LimiterEntry saved = *entry;
+        saved.unwritten += saved.writing;  // a write that never committed
+        saved.writing = 0;
+        ok = ok && fwrite(&saved, sizeof(saved), 1, file) == 1;
+    }
+    ok = FreeFile(file) == 0 && ok;
+    if (!ok || rename(kSaveTempFile, kSaveFile) != 0) {
+        ereport(LOG, (errcode_for_file_access(),
+                      errmsg("pg_pat could not write limiter file \"%s\": %m", kSaveFile)));
+        unlink(kSaveTempFile);
+    }
+}
+
+// Postmaster, at start: loads what the last clean shutdown saved, then removes the file so a
+// later crash cannot load it twice (a crash restarts from the balances written out).
+void load_saved() {
+    FILE *file = AllocateFile(kSaveFile, PG_BINARY_R);
+    if (file == nullptr) {
+        return;
+    }
+    uint32 header[4] = {};
+    if (fread(header, sizeof(header), 1, file) == 1 && header[0] == kSaveMagic &&
+        header[1] == kSaveVersion && header[3] == sizeof(LimiterEntry)) {
+        LimiterEntry saved;
+        for (uint32 i = 0; i < header[2] && fread(&saved, sizeof(saved), 1, file) == 1; ++i) {
+            uint32 hash = get_hash_value(limiter_table, &saved.key);
+            LimiterEntry *entry = find_or_make(saved.key, hash);
+            if (entry == nullptr) {
+                ereport(LOG, (errmsg("pg_pat could not load all saved limiter state: "
+                                     "pat.rate_limit_max_entries is smaller than before")));
+                break;
+            }
+            *entry = saved;
+        }
+    } else {
+        ereport(LOG, (errmsg("pg_pat ignored limiter file \"%s\": not written by this version",
+                             kSaveFile)));
+    }
+    FreeFile(file);
+    unlink(kSaveFile);
+}
+
 void request_table() {
     RequestAddinShmemSpace(hash_estimate_size(capacity(), sizeof(LimiterEntry)));
     RequestNamedLWLockTranche(kTrancheName, kPartitions);
@@ -292,6 +360,13 @@ void attach_store(void *header, bool first) {
     control.num_partitions = kPartitions;
     limiter_table = ShmemInitHash("pg_pat limiter table", capacity(), capacity(), &control,
                                   HASH_ELEM | HASH_BLOBS | HASH_PARTITION | HASH_FIXED_SIZE);
+    // As the usage store: nothing under pg_upgrade, where the file stays for the new cluster.
+    if (!IsUnderPostmaster && !IsBinaryUpgrade) {
+        on_shmem_exit(save_entries, 0);
+        if (first) {
+            load_saved();
+        }
+    }
 }
 
 void forget(const LimiterKey &key) {
