@@ -56,11 +56,9 @@ is(check($node, $paid->{token}), 'valid 7', 'clean restart: no spending is lost'
 
 # --- credits across an immediate shutdown ---------------------------------------------------
 
-# Written out: wait until the worker has stored the balance, then crash.
-$node->poll_query_until('postgres',
-	"SELECT credits_remaining = 7 FROM pat.token_limits WHERE token_id = '$paid->{id}'")
-  or die 'the usage worker did not write the balance out: '
-  . stored_remaining($node, $paid->{id});
+# Written out (pat_flush_usage() writes balances as the worker does), then crash.
+$node->safe_psql('postgres', 'SELECT pat_flush_usage()');
+is(stored_remaining($node, $paid->{id}), '7', 'the flush wrote the balance out');
 $node->stop('immediate');
 $node->start;
 is(check($node, $paid->{token}), 'valid 6',
