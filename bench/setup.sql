@@ -340,50 +340,7 @@ BEGIN
 END
 $$;
 
--- One pooled connection's two passes of random checks of the working set through impl
--- (control: fetch the token text only; pat; baseline): checks/s of each pass, and the growth of
--- the backend's anonymous memory from /proc/self/smaps_rollup (Anonymous: private memory that is
--- not shared memory, whose pages smaps counts as private in the first backend to touch them).
-CREATE FUNCTION bench.pooled_passes(impl text, draws integer, scale text, conn integer)
-RETURNS void LANGUAGE plpgsql AS $$
-DECLARE
-    n_work integer;
-    query text;
-    before_kb bigint;
-    after_kb bigint;
-    t0 timestamptz;
-    secs double precision;
-    ok bigint;
-BEGIN
-    SELECT count(*) INTO n_work FROM bench.work;
-    query := format($q$
-        SELECT count(*) FILTER (WHERE %s) FROM (
-            SELECT w.pat, w.baseline
-            FROM (SELECT g, 1 + floor(random() * %s)::integer AS id
-                  FROM generate_series(1, %s) AS g) AS d
-            JOIN bench.work AS w ON w.id = d.id
-            ORDER BY d.g OFFSET 0) AS r$q$,
-        CASE impl WHEN 'control' THEN 'r.pat IS NOT NULL'
-                  WHEN 'pat' THEN '(public.pat_validate(r.pat, ''{catalog:read}'')).valid'
-                  ELSE '(baseline.validate(r.baseline, ''{catalog:read}'')).valid' END,
-        n_work, draws);
-    before_kb := bench.anonymous_kb();
-    FOR pass IN 1 .. 2 LOOP
-        t0 := clock_timestamp();
-        EXECUTE query INTO ok;
-        secs := extract(epoch FROM clock_timestamp() - t0);
-        IF ok <> draws THEN
-            RAISE EXCEPTION 'pooled passes %: % of % checks valid', impl, ok, draws;
-        END IF;
-        INSERT INTO bench.results VALUES
-            ('pool', format('%s pass %s checks/s', impl, pass), scale, conn, draws / secs);
-    END LOOP;
-    after_kb := bench.anonymous_kb();
-    INSERT INTO bench.results VALUES
-        ('pool', impl || ' memory growth kB', scale, conn, after_kb - before_kb);
-END
-$$;
-
+-- The calling backend's private memory (its anonymous pages), kB.
 CREATE FUNCTION bench.anonymous_kb() RETURNS bigint LANGUAGE sql AS $$
     SELECT (regexp_match(pg_read_file('/proc/self/smaps_rollup'), 'Anonymous:\s+(\d+) kB'))[1]::bigint
 $$;
@@ -619,7 +576,7 @@ BEGIN
                    bench.fmt(coalesce(bench.med('info', 'cache invalidations', l), bench.med('info', 'cache dropped', l)), 0)));
     END IF;
     IF bench.med('info', 'pool connections', l) IS NOT NULL THEN
-        RETURN NEXT format('| **pooled connections (%s): %s held open at once, each checking %s random tokens of the working set twice** | | | | |',
+        RETURN NEXT format('| **pooled connections (%s): %s held open at once, each checking %s random tokens of the working set twice, one check per statement** | | | | |',
                            l, bench.fmt(bench.med('info', 'pool connections', l), 0),
                            bench.fmt(bench.med('info', 'pool draws', l), 0));
         FOR r IN SELECT * FROM (VALUES

@@ -1,10 +1,19 @@
--- pg_pat 1.12: tokens that carry their own limits (issue 27): networks, resources, suspension
--- and metadata, enforced by the check; rate limits and credits per token (issue 28), enforced by
--- the check in shared memory.
+-- pg_pat 1.12: pat_revoke's descendant count through an index of parent links (issue 26),
+-- tokens that carry their own limits (issue 27): networks, resources, suspension and metadata,
+-- enforced by the check, and rate limits and credits per token (issue 28), enforced by the check
+-- in shared memory.
 
 \echo Use "ALTER EXTENSION pg_pat UPDATE TO '1.12'" to load this file. \quit
 
 SELECT pat.require_preloaded();
+
+-- pat_revoke's count of the descendants that fall with a token (issue 26) ======================
+-- pat_revoke counts the live descendants that fall with a token by walking down from it, one
+-- level at a time, in this index alone: what it reads is in the entries (a child's own state,
+-- and whether it has children to walk into), so where the table is vacuumed no row is read.
+-- Delegated tokens only: a root token (most of them) costs no index entry when it is made.
+CREATE INDEX tokens_parent_id_idx ON pat.tokens (parent_id)
+    INCLUDE (token_id, has_children, revoked_at, expires_at) WHERE parent_id IS NOT NULL;
 
 -- pat.tokens: a token's own limits ==============================================================
 -- All NULL by default: no table rewrite, and a token made before has no limits.
@@ -31,8 +40,21 @@ ALTER TABLE pat.token_checks
                            'not_found', 'malformed', 'suspended', 'forbidden_network',
                            'rate_limited', 'usage_exceeded'));
 
+-- A suspension and a resumption notify the token's owner; each queues its kind again.
+ALTER TABLE pat.notices
+    DROP CONSTRAINT notices_kind_check,
+    ADD CONSTRAINT notices_kind_check
+        CHECK (kind IN ('expires_in_60_days', 'expires_in_30_days', 'expires_in_7_days',
+                        'expires_in_1_day', 'expired', 'revoked_leaked',
+                        'revoked_inactive', 'reuse_after_rotation', 'suspended', 'resumed'));
+COMMENT ON TABLE pat.notices IS
+    'notices to token owners (expiry, leak, inactivity, reuse after rotation, suspension), one per token and kind; pat_take_notices() hands each out once (a suspension or resumption queues its kind again)';
+COMMENT ON COLUMN pat.audit_log.action IS
+    'created, renamed, scopes_changed, expiry_changed, restrictions_changed, suspended, resumed, revoked, deleted, rotated, reuse_after_rotation, revoked_leaked, revoked_inactive (token lifecycle); role_granted, role_revoked, role_defined, scope_defined; insert, update, delete, truncate (pat_audit); audit_trigger_disabled, audit_trigger_dropped, audit_trigger_replaced, audit_partition_detached; audit_purged';
+
 -- pat_validate takes the client's address and a resource and returns metadata; pat_authenticate
--- takes the client's address ====================================================================
+-- takes the client's address; pat_create and pat_update take networks, resources and metadata;
+-- pat_list shows them ============================================================================
 -- Their arguments (and pat_validate's OUT columns) change, so they are dropped and created
 -- again; whoever could run one keeps that right (a temporary table is no member of the
 -- extension). A caller passing two arguments is answered as before.
@@ -41,7 +63,15 @@ SELECT f.old_signature, f.new_signature, pg_catalog.quote_ident(r.rolname) AS gr
 FROM (VALUES ('pat_validate(text, text[])', 'pat_validate(text, text[], inet, text)'),
              ('pat_validate(varchar, text[])', 'pat_validate(varchar, text[], inet, text)'),
              ('pat_authenticate(text, text[])', 'pat_authenticate(text, text[], inet)'),
-             ('pat_authenticate(varchar, text[])', 'pat_authenticate(varchar, text[], inet)'))
+             ('pat_authenticate(varchar, text[])', 'pat_authenticate(varchar, text[], inet)'),
+             ('pat_create(text, text, text[], text)',
+              'pat_create(text, text, text[], text, cidr[], jsonb, jsonb)'),
+             ('pat_create(text, text, text[], interval)',
+              'pat_create(text, text, text[], interval, cidr[], jsonb, jsonb)'),
+             ('pat_create(text, text, text[], timestamptz)',
+              'pat_create(text, text, text[], timestamptz, cidr[], jsonb, jsonb)'),
+             ('pat_update(uuid, text, text[])', 'pat_update(uuid, text, text[], cidr[], jsonb, jsonb)'),
+             ('pat_list(text)', 'pat_list(text)'))
          AS f(old_signature, new_signature),
      pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a, pg_catalog.pg_roles r
 WHERE p.oid = pg_catalog.to_regprocedure('@extschema@.' || f.old_signature)
@@ -92,23 +122,146 @@ REVOKE ALL ON FUNCTION @extschema@.pat_authenticate(text, text[], inet) FROM PUB
 REVOKE ALL ON FUNCTION @extschema@.pat_validate(varchar, text[], inet, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.pat_authenticate(varchar, text[], inet) FROM PUBLIC;
 
+DROP FUNCTION @extschema@.pat_create(text, text, text[], text);
+CREATE FUNCTION @extschema@.pat_create(user_id text, name text, scopes text[],
+                                       expires text, networks cidr[] DEFAULT NULL,
+                                       resources jsonb DEFAULT NULL, metadata jsonb DEFAULT NULL)
+RETURNS TABLE (token_id uuid, token text, expires_at timestamptz)
+AS 'MODULE_PATHNAME', 'pat_create_text'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pat_create(text, text, text[], text, cidr[], jsonb, jsonb) IS
+    'issue a token; expires: ''30 days'' or any positive interval, a future date, or ''never''; networks: where it works from (at most 64); resources: per scope, the resource ids it covers (at most 32 scopes of 100 ids); metadata: the application''s (at most 2048 bytes); in a token context no wider than the authenticated token''s';
+
+DROP FUNCTION @extschema@.pat_create(text, text, text[], interval);
+CREATE FUNCTION @extschema@.pat_create(user_id text, name text, scopes text[],
+                                       expires interval, networks cidr[] DEFAULT NULL,
+                                       resources jsonb DEFAULT NULL, metadata jsonb DEFAULT NULL)
+RETURNS TABLE (token_id uuid, token text, expires_at timestamptz)
+AS 'MODULE_PATHNAME', 'pat_create_interval'
+LANGUAGE C VOLATILE;
+
+DROP FUNCTION @extschema@.pat_create(text, text, text[], timestamptz);
+CREATE FUNCTION @extschema@.pat_create(user_id text, name text, scopes text[],
+                                       expires timestamptz, networks cidr[] DEFAULT NULL,
+                                       resources jsonb DEFAULT NULL, metadata jsonb DEFAULT NULL)
+RETURNS TABLE (token_id uuid, token text, expires_at timestamptz)
+AS 'MODULE_PATHNAME', 'pat_create_timestamptz'
+LANGUAGE C VOLATILE;
+
+DROP FUNCTION @extschema@.pat_update(uuid, text, text[]);
+CREATE FUNCTION @extschema@.pat_update(token_id uuid, name text DEFAULT NULL,
+                                       scopes text[] DEFAULT NULL, networks cidr[] DEFAULT NULL,
+                                       resources jsonb DEFAULT NULL, metadata jsonb DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'pat_update'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pat_update(uuid, text, text[], cidr[], jsonb, jsonb) IS
+    'rename a token, replace its scopes, networks, resources or metadata (NULL: unchanged; ''{}'' clears networks, resources or metadata; the rules of pat_create); never its expiry';
+
+DROP FUNCTION @extschema@.pat_list(text);
+CREATE FUNCTION @extschema@.pat_list(user_id text)
+RETURNS TABLE (token_id uuid, name text, scopes text[], created_at timestamptz,
+               expires_at timestamptz, last_used_at timestamptz, revoked_at timestamptz,
+               status text, token_type text, parent_id uuid, created_by text,
+               networks cidr[], resources jsonb, metadata jsonb, suspended boolean,
+               last_addresses inet[])
+AS 'MODULE_PATHNAME', 'pat_list'
+LANGUAGE C STABLE;
+COMMENT ON FUNCTION @extschema@.pat_list(text) IS
+    'a user''s tokens with their status (active, expired, revoked: a token whose ancestor fell is revoked or expired with it), type, parent and creator, limits and suspension; never a digest or secret';
+
+REVOKE ALL ON FUNCTION @extschema@.pat_create(text, text, text[], text, cidr[], jsonb, jsonb)
+    FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.pat_create(text, text, text[], interval, cidr[], jsonb, jsonb)
+    FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.pat_create(text, text, text[], timestamptz, cidr[], jsonb,
+                                              jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.pat_update(uuid, text, text[], cidr[], jsonb, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.pat_list(text) FROM PUBLIC;
+
+-- Suspension and the token context's limits =====================================================
+
+CREATE FUNCTION @extschema@.pat_suspend(token_id uuid) RETURNS boolean
+AS 'MODULE_PATHNAME', 'pat_suspend'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pat_suspend(uuid) IS
+    'switch a token off at commit (checks answer suspended) without revoking it; false if it already was suspended; audited, and its owner notified';
+
+CREATE FUNCTION @extschema@.pat_resume(token_id uuid) RETURNS boolean
+AS 'MODULE_PATHNAME', 'pat_resume'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pat_resume(uuid) IS
+    'switch a suspended token on again at commit; its expiry never moves; false if it was not suspended; audited, and its owner notified';
+
+CREATE FUNCTION @extschema@.pat_has_scope(scope text, resource text) RETURNS boolean
+AS 'MODULE_PATHNAME', 'pat_has_scope_on'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.pat_has_scope(text, text) IS
+    'whether the transaction''s token holds scope and the scope covers resource (a scope bound to resources covers only those); for row-level security policies';
+
+CREATE FUNCTION @extschema@.pat_current_resources(scope text) RETURNS text[]
+AS 'MODULE_PATHNAME', 'pat_current_resources'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.pat_current_resources(text) IS
+    'the resource ids the transaction''s token''s scope is bound to, sorted; NULL when it covers every resource (or is not held, or without a token)';
+
+CREATE FUNCTION @extschema@.pat_current_metadata() RETURNS jsonb
+AS 'MODULE_PATHNAME', 'pat_current_metadata'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.pat_current_metadata() IS
+    'the transaction''s token''s metadata; NULL without a token or metadata';
+
+REVOKE ALL ON FUNCTION @extschema@.pat_suspend(uuid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.pat_resume(uuid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.pat_has_scope(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.pat_current_resources(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.pat_current_metadata() FROM PUBLIC;
+
 UPDATE pat.profile_functions f SET function_signature = g.new_signature
 FROM (VALUES ('pat_validate(text, text[])', 'pat_validate(text, text[], inet, text)'),
              ('pat_validate(varchar, text[])', 'pat_validate(varchar, text[], inet, text)'),
              ('pat_authenticate(text, text[])', 'pat_authenticate(text, text[], inet)'),
-             ('pat_authenticate(varchar, text[])', 'pat_authenticate(varchar, text[], inet)'))
+             ('pat_authenticate(varchar, text[])', 'pat_authenticate(varchar, text[], inet)'),
+             ('pat_create(text, text, text[], text)',
+              'pat_create(text, text, text[], text, cidr[], jsonb, jsonb)'),
+             ('pat_create(text, text, text[], interval)',
+              'pat_create(text, text, text[], interval, cidr[], jsonb, jsonb)'),
+             ('pat_create(text, text, text[], timestamptz)',
+              'pat_create(text, text, text[], timestamptz, cidr[], jsonb, jsonb)'),
+             ('pat_update(uuid, text, text[])', 'pat_update(uuid, text, text[], cidr[], jsonb, jsonb)'))
          AS g(old_signature, new_signature)
 WHERE f.function_signature = g.old_signature;
+INSERT INTO pat.profile_functions (function_signature, least_profile) VALUES
+    ('pat_suspend(uuid)', 'application'),
+    ('pat_resume(uuid)', 'application'),
+    ('pat_has_scope(text, text)', 'validator'),
+    ('pat_current_resources(text)', 'validator'),
+    ('pat_current_metadata()', 'validator');
 
--- Whoever could run a reshaped function keeps it.
+-- Whoever could run a reshaped function keeps it. Roles that could run pat_list (the
+-- application profile) get pat_suspend and pat_resume; those that could run pat_validate (the
+-- validator profile) get the token context's limits, as pat_grant_profile would give them.
 DO $$
 DECLARE
     granted record;
+    fn text;
 BEGIN
     FOR granted IN SELECT g.new_signature, g.grantee FROM pg_temp.pat_reshaped_grantees g
                    ORDER BY 1, 2 LOOP
         EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %I.%s TO %s', '@extschema@',
                                   granted.new_signature, granted.grantee);
+        IF granted.new_signature = 'pat_list(text)' THEN
+            FOREACH fn IN ARRAY ARRAY['pat_suspend(uuid)', 'pat_resume(uuid)'] LOOP
+                EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %I.%s TO %s', '@extschema@',
+                                          fn, granted.grantee);
+            END LOOP;
+        ELSIF granted.new_signature = 'pat_validate(text, text[], inet, text)' THEN
+            FOREACH fn IN ARRAY ARRAY['pat_has_scope(text, text)', 'pat_current_resources(text)',
+                                      'pat_current_metadata()'] LOOP
+                EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %I.%s TO %s', '@extschema@',
+                                          fn, granted.grantee);
+            END LOOP;
+        END IF;
     END LOOP;
 END
 $$;

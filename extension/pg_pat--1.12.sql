@@ -370,9 +370,15 @@ COMMENT ON COLUMN pat.tokens.metadata IS
 COMMENT ON COLUMN pat.tokens.suspended_at IS
     'when pat_suspend() switched the token off (NULL: not suspended); checks answer suspended until pat_resume(), and the expiry never moves';
 CREATE INDEX tokens_user_id_idx ON pat.tokens (user_id);
--- pat_revoke counts the descendants that fall with a token; pat_token_activity reads their rows.
+-- pat_token_activity reads a token's descendants' rows.
 -- Delegated tokens only: a root token (most of them) costs no index entry when it is made.
 CREATE INDEX tokens_ancestors_idx ON pat.tokens USING gin (ancestors) WHERE ancestors IS NOT NULL;
+-- pat_revoke counts the live descendants that fall with a token by walking down from it, one
+-- level at a time, in this index alone: what it reads is in the entries (a child's own state,
+-- and whether it has children to walk into), so where the table is vacuumed no row is read.
+-- Delegated tokens only, as above.
+CREATE INDEX tokens_parent_id_idx ON pat.tokens (parent_id)
+    INCLUDE (token_id, has_children, revoked_at, expires_at) WHERE parent_id IS NOT NULL;
 -- pat_key_status() and the check's survey skip through it, one descent per distinct key.
 CREATE INDEX tokens_key_id_idx ON pat.tokens (key_id);
 -- The expiry notices read the tokens expiring soon; reuse detection and the notices look for a
@@ -480,7 +486,7 @@ COMMENT ON COLUMN pat.audit_log.occurred_at IS 'when the row was written (clock_
 -- No CHECK constraint: pg_pat's writer puts rows straight into the heap, where no constraint
 -- is checked; the C writers only ever write the actions below.
 COMMENT ON COLUMN pat.audit_log.action IS
-    'created, renamed, scopes_changed, expiry_changed, revoked, deleted, rotated, reuse_after_rotation, revoked_leaked, revoked_inactive (token lifecycle); role_granted, role_revoked, role_defined, scope_defined; insert, update, delete, truncate (pat_audit); audit_trigger_disabled, audit_trigger_dropped, audit_trigger_replaced, audit_partition_detached; audit_purged';
+    'created, renamed, scopes_changed, expiry_changed, restrictions_changed, suspended, resumed, revoked, deleted, rotated, reuse_after_rotation, revoked_leaked, revoked_inactive (token lifecycle); role_granted, role_revoked, role_defined, scope_defined; insert, update, delete, truncate (pat_audit); audit_trigger_disabled, audit_trigger_dropped, audit_trigger_replaced, audit_partition_detached; audit_purged';
 COMMENT ON COLUMN pat.audit_log.user_id IS
     'the token''s user: for row changes the authenticated token, for lifecycle rows the token changed';
 COMMENT ON COLUMN pat.audit_log.actor IS
@@ -586,7 +592,8 @@ CREATE TABLE pat.notices (
     kind       text NOT NULL
                CHECK (kind IN ('expires_in_60_days', 'expires_in_30_days', 'expires_in_7_days',
                                'expires_in_1_day', 'expired', 'revoked_leaked',
-                               'revoked_inactive', 'reuse_after_rotation')),
+                               'revoked_inactive', 'reuse_after_rotation', 'suspended',
+                               'resumed')),
     user_id    text NOT NULL,
     token_id   uuid NOT NULL,  -- no foreign key: a notice outlives a deleted token
     token_name text NOT NULL,
@@ -597,7 +604,7 @@ CREATE TABLE pat.notices (
     CONSTRAINT notices_token_kind_key UNIQUE (token_id, kind)
 );
 COMMENT ON TABLE pat.notices IS
-    'notices to token owners (expiry, leak, inactivity, reuse after rotation), one per token and kind; pat_take_notices() hands each out once';
+    'notices to token owners (expiry, leak, inactivity, reuse after rotation, suspension), one per token and kind; pat_take_notices() hands each out once (a suspension or resumption queues its kind again)';
 COMMENT ON COLUMN pat.notices.due_at IS
     'when the notice became due: the threshold crossed (expires_at - 7 days, ...) or the event';
 -- pat_take_notices() reads the oldest untaken notices; taken ones leave the index.
@@ -659,21 +666,24 @@ COMMENT ON FUNCTION @extschema@.pat_grantable_scopes(text) IS
 -- Tokens ------------------------------------------------------------------------------------
 
 CREATE FUNCTION @extschema@.pat_create(user_id text, name text, scopes text[],
-                                       expires text)
+                                       expires text, networks cidr[] DEFAULT NULL,
+                                       resources jsonb DEFAULT NULL, metadata jsonb DEFAULT NULL)
 RETURNS TABLE (token_id uuid, token text, expires_at timestamptz)
 AS 'MODULE_PATHNAME', 'pat_create_text'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION @extschema@.pat_create(text, text, text[], text) IS
-    'issue a token; expires: ''30 days'' or any positive interval, a future date, or ''never''';
+COMMENT ON FUNCTION @extschema@.pat_create(text, text, text[], text, cidr[], jsonb, jsonb) IS
+    'issue a token; expires: ''30 days'' or any positive interval, a future date, or ''never''; networks: where it works from (at most 64); resources: per scope, the resource ids it covers (at most 32 scopes of 100 ids); metadata: the application''s (at most 2048 bytes); in a token context no wider than the authenticated token''s';
 
 CREATE FUNCTION @extschema@.pat_create(user_id text, name text, scopes text[],
-                                       expires interval)
+                                       expires interval, networks cidr[] DEFAULT NULL,
+                                       resources jsonb DEFAULT NULL, metadata jsonb DEFAULT NULL)
 RETURNS TABLE (token_id uuid, token text, expires_at timestamptz)
 AS 'MODULE_PATHNAME', 'pat_create_interval'
 LANGUAGE C VOLATILE;
 
 CREATE FUNCTION @extschema@.pat_create(user_id text, name text, scopes text[],
-                                       expires timestamptz)
+                                       expires timestamptz, networks cidr[] DEFAULT NULL,
+                                       resources jsonb DEFAULT NULL, metadata jsonb DEFAULT NULL)
 RETURNS TABLE (token_id uuid, token text, expires_at timestamptz)
 AS 'MODULE_PATHNAME', 'pat_create_timestamptz'
 LANGUAGE C VOLATILE;
@@ -747,12 +757,25 @@ AS 'MODULE_PATHNAME', 'pat_require_scope'
 LANGUAGE C STABLE PARALLEL RESTRICTED;
 
 CREATE FUNCTION @extschema@.pat_update(token_id uuid, name text DEFAULT NULL,
-                                       scopes text[] DEFAULT NULL)
+                                       scopes text[] DEFAULT NULL, networks cidr[] DEFAULT NULL,
+                                       resources jsonb DEFAULT NULL, metadata jsonb DEFAULT NULL)
 RETURNS void
 AS 'MODULE_PATHNAME', 'pat_update'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION @extschema@.pat_update(uuid, text, text[]) IS
-    'rename a token and/or replace its scopes (same role rules as pat_create); never its expiry';
+COMMENT ON FUNCTION @extschema@.pat_update(uuid, text, text[], cidr[], jsonb, jsonb) IS
+    'rename a token, replace its scopes, networks, resources or metadata (NULL: unchanged; ''{}'' clears networks, resources or metadata; the rules of pat_create); never its expiry';
+
+CREATE FUNCTION @extschema@.pat_suspend(token_id uuid) RETURNS boolean
+AS 'MODULE_PATHNAME', 'pat_suspend'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pat_suspend(uuid) IS
+    'switch a token off at commit (checks answer suspended) without revoking it; false if it already was suspended; audited, and its owner notified';
+
+CREATE FUNCTION @extschema@.pat_resume(token_id uuid) RETURNS boolean
+AS 'MODULE_PATHNAME', 'pat_resume'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pat_resume(uuid) IS
+    'switch a suspended token on again at commit; its expiry never moves; false if it was not suspended; audited, and its owner notified';
 
 CREATE FUNCTION @extschema@.pat_revoke(token_id uuid) RETURNS boolean
 AS 'MODULE_PATHNAME', 'pat_revoke'
@@ -769,11 +792,13 @@ COMMENT ON FUNCTION @extschema@.pat_revoke_all(text) IS
 CREATE FUNCTION @extschema@.pat_list(user_id text)
 RETURNS TABLE (token_id uuid, name text, scopes text[], created_at timestamptz,
                expires_at timestamptz, last_used_at timestamptz, revoked_at timestamptz,
-               status text, token_type text, parent_id uuid, created_by text)
+               status text, token_type text, parent_id uuid, created_by text,
+               networks cidr[], resources jsonb, metadata jsonb, suspended boolean,
+               last_addresses inet[])
 AS 'MODULE_PATHNAME', 'pat_list'
 LANGUAGE C STABLE;
 COMMENT ON FUNCTION @extschema@.pat_list(text) IS
-    'a user''s tokens with their status (active, expired, revoked: a token whose ancestor fell is revoked or expired with it), type, parent and creator; never a digest or secret';
+    'a user''s tokens with their status (active, expired, revoked: a token whose ancestor fell is revoked or expired with it), type, parent and creator, limits and suspension; never a digest or secret';
 
 -- Organization tokens -------------------------------------------------------------------------
 
@@ -841,6 +866,24 @@ AS 'MODULE_PATHNAME', 'pat_current_expires_at'
 LANGUAGE C STABLE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION @extschema@.pat_current_expires_at() IS
     'when the transaction''s token expires; NULL without one, or for a token that never expires';
+
+CREATE FUNCTION @extschema@.pat_has_scope(scope text, resource text) RETURNS boolean
+AS 'MODULE_PATHNAME', 'pat_has_scope_on'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.pat_has_scope(text, text) IS
+    'whether the transaction''s token holds scope and the scope covers resource (a scope bound to resources covers only those); for row-level security policies';
+
+CREATE FUNCTION @extschema@.pat_current_resources(scope text) RETURNS text[]
+AS 'MODULE_PATHNAME', 'pat_current_resources'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.pat_current_resources(text) IS
+    'the resource ids the transaction''s token''s scope is bound to, sorted; NULL when it covers every resource (or is not held, or without a token)';
+
+CREATE FUNCTION @extschema@.pat_current_metadata() RETURNS jsonb
+AS 'MODULE_PATHNAME', 'pat_current_metadata'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.pat_current_metadata() IS
+    'the transaction''s token''s metadata; NULL without a token or metadata';
 
 CREATE FUNCTION @extschema@.pat_clear() RETURNS boolean
 AS 'MODULE_PATHNAME', 'pat_clear'
@@ -1663,9 +1706,9 @@ INSERT INTO pat.profile_functions (function_signature, least_profile) VALUES
     ('pat_revoke_role(text, text)', 'application_role_admin'),
     ('pat_grantable_scopes(text)', 'application'),
     -- Tokens
-    ('pat_create(text, text, text[], text)', 'application'),
-    ('pat_create(text, text, text[], interval)', 'application'),
-    ('pat_create(text, text, text[], timestamptz)', 'application'),
+    ('pat_create(text, text, text[], text, cidr[], jsonb, jsonb)', 'application'),
+    ('pat_create(text, text, text[], interval, cidr[], jsonb, jsonb)', 'application'),
+    ('pat_create(text, text, text[], timestamptz, cidr[], jsonb, jsonb)', 'application'),
     ('pat_validate(text, text[], inet, text)', 'validator'),
     ('pat_authenticate(text, text[], inet)', 'validator'),
     ('pat_validate(varchar, text[], inet, text)', 'validator'),
@@ -1677,7 +1720,9 @@ INSERT INTO pat.profile_functions (function_signature, least_profile) VALUES
     ('pat_require_scope(text)', 'validator'),
     ('pat_has_scope(varchar)', 'validator'),
     ('pat_require_scope(varchar)', 'validator'),
-    ('pat_update(uuid, text, text[])', 'application'),
+    ('pat_update(uuid, text, text[], cidr[], jsonb, jsonb)', 'application'),
+    ('pat_suspend(uuid)', 'application'),
+    ('pat_resume(uuid)', 'application'),
     ('pat_revoke(uuid)', 'application'),
     ('pat_revoke_all(text)', 'application'),
     ('pat_list(text)', 'application'),
@@ -1693,6 +1738,9 @@ INSERT INTO pat.profile_functions (function_signature, least_profile) VALUES
     ('pat_current_scopes()', 'validator'),
     ('pat_current_expires_at()', 'validator'),
     ('pat_clear()', 'validator'),
+    ('pat_has_scope(text, text)', 'validator'),
+    ('pat_current_resources(text)', 'validator'),
+    ('pat_current_metadata()', 'validator'),
     -- Recent activity
     ('pat_token_activity(uuid, integer)', 'application'),
     -- Digest key fingerprints

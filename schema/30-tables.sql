@@ -79,9 +79,15 @@ COMMENT ON COLUMN pat.tokens.metadata IS
 COMMENT ON COLUMN pat.tokens.suspended_at IS
     'when pat_suspend() switched the token off (NULL: not suspended); checks answer suspended until pat_resume(), and the expiry never moves';
 CREATE INDEX tokens_user_id_idx ON pat.tokens (user_id);
--- pat_revoke counts the descendants that fall with a token; pat_token_activity reads their rows.
+-- pat_token_activity reads a token's descendants' rows.
 -- Delegated tokens only: a root token (most of them) costs no index entry when it is made.
 CREATE INDEX tokens_ancestors_idx ON pat.tokens USING gin (ancestors) WHERE ancestors IS NOT NULL;
+-- pat_revoke counts the live descendants that fall with a token by walking down from it, one
+-- level at a time, in this index alone: what it reads is in the entries (a child's own state,
+-- and whether it has children to walk into), so where the table is vacuumed no row is read.
+-- Delegated tokens only, as above.
+CREATE INDEX tokens_parent_id_idx ON pat.tokens (parent_id)
+    INCLUDE (token_id, has_children, revoked_at, expires_at) WHERE parent_id IS NOT NULL;
 -- pat_key_status() and the check's survey skip through it, one descent per distinct key.
 CREATE INDEX tokens_key_id_idx ON pat.tokens (key_id);
 -- The expiry notices read the tokens expiring soon; reuse detection and the notices look for a
@@ -189,7 +195,7 @@ COMMENT ON COLUMN pat.audit_log.occurred_at IS 'when the row was written (clock_
 -- No CHECK constraint: pg_pat's writer puts rows straight into the heap, where no constraint
 -- is checked; the C writers only ever write the actions below.
 COMMENT ON COLUMN pat.audit_log.action IS
-    'created, renamed, scopes_changed, expiry_changed, revoked, deleted, rotated, reuse_after_rotation, revoked_leaked, revoked_inactive (token lifecycle); role_granted, role_revoked, role_defined, scope_defined; insert, update, delete, truncate (pat_audit); audit_trigger_disabled, audit_trigger_dropped, audit_trigger_replaced, audit_partition_detached; audit_purged';
+    'created, renamed, scopes_changed, expiry_changed, restrictions_changed, suspended, resumed, revoked, deleted, rotated, reuse_after_rotation, revoked_leaked, revoked_inactive (token lifecycle); role_granted, role_revoked, role_defined, scope_defined; insert, update, delete, truncate (pat_audit); audit_trigger_disabled, audit_trigger_dropped, audit_trigger_replaced, audit_partition_detached; audit_purged';
 COMMENT ON COLUMN pat.audit_log.user_id IS
     'the token''s user: for row changes the authenticated token, for lifecycle rows the token changed';
 COMMENT ON COLUMN pat.audit_log.actor IS
@@ -295,7 +301,8 @@ CREATE TABLE pat.notices (
     kind       text NOT NULL
                CHECK (kind IN ('expires_in_60_days', 'expires_in_30_days', 'expires_in_7_days',
                                'expires_in_1_day', 'expired', 'revoked_leaked',
-                               'revoked_inactive', 'reuse_after_rotation')),
+                               'revoked_inactive', 'reuse_after_rotation', 'suspended',
+                               'resumed')),
     user_id    text NOT NULL,
     token_id   uuid NOT NULL,  -- no foreign key: a notice outlives a deleted token
     token_name text NOT NULL,
@@ -306,7 +313,7 @@ CREATE TABLE pat.notices (
     CONSTRAINT notices_token_kind_key UNIQUE (token_id, kind)
 );
 COMMENT ON TABLE pat.notices IS
-    'notices to token owners (expiry, leak, inactivity, reuse after rotation), one per token and kind; pat_take_notices() hands each out once';
+    'notices to token owners (expiry, leak, inactivity, reuse after rotation, suspension), one per token and kind; pat_take_notices() hands each out once (a suspension or resumption queues its kind again)';
 COMMENT ON COLUMN pat.notices.due_at IS
     'when the notice became due: the threshold crossed (expires_at - 7 days, ...) or the event';
 -- pat_take_notices() reads the oldest untaken notices; taken ones leave the index.

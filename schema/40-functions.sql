@@ -41,21 +41,24 @@ COMMENT ON FUNCTION @extschema@.pat_grantable_scopes(text) IS
 -- Tokens ------------------------------------------------------------------------------------
 
 CREATE FUNCTION @extschema@.pat_create(user_id text, name text, scopes text[],
-                                       expires text)
+                                       expires text, networks cidr[] DEFAULT NULL,
+                                       resources jsonb DEFAULT NULL, metadata jsonb DEFAULT NULL)
 RETURNS TABLE (token_id uuid, token text, expires_at timestamptz)
 AS 'MODULE_PATHNAME', 'pat_create_text'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION @extschema@.pat_create(text, text, text[], text) IS
-    'issue a token; expires: ''30 days'' or any positive interval, a future date, or ''never''';
+COMMENT ON FUNCTION @extschema@.pat_create(text, text, text[], text, cidr[], jsonb, jsonb) IS
+    'issue a token; expires: ''30 days'' or any positive interval, a future date, or ''never''; networks: where it works from (at most 64); resources: per scope, the resource ids it covers (at most 32 scopes of 100 ids); metadata: the application''s (at most 2048 bytes); in a token context no wider than the authenticated token''s';
 
 CREATE FUNCTION @extschema@.pat_create(user_id text, name text, scopes text[],
-                                       expires interval)
+                                       expires interval, networks cidr[] DEFAULT NULL,
+                                       resources jsonb DEFAULT NULL, metadata jsonb DEFAULT NULL)
 RETURNS TABLE (token_id uuid, token text, expires_at timestamptz)
 AS 'MODULE_PATHNAME', 'pat_create_interval'
 LANGUAGE C VOLATILE;
 
 CREATE FUNCTION @extschema@.pat_create(user_id text, name text, scopes text[],
-                                       expires timestamptz)
+                                       expires timestamptz, networks cidr[] DEFAULT NULL,
+                                       resources jsonb DEFAULT NULL, metadata jsonb DEFAULT NULL)
 RETURNS TABLE (token_id uuid, token text, expires_at timestamptz)
 AS 'MODULE_PATHNAME', 'pat_create_timestamptz'
 LANGUAGE C VOLATILE;
@@ -129,12 +132,25 @@ AS 'MODULE_PATHNAME', 'pat_require_scope'
 LANGUAGE C STABLE PARALLEL RESTRICTED;
 
 CREATE FUNCTION @extschema@.pat_update(token_id uuid, name text DEFAULT NULL,
-                                       scopes text[] DEFAULT NULL)
+                                       scopes text[] DEFAULT NULL, networks cidr[] DEFAULT NULL,
+                                       resources jsonb DEFAULT NULL, metadata jsonb DEFAULT NULL)
 RETURNS void
 AS 'MODULE_PATHNAME', 'pat_update'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION @extschema@.pat_update(uuid, text, text[]) IS
-    'rename a token and/or replace its scopes (same role rules as pat_create); never its expiry';
+COMMENT ON FUNCTION @extschema@.pat_update(uuid, text, text[], cidr[], jsonb, jsonb) IS
+    'rename a token, replace its scopes, networks, resources or metadata (NULL: unchanged; ''{}'' clears networks, resources or metadata; the rules of pat_create); never its expiry';
+
+CREATE FUNCTION @extschema@.pat_suspend(token_id uuid) RETURNS boolean
+AS 'MODULE_PATHNAME', 'pat_suspend'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pat_suspend(uuid) IS
+    'switch a token off at commit (checks answer suspended) without revoking it; false if it already was suspended; audited, and its owner notified';
+
+CREATE FUNCTION @extschema@.pat_resume(token_id uuid) RETURNS boolean
+AS 'MODULE_PATHNAME', 'pat_resume'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.pat_resume(uuid) IS
+    'switch a suspended token on again at commit; its expiry never moves; false if it was not suspended; audited, and its owner notified';
 
 CREATE FUNCTION @extschema@.pat_revoke(token_id uuid) RETURNS boolean
 AS 'MODULE_PATHNAME', 'pat_revoke'
@@ -151,11 +167,13 @@ COMMENT ON FUNCTION @extschema@.pat_revoke_all(text) IS
 CREATE FUNCTION @extschema@.pat_list(user_id text)
 RETURNS TABLE (token_id uuid, name text, scopes text[], created_at timestamptz,
                expires_at timestamptz, last_used_at timestamptz, revoked_at timestamptz,
-               status text, token_type text, parent_id uuid, created_by text)
+               status text, token_type text, parent_id uuid, created_by text,
+               networks cidr[], resources jsonb, metadata jsonb, suspended boolean,
+               last_addresses inet[])
 AS 'MODULE_PATHNAME', 'pat_list'
 LANGUAGE C STABLE;
 COMMENT ON FUNCTION @extschema@.pat_list(text) IS
-    'a user''s tokens with their status (active, expired, revoked: a token whose ancestor fell is revoked or expired with it), type, parent and creator; never a digest or secret';
+    'a user''s tokens with their status (active, expired, revoked: a token whose ancestor fell is revoked or expired with it), type, parent and creator, limits and suspension; never a digest or secret';
 
 -- Organization tokens -------------------------------------------------------------------------
 
@@ -223,6 +241,24 @@ AS 'MODULE_PATHNAME', 'pat_current_expires_at'
 LANGUAGE C STABLE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION @extschema@.pat_current_expires_at() IS
     'when the transaction''s token expires; NULL without one, or for a token that never expires';
+
+CREATE FUNCTION @extschema@.pat_has_scope(scope text, resource text) RETURNS boolean
+AS 'MODULE_PATHNAME', 'pat_has_scope_on'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.pat_has_scope(text, text) IS
+    'whether the transaction''s token holds scope and the scope covers resource (a scope bound to resources covers only those); for row-level security policies';
+
+CREATE FUNCTION @extschema@.pat_current_resources(scope text) RETURNS text[]
+AS 'MODULE_PATHNAME', 'pat_current_resources'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.pat_current_resources(text) IS
+    'the resource ids the transaction''s token''s scope is bound to, sorted; NULL when it covers every resource (or is not held, or without a token)';
+
+CREATE FUNCTION @extschema@.pat_current_metadata() RETURNS jsonb
+AS 'MODULE_PATHNAME', 'pat_current_metadata'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.pat_current_metadata() IS
+    'the transaction''s token''s metadata; NULL without a token or metadata';
 
 CREATE FUNCTION @extschema@.pat_clear() RETURNS boolean
 AS 'MODULE_PATHNAME', 'pat_clear'

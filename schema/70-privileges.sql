@@ -25,9 +25,9 @@ INSERT INTO pat.profile_functions (function_signature, least_profile) VALUES
     ('pat_revoke_role(text, text)', 'application_role_admin'),
     ('pat_grantable_scopes(text)', 'application'),
     -- Tokens
-    ('pat_create(text, text, text[], text)', 'application'),
-    ('pat_create(text, text, text[], interval)', 'application'),
-    ('pat_create(text, text, text[], timestamptz)', 'application'),
+    ('pat_create(text, text, text[], text, cidr[], jsonb, jsonb)', 'application'),
+    ('pat_create(text, text, text[], interval, cidr[], jsonb, jsonb)', 'application'),
+    ('pat_create(text, text, text[], timestamptz, cidr[], jsonb, jsonb)', 'application'),
     ('pat_validate(text, text[], inet, text)', 'validator'),
     ('pat_authenticate(text, text[], inet)', 'validator'),
     ('pat_validate(varchar, text[], inet, text)', 'validator'),
@@ -39,7 +39,9 @@ INSERT INTO pat.profile_functions (function_signature, least_profile) VALUES
     ('pat_require_scope(text)', 'validator'),
     ('pat_has_scope(varchar)', 'validator'),
     ('pat_require_scope(varchar)', 'validator'),
-    ('pat_update(uuid, text, text[])', 'application'),
+    ('pat_update(uuid, text, text[], cidr[], jsonb, jsonb)', 'application'),
+    ('pat_suspend(uuid)', 'application'),
+    ('pat_resume(uuid)', 'application'),
     ('pat_revoke(uuid)', 'application'),
     ('pat_revoke_all(text)', 'application'),
     ('pat_list(text)', 'application'),
@@ -55,6 +57,9 @@ INSERT INTO pat.profile_functions (function_signature, least_profile) VALUES
     ('pat_current_scopes()', 'validator'),
     ('pat_current_expires_at()', 'validator'),
     ('pat_clear()', 'validator'),
+    ('pat_has_scope(text, text)', 'validator'),
+    ('pat_current_resources(text)', 'validator'),
+    ('pat_current_metadata()', 'validator'),
     -- Recent activity
     ('pat_token_activity(uuid, integer)', 'application'),
     -- Digest key fingerprints

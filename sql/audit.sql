@@ -225,7 +225,7 @@ SELECT user_id, action, new_data, db_role, db_role_is_session_user
 FROM audit_rows ORDER BY seq DESC LIMIT 1;
 SELECT action FROM pg_temp.new_audit_rows();
 -- Inside pat's SECURITY DEFINER functions too, the role recorded is the caller's.
-GRANT EXECUTE ON FUNCTION pat_update(uuid, text, text[]) TO regress_audit_app;
+GRANT EXECUTE ON FUNCTION pat_update(uuid, text, text[], cidr[], jsonb, jsonb) TO regress_audit_app;
 SET ROLE regress_audit_app;
 SELECT pat_update(:'alice_id', 'app (renamed)');
 RESET ROLE;
@@ -398,5 +398,5 @@ WHERE user_id = 'audit_alice' AND table_name = 'public.audit_orders'
 GROUP BY token_id;
 
 DROP TABLE audit_orders, audit_settings, audit_parted, "audit_x""; DROP TABLE audit_orders; --";
-REVOKE EXECUTE ON FUNCTION pat_update(uuid, text, text[]) FROM regress_audit_app;
+REVOKE EXECUTE ON FUNCTION pat_update(uuid, text, text[], cidr[], jsonb, jsonb) FROM regress_audit_app;
 DROP ROLE regress_audit_app;

@@ -354,6 +354,23 @@ CREATE ROLE regress_pat_old_validator;
 SELECT pat_grant_profile('regress_pat_old_validator', 'validator');
 ALTER EXTENSION pg_pat UPDATE TO '1.12';
 SELECT extversion FROM pg_extension WHERE extname = 'pg_pat';
+-- pat_revoke counts the descendants that fall with a token by walking down the parent links in
+-- tokens_parent_id_idx: a child, its own child, but not a child revoked before.
+SELECT indexdef FROM pg_indexes WHERE schemaname = 'pat' AND indexname = 'tokens_parent_id_idx';
+SELECT token AS ptok, token_id AS pid
+FROM pat_create('old_user', 'parent at 1.12', '{old:read,tokens:delegate}', '30 days') \gset
+BEGIN;
+SELECT pat_authenticate(:'ptok') AS authenticated;
+SELECT token AS ctok FROM pat_delegate('child at 1.12', '{old:read,tokens:delegate}') \gset
+SELECT token_id AS gone_id FROM pat_delegate('revoked child at 1.12', '{old:read}') \gset
+COMMIT;
+BEGIN;
+SELECT pat_authenticate(:'ctok') AS authenticated;
+SELECT token AS gtok FROM pat_delegate('grandchild at 1.12', '{old:read}') \gset
+COMMIT;
+SELECT pat_revoke(:'gone_id') AS revoked_child;
+SELECT pat_revoke(:'pid') AS revoked;
+SELECT valid, status, token_name FROM pat_validate(:'gtok', '{old:read}');
 -- pat_validate and pat_authenticate take the client's address; a role that could run them still
 -- can, and a two-argument call is answered as before.
 SELECT has_function_privilege('regress_pat_old_validator', 'pat_validate(text, text[], inet, text)',

@@ -21,7 +21,7 @@ SELECT pat_grant_profile('og_app', 'application');
 -- The profile holds pat_create_org_token only; application does not hold it; admin does.
 SELECT has_function_privilege('og_orgadmin', 'pat_create_org_token(text, text, text[], text)',
                               'EXECUTE') AS orgadmin_creates,
-       has_function_privilege('og_orgadmin', 'pat_create(text, text, text[], text)', 'EXECUTE')
+       has_function_privilege('og_orgadmin', 'pat_create(text, text, text[], text, cidr[], jsonb, jsonb)', 'EXECUTE')
            AS orgadmin_creates_personal,
        has_function_privilege('og_app', 'pat_create_org_token(text, text, text[], text)',
                               'EXECUTE') AS app_creates;

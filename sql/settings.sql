@@ -159,7 +159,7 @@ SET pat.prefix = 'acme_';
 -- Only a superuser may set them: an application role cannot lift a policy (42501).
 SET pat.max_lifetime = '90 days';
 CREATE ROLE regress_pat_app NOLOGIN;
-GRANT EXECUTE ON FUNCTION pat_create(text, text, text[], text) TO regress_pat_app;
+GRANT EXECUTE ON FUNCTION pat_create(text, text, text[], text, cidr[], jsonb, jsonb) TO regress_pat_app;
 SET ROLE regress_pat_app;
 SHOW pat.max_lifetime;
 SHOW pat.token_prefix;

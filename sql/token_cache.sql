@@ -110,6 +110,24 @@ FROM wide_tokens w, pat_validate(w.token, '{}') v WHERE w.i <= 3;
 SELECT backend_hits - :hits_before AS hits, backend_misses - :misses_before AS misses
 FROM pat_token_cache_stats();
 
+-- More tokens than this backend's copies of hot tokens hold (a ring of 352 kB): 2,000 tokens
+-- checked three times over, so that the copies wrap around the ring and those checked again move
+-- to its head; then a third of them revoked. Every answer is its own token's, as its row says,
+-- whichever copy or entry gives it.
+CREATE TEMP TABLE ring_tokens AS
+SELECT i, c.token_id, c.token FROM generate_series(1, 2000) AS i,
+    LATERAL pat_create('plain-user', 'ring ' || i, '{catalog:read}', '30 days') AS c;
+SELECT count(*) FILTER (WHERE v.valid) AS valid
+FROM generate_series(1, 3) AS pass, ring_tokens r,
+    LATERAL pat_validate(CASE WHEN pass > 0 THEN r.token END, '{catalog:read}') v;
+SELECT count(*) FILTER (WHERE pat_revoke(token_id)) AS revoked FROM ring_tokens WHERE i % 3 = 0;
+SELECT v.status, count(*) FROM ring_tokens r, LATERAL pat_validate(r.token, '{catalog:read}') v
+GROUP BY v.status ORDER BY v.status;
+SELECT count(*) AS wrong_answers
+FROM generate_series(1, 2) AS pass, ring_tokens r,
+    LATERAL pat_validate(CASE WHEN pass > 0 THEN r.token END, '{catalog:read}') v
+WHERE v.token_id IS DISTINCT FROM r.token_id OR v.valid <> (r.i % 3 <> 0);
+
 -- The shared cache's size is fixed at start: a superuser cannot change it in a session either.
 -- The bounds come from pg_settings.
 SELECT context, min_val, max_val, unit FROM pg_settings WHERE name = 'pat.token_cache_memory';

@@ -10,6 +10,7 @@ own session); the API authenticates every request with pat_authenticate in one t
 import datetime
 import hashlib
 import hmac
+import json
 import os
 import secrets
 import sys
@@ -22,6 +23,8 @@ EXPIRATIONS = [("7 days", "7 days"), ("30 days", "30 days"), ("60 days", "60 day
                ("90 days", "90 days"), ("custom", "Custom date"), ("never", "No expiration")]
 USERS = {"alice": ("Alice Example", "alice-password"), "bob": ("Bob Example", "bob-password")}
 API_SCOPES = {"GET": "notes:read", "POST": "notes:write"}
+# The scope a token may have bound to some notebooks (pat_create/pat_update resources).
+WRITE_SCOPE = "notes:write"
 # The scope pg_pat asks of a token that mints children (pat.delegate_scope, its default here).
 DELEGATE_SCOPE = "tokens:delegate"
 
@@ -129,13 +132,16 @@ def token_tree(user):
     is gone from the list (expired and hidden, say) starts its own branch."""
     with db().cursor() as cur:
         cur.execute("SELECT token_id, name, scopes, created_at, expires_at, last_used_at, status,"
-                    " parent_id, created_by, token_type FROM pat_list(%s)", [user])
+                    " parent_id, created_by, token_type, networks, resources, suspended"
+                    " FROM pat_list(%s)", [user])
         rows = cur.fetchall()
     names = {r[0]: r[1] for r in rows}  # revoked tokens too: a creator may be one
     listed = [dict(token_id=r[0], name=r[1], scopes=r[2], created_at=r[3], expires_at=r[4],
                    last_used_at=r[5], status=r[6], parent_id=r[7],
                    parent_name=names.get(r[7]), created_by=r[8],
-                   creator=describe_creator(r[8], names), token_type=r[9])
+                   creator=describe_creator(r[8], names), token_type=r[9],
+                   networks=[str(n) for n in (r[10] or [])],
+                   notebooks=(r[11] or {}).get(WRITE_SCOPE, []), suspended=r[12])
               for r in rows if r[6] != "revoked"]
     shown = {t["token_id"] for t in listed}
     children = {}
@@ -217,6 +223,11 @@ def create_token():
                            token_id=token_id, expires_at=expires_at)
 
 
+def listed_words(text):
+    """A form field of words separated by commas or spaces, as a list."""
+    return [w for w in text.replace(",", " ").split() if w]
+
+
 @app.route("/settings/tokens/<token_id>/edit", methods=["GET", "POST"])
 def edit_token(token_id):
     user = signed_in_user()
@@ -224,20 +235,46 @@ def edit_token(token_id):
     with db().cursor() as cur:
         cur.execute("SELECT s FROM pat_grantable_scopes(%s) s ORDER BY s", [user])
         grantable = [r[0] for r in cur.fetchall()]
+        cur.execute("SELECT networks, resources FROM pat_list(%s) WHERE token_id::text = %s",
+                    [user, token_id])
+        networks, resources = cur.fetchone()
+    networks = " ".join(str(n) for n in (networks or []))
+    notebooks = " ".join((resources or {}).get(WRITE_SCOPE, []))
     error = None
     if request.method == "POST":
         conn = db()
+        scopes = request.form.getlist("scopes")
+        networks = request.form.get("networks", "")
+        notebooks = request.form.get("notebooks", "")
+        # Empty fields lift the limit ('{}' clears it); notebooks bind notes:write only.
+        bound = listed_words(notebooks) if WRITE_SCOPE in scopes else []
         try:
-            conn.execute("SELECT pat_update(%s::uuid, %s, %s::text[])",
-                         [token_id, request.form.get("name", "").strip(),
-                          request.form.getlist("scopes")])
+            conn.execute("SELECT pat_update(%s::uuid, %s, %s::text[], networks => %s::cidr[],"
+                         " resources => %s::jsonb)",
+                         [token_id, request.form.get("name", "").strip(), scopes,
+                          listed_words(networks),
+                          json.dumps({WRITE_SCOPE: bound} if bound else {})])
             conn.commit()
             return redirect(url_for("tokens"))
         except psycopg.Error as failure:
             conn.rollback()
             error = failure.diag.message_primary
     return render_template("edit.html", user=user, token_id=token_id, name=row[1],
-                           scopes=row[2], grantable=grantable, error=error)
+                           scopes=row[2], grantable=grantable, networks=networks,
+                           notebooks=notebooks, error=error)
+
+
+@app.post("/settings/tokens/<token_id>/suspend")
+def suspend_token(token_id):
+    """Suspend or resume: the token is refused (or works again) from the commit on, in every
+    client; its expiry never moves."""
+    user = signed_in_user()
+    owned_token(user, token_id)
+    conn = db()
+    function = "pat_resume" if request.form.get("resume") else "pat_suspend"
+    conn.execute(f"SELECT {function}(%s::uuid)", [token_id])
+    conn.commit()
+    return redirect(url_for("tokens"))
 
 
 @app.route("/settings/tokens/<token_id>/delete", methods=["GET", "POST"])
@@ -274,15 +311,19 @@ def notes():
     try:
         # One transaction: the token context lives exactly as long as this request's work.
         with conn.transaction():
-            conn.execute("SELECT pat_authenticate(%s, %s)", [header[len("Bearer "):], [scope]])
+            # The HTTP client's address: the connection's (inet_client_addr()) is pgbouncer's.
+            conn.execute("SELECT pat_authenticate(%s, %s, %s::inet)",
+                         [header[len("Bearer "):], [scope], request.remote_addr])
             if request.method == "GET":
                 rows = conn.execute("SELECT note_id, body, created_at FROM app.notes"
                                     " ORDER BY note_id").fetchall()
                 return jsonify(notes=[dict(id=r[0], body=r[1], created_at=r[2].isoformat())
                                       for r in rows])
-            body = (request.get_json(silent=True) or {}).get("body", "")
-            note_id = conn.execute("INSERT INTO app.notes (body) VALUES (%s) RETURNING note_id",
-                                   [body]).fetchone()[0]
+            posted = request.get_json(silent=True) or {}
+            note_id = conn.execute("INSERT INTO app.notes (body, notebook) VALUES (%s, %s)"
+                                   " RETURNING note_id",
+                                   [posted.get("body", ""), posted.get("notebook", "inbox")]
+                                   ).fetchone()[0]
         return jsonify(id=note_id), 201
     except psycopg.Error as error:
         # Invalid tokens all get the same answer; the reason stays in the server's log.

@@ -31,6 +31,8 @@ CREATE TABLE app.notes (
     note_id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     user_id    text NOT NULL DEFAULT pat_current_user(),
     body       text NOT NULL CHECK (length(body) BETWEEN 1 AND 2000),
+    -- A note is written to a notebook; a token's notes:write may be bound to some of them.
+    notebook   text NOT NULL DEFAULT 'inbox' CHECK (notebook ~ '^[a-z0-9-]{1,40}$'),
     created_at timestamptz NOT NULL DEFAULT now()
 );
 -- A token reads its own user's notes with notes:read and adds them with notes:write; without
@@ -38,8 +40,10 @@ CREATE TABLE app.notes (
 ALTER TABLE app.notes ENABLE ROW LEVEL SECURITY;
 CREATE POLICY notes_read ON app.notes FOR SELECT
     USING (user_id = pat_current_user() AND pat_has_scope('notes:read'));
+-- pat_has_scope(scope, resource): a token whose notes:write is bound to notebooks writes to
+-- those only (the settings page binds them); an unbound one to every notebook.
 CREATE POLICY notes_write ON app.notes FOR INSERT
-    WITH CHECK (user_id = pat_current_user() AND pat_has_scope('notes:write'));
+    WITH CHECK (user_id = pat_current_user() AND pat_has_scope('notes:write', notebook));
 -- Every write through the API is in the audit log, attributed to the token's user and name.
 SELECT pat_audit_table('app.notes');
 

@@ -192,9 +192,8 @@ bool networks_within(const std::vector<Network> &narrower, const std::vector<Net
 bool resources_within(const std::vector<ResourceBinding> &narrower,
                       const std::vector<ResourceBinding> &wider) {
     for (const ResourceBinding &outer : wider) {
-        auto inner = std::find_if(narrower.begin(), narrower.end(), [&](const ResourceBinding &b) {
-            return b.scope == outer.scope;
-        });
+        auto inner = std::find_if(narrower.begin(), narrower.end(),
+                                  [&](const ResourceBinding &b) { return b.scope == outer.scope; });
         if (inner == narrower.end()) {
             return false;
         }

@@ -69,6 +69,9 @@ inline constexpr SchemaVersion kSharedCacheStats = SchemaVersion::k1_10;
 // change to a token with children drops its user's cached tokens; pat_list answers eleven
 // columns, pat_validate eight (before it, eight and seven).
 inline constexpr SchemaVersion kDelegation = SchemaVersion::k1_11;
+// pat.tokens_parent_id_idx: pat_revoke counts the descendants that fall with a token by walking
+// down the parent links in it (before it, through tokens_ancestors_idx and each one's row).
+inline constexpr SchemaVersion kParentIdIndex = SchemaVersion::k1_12;
 // pat.tokens.networks, resources, metadata and suspended_at: a token's own limits, which the
 // check reads with its row; pat_validate takes the client's address and a resource and answers
 // nine columns (metadata last), pat_authenticate takes the client's address.

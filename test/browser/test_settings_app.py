@@ -3,7 +3,8 @@
 
 Alice signs in, creates a token with two scopes and 30 days, reads the secret from the page and
 calls the API with it (allowed; a call needing a scope it lacks gets 403), edits its scopes
-(the call is then allowed), makes a token expiring in three days (highlighted), deletes the
+(the call is then allowed), keeps it to a network (refused from elsewhere) and a notebook (it
+writes there only), suspends it (401) and resumes it, makes a token expiring in three days (highlighted), deletes the
 first token (the next call gets 401). An agent's token (tokens:delegate) then mints a child over
 the API, which the settings page lists under its parent; deleting the parent there kills the
 child (401). Bob then signs in and sees none of Alice's tokens or
@@ -15,11 +16,13 @@ import datetime
 import json
 import os
 import sys
+import time
 import urllib.error
 import urllib.request
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 
 BASE, OUT = sys.argv[1].rstrip("/"), sys.argv[2]
@@ -143,6 +146,54 @@ try:
     check("after the edit the same token may write (201)", status == 201, status)
     status, _, body = api("GET", secret)
     check("and reads its note back", status == 200 and [n["body"] for n in body["notes"]] == ["from the laptop"], body)
+
+    def edit_limits(name, networks, notebooks):
+        token_rows()[name].find_element(By.CLASS_NAME, "edit").click()
+        for field, value in (("token-networks", networks), ("token-notebooks", notebooks)):
+            browser.find_element(By.ID, field).clear()
+            browser.find_element(By.ID, field).send_keys(value)
+        browser.find_element(By.ID, "save-token").click()
+
+    # Limits: the API passes the HTTP client's address (127.0.0.1 here) and the notebook.
+    edit_limits("laptop (writes)", "192.0.2.0/24", "")
+    row = token_rows()["laptop (writes)"]
+    check("the list shows the token's network", "192.0.2.0/24" in row.text, row.text)
+    status, _, _ = api("GET", secret)
+    check("from outside its network the token is refused (403)", status == 403, status)
+    edit_limits("laptop (writes)", "127.0.0.0/8", "work")
+    shot("limits")
+    row = token_rows()["laptop (writes)"]
+    check("the list shows its network and notebook", "127.0.0.0/8" in row.text and "work" in row.text,
+          row.text)
+    status, _, _ = api("POST", secret, {"body": "to work", "notebook": "work"})
+    check("bound to notebook work, it writes there (201)", status == 201, status)
+    status, _, _ = api("POST", secret, {"body": "to the inbox", "notebook": "inbox"})
+    check("and nowhere else (403)", status == 403, status)
+
+    def wait_for_button(name, button):
+        """Until the page shows the token's row with that button (the form's answer loaded)."""
+        for _ in range(100):
+            try:
+                row = token_rows().get(name)
+                if row is not None and row.find_elements(By.CLASS_NAME, button):
+                    return row
+            except StaleElementReferenceException:
+                pass  # the page was replaced while being read
+            time.sleep(0.05)
+        return token_rows().get(name)
+
+    # Suspension: refused at once, the same token works again once resumed.
+    token_rows()["laptop (writes)"].find_element(By.CLASS_NAME, "suspend").click()
+    row = wait_for_button("laptop (writes)", "resume")
+    check("a suspended token shows as suspended", "suspended" in row.find_element(By.CLASS_NAME, "status").text,
+          row.text)
+    shot("suspended")
+    status, _, _ = api("GET", secret)
+    check("a suspended token is refused (401)", status == 401, status)
+    token_rows()["laptop (writes)"].find_element(By.CLASS_NAME, "resume").click()
+    wait_for_button("laptop (writes)", "suspend")
+    status, _, _ = api("GET", secret)
+    check("resumed, it reads again (200)", status == 200, status)
 
     soon = datetime.date.today() + datetime.timedelta(days=3)
     create_token("expiring", ["notes:read"], "custom", soon)

@@ -205,6 +205,20 @@ $primary->wait_for_catchup($standby);
 is(session_query($cached, "SELECT status FROM pat_validate('$a3->{token}')", 'new token'),
 	'valid', 'a cached standby session finds a token created afterwards');
 
+# --- suspension: a warm standby session answers suspended once replayed, valid once resumed ------
+is(session_query($cached, "SELECT status FROM pat_validate('$a3->{token}')", 'warm a3'),
+	'valid', 'standby: the new token is held warm');
+is($revoker->query_safe("SELECT pat_suspend('$a3->{id}')"), 't', 'primary: suspend the new token');
+$primary->wait_for_catchup($standby);
+is(session_query($cached, "SELECT status FROM pat_validate('$a3->{token}')", 'suspended a3'),
+	'suspended', 'a warm standby session answers suspended once the suspension is replayed');
+is($standby->safe_psql('postgres', "SELECT status FROM pat_validate('$a3->{token}')"),
+	'suspended', 'a new standby session answers suspended');
+is($revoker->query_safe("SELECT pat_resume('$a3->{id}')"), 't', 'primary: resume it');
+$primary->wait_for_catchup($standby);
+is(session_query($cached, "SELECT status FROM pat_validate('$a3->{token}')", 'resumed a3'),
+	'valid', 'a warm standby session answers valid once the resumption is replayed');
+
 # --- delegation: a child falls with its parent, on the standby too -----------------------------
 # A warm standby session holds a delegated child (and grandchild); the parent is revoked on the
 # primary, no descendant row is written, and once replayed the warm session refuses both.

@@ -248,7 +248,27 @@ my %dropped_on_purpose = map { $_ => 1 } (
 	'function pat.grantable_scopes(text)',
 	'function pat.lock_token(uuid)',
 	'function pat.require_role(text)');
-my @lost = grep { !$after_set{$_} && !$dropped_on_purpose{$_} } split /\n/, $members_before;
+# 1.12 gave these functions arguments with defaults (so a call that passed the old ones is
+# answered as before): dropped and made again with the longer signature.
+my %reshaped = (
+	'function pat_create(text,text,text[],text)' =>
+	  'function pat_create(text,text,text[],text,cidr[],jsonb,jsonb)',
+	'function pat_create(text,text,text[],interval)' =>
+	  'function pat_create(text,text,text[],interval,cidr[],jsonb,jsonb)',
+	'function pat_create(text,text,text[],timestamp with time zone)' =>
+	  'function pat_create(text,text,text[],timestamp with time zone,cidr[],jsonb,jsonb)',
+	'function pat_update(uuid,text,text[])' => 'function pat_update(uuid,text,text[],cidr[],jsonb,jsonb)',
+	'function pat_validate(text,text[])' => 'function pat_validate(text,text[],inet,text)',
+	'function pat_validate(character varying,text[])' =>
+	  'function pat_validate(character varying,text[],inet,text)',
+	'function pat_authenticate(text,text[])' => 'function pat_authenticate(text,text[],inet)',
+	'function pat_authenticate(character varying,text[])' =>
+	  'function pat_authenticate(character varying,text[],inet)');
+my @lost = grep {
+	!$after_set{$_}
+	  && !$dropped_on_purpose{$_}
+	  && !($reshaped{$_} && $after_set{ $reshaped{$_} })
+} split /\n/, $members_before;
 is_deeply(\@lost, [], 'every 1.0 object is still part of the extension, but those dropped on purpose');
 if ($default eq '1.0')
 {
@@ -351,7 +371,8 @@ psql_clean('updated', "CREATE EXTENSION pg_pat VERSION '1.0'; ALTER EXTENSION pg
 	'install 1.0 and update');
 my $fresh_signature = $node->safe_psql('fresh', $INSTALL_SIGNATURE);
 my $updated_signature = $node->safe_psql('updated', $INSTALL_SIGNATURE);
-like($fresh_signature, qr/^function .*pat_validate\(text,text\[\]\)/m, 'the signature lists functions');
+like($fresh_signature, qr/^function .*pat_validate\(text,text\[\],inet,text\)/m,
+	'the signature lists functions');
 note('install signature: ' . scalar(split /\n/, $fresh_signature) . ' facts');
 is($updated_signature, $fresh_signature,
 	'1.0 + ALTER EXTENSION UPDATE gives the same objects, definitions and privileges as a fresh install');
@@ -376,7 +397,39 @@ SELECT pat_define_role('member', '{catalog:read}');
 SELECT pat_grant_role('alice', 'member');
 });
 	my $old = create_token($db, 'alice', "made under $version", '{catalog:read}', '30 days');
+	# A delegated chain made before the update: parent, child and grandchild of dave.
+	my $chain_before_parent_index = !version_before($default, '1.12') && !version_before($version, '1.11');
+	my $chain_root;
+	if ($chain_before_parent_index)
+	{
+		$node->safe_psql(
+			$db, q{
+SELECT pat_define_scope('tokens:delegate');
+SELECT pat_define_role('delegator', '{catalog:read,tokens:delegate}');
+SELECT pat_grant_role('dave', 'delegator');
+});
+		$chain_root = create_token($db, 'dave', "root under $version", '{catalog:read,tokens:delegate}',
+			'30 days');
+		my $above = $chain_root->{token};
+		for my $level ('child', 'grandchild')
+		{
+			($above) = grep { /^pat_/ } split /\n/,
+			  $node->safe_psql($db,
+				"BEGIN; SELECT pat_authenticate('$above');
+				 SELECT token FROM pat_delegate('$level', '{catalog:read,tokens:delegate}'); COMMIT;");
+			like($above, qr/^pat_[0-9A-Za-z]{36}$/, "a $level delegated under $version");
+		}
+	}
 	psql_clean($db, 'ALTER EXTENSION pg_pat UPDATE', "update $version to $default");
+	if ($chain_before_parent_index)
+	{
+		# 1.12 counts the descendants that fall through tokens_parent_id_idx, which the update
+		# built over the rows made before it.
+		my ($rc, $out, $err) = $node->psql($db, "SELECT pat_revoke('$chain_root->{id}')");
+		is($out, 't', "a root made under $version revoked after the update");
+		like($err, qr/NOTICE:  2 delegated descendant token\(s\) revoked with it/,
+			"its child and grandchild made under $version are counted as falling with it");
+	}
 	is(extversion($db), $default, "$version updated to $default");
 	is($node->safe_psql($db, $INSTALL_SIGNATURE), $fresh_signature,
 		"$version + ALTER EXTENSION UPDATE gives the same installation as a fresh one");
@@ -400,14 +453,32 @@ SELECT pat_grant_role('alice', 'member');
 	if (!version_before($default, '1.11'))
 	{
 		# 1.11: a token made before the update is personal, has no parent and no recorded
-		# creator; one made after records who made it.
+		# creator (unless it was made at 1.11); one made after records who made it.
 		is( $node->safe_psql($db,
 				"SELECT string_agg(token_type || ':' || coalesce(parent_id::text, 'root') || ':'
 				                   || coalesce(replace(created_by, current_user, 'me'), 'unknown'),
 				                   ',' ORDER BY created_at)
 				   FROM pat_list('alice')"),
-			'personal:root:unknown,personal:root:role:me',
+			version_before($version, '1.11')
+			? 'personal:root:unknown,personal:root:role:me'
+			: 'personal:root:role:me,personal:root:role:me',
 			"token_type, parent_id and created_by after updating from $version");
+	}
+	if (!version_before($default, '1.12'))
+	{
+		# 1.12: a token made before the update has no limits and is not suspended; it can be
+		# suspended, and answers so.
+		is( $node->safe_psql($db,
+				"SELECT string_agg(coalesce(networks::text, 'any') || ':' || suspended, ','
+				                   ORDER BY created_at)
+				   FROM pat_list('alice')"),
+			'any:false,any:false', "networks and suspension after updating from $version");
+		is( $node->safe_psql($db,
+				"SELECT pat_suspend('$old->{id}'); SELECT status FROM pat_validate('$old->{token}');
+				 SELECT pat_resume('$old->{id}');
+				 SELECT string_agg(kind, ',' ORDER BY notice_id) FROM pat_take_notices()"),
+			"t\nsuspended\nt\nsuspended,resumed",
+			"a token made under $version can be suspended after the update, its owner notified");
 	}
 	if (!version_before($default, '1.8'))
 	{

@@ -79,7 +79,8 @@ TEST(Networks, SlashZeroIsEveryAddressOfItsFamily) {
     EXPECT_TRUE(pat::network_contains(v4net(0, 0, 0, 0, 0), v4(203, 0, 113, 9)));
     EXPECT_FALSE(pat::network_contains(v4net(0, 0, 0, 0, 0), v6(1)));
     EXPECT_TRUE(pat::network_contains(v6net(IpAddress{AddressFamily::ipv6, {}}, 0), v6(1)));
-    EXPECT_FALSE(pat::network_contains(v6net(IpAddress{AddressFamily::ipv6, {}}, 0), v4(1, 2, 3, 4)));
+    EXPECT_FALSE(
+        pat::network_contains(v6net(IpAddress{AddressFamily::ipv6, {}}, 0), v4(1, 2, 3, 4)));
 }
 
 TEST(Networks, Ipv6PrefixesAndSlash128) {

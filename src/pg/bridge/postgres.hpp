@@ -74,6 +74,7 @@ extern "C" {
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
+#include "utils/inet.h"
 #include "utils/inval.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"

@@ -5,9 +5,9 @@
 
 namespace pat::pg {
 
-SPIPlanPtr keep_plan(const char *query, int nargs, Oid *types) {
+SPIPlanPtr keep_plan(const char *query, int nargs, Oid *types, int cursor_options) {
     check_may_raise("keep_plan()");
-    SPIPlanPtr plan = SPI_prepare(query, nargs, types);
+    SPIPlanPtr plan = SPI_prepare_cursor(query, nargs, types, cursor_options);
     if (plan == nullptr) {
         elog(ERROR, "pg_pat could not prepare a query: %s", SPI_result_code_string(SPI_result));
     }
@@ -19,7 +19,7 @@ uint64 run_kept_plan(KeptPlan &kept, Datum *values, const char *nulls, bool read
                      int expected_rc) {
     check_may_raise("run_kept_plan()");
     if (kept.plan == nullptr) {
-        kept.plan = keep_plan(kept.query, kept.nargs, kept.types);
+        kept.plan = keep_plan(kept.query, kept.nargs, kept.types, kept.cursor_options);
     }
     int rc = SPI_execute_plan(kept.plan, values, nulls, read_only, 0);
     if (rc != expected_rc) {

@@ -9,15 +9,19 @@
 
 namespace pat::pg {
 
-// A prepared plan kept for the life of the backend.
-SPIPlanPtr keep_plan(const char *query, int nargs, Oid *types);
+// A prepared plan kept for the life of the backend; cursor_options as SPI_prepare_cursor's.
+SPIPlanPtr keep_plan(const char *query, int nargs, Oid *types, int cursor_options = 0);
 
 // A query with its parameter types, prepared and kept on first use.
 struct KeptPlan {
     const char *query;
     int nargs;
-    Oid types[12];  // the most parameters a kept plan takes
+    Oid types[16];  // the most parameters a kept plan takes
     SPIPlanPtr plan;
+    // CURSOR_OPT_GENERIC_PLAN for a query whose plan does not depend on its arguments' values
+    // but whose custom plans look cheaper than the generic one, so that it would be planned
+    // again at every run.
+    int cursor_options;
 };
 
 // Runs a kept plan inside begin_owner_spi(); values[i] is NULL where nulls[i] is 'n' (nulls

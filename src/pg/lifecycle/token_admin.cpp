@@ -7,6 +7,7 @@
 // triggers on pat.tokens (the guard, the audit, the cache signals) see every change. The
 // functions are not SECURITY DEFINER: like pat_validate, they need no SET clause and switch to
 // the owner only for their own queries.
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "core/error.hpp"
 #include "core/policy.hpp"
 #include "core/random.hpp"
+#include "core/restrictions.hpp"
 #include "core/rotation.hpp"
 #include "core/self_service.hpp"
 #include "core/status.hpp"
@@ -34,6 +36,7 @@
 #include "pg/bridge/schema_version.hpp"
 #include "pg/bridge/spi_support.hpp"
 #include "pg/tokens/token_context.hpp"
+#include "pg/tokens/restrictions_data.hpp"
 #include "pg/tokens/token_rules.hpp"
 #include "pg/tokens/token_store.hpp"
 #include "pg/usage/usage_store.hpp"
@@ -63,6 +66,42 @@ const char kInsertTokenWithBirth[] =
     " (token_id, user_id, name, scopes, digest, expires_at, key_id, rotated_from, parent_id,"
     " ancestors, created_by, token_type)"
     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+// Where the schema has restrictions: a token is born with its limits too.
+const char kInsertTokenWithLimits[] =
+    "INSERT INTO pat.tokens"
+    " (token_id, user_id, name, scopes, digest, expires_at, key_id, rotated_from, parent_id,"
+    " ancestors, created_by, token_type, networks, resources, metadata, suspended_at)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
+// A token's limits and scopes as they are (pat_update, pat_rotate).
+const char kTokenLimits[] =
+    "SELECT t.scopes, t.networks, t.resources, t.metadata, t.suspended_at"
+    " FROM pat.tokens t WHERE t.token_id OPERATOR(pg_catalog.=) $1";
+// $2, $4, $6: whether networks, resources, metadata are replaced (by $3, $5, $7).
+const char kUpdateLimits[] =
+    "UPDATE pat.tokens t SET"
+    " networks = CASE WHEN $2 THEN $3 ELSE t.networks END,"
+    " resources = CASE WHEN $4 THEN $5 ELSE t.resources END,"
+    " metadata = CASE WHEN $6 THEN $7 ELSE t.metadata END"
+    " WHERE t.token_id OPERATOR(pg_catalog.=) $1"
+    " AND (t.networks, t.resources, t.metadata) IS DISTINCT FROM"
+    " (CASE WHEN $2 THEN $3 ELSE t.networks END, CASE WHEN $4 THEN $5 ELSE t.resources END,"
+    "  CASE WHEN $6 THEN $7 ELSE t.metadata END)";
+// The expiry never moves: only suspended_at is written.
+const char kSuspendToken[] =
+    "UPDATE pat.tokens t SET suspended_at = pg_catalog.now()"
+    " WHERE t.token_id OPERATOR(pg_catalog.=) $1 AND t.suspended_at IS NULL"
+    " RETURNING t.user_id, t.name";
+const char kResumeToken[] =
+    "UPDATE pat.tokens t SET suspended_at = NULL"
+    " WHERE t.token_id OPERATOR(pg_catalog.=) $1 AND t.suspended_at IS NOT NULL"
+    " RETURNING t.user_id, t.name";
+// The owner's notice of a suspension or resumption: queued again if one of its kind was.
+const char kQueueStateNotice[] =
+    "INSERT INTO pat.notices (kind, user_id, token_id, token_name, due_at)"
+    " VALUES ($1, $2, $3, $4, pg_catalog.now())"
+    " ON CONFLICT ON CONSTRAINT notices_token_kind_key DO UPDATE"
+    " SET token_name = EXCLUDED.token_name, due_at = EXCLUDED.due_at,"
+    " queued_at = pg_catalog.now(), taken_at = NULL";
 // The token pat_delegate mints from: its chain, locked against a concurrent revoke, rotation or
 // shortening until this transaction ends (a revoke waits for the child, or the child sees it).
 const char kLockParent[] =
@@ -74,7 +113,18 @@ const char kLockParent[] =
 const char kMarkParent[] =
     "UPDATE pat.tokens t SET has_children = true"
     " WHERE t.token_id OPERATOR(pg_catalog.=) $1 AND NOT t.has_children";
-// The live descendants of a token, which fall with it (tokens_ancestors_idx).
+// The live descendants of a token, which fall with it, one level at a time: of the children of
+// $1 (an array of tokens), how many are live by their own rows (neither revoked nor expired), and
+// which have children of their own, the next level down. Read in tokens_parent_id_idx alone (an
+// index-only scan: no row is read where the table is vacuumed), entering only the tokens that
+// have children.
+const char kCountChildren[] =
+    "SELECT pg_catalog.count(*) FILTER (WHERE t.revoked_at IS NULL"
+    "  AND (t.expires_at IS NULL OR t.expires_at OPERATOR(pg_catalog.>) $2)),"
+    " pg_catalog.array_agg(t.token_id) FILTER (WHERE t.has_children)"
+    " FROM pat.tokens t"
+    " WHERE t.parent_id OPERATOR(pg_catalog.=) ANY ($1) AND t.parent_id IS NOT NULL";
+// A schema without that index: the same tokens through tokens_ancestors_idx and each one's row.
 const char kCountDescendants[] =
     "SELECT pg_catalog.count(*) FROM pat.tokens t"
     " WHERE t.ancestors OPERATOR(pg_catalog.@>) ARRAY[$1]::uuid[] AND t.revoked_at IS NULL"
@@ -166,6 +216,24 @@ const char kListTokensWithChain[] =
     " WHERE t.user_id OPERATOR(pg_catalog.=) $1"
     " ORDER BY t.created_at DESC, t.token_id";
 
+// Where the schema has restrictions: the limits too, and whether the token or an ancestor is
+// suspended.
+const char kListTokensWithLimits[] =
+    "SELECT t.token_id, t.name, t.scopes, t.created_at, t.expires_at, u.last_used_at,"
+    " t.revoked_at, t.token_type, t.parent_id, t.created_by, c.fallen, c.expires_at,"
+    " t.networks, t.resources, t.metadata,"
+    " t.suspended_at IS NOT NULL OR COALESCE(c.suspended, false)"
+    " FROM pat.tokens t"
+    " LEFT JOIN pat.token_usage u ON u.token_id OPERATOR(pg_catalog.=) t.token_id"
+    " LEFT JOIN LATERAL (SELECT"
+    "   pg_catalog.count(*) OPERATOR(pg_catalog.<) pg_catalog.cardinality(t.ancestors)"
+    "   OR pg_catalog.bool_or(a.revoked_at IS NOT NULL) AS fallen,"
+    "   pg_catalog.min(a.expires_at) AS expires_at,"
+    "   pg_catalog.bool_or(a.suspended_at IS NOT NULL) AS suspended"
+    "  FROM pat.tokens a WHERE a.token_id OPERATOR(pg_catalog.=) ANY (t.ancestors)) c ON true"
+    " WHERE t.user_id OPERATOR(pg_catalog.=) $1"
+    " ORDER BY t.created_at DESC, t.token_id";
+
 using pat::pg::KeptPlan;
 
 KeptPlan insert_plan = {
@@ -197,14 +265,31 @@ KeptPlan exists_plan = {kTokenExists, 1, {UUIDOID}};
 KeptPlan revoke_all_plan = {kRevokeAll, 1, {TEXTOID}};
 KeptPlan list_plan = {kListTokens, 1, {TEXTOID}};
 KeptPlan list_with_chain_plan = {kListTokensWithChain, 1, {TEXTOID}};
+KeptPlan list_with_limits_plan = {kListTokensWithLimits, 1, {TEXTOID}};
 KeptPlan insert_with_birth_plan = {
     kInsertTokenWithBirth,
     12,
     {UUIDOID, TEXTOID, TEXTOID, TEXTARRAYOID, BYTEAOID, TIMESTAMPTZOID, TEXTOID, UUIDOID, UUIDOID,
      UUIDARRAYOID, TEXTOID, TEXTOID}};
 KeptPlan lock_parent_plan = {kLockParent, 1, {UUIDOID}};
+KeptPlan insert_with_limits_plan = {
+    kInsertTokenWithLimits,
+    16,
+    {UUIDOID, TEXTOID, TEXTOID, TEXTARRAYOID, BYTEAOID, TIMESTAMPTZOID, TEXTOID, UUIDOID, UUIDOID,
+     UUIDARRAYOID, TEXTOID, TEXTOID, CIDRARRAYOID, JSONBOID, JSONBOID, TIMESTAMPTZOID}};
+KeptPlan token_limits_plan = {kTokenLimits, 1, {UUIDOID}};
+KeptPlan update_limits_plan = {
+    kUpdateLimits, 7, {UUIDOID, BOOLOID, CIDRARRAYOID, BOOLOID, JSONBOID, BOOLOID, JSONBOID}};
+KeptPlan suspend_plan = {kSuspendToken, 1, {UUIDOID}};
+KeptPlan resume_plan = {kResumeToken, 1, {UUIDOID}};
+KeptPlan queue_state_notice_plan = {kQueueStateNotice, 4, {TEXTOID, TEXTOID, UUIDOID, TEXTOID}};
 KeptPlan mark_parent_plan = {kMarkParent, 1, {UUIDOID}};
 KeptPlan count_descendants_plan = {kCountDescendants, 2, {UUIDOID, TIMESTAMPTZOID}};
+// Generic: a custom plan for one parent's children is estimated cheaper than the generic one
+// (which plans for several), so the query would be planned again at every revoke; the generic
+// plan reads the same index.
+KeptPlan count_children_plan = {
+    kCountChildren, 2, {UUIDARRAYOID, TIMESTAMPTZOID}, nullptr, CURSOR_OPT_GENERIC_PLAN};
 KeptPlan count_active_of_type_plan = {
     kCountActiveTokensOfType, 4, {TEXTOID, TIMESTAMPTZOID, UUIDOID, TEXTOID}};
 KeptPlan revoke_all_personal_plan = {kRevokeAllPersonal, 1, {TEXTOID}};
@@ -232,6 +317,144 @@ text *token_name_argument(FunctionCallInfo fcinfo, int n) {
     text *name = pat::pg::required_text(fcinfo, n, "token name");
     pat::check_token_name(pat::pg::text_view(name), pat::pg::char_length(name));
     return name;
+}
+
+// A token's limits as asked: networks, resources and metadata, each given or not (NULL).
+struct Limits {
+    bool networks_given = false, resources_given = false, metadata_given = false;
+    ArrayType *networks = nullptr;  // nullptr: none
+    Jsonb *resources = nullptr;
+    Jsonb *metadata = nullptr;
+};
+
+// The arguments first (networks), first + 1 (resources) and first + 2 (metadata), where the
+// function has them. Detoasted here, before any C++ object with a destructor is alive.
+Limits limit_arguments(FunctionCallInfo fcinfo, int first) {
+    return call_pg([&] {
+        Limits limits;
+        if (PG_NARGS() > first && !PG_ARGISNULL(first)) {
+            limits.networks_given = true;
+            limits.networks = PG_GETARG_ARRAYTYPE_P(first);
+        }
+        if (PG_NARGS() > first + 1 && !PG_ARGISNULL(first + 1)) {
+            limits.resources_given = true;
+            limits.resources = PG_GETARG_JSONB_P(first + 1);
+        }
+        if (PG_NARGS() > first + 2 && !PG_ARGISNULL(first + 2)) {
+            limits.metadata_given = true;
+            limits.metadata = PG_GETARG_JSONB_P(first + 2);
+        }
+        return limits;
+    });
+}
+
+[[noreturn]] void throw_wider_than_context(const char *what) {
+    throw pat::Error(pat::sqlstate::kInsufficientPrivilege,
+                     std::string("a token made or changed in a token context cannot have ") + what +
+                         " wider than the authenticated token's",
+                     "", "Leave them out to inherit the authenticated token's.");
+}
+
+// Whether any string of the jsonb value (a key or a value) is a well-formed token.
+bool holds_a_token(Jsonb *value) {
+    JsonbIterator *iterator = call_pg([&] { return JsonbIteratorInit(&value->root); });
+    JsonbValue item;
+    for (;;) {
+        JsonbIteratorToken token =
+            call_pg([&] { return JsonbIteratorNext(&iterator, &item, false); });
+        if (token == WJB_DONE) {
+            return false;
+        }
+        if ((token == WJB_KEY || token == WJB_VALUE || token == WJB_ELEM) &&
+            item.type == jbvString &&
+            pat::is_well_formed_token(std::string_view(
+                item.val.string.val, static_cast<std::size_t>(item.val.string.len)))) {
+            return true;
+        }
+    }
+}
+
+// The limits asked, checked (the caps, 54000; resources only for scopes the token holds, 22023)
+// and normalized (an empty list or object, or JSON null, is none; bindings sorted). Inside a
+// token context a token gets no wider limits than the authenticated token's, and what it is
+// given none of it inherits (changing: what it is given). scopes: the token's scopes.
+Limits checked_limits(const Limits &asked, ArrayType *scopes, const pat::pg::TokenContext *context,
+                      bool changing) {
+    std::vector<pat::Network> networks = pat::pg::networks_of(asked.networks);
+    pat::check_network_count(networks.size());
+    std::vector<pat::ResourceBinding> bindings = pat::pg::bindings_of(asked.resources);
+    pat::check_resources(&bindings);
+    std::vector<std::optional<std::string>> held_list = pat::pg::text_array_elements(scopes);
+    std::vector<std::string> held_names;
+    for (const auto &scope : held_list) {
+        if (scope) {
+            held_names.push_back(*scope);
+        }
+    }
+    pat::ScopeSet held(held_names);
+    for (const pat::ResourceBinding &binding : bindings) {
+        if (!held.contains(binding.scope)) {
+            throw pat::Error(pat::sqlstate::kInvalidParameterValue,
+                             "scope \"" + binding.scope.substr(0, pat::kScopeMaxChars) +
+                                 "\" is bound to resources but the token does not hold it");
+        }
+    }
+    Limits checked = asked;
+    if (asked.metadata != nullptr) {
+        Jsonb *metadata = asked.metadata;
+        Size bytes = call_pg([&] {
+            return static_cast<Size>(
+                strlen(JsonbToCString(nullptr, &metadata->root, VARSIZE(metadata))));
+        });
+        pat::check_metadata_size(bytes);
+        // Never a secret: metadata is returned to whoever presents the token, and kept in
+        // plain text (pat_list, the row).
+        if (holds_a_token(metadata)) {
+            throw pat::Error(pat::sqlstate::kInvalidParameterValue,
+                             "token metadata must not hold a token", "",
+                             "Keep the token's id in the metadata, never a secret.");
+        }
+        bool nothing = call_pg([&] {
+            if (JB_ROOT_IS_SCALAR(metadata)) {
+                JsonbValue scalar;
+                return JsonbExtractScalar(&metadata->root, &scalar) && scalar.type == jbvNull;
+            }
+            return JB_ROOT_COUNT(metadata) == 0;
+        });
+        if (nothing) {
+            checked.metadata = nullptr;
+        }
+    }
+    if (context != nullptr) {
+        pat::RestrictionsView own = pat::pg::context_restrictions(*context);
+        std::vector<pat::Network> context_networks = own.networks();
+        if (!context_networks.empty() && (!changing || asked.networks_given)) {
+            if (networks.empty()) {
+                networks = context_networks;
+            } else if (!pat::networks_within(networks, context_networks)) {
+                throw_wider_than_context("networks");
+            }
+        }
+        if (!changing || asked.resources_given) {
+            for (const pat::ResourceBinding &bound : own.bindings()) {
+                if (!held.contains(bound.scope)) {
+                    continue;
+                }
+                auto mine = std::find_if(
+                    bindings.begin(), bindings.end(),
+                    [&](const pat::ResourceBinding &b) { return b.scope == bound.scope; });
+                if (mine == bindings.end()) {
+                    bindings.push_back(bound);
+                } else if (!pat::resources_within({*mine}, {bound})) {
+                    throw_wider_than_context("resources");
+                }
+            }
+            pat::check_resources(&bindings);
+        }
+    }
+    checked.networks = pat::pg::networks_array(networks);
+    checked.resources = pat::pg::bindings_jsonb(bindings);
+    return checked;
 }
 
 // A version 7 UUID (RFC 9562): 48 bits of Unix time in milliseconds, then 74 bits from
@@ -316,6 +539,11 @@ struct Birth {
     pg_uuid_t *parent_id = nullptr;     // pat_delegate's minting token
     ArrayType *ancestors = nullptr;     // and the chain down to it
     bool organization = false;          // pat_create_org_token's
+    // Its limits (where the schema has them): nullptr for none.
+    ArrayType *networks = nullptr;
+    Jsonb *resources = nullptr;
+    Jsonb *metadata = nullptr;
+    std::optional<TimestampTz> suspended_at;  // a rotated suspended token's successor's
 };
 
 // A new token, checked: stores its digest (with what it is born with) and returns it once as
@@ -334,6 +562,8 @@ Datum store_new_token(FunctionCallInfo fcinfo, text *user_id, text *name, ArrayT
     text *key_id = pat::pg::current_key_id();
 
     bool with_birth = call_pg([] { return pat::pg::schema_has(pat::schema_since::kDelegation); });
+    bool with_limits =
+        call_pg([] { return pat::pg::schema_has(pat::schema_since::kRestrictions); });
     text *created_by = nullptr;
     text *token_type = nullptr;
     if (with_birth) {
@@ -358,7 +588,22 @@ Datum store_new_token(FunctionCallInfo fcinfo, text *user_id, text *name, ArrayT
         nulls[7] = birth.rotated_from != nullptr ? ' ' : 'n';
         nulls[8] = birth.parent_id != nullptr ? ' ' : 'n';
         nulls[9] = birth.ancestors != nullptr ? ' ' : 'n';
-        if (with_birth) {
+        if (with_limits) {
+            Datum all[16];
+            char all_nulls[17];
+            memcpy(all, values, sizeof values);
+            memcpy(all_nulls, nulls, 12);
+            all[12] = PointerGetDatum(birth.networks);
+            all[13] = PointerGetDatum(birth.resources);
+            all[14] = PointerGetDatum(birth.metadata);
+            all[15] = TimestampTzGetDatum(birth.suspended_at.value_or(0));
+            all_nulls[12] = birth.networks != nullptr ? ' ' : 'n';
+            all_nulls[13] = birth.resources != nullptr ? ' ' : 'n';
+            all_nulls[14] = birth.metadata != nullptr ? ' ' : 'n';
+            all_nulls[15] = birth.suspended_at ? ' ' : 'n';
+            all_nulls[16] = '\0';
+            run(insert_with_limits_plan, all, all_nulls, false, SPI_OK_INSERT);
+        } else if (with_birth) {
             run(insert_with_birth_plan, values, nulls, false, SPI_OK_INSERT);
         } else if (birth.rotated_from != nullptr) {
             run(insert_rotated_plan, values, nulls, false, SPI_OK_INSERT);
@@ -391,8 +636,15 @@ Datum create_token(FunctionCallInfo fcinfo, std::optional<TimestampTz> expires_a
     text *name = token_name_argument(fcinfo, 1);
     ArrayType *scopes = checked_scopes_argument(fcinfo, 2, user_id, context);
     pat::pg::require_no_later_than_context(context, expires_at);
+    Birth birth;
+    if (call_pg([] { return pat::pg::schema_has(pat::schema_since::kRestrictions); })) {
+        Limits limits = checked_limits(limit_arguments(fcinfo, 4), scopes, context, false);
+        birth.networks = limits.networks;
+        birth.resources = limits.resources;
+        birth.metadata = limits.metadata;
+    }
     pg_uuid_t new_id;
-    return store_new_token(fcinfo, user_id, name, scopes, expires_at, Birth{}, &new_id);
+    return store_new_token(fcinfo, user_id, name, scopes, expires_at, birth, &new_id);
 }
 
 struct LockedToken {
@@ -483,6 +735,41 @@ RotationSource lock_for_rotation(pg_uuid_t *token_id) {
     });
 }
 
+// A token's scopes and limits as stored (its row is locked by the caller).
+struct StoredLimits {
+    ArrayType *scopes = nullptr;
+    ArrayType *networks = nullptr;
+    Jsonb *resources = nullptr;
+    Jsonb *metadata = nullptr;
+    std::optional<TimestampTz> suspended_at;
+};
+
+StoredLimits stored_limits(pg_uuid_t *token_id) {
+    return pat::pg::with_owner_spi([&] {
+        StoredLimits limits;
+        Datum values[1] = {UUIDPGetDatum(token_id)};
+        if (run(token_limits_plan, values, nullptr, true, SPI_OK_SELECT) != 1) {
+            return limits;
+        }
+        Datum columns[5];
+        bool nulls[5];
+        heap_deform_tuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, columns, nulls);
+        auto transfer = [&](int i) -> void * {
+            return nulls[i] ? nullptr
+                            : DatumGetPointer(SPI_datumTransfer(
+                                  PointerGetDatum(PG_DETOAST_DATUM(columns[i])), false, -1));
+        };
+        limits.scopes = static_cast<ArrayType *>(transfer(0));
+        limits.networks = static_cast<ArrayType *>(transfer(1));
+        limits.resources = static_cast<Jsonb *>(transfer(2));
+        limits.metadata = static_cast<Jsonb *>(transfer(3));
+        if (!nulls[4]) {
+            limits.suspended_at = DatumGetTimestampTz(columns[4]);
+        }
+        return limits;
+    });
+}
+
 // Audit action "rotated" on the old token, naming its successor.
 void record_rotation(pg_uuid_t *old_id, const RotationSource &old, const pg_uuid_t &new_id) {
     std::string successor = uuid_text(new_id);
@@ -543,6 +830,13 @@ Datum rotate_token(FunctionCallInfo fcinfo, Asked asked) {
     birth.parent_id = old.parent_id;
     birth.ancestors = old.ancestors;
     birth.organization = old.organization;
+    if (call_pg([] { return pat::pg::schema_has(pat::schema_since::kRestrictions); })) {
+        StoredLimits carried = stored_limits(token_id);
+        birth.networks = carried.networks;
+        birth.resources = carried.resources;
+        birth.metadata = carried.metadata;
+        birth.suspended_at = carried.suspended_at;
+    }
     Datum result =
         store_new_token(fcinfo, old.user_id, old.name, scopes, expires_at, birth, &new_id);
     record_rotation(token_id, old, new_id);
@@ -619,11 +913,33 @@ int64 live_descendants(pg_uuid_t *token_id) {
     if (!pat::pg::schema_has(pat::schema_since::kDelegation)) {
         return 0;
     }
-    Datum values[2] = {UUIDPGetDatum(token_id), TimestampTzGetDatum(pat::pg::policy_clock())};
-    // A fresh snapshot: children minted while the revoke waited for the parent's row count too.
-    run(count_descendants_plan, values, nullptr, false, SPI_OK_SELECT);
+    Datum now = TimestampTzGetDatum(pat::pg::policy_clock());
     bool is_null = false;
-    return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null));
+    // Fresh snapshots: children minted while the revoke waited for the parent's row count too.
+    if (!pat::pg::schema_has(pat::schema_since::kParentIdIndex)) {
+        Datum values[2] = {UUIDPGetDatum(token_id), now};
+        run(count_descendants_plan, values, nullptr, false, SPI_OK_SELECT);
+        return DatumGetInt64(
+            SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null));
+    }
+    // A level per query rather than one recursive query: a recursive query's estimates grow with
+    // each level it might have, enough to compile it (JIT) at every revoke. The walk ends: a
+    // token's parent is set when it is made and never changed, so no chain loops.
+    Datum level = call_pg([&] {
+        Datum id = UUIDPGetDatum(token_id);
+        return PointerGetDatum(construct_array(&id, 1, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
+    });
+    int64 live = 0;
+    for (;;) {
+        Datum values[2] = {level, now};
+        run(count_children_plan, values, nullptr, false, SPI_OK_SELECT);
+        HeapTuple row = SPI_tuptable->vals[0];
+        live += DatumGetInt64(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &is_null));
+        level = SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &is_null);
+        if (is_null) {
+            return live;
+        }
+    }
 }
 
 }  // namespace
@@ -695,6 +1011,12 @@ PAT_FUNCTION(pat_delegate) {
                                false, TYPALIGN_CHAR);
     });
     birth.organization = parent.organization;
+    // A child is never wider than its parent: it inherits the parent's networks and resources.
+    if (call_pg([] { return pat::pg::schema_has(pat::schema_since::kRestrictions); })) {
+        Limits limits = checked_limits(Limits{}, scopes, context, false);
+        birth.networks = limits.networks;
+        birth.resources = limits.resources;
+    }
     pg_uuid_t new_id;
     return store_new_token(fcinfo, user_id, name, scopes, expires_at, birth, &new_id);
 }
@@ -765,7 +1087,82 @@ PAT_FUNCTION(pat_update) {
             run(update_plan, values, nulls, false, SPI_OK_UPDATE);
         });
     }
+    if (!call_pg([] { return pat::pg::schema_has(pat::schema_since::kRestrictions); })) {
+        PG_RETURN_VOID();
+    }
+    Limits asked = limit_arguments(fcinfo, 3);
+    if (!asked.networks_given && !asked.resources_given && !asked.metadata_given) {
+        PG_RETURN_VOID();
+    }
+    ArrayType *final_scopes = scopes != nullptr ? scopes : stored_limits(token_id).scopes;
+    Limits limits = checked_limits(asked, final_scopes, context, true);
+    pat::pg::with_owner_spi([&] {
+        Datum values[7] = {UUIDPGetDatum(token_id),           BoolGetDatum(limits.networks_given),
+                           PointerGetDatum(limits.networks),  BoolGetDatum(limits.resources_given),
+                           PointerGetDatum(limits.resources), BoolGetDatum(limits.metadata_given),
+                           PointerGetDatum(limits.metadata)};
+        char nulls[8] = {' ',
+                         ' ',
+                         limits.networks ? ' ' : 'n',
+                         ' ',
+                         limits.resources ? ' ' : 'n',
+                         ' ',
+                         limits.metadata ? ' ' : 'n',
+                         '\0'};
+        run(update_limits_plan, values, nulls, false, SPI_OK_UPDATE);
+    });
     PG_RETURN_VOID();
+}
+
+namespace {
+
+// pat_suspend and pat_resume: the state changed (the row written by plan), with its audit row
+// (the trigger's) and the owner's notice; whether it changed. A revoked token cannot be
+// suspended or resumed (55000); inside a token context only the user's own tokens.
+bool change_suspension(pg_uuid_t *token_id, KeptPlan &plan, const char *kind) {
+    LockedToken locked = lock_token(token_id);
+    require_own_token(locked);
+    if (!locked.found) {
+        throw_no_such_token(*token_id);
+    }
+    if (locked.revoked) {
+        throw pat::Error(pat::sqlstate::kObjectNotInPrerequisiteState,
+                         "token " + uuid_text(*token_id) + " is revoked");
+    }
+    bool changed = pat::pg::with_owner_spi([&] {
+        Datum values[1] = {UUIDPGetDatum(token_id)};
+        if (run(plan, values, nullptr, false, SPI_OK_UPDATE_RETURNING) != 1) {
+            return false;
+        }
+        bool is_null = false;
+        Datum notice[4] = {
+            PointerGetDatum(cstring_to_text(kind)),
+            SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &is_null),
+            UUIDPGetDatum(token_id),
+            SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &is_null)};
+        run(queue_state_notice_plan, notice, nullptr, false, SPI_OK_INSERT);
+        return true;
+    });
+    if (changed) {
+        call_pg([] { Async_Notify("pat_notices", ""); });
+    }
+    return changed;
+}
+
+}  // namespace
+
+// pat_suspend(token_id): checks answer suspended from the commit on, in every session; the
+// token keeps its expiry. False if it already was suspended.
+PAT_FUNCTION(pat_suspend) {
+    pg_uuid_t *token_id = pat::pg::token_id_argument(fcinfo, 0);
+    PG_RETURN_BOOL(change_suspension(token_id, suspend_plan, "suspended"));
+}
+
+// pat_resume(token_id): the token works again from the commit on, with the expiry it always had
+// (a suspension never extends a life). False if it was not suspended.
+PAT_FUNCTION(pat_resume) {
+    pg_uuid_t *token_id = pat::pg::token_id_argument(fcinfo, 0);
+    PG_RETURN_BOOL(change_suspension(token_id, resume_plan, "resumed"));
 }
 
 // pat_revoke(token_id): revoked at commit; false if it already was.
@@ -825,20 +1222,34 @@ PAT_FUNCTION(pat_list) {
     pat::pg::require_self_service(pat::pg::text_view(user_id));
     TupleDesc type = call_pg([&] { return pat::pg::result_type(fcinfo); });
     TimestampTz now = pat::pg::policy_clock();
-    // The function's shape says which query: eleven columns where the schema has delegation.
+    // The function's shape says which query: eleven columns where the schema has delegation,
+    // sixteen where it has restrictions.
     bool with_chain = type->natts > 8;
+    bool with_limits = type->natts > 11;
     pat::pg::with_owner_spi([&] {
         Tuplestorestate *rows = pat::pg::begin_result_rows(fcinfo, type);
         Datum arguments[1] = {PointerGetDatum(user_id)};
-        uint64 count = run(with_chain ? list_with_chain_plan : list_plan, arguments, nullptr, true,
-                           SPI_OK_SELECT);
+        uint64 count = run(with_limits  ? list_with_limits_plan
+                           : with_chain ? list_with_chain_plan
+                                        : list_plan,
+                           arguments, nullptr, true, SPI_OK_SELECT);
         for (uint64 i = 0; i < count; ++i) {
-            // The query's columns: those of the result but status, then the chain's state.
-            Datum columns[12];
-            bool column_nulls[12];
+            // The query's columns: those of the result but status, then the chain's state, then
+            // the limits.
+            Datum columns[16];
+            bool column_nulls[16];
             heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, columns, column_nulls);
-            Datum values[11];
-            bool nulls[11];
+            Datum values[16];
+            bool nulls[16];
+            if (with_limits) {
+                for (int c = 11; c < 15; ++c) {
+                    values[c] = columns[c + 1];
+                    nulls[c] = column_nulls[c + 1];
+                }
+                // Recorded addresses are not kept yet.
+                values[15] = 0;
+                nulls[15] = true;
+            }
             for (int c = 0; c < 7; ++c) {
                 values[c] = columns[c];
                 nulls[c] = column_nulls[c];

@@ -63,6 +63,47 @@ void add_birth(JsonObject &created, HeapTuple row, TupleDesc desc, Relation rela
     }
 }
 
+// A token's limits changed (networks and resources shown as they are now; metadata only named,
+// it is the application's), and its suspension or resumption.
+void audit_restrictions(Relation relation, HeapTuple old_row, HeapTuple new_row, TupleDesc desc,
+                        const TokenColumns &columns) {
+    auto column = [&](const char *name) { return pat::pg::relation_column(relation, name); };
+    JsonObject changed;
+    bool any = false;
+    for (const char *name : {"networks", "resources"}) {
+        int attno = column(name);
+        if (pat::pg::column_changed(old_row, new_row, desc, attno)) {
+            Field after = field(new_row, desc, attno);
+            Oid type = TupleDescAttr(desc, attno - 1)->atttypid;
+            Oid output = InvalidOid;
+            bool varlena = false;
+            getTypeOutputInfo(type, &output, &varlena);
+            changed.add_string(
+                name, after.is_null ? nullptr : OidOutputFunctionCall(output, after.value));
+            any = true;
+        }
+    }
+    if (pat::pg::column_changed(old_row, new_row, desc, column("metadata"))) {
+        changed.add_string("metadata", "changed");
+        any = true;
+    }
+    if (any) {
+        append_lifecycle("restrictions_changed", new_row, desc, columns, nullptr, changed.finish());
+    }
+    int suspended_at = column("suspended_at");
+    Field before = field(old_row, desc, suspended_at);
+    Field after = field(new_row, desc, suspended_at);
+    if (before.is_null && !after.is_null) {
+        JsonObject suspended;
+        suspended.add_timestamptz("suspended_at", after);
+        append_lifecycle("suspended", new_row, desc, columns, nullptr, suspended.finish());
+    } else if (!before.is_null && after.is_null) {
+        JsonObject resumed;
+        resumed.add_timestamptz("suspended_at", before);
+        append_lifecycle("resumed", new_row, desc, columns, resumed.finish(), nullptr);
+    }
+}
+
 // The rows of one trigger event.
 void audit_event(TriggerData *trigger) {
     Relation relation = trigger->tg_relation;
@@ -145,6 +186,9 @@ void audit_event(TriggerData *trigger) {
         JsonObject revoked;
         revoked.add_timestamptz("revoked_at", revoked_after);
         append_lifecycle("revoked", new_row, desc, columns, nullptr, revoked.finish());
+    }
+    if (pat::pg::schema_has(pat::schema_since::kRestrictions)) {
+        audit_restrictions(relation, old_row, new_row, desc, columns);
     }
 }
 

@@ -5,7 +5,12 @@
 // per quarter of the table. An entry holds its user id and name in place and its effective
 // scopes as the number of an interned scope set: most tokens of a server share a handful of
 // scope sets, so each set is kept once, and entries are all one small size whatever their
-// scopes. A token whose id and name do not fit is kept in the backend's own cache instead.
+// scopes. A token's own limits (networks, resource bindings, metadata: one encoded block) are
+// interned in the same area, by the same code, and named by a second number (limits shared by
+// many tokens, a CI network, are kept once; metadata makes a token's block its own, so a server
+// where many tokens carry metadata fills the area, and empties the cache, sooner). A token whose id
+// and name do not fit, or whose scopes or limits exceed kLargestSet, is kept in the backend's
+// own cache instead.
 //
 // The scope sets are an append-only area beside the table, found by content through an
 // open-addressing index, and never changed once written. When it is full, the whole cache is
@@ -33,6 +38,8 @@ constexpr Size kSetAreaShare = 16;
 constexpr Size kSetShareBytes = 256;
 // A set bigger than this is not interned (its token stays in the backend's own cache).
 constexpr Size kLargestSet = 8192;
+// A token without limits names no restrictions set.
+constexpr uint32 kNoSet = PG_UINT32_MAX;
 
 // The table is part of the key: an entry read from a pat.tokens that was dropped (DROP
 // EXTENSION, then CREATE EXTENSION or a restore) never answers for the new one, whose oid is
@@ -50,12 +57,14 @@ struct SharedToken {
     EntryWords words;
     pg_atomic_uint32 referenced;  // set by checks (under a shared lock), cleared by eviction
     uint32 scope_set;             // its number among the interned sets
+    uint32 restrictions_set;      // its encoded limits' number among them, or kNoSet
     uint16 payload_bytes;
     uint16 name_offset;
     bool has_expiry;
     bool revoked;
     bool organization;
     bool delegated;
+    bool suspended;
     pat::TokenLimits limits;
     alignas(MAXIMUM_ALIGNOF) char payload[kPayloadBytes];  // user id, then name
 };
@@ -324,8 +333,9 @@ void attach_table(void *header, bool first) {
                           HASH_ELEM | HASH_BLOBS | HASH_PARTITION | HASH_FIXED_SIZE);
 }
 
-// A check's copy of a set, taken under the entry's partition lock.
+// A check's copy of a set, taken under the entry's partition lock, and of its limits.
 alignas(MAXIMUM_ALIGNOF) char set_copy[kLargestSet];
+alignas(MAXIMUM_ALIGNOF) char restrictions_copy[kLargestSet];
 
 }  // namespace
 
@@ -350,6 +360,10 @@ bool find_shared_token(const pat::Digest &digest, bool (*is_current)(const Entry
         memcpy(copy.payload, entry->payload, entry->payload_bytes);
         const ArrayType *set = set_at(entry->scope_set);
         memcpy(set_copy, set, VARSIZE(set));
+        if (entry->restrictions_set != kNoSet) {
+            const ArrayType *limits = set_at(entry->restrictions_set);
+            memcpy(restrictions_copy, limits, VARSIZE(limits));
+        }
         // Written only when clear, so that checks of a hot entry do not keep dirtying its line.
         if (pg_atomic_read_u32(&entry->referenced) == 0) {
             pg_atomic_write_u32(&entry->referenced, 1);
@@ -369,8 +383,16 @@ bool find_shared_token(const pat::Digest &digest, bool (*is_current)(const Entry
     int count = ArrayGetNItems(ARR_NDIM(set), ARR_DIMS(set));
     Size scopes_offset = MAXALIGN(copy.payload_bytes);
     Size views_offset = MAXALIGN(scopes_offset + VARSIZE(set));
+    Size restrictions_offset = MAXALIGN(views_offset + sizeof(std::string_view) * (count + 1));
+    const auto *limits = reinterpret_cast<const varlena *>(restrictions_copy);
+    bool restricted = copy.restrictions_set != kNoSet;
     char *payload =
-        static_cast<char *>(palloc(views_offset + sizeof(std::string_view) * (count + 1)));
+        static_cast<char *>(palloc(restrictions_offset + (restricted ? VARSIZE(limits) : 0)));
+    token->restrictions = nullptr;
+    if (restricted) {
+        memcpy(payload + restrictions_offset, limits, VARSIZE(limits));
+        token->restrictions = reinterpret_cast<const varlena *>(payload + restrictions_offset);
+    }
     memcpy(payload, copy.payload, copy.payload_bytes);
     auto *scopes = reinterpret_cast<ArrayType *>(payload + scopes_offset);
     memcpy(scopes, set, VARSIZE(set));
@@ -393,6 +415,7 @@ bool find_shared_token(const pat::Digest &digest, bool (*is_current)(const Entry
     token->revoked = copy.revoked;
     token->organization = copy.organization;
     token->delegated = copy.delegated;
+    token->suspended = copy.suspended;
     token->limits = copy.limits;
     token->payload = payload;
     token->bytes = 0;
@@ -404,16 +427,24 @@ bool store_shared_token(const CachedToken &token, const EntryWords &words) {
     // The user id and the name come first in the token's payload, then the scopes.
     Size values_bytes = static_cast<Size>(reinterpret_cast<const char *>(token.scopes) -
                                           static_cast<const char *>(token.payload));
-    if (values_bytes > kPayloadBytes || VARSIZE(token.scopes) > kLargestSet || sets.capacity == 0) {
+    if (values_bytes > kPayloadBytes || VARSIZE(token.scopes) > kLargestSet || sets.capacity == 0 ||
+        (token.restrictions != nullptr && VARSIZE(token.restrictions) > kLargestSet)) {
         return false;
     }
+    // A token's limits are interned as its scopes are (the sets' code compares bytes only): most
+    // limited tokens of a server share a few network lists, and a token's entry stays one size.
+    const auto *limits = reinterpret_cast<const ArrayType *>(token.restrictions);
     SharedTokenKey key = key_of(token.digest);
     uint32 hash = get_hash_value(table, &key);
     LWLock *lock = partition_lock(hash);
     for (int attempt = 0; attempt < 2; ++attempt) {
         LWLockAcquire(lock, LW_EXCLUSIVE);
         uint32 set_number = 0;
+        uint32 limits_number = kNoSet;
         Interned interned = intern_set(token.scopes, &set_number);
+        if (interned == Interned::yes && limits != nullptr) {
+            interned = intern_set(limits, &limits_number);
+        }
         SharedToken *entry = nullptr;
         if (interned == Interned::yes) {
             bool found = false;
@@ -426,6 +457,8 @@ bool store_shared_token(const CachedToken &token, const EntryWords &words) {
             entry->words = words;
             pg_atomic_init_u32(&entry->referenced, 1);
             entry->scope_set = set_number;
+            entry->restrictions_set = limits_number;
+            entry->suspended = token.suspended;
             entry->payload_bytes = static_cast<uint16>(values_bytes);
             entry->name_offset = static_cast<uint16>(reinterpret_cast<const char *>(token.name) -
                                                      static_cast<const char *>(token.payload));
@@ -441,7 +474,8 @@ bool store_shared_token(const CachedToken &token, const EntryWords &words) {
             break;
         }
         if (interned == Interned::sets_full) {
-            empty_all(MAXALIGN(VARSIZE(token.scopes)));
+            empty_all(MAXALIGN(VARSIZE(token.scopes)) +
+                      (limits != nullptr ? MAXALIGN(VARSIZE(limits)) : 0));
         } else {
             evict();
         }

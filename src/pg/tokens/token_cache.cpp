@@ -53,6 +53,8 @@
 #include "pg/tokens/token_cache.hpp"
 
 #include <algorithm>
+#include <string_view>
+#include <type_traits>
 
 #include "core/cache_signal.hpp"
 #include "core/policy.hpp"
@@ -61,6 +63,7 @@
 #include "pg/settings.hpp"
 #include "pg/tokens/cache_generations.hpp"
 #include "pg/tokens/hot_tokens.hpp"
+#include "pg/tokens/restrictions_data.hpp"
 #include "pg/tokens/shared_tokens.hpp"
 #include "pg/tokens/token_store.hpp"
 
@@ -425,7 +428,10 @@ void fill_token(const StoredToken &stored, ScopeList allowed_scopes, CachedToken
     Size id_bytes = MAXALIGN(VARSIZE_ANY(stored.user_id));
     Size name_bytes = MAXALIGN(VARSIZE_ANY(stored.name));
     Size scopes_bytes = MAXALIGN(VARSIZE(effective));
-    Size total = id_bytes + name_bytes + scopes_bytes + sizeof(std::string_view) * count;
+    Size views_bytes = MAXALIGN(sizeof(std::string_view) * count);
+    varlena *restrictions = restrictions_block(stored.networks, stored.resources, stored.metadata);
+    Size total = id_bytes + name_bytes + scopes_bytes + views_bytes +
+                 (restrictions != nullptr ? VARSIZE(restrictions) : 0);
     char *payload =
         static_cast<char *>(MemoryContextAlloc(payload_memory(total, may_keep, keep), total));
     filled->user_id = reinterpret_cast<text *>(payload);
@@ -446,6 +452,13 @@ void fill_token(const StoredToken &stored, ScopeList allowed_scopes, CachedToken
     }
     filled->sorted_scopes = kept_views;
     filled->scope_count = kept_count;
+    filled->restrictions = nullptr;
+    if (restrictions != nullptr) {
+        char *at = payload + id_bytes + name_bytes + scopes_bytes + views_bytes;
+        memcpy(at, restrictions, VARSIZE(restrictions));
+        filled->restrictions = reinterpret_cast<const varlena *>(at);
+    }
+    filled->suspended = stored.suspended;
     filled->payload = payload;
     filled->token_id = stored.token_id;
     filled->has_expiry = stored.has_expiry;
@@ -508,6 +521,40 @@ bool begin_lookup() {
 }
 
 }  // namespace
+
+Size payload_size(const CachedToken &token) {
+    // The token's limits come last in the block, else the views of its scopes.
+    const char *end =
+        token.restrictions != nullptr
+            ? reinterpret_cast<const char *>(token.restrictions) + VARSIZE(token.restrictions)
+            : reinterpret_cast<const char *>(token.sorted_scopes + token.scope_count);
+    return static_cast<Size>(end - static_cast<const char *>(token.payload));
+}
+
+CachedToken relocated_token(const CachedToken &token, char *room) {
+    const char *start = static_cast<const char *>(token.payload);
+    memcpy(room, start, payload_size(token));
+    ptrdiff_t moved = room - start;
+    auto move = [moved](auto *pointer) {
+        using Pointee = std::remove_const_t<std::remove_pointer_t<decltype(pointer)>>;
+        return reinterpret_cast<Pointee *>(
+            reinterpret_cast<char *>(const_cast<Pointee *>(pointer)) + moved);
+    };
+    CachedToken copy = token;
+    copy.payload = room;
+    copy.user_id = move(token.user_id);
+    copy.name = move(token.name);
+    copy.scopes = move(token.scopes);
+    std::string_view *views = move(token.sorted_scopes);
+    for (int i = 0; i < token.scope_count; ++i) {
+        views[i] = std::string_view(views[i].data() + moved, views[i].size());
+    }
+    copy.sorted_scopes = views;
+    if (token.restrictions != nullptr) {
+        copy.restrictions = move(token.restrictions);
+    }
+    return copy;
+}
 
 CachedToken *find_token(const pat::Digest &digest) {
     bool use_cache = begin_lookup();

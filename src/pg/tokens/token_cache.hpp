@@ -55,12 +55,25 @@ struct CachedToken {
     bool revoked;       // it, or an ancestor (token_store.hpp)
     bool organization;  // an organization's token: user_id is an account id
     bool delegated;     // made by pat_delegate
+    bool suspended;     // it, or an ancestor (token_store.hpp)
+    // Its networks, resource bindings and metadata, encoded (core/restrictions.hpp), in the
+    // payload after the views; nullptr for a token without any.
+    const varlena *restrictions;
     pat::TokenLimits limits;
     EntryWords words;
     void *payload;  // one allocation holding the varlena values and the views above
     Size bytes;     // what the entry costs against pat.token_cache_memory
     bool referenced;
 };
+
+// The bytes token's payload block uses (its values, then the views of its scopes, then its
+// limits).
+Size payload_size(const CachedToken &token);
+
+// token with its payload block copied to room (payload_size(token) bytes, maximally aligned) and
+// every member that points into the block moved there: the one place that knows which members
+// those are.
+CachedToken relocated_token(const CachedToken &token, char *room);
 
 // The token stored under digest, or nullptr when there is none.
 CachedToken *find_token(const pat::Digest &digest);

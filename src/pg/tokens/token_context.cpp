@@ -177,3 +177,62 @@ PAT_FUNCTION(pat_clear) {
     pat::pg::clear_token_context();
     PG_RETURN_BOOL(had_context);
 }
+
+namespace pat::pg {
+
+pat::RestrictionsView context_restrictions(const TokenContext &context) {
+    return pat::RestrictionsView(context.restrictions.empty() ? nullptr
+                                                              : context.restrictions.data());
+}
+
+}  // namespace pat::pg
+
+// pat_has_scope(scope, resource): whether the transaction's token holds scope and the scope
+// covers resource (a scope bound to resources covers those only, an unbound one every
+// resource); false without a token, or for a NULL argument. For row-level security policies.
+PAT_FUNCTION(pat_has_scope_on) {
+    const auto *context = current_token_context();
+    if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || context == nullptr) {
+        PG_RETURN_BOOL(false);
+    }
+    std::string_view scope = pat::pg::text_view(PG_GETARG_TEXT_PP(0));
+    std::string_view resource = pat::pg::text_view(PG_GETARG_TEXT_PP(1));
+    PG_RETURN_BOOL(context->scopes.contains(scope) &&
+                   pat::pg::context_restrictions(*context).covers(scope, resource));
+}
+
+// pat_current_resources(scope): the resource ids scope is bound to, sorted; NULL when it covers
+// every resource, when the token lacks it, or without a token (pat_has_scope tells these apart).
+PAT_FUNCTION(pat_current_resources) {
+    const auto *context = current_token_context();
+    if (PG_ARGISNULL(0) || context == nullptr) {
+        PG_RETURN_NULL();
+    }
+    std::string_view scope = pat::pg::text_view(PG_GETARG_TEXT_PP(0));
+    pat::RestrictionsView limits = pat::pg::context_restrictions(*context);
+    pat::RestrictionsView::Ids ids;
+    if (!context->scopes.contains(scope) || !limits.scope_bound(scope, &ids)) {
+        PG_RETURN_NULL();
+    }
+    std::vector<std::string> items;
+    std::string_view id;
+    while (ids.next(&id)) {
+        items.emplace_back(id);
+    }
+    PG_RETURN_ARRAYTYPE_P(pat::pg::make_text_array(items));
+}
+
+// pat_current_metadata(): the transaction's token's metadata; NULL without a token or metadata.
+PAT_FUNCTION(pat_current_metadata) {
+    const auto *context = current_token_context();
+    if (context == nullptr) {
+        PG_RETURN_NULL();
+    }
+    std::string_view metadata = pat::pg::context_restrictions(*context).metadata();
+    if (metadata.empty()) {
+        PG_RETURN_NULL();
+    }
+    void *copy = pat::pg::call_pg([&] { return palloc(metadata.size()); });
+    memcpy(copy, metadata.data(), metadata.size());
+    PG_RETURN_POINTER(copy);
+}

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "core/restrictions.hpp"
 #include "core/scope.hpp"
 #include "core/self_service.hpp"
 
@@ -21,7 +22,13 @@ struct TokenContext {
     std::optional<TimestampTz> expires_at;
     bool organization = false;  // an organization's token: user_id is an account id
     bool delegated = false;     // made by pat_delegate: its audit rows name its chain
+    // The token's networks, resource bindings and metadata, encoded (core/restrictions.hpp,
+    // with a varlena header); empty for a token without any.
+    std::string restrictions;
 };
+
+// The context's limits, read in place.
+pat::RestrictionsView context_restrictions(const TokenContext &context);
 
 // Makes context the current transaction's token context. Throws std::bad_alloc.
 void set_token_context(TokenContext context);

@@ -51,6 +51,8 @@ struct LookupRelations {
     AttrNumber token_id = 0, user_id = 0, name = 0, scopes = 0, expires_at = 0, revoked_at = 0;
     AttrNumber digest = 0;
     AttrNumber ancestors = 0, token_type = 0;  // 0: the schema has no delegation
+    // 0: the schema has no restrictions.
+    AttrNumber networks = 0, resources = 0, metadata = 0, suspended_at = 0;
     AttrNumber role = 0, all_scopes = 0, scope = 0, defined_scope = 0;
 };
 LookupRelations lookup;
@@ -101,6 +103,12 @@ const LookupRelations &lookup_relations() {
         resolved.refill_every = column_number(limits, "refill_every");
         resolved.user_requests = column_number(resolved.user_limits.table, "requests");
         resolved.user_per = column_number(resolved.user_limits.table, "per");
+    }
+    if (schema_has(pat::schema_since::kRestrictions)) {
+        resolved.networks = column_number(tokens, "networks");
+        resolved.resources = column_number(tokens, "resources");
+        resolved.metadata = column_number(tokens, "metadata");
+        resolved.suspended_at = column_number(tokens, "suspended_at");
     }
     resolved.token_id = column_number(tokens, "token_id");
     resolved.user_id = column_number(tokens, "user_id");
@@ -256,6 +264,10 @@ void fold_ancestors(const LookupRelations &relations, Snapshot snapshot, ArrayTy
                     bool is_null = false;
                     slot_getattr(row, relations.revoked_at, &is_null);
                     token->revoked = !is_null;
+                    if (relations.suspended_at != 0) {
+                        slot_getattr(row, relations.suspended_at, &is_null);
+                        token->suspended = token->suspended || !is_null;
+                    }
                     bool has_expiry = false;
                     TimestampTz expires_at = 0;
                     read_timestamp(row, relations.expires_at, &has_expiry, &expires_at);
@@ -327,6 +339,26 @@ bool fetch_token_row(const Digest &digest, StoredToken *token) {
             token->revoked = !is_null;
             token->organization = false;
             token->delegated = false;
+            token->suspended = false;
+            token->networks = nullptr;
+            token->resources = nullptr;
+            token->metadata = nullptr;
+            if (relations.suspended_at != 0) {
+                slot_getattr(row, relations.suspended_at, &is_null);
+                token->suspended = !is_null;
+                Datum networks = slot_getattr(row, relations.networks, &is_null);
+                if (!is_null) {
+                    token->networks = copy_varlena<ArrayType>(networks);
+                }
+                Datum resources = slot_getattr(row, relations.resources, &is_null);
+                if (!is_null) {
+                    token->resources = copy_varlena<Jsonb>(resources);
+                }
+                Datum metadata = slot_getattr(row, relations.metadata, &is_null);
+                if (!is_null) {
+                    token->metadata = copy_varlena<Jsonb>(metadata);
+                }
+            }
             if (relations.token_type != 0) {
                 Datum type = slot_getattr(row, relations.token_type, &is_null);
                 token->organization =

@@ -15,10 +15,14 @@ struct StoredToken {
     text *name;
     ArrayType *scopes;  // the token's own scopes
     bool has_expiry;
-    TimestampTz expires_at;  // the earliest of its own and its ancestors'
-    bool revoked;            // it, or an ancestor, is revoked or gone
-    bool organization;       // token_type 'organization': user_id is an account id
-    bool delegated;          // made by pat_delegate: it has ancestors
+    TimestampTz expires_at;   // the earliest of its own and its ancestors'
+    bool revoked;             // it, or an ancestor, is revoked or gone
+    bool organization;        // token_type 'organization': user_id is an account id
+    bool delegated;           // made by pat_delegate: it has ancestors
+    bool suspended;           // it, or an ancestor, is suspended (pat_suspend)
+    ArrayType *networks;      // cidr[], or nullptr for any network
+    Jsonb *resources;         // scope -> resource ids, or nullptr
+    Jsonb *metadata;          // or nullptr
     pat::TokenLimits limits;  // its rate limit and budget, and its user's rate limit
 };
 

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/digest.hpp"
+#include "core/restrictions.hpp"
 #include "core/error.hpp"
 #include "core/scope.hpp"
 #include "core/status.hpp"
@@ -17,6 +18,7 @@
 #include "pg/bridge/guard.hpp"
 #include "pg/tokens/key_status.hpp"
 #include "pg/tokens/lookalikes.hpp"
+#include "pg/tokens/restrictions_data.hpp"
 #include "pg/bridge/result_rows.hpp"
 #include "pg/settings.hpp"
 #include "pg/tokens/token_cache.hpp"
@@ -49,10 +51,20 @@ bool token_argument(FunctionCallInfo fcinfo, std::string_view *token) {
     return true;
 }
 
-// Whether token holds every scope in the required_scopes argument; a NULL array or a NULL
-// element asks for something no token holds (fail closed). Names a missing scope in check.
+// The resource argument, or false when it is NULL or the function has none.
+bool resource_argument(FunctionCallInfo fcinfo, std::string_view *resource) {
+    if (PG_NARGS() < 4 || PG_ARGISNULL(3)) {
+        return false;
+    }
+    *resource = pat::pg::text_view(PG_GETARG_TEXT_PP(3));
+    return true;
+}
+
+// Whether token holds every scope in the required_scopes argument, each covering the resource
+// argument if one is given (a scope bound to resources covers only those); a NULL array or a
+// NULL element asks for something no token holds (fail closed). Names a missing scope in check.
 bool holds_required_scopes(FunctionCallInfo fcinfo, const pat::pg::CachedToken &token,
-                           Check *check) {
+                           const pat::RestrictionsView &limits, Check *check) {
     if (PG_ARGISNULL(1)) {
         return false;
     }
@@ -64,12 +76,18 @@ bool holds_required_scopes(FunctionCallInfo fcinfo, const pat::pg::CachedToken &
     bool *nulls = nullptr;
     int count = 0;
     deconstruct_array(required, TEXTOID, -1, false, TYPALIGN_INT, &elements, &nulls, &count);
+    std::string_view resource;
+    bool bound = limits.bound_scope_count() > 0 && resource_argument(fcinfo, &resource);
     for (int i = 0; i < count; ++i) {
         if (nulls[i]) {
             return false;
         }
         std::string_view scope = pat::pg::text_view(DatumGetTextPP(elements[i]));
         if (!pat::sorted_scopes_contain(token.sorted_scopes, token.scope_count, scope)) {
+            check->missing_scope = scope;
+            return false;
+        }
+        if (bound && !limits.covers(scope, resource)) {
             check->missing_scope = scope;
             return false;
         }
@@ -126,6 +144,15 @@ void enforce_limits(Check *check) {
     }
 }
 
+// The client_addr argument, or nullptr when it is NULL or the function has none (a schema before
+// restrictions). Read without allocating.
+const inet *client_address(FunctionCallInfo fcinfo) {
+    if (PG_NARGS() < 3 || PG_ARGISNULL(2)) {
+        return nullptr;
+    }
+    return PG_GETARG_INET_PP(2);
+}
+
 Check check_token(FunctionCallInfo fcinfo) {
     Check check = {pat::TokenStatus::malformed, nullptr, {}, 0, std::nullopt};
     std::string_view token_text;
@@ -146,11 +173,22 @@ Check check_token(FunctionCallInfo fcinfo) {
     }
     pat::StoredTokenState state;
     state.revoked = check.token->revoked;
+    state.suspended = check.token->suspended;
     if (check.token->has_expiry) {
         state.expires_at = check.token->expires_at;
     }
-    check.status = pat::decide_status(pat::pg::policy_clock(), state,
-                                      holds_required_scopes(fcinfo, *check.token, &check));
+    pat::RestrictionsView limits(reinterpret_cast<const char *>(check.token->restrictions));
+    bool address_allowed = true;
+    if (limits.network_count() > 0) {
+        const inet *client = client_address(fcinfo);
+        pat::IpAddress address;
+        if (client != nullptr) {
+            address = pat::pg::address_of(client);
+        }
+        address_allowed = limits.allows_address(client != nullptr ? &address : nullptr);
+    }
+    bool holds = holds_required_scopes(fcinfo, *check.token, limits, &check);
+    check.status = pat::decide_status(pat::pg::policy_clock(), state, holds, address_allowed);
     if (check.status == pat::TokenStatus::valid) {
         enforce_limits(&check);
     }
@@ -204,6 +242,13 @@ PAT_FUNCTION(pat_validate) {
         values[7] =
             PointerGetDatum(cstring_to_text(token.organization ? "organization" : "personal"));
         nulls[7] = false;
+        // Metadata is the application's: returned only with a valid answer, so a token that is
+        // refused (from the wrong network, suspended) tells its holder nothing more.
+        Jsonb *metadata = pat::pg::block_metadata(token.restrictions);
+        if (metadata != nullptr && check.status == pat::TokenStatus::valid) {
+            values[8] = PointerGetDatum(metadata);
+            nulls[8] = false;
+        }
     }
     if (result_type->natts >= 11) {
         if (check.status == pat::TokenStatus::rate_limited) {
@@ -230,6 +275,15 @@ PAT_FUNCTION(pat_authenticate) {
     switch (check.status) {
         case pat::TokenStatus::valid:
             break;
+        case pat::TokenStatus::forbidden_network:
+            throw pat::Error(pat::sqlstate::kInsufficientPrivilege,
+                             "personal access token may not be used from this address",
+                             client_address(fcinfo) == nullptr
+                                 ? "The token works only from its networks, and no client "
+                                   "address was given."
+                                 : "The client address is outside the token's networks.",
+                             "Pass the client's address: inet_client_addr() for a direct "
+                             "connection, the HTTP client's address in an application.");
         case pat::TokenStatus::insufficient_scope:
             throw pat::Error(
                 pat::sqlstate::kInsufficientPrivilege,
@@ -268,6 +322,10 @@ PAT_FUNCTION(pat_authenticate) {
         }
         context.organization = token.organization;
         context.delegated = token.delegated;
+        if (token.restrictions != nullptr) {
+            context.restrictions.assign(reinterpret_cast<const char *>(token.restrictions),
+                                        VARSIZE(token.restrictions));
+        }
         pat::pg::set_token_context(std::move(context));
     }
     // As SET LOCAL does: outside BEGIN ... COMMIT the context ends with this statement, and the
