@@ -1322,6 +1322,8 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    -- The schema's name as an identifier, quoted where it needs to be.
+    api CONSTANT text := '@extschema@'::pg_catalog.regnamespace::text;
     missing text;
     args text;
 BEGIN
@@ -1352,11 +1354,11 @@ BEGIN
           SELECT 'exclude=' OPERATOR(pg_catalog.||) e FROM unnest(exclude) AS e) AS trigger_args;
     -- target::text is quoted and, with this search_path, schema-qualified.
     EXECUTE format('CREATE OR REPLACE TRIGGER pat_audit AFTER INSERT OR UPDATE OR DELETE ON %s'
-                   ' FOR EACH ROW EXECUTE FUNCTION %I.pat_audit(%s)',
-                   target, '@extschema@', coalesce(args, ''));
+                   ' FOR EACH ROW EXECUTE FUNCTION %s.pat_audit(%s)',
+                   target, api, coalesce(args, ''));
     EXECUTE format('CREATE OR REPLACE TRIGGER pat_audit_truncate AFTER TRUNCATE ON %s'
-                   ' FOR EACH STATEMENT EXECUTE FUNCTION %I.pat_audit(%s)',
-                   target, '@extschema@', coalesce(args, ''));
+                   ' FOR EACH STATEMENT EXECUTE FUNCTION %s.pat_audit(%s)',
+                   target, api, coalesce(args, ''));
 END
 $$;
 COMMENT ON FUNCTION @extschema@.pat_audit_table(regclass, boolean, text[]) IS
@@ -1782,6 +1784,8 @@ DECLARE
                                       'admin'];
     -- Profiles that include no other and that only admin includes.
     apart CONSTANT text[] := ARRAY['scanner', 'organization_admin'];
+    -- The schema's name as an identifier, quoted where it needs to be.
+    api CONSTANT text := '@extschema@'::pg_catalog.regnamespace::text;
     rank integer;
     fn text;
 BEGIN
@@ -1793,7 +1797,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Profiles: validator, application, application_role_admin, admin, scanner, organization_admin.';
     END IF;
-    EXECUTE format('GRANT USAGE ON SCHEMA %I TO %s', '@extschema@', grantee);
+    EXECUTE format('GRANT USAGE ON SCHEMA %s TO %s', api, grantee);
     FOR fn IN
         SELECT p.function_signature FROM pat.profile_functions p
         WHERE CASE WHEN profile = ANY (apart) THEN p.least_profile = profile
@@ -1801,7 +1805,7 @@ BEGIN
                    ELSE array_position(profiles, p.least_profile) <= rank END
         ORDER BY p.function_signature
     LOOP
-        EXECUTE format('GRANT EXECUTE ON FUNCTION %I.%s TO %s', '@extschema@', fn, grantee);
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %s.%s TO %s', api, fn, grantee);
     END LOOP;
     IF profile = 'admin' THEN
         -- Read-only access to the tables, for investigations; digests are not secrets.

@@ -697,6 +697,8 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    -- The schema's name as an identifier, quoted where it needs to be.
+    api CONSTANT text := '@extschema@'::pg_catalog.regnamespace::text;
     missing text;
     args text;
 BEGIN
@@ -727,11 +729,11 @@ BEGIN
           SELECT 'exclude=' OPERATOR(pg_catalog.||) e FROM unnest(exclude) AS e) AS trigger_args;
     -- target::text is quoted and, with this search_path, schema-qualified.
     EXECUTE format('CREATE OR REPLACE TRIGGER pat_audit AFTER INSERT OR UPDATE OR DELETE ON %s'
-                   ' FOR EACH ROW EXECUTE FUNCTION %I.pat_audit(%s)',
-                   target, '@extschema@', coalesce(args, ''));
+                   ' FOR EACH ROW EXECUTE FUNCTION %s.pat_audit(%s)',
+                   target, api, coalesce(args, ''));
     EXECUTE format('CREATE OR REPLACE TRIGGER pat_audit_truncate AFTER TRUNCATE ON %s'
-                   ' FOR EACH STATEMENT EXECUTE FUNCTION %I.pat_audit(%s)',
-                   target, '@extschema@', coalesce(args, ''));
+                   ' FOR EACH STATEMENT EXECUTE FUNCTION %s.pat_audit(%s)',
+                   target, api, coalesce(args, ''));
 END
 $$;
 COMMENT ON FUNCTION @extschema@.pat_audit_table(regclass, boolean, text[]) IS

@@ -101,6 +101,8 @@ DECLARE
                                       'admin'];
     -- Profiles that include no other and that only admin includes.
     apart CONSTANT text[] := ARRAY['scanner', 'organization_admin'];
+    -- The schema's name as an identifier, quoted where it needs to be.
+    api CONSTANT text := '@extschema@'::pg_catalog.regnamespace::text;
     rank integer;
     fn text;
 BEGIN
@@ -112,7 +114,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Profiles: validator, application, application_role_admin, admin, scanner, organization_admin.';
     END IF;
-    EXECUTE format('GRANT USAGE ON SCHEMA %I TO %s', '@extschema@', grantee);
+    EXECUTE format('GRANT USAGE ON SCHEMA %s TO %s', api, grantee);
     FOR fn IN
         SELECT p.function_signature FROM pat.profile_functions p
         WHERE CASE WHEN profile = ANY (apart) THEN p.least_profile = profile
@@ -120,7 +122,7 @@ BEGIN
                    ELSE array_position(profiles, p.least_profile) <= rank END
         ORDER BY p.function_signature
     LOOP
-        EXECUTE format('GRANT EXECUTE ON FUNCTION %I.%s TO %s', '@extschema@', fn, grantee);
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %s.%s TO %s', api, fn, grantee);
     END LOOP;
     IF profile = 'admin' THEN
         -- Read-only access to the tables, for investigations; digests are not secrets.

@@ -45,6 +45,22 @@ CREATE SCHEMA pat_api;
 CREATE EXTENSION pg_pat SCHEMA pat_api;
 SELECT pat.warn_if_schema_writable('pat_api') AS warned;
 DROP EXTENSION pg_pat;
+-- A schema whose name needs quotes: granting a profile and auditing a table name it right.
+CREATE SCHEMA "Tokens API";
+CREATE EXTENSION pg_pat SCHEMA "Tokens API";
+SELECT "Tokens API".pat_grant_profile('regress_pat_schema_writer', 'validator');
+SELECT has_schema_privilege('regress_pat_schema_writer', 'Tokens API', 'USAGE') AS schema_usage,
+       has_function_privilege('regress_pat_schema_writer',
+                              '"Tokens API".pat_validate(text, text[], inet, text)', 'EXECUTE') AS may_validate;
+CREATE TABLE quoted_notes (id integer PRIMARY KEY, body text);
+SELECT "Tokens API".pat_audit_table('quoted_notes', true);
+SELECT tgname, tgfoid::regprocedure FROM pg_trigger WHERE tgrelid = 'quoted_notes'::regclass
+ORDER BY tgname;
+INSERT INTO quoted_notes VALUES (1, 'audited');
+DROP TABLE quoted_notes;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA "Tokens API" FROM regress_pat_schema_writer;
+REVOKE ALL ON SCHEMA "Tokens API" FROM regress_pat_schema_writer;
+DROP EXTENSION pg_pat;
 \c contrib_regression
 DROP DATABASE regress_pat_schemas;
 DROP ROLE regress_pat_schema_writer;

@@ -78,8 +78,8 @@ void write_copy(const CachedToken &token, Size size, uint64 position) {
 // heap a long-lived block taken in the middle of a query would pin (the query's freed memory
 // under it could not go back to the system). Fresh pages read as zeros: an empty index.
 bool map_state() {
-    void *pages = mmap(nullptr, sizeof(HotState), PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *pages =
+        mmap(nullptr, sizeof(HotState), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (pages == MAP_FAILED) {
         return false;
     }
