@@ -31,8 +31,9 @@ InFlight *in_flight = nullptr;
 struct CreditsInFlight {
     UnwrittenCredits *credits;  // in TopMemoryContext
     int count;
+    SubTransactionId subtransaction;  // a savepoint rolled back undoes the write
 };
-CreditsInFlight credits_in_flight = {nullptr, 0};
+CreditsInFlight credits_in_flight = {nullptr, 0, InvalidSubTransactionId};
 
 void finish_credits(bool committed) {
     if (credits_in_flight.credits == nullptr) {
@@ -40,7 +41,7 @@ void finish_credits(bool committed) {
     }
     finish_credit_write(credits_in_flight.credits, credits_in_flight.count, committed);
     pfree(credits_in_flight.credits);
-    credits_in_flight = {nullptr, 0};
+    credits_in_flight = {nullptr, 0, InvalidSubTransactionId};
 }
 
 void forget_in_flight(bool put_back_usage, SubTransactionId only) {
@@ -74,7 +75,13 @@ void on_subtransaction_end(SubXactEvent event, SubTransactionId mine, SubTransac
                            void *) {
     if (event == SUBXACT_EVENT_ABORT_SUB) {
         forget_in_flight(true, mine);
+        if (credits_in_flight.subtransaction == mine) {
+            finish_credits(false);
+        }
     } else if (event == SUBXACT_EVENT_COMMIT_SUB) {
+        if (credits_in_flight.subtransaction == mine) {
+            credits_in_flight.subtransaction = parent;
+        }
         for (InFlight *batch = in_flight; batch != nullptr; batch = batch->next) {
             if (batch->subtransaction == mine) {
                 batch->subtransaction = parent;
@@ -276,7 +283,7 @@ void write_credits() {
     auto *taken = static_cast<UnwrittenCredits *>(
         MemoryContextAlloc(TopMemoryContext, sizeof(UnwrittenCredits) * (most + 1)));
     int count = take_unwritten_credits(taken, most);
-    credits_in_flight = {taken, count};
+    credits_in_flight = {taken, count, GetCurrentSubTransactionId()};
     if (count == 0) {
         return;
     }
