@@ -1,6 +1,7 @@
--- pg_pat 1.12: pat_revoke's descendant count through an index of parent links (issue 26), and
+-- pg_pat 1.12: pat_revoke's descendant count through an index of parent links (issue 26),
 -- tokens that carry their own limits (issue 27): networks, resources, suspension and metadata,
--- enforced by the check.
+-- enforced by the check, and rate limits and credits per token (issue 28), enforced by the check
+-- in shared memory.
 
 \echo Use "ALTER EXTENSION pg_pat UPDATE TO '1.12'" to load this file. \quit
 
@@ -122,12 +123,14 @@ COMMENT ON COLUMN pat.tokens.metadata IS
 COMMENT ON COLUMN pat.tokens.suspended_at IS
     'when pat_suspend() switched the token off (NULL: not suspended); checks answer suspended until pat_resume(), and the expiry never moves';
 
--- Checks answered suspended or forbidden_network are counted like the others.
+-- Checks answered suspended, forbidden_network, rate_limited or usage_exceeded are counted like
+-- the others.
 ALTER TABLE pat.token_checks
     DROP CONSTRAINT token_checks_outcome_check,
     ADD CONSTRAINT token_checks_outcome_check
         CHECK (outcome IN ('valid', 'insufficient_scope', 'expired', 'revoked',
-                           'not_found', 'malformed', 'suspended', 'forbidden_network'));
+                           'not_found', 'malformed', 'suspended', 'forbidden_network',
+                           'rate_limited', 'usage_exceeded'));
 
 -- A suspension and a resumption notify the token's owner; each queues its kind again.
 ALTER TABLE pat.notices
@@ -171,11 +174,11 @@ CREATE FUNCTION @extschema@.pat_validate(token text, required_scopes text[] DEFA
     client_addr inet DEFAULT NULL, resource text DEFAULT NULL,
     OUT valid boolean, OUT status text, OUT token_id uuid, OUT user_id text,
     OUT token_name text, OUT scopes text[], OUT expires_at timestamptz, OUT token_type text,
-    OUT metadata jsonb)
+    OUT metadata jsonb, OUT retry_after interval, OUT remaining bigint)
 AS 'MODULE_PATHNAME', 'pat_validate'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION @extschema@.pat_validate(text, text[], inet, text) IS
-    'check a bearer token: one row with status valid, malformed, not_found, expired, revoked, suspended, forbidden_network (client_addr outside the token''s networks, or NULL for a token with networks) or insufficient_scope (also for a resource the scope is not bound to); token_type personal, or organization when user_id is an account id; the token''s metadata';
+    'check a bearer token: one row with status valid, malformed, not_found, expired, revoked, suspended, forbidden_network (client_addr outside the token''s networks, or NULL for a token with networks) or insufficient_scope (also for a resource the scope is not bound to), and for an otherwise valid token rate_limited (retry_after: when it could pass) or usage_exceeded (its credits spent); token_type personal, or organization when user_id is an account id; the token''s metadata; remaining: its credits left (NULL without a budget)';
 
 DROP FUNCTION @extschema@.pat_authenticate(text, text[]);
 CREATE FUNCTION @extschema@.pat_authenticate(token text, required_scopes text[] DEFAULT '{}',
@@ -184,14 +187,14 @@ RETURNS text
 AS 'MODULE_PATHNAME', 'pat_authenticate'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION @extschema@.pat_authenticate(text, text[], inet) IS
-    'check a bearer token or raise (28000; 42501 for a missing scope or an address outside the token''s networks); sets the token context for this transaction; client_addr: the HTTP client''s address, or inet_client_addr() for a direct connection';
+    'check a bearer token or raise (28000; 42501 for a missing scope or an address outside the token''s networks; PT429 over its rate limit, with Retry-After in the detail; PT402 with its credits spent); sets the token context for this transaction; client_addr: the HTTP client''s address, or inet_client_addr() for a direct connection';
 
 DROP FUNCTION @extschema@.pat_validate(varchar, text[]);
 CREATE FUNCTION @extschema@.pat_validate(token varchar, required_scopes text[] DEFAULT '{}',
     client_addr inet DEFAULT NULL, resource text DEFAULT NULL,
     OUT valid boolean, OUT status text, OUT token_id uuid, OUT user_id text,
     OUT token_name text, OUT scopes text[], OUT expires_at timestamptz, OUT token_type text,
-    OUT metadata jsonb)
+    OUT metadata jsonb, OUT retry_after interval, OUT remaining bigint)
 AS 'MODULE_PATHNAME', 'pat_validate'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION @extschema@.pat_validate(varchar, text[], inet, text) IS
@@ -357,3 +360,369 @@ BEGIN
 END
 $$;
 DROP TABLE pg_temp.pat_reshaped_grantees;
+-- Rate limits and credits (issue 28) =====
+
+-- Their tables --------------------------------------------------------------
+-- Apart from the token row: setting a limit is no edit of the token (no audit row, no guard),
+-- and the usage worker writes balances here without touching pat.tokens. The check enforces
+-- them in shared memory (src/pg/usage/limiter_store.hpp); a change to a limit or budget drops
+-- the user's cached tokens (the trigger below), a balance written out does not.
+CREATE TABLE pat.token_limits (
+    token_id          uuid PRIMARY KEY REFERENCES pat.tokens ON DELETE CASCADE,
+    user_id           text NOT NULL,  -- the token's, so a change can reach its cached copies
+    requests          integer CHECK (requests >= 1),
+    per               interval CHECK (per > '0' AND per <= '1000 years'),
+    credits_set_at    timestamptz,    -- when the budget was set: its version and refill anchor
+    credits_remaining bigint CHECK (credits_remaining >= 0),
+    credits_period    bigint NOT NULL DEFAULT 0 CHECK (credits_period >= 0),
+    refill_amount     bigint CHECK (refill_amount >= 0),
+    refill_every      interval CHECK (refill_every > '0' AND refill_every <= '1000 years'),
+    CONSTRAINT token_limits_rate_whole CHECK ((requests IS NULL) = (per IS NULL)),
+    CONSTRAINT token_limits_credits_whole
+        CHECK ((credits_set_at IS NULL) = (credits_remaining IS NULL)),
+    CONSTRAINT token_limits_refill_whole CHECK ((refill_amount IS NULL) = (refill_every IS NULL)
+                                                AND (refill_amount IS NULL
+                                                     OR credits_set_at IS NOT NULL))
+);
+COMMENT ON TABLE pat.token_limits IS
+    'a token''s rate limit (requests per interval) and credit budget; credits_remaining is the balance as last written out (in refill period credits_period since credits_set_at), the live one is in shared memory';
+
+-- A user's rate limit across all of its tokens together.
+CREATE TABLE pat.user_rate_limits (
+    user_id  text PRIMARY KEY,
+    requests integer NOT NULL CHECK (requests >= 1),
+    per      interval NOT NULL CHECK (per > '0' AND per <= '1000 years')
+);
+COMMENT ON TABLE pat.user_rate_limits IS
+    'a user''s rate limit across all of its tokens (requests per interval), enforced per server';
+
+SELECT pg_catalog.pg_extension_config_dump('pat.token_limits', '');
+SELECT pg_catalog.pg_extension_config_dump('pat.user_rate_limits', '');
+
+-- Rate limits and credits: the argument rules (src/core/rate_limit.hpp) and the token context's
+-- rule that a token never sets a limit looser than its own.
+
+CREATE FUNCTION pat.require_rate_limit(requests integer, per interval) RETURNS void
+AS 'MODULE_PATHNAME', 'pat_require_rate_limit'
+LANGUAGE C IMMUTABLE;
+
+CREATE FUNCTION pat.require_credits(remaining bigint, refill_amount bigint,
+                                    refill_every interval) RETURNS void
+AS 'MODULE_PATHNAME', 'pat_require_credits'
+LANGUAGE C IMMUTABLE;
+
+CREATE FUNCTION pat.require_no_looser_rate(requests integer, per interval) RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    own pat.token_limits;
+BEGIN
+    IF @extschema@.pat_current_token_id() IS NULL THEN
+        RETURN;
+    END IF;
+    SELECT l.* INTO own FROM pat.token_limits l
+    WHERE l.token_id OPERATOR(pg_catalog.=) @extschema@.pat_current_token_id();
+    IF own.requests IS NULL THEN
+        RETURN;
+    END IF;
+    -- Looser: no limit, a bigger burst, or a higher rate (requests / per).
+    IF requests IS NULL OR requests OPERATOR(pg_catalog.>) own.requests
+       OR (requests::numeric OPERATOR(pg_catalog.*) extract(epoch FROM own.per))
+          OPERATOR(pg_catalog.>) (own.requests::numeric OPERATOR(pg_catalog.*) extract(epoch FROM per)) THEN
+        RAISE EXCEPTION 'a token cannot set a rate limit looser than its own (% per %)',
+            own.requests, own.per USING ERRCODE = 'insufficient_privilege';
+    END IF;
+END
+$$;
+
+CREATE FUNCTION pat.require_no_looser_credits(remaining bigint, refill_amount bigint,
+                                              refill_every interval) RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    own pat.token_limits;
+    own_remaining bigint;
+BEGIN
+    IF @extschema@.pat_current_token_id() IS NULL THEN
+        RETURN;
+    END IF;
+    SELECT l.* INTO own FROM pat.token_limits l
+    WHERE l.token_id OPERATOR(pg_catalog.=) @extschema@.pat_current_token_id();
+    IF own.credits_set_at IS NULL THEN
+        RETURN;
+    END IF;
+    own_remaining := pat.current_credits(own.token_id, own.credits_set_at, own.credits_remaining,
+                                         own.credits_period, own.refill_amount,
+                                         own.refill_every);
+    -- Looser: no budget, more than it has left, or a refill it does not have or a larger one.
+    IF remaining IS NULL OR remaining OPERATOR(pg_catalog.>) own_remaining
+       OR (refill_amount IS NOT NULL
+           AND (own.refill_amount IS NULL
+                OR refill_amount OPERATOR(pg_catalog.>) own.refill_amount
+                OR (refill_amount::numeric OPERATOR(pg_catalog.*) extract(epoch FROM own.refill_every))
+                   OPERATOR(pg_catalog.>)
+                   (own.refill_amount::numeric OPERATOR(pg_catalog.*) extract(epoch FROM refill_every)))) THEN
+        RAISE EXCEPTION 'a token cannot give credits beyond its own (% left)', own_remaining
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+END
+$$;
+
+-- A token's balance now: what this server's shared memory spent of it, else the stored balance
+-- with any refill due since (no write when a refill falls due).
+CREATE FUNCTION pat.current_credits(token_id uuid, credits_set_at timestamptz,
+                                    credits_remaining bigint, credits_period bigint,
+                                    refill_amount bigint, refill_every interval) RETURNS bigint
+AS 'MODULE_PATHNAME', 'pat_current_credits'
+LANGUAGE C VOLATILE;
+
+-- The refill period a budget set at set_at is in now (src/core/rate_limit.hpp).
+CREATE FUNCTION pat.credit_period(set_at timestamptz, refill_every interval) RETURNS bigint
+AS 'MODULE_PATHNAME', 'pat_credit_period'
+LANGUAGE C VOLATILE;
+
+-- When the next refill of a budget set at set_at falls due (NULL without a refill).
+CREATE FUNCTION pat.next_refill_at(set_at timestamptz, refill_every interval) RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'pat_next_refill_at'
+LANGUAGE C VOLATILE;
+
+-- Rotation: the successor gets the token's rate limit and its budget with what is left of it
+-- (same refill schedule); the predecessor keeps its rate limit but its budget ends (0 left, no
+-- refill), so an overlap never spends one balance twice.
+CREATE FUNCTION pat.carry_limits(old_id uuid, new_id uuid) RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+    INSERT INTO pat.token_limits (token_id, user_id, requests, per, credits_set_at,
+                                  credits_remaining, credits_period, refill_amount, refill_every)
+    SELECT new_id, l.user_id, l.requests, l.per, l.credits_set_at,
+           pat.current_credits(l.token_id, l.credits_set_at, l.credits_remaining,
+                               l.credits_period, l.refill_amount, l.refill_every),
+           CASE WHEN l.refill_every IS NULL THEN 0
+                ELSE pat.credit_period(l.credits_set_at, l.refill_every) END,
+           l.refill_amount, l.refill_every
+    FROM pat.token_limits l WHERE l.token_id OPERATOR(pg_catalog.=) old_id;
+    UPDATE pat.token_limits l
+    SET credits_set_at = pg_catalog.clock_timestamp(), credits_remaining = 0,
+        credits_period = 0, refill_amount = NULL, refill_every = NULL
+    WHERE l.token_id OPERATOR(pg_catalog.=) old_id AND l.credits_set_at IS NOT NULL;
+END
+$$;
+
+-- The usage worker writes balances with this (src/pg/usage/usage_flush.cpp): only a budget still
+-- set as it was (credits_set_at), and never a higher balance than one already written for a
+-- later refill period.
+CREATE FUNCTION pat.write_credits(token_ids uuid[], set_at timestamptz[], remaining bigint[],
+                                  periods bigint[]) RETURNS integer
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    written integer;
+BEGIN
+    UPDATE pat.token_limits l
+    SET credits_remaining = w.remaining, credits_period = w.period
+    FROM ROWS FROM (pg_catalog.unnest(token_ids), pg_catalog.unnest(set_at),
+                    pg_catalog.unnest(remaining), pg_catalog.unnest(periods))
+         AS w(token_id, set_at, remaining, period)
+    WHERE l.token_id OPERATOR(pg_catalog.=) w.token_id
+      AND l.credits_set_at OPERATOR(pg_catalog.=) w.set_at
+      AND (l.credits_period OPERATOR(pg_catalog.<) w.period
+           OR (l.credits_period OPERATOR(pg_catalog.=) w.period
+               AND l.credits_remaining OPERATOR(pg_catalog.>=) w.remaining));
+    GET DIAGNOSTICS written = ROW_COUNT;
+    RETURN written;
+END
+$$;
+
+-- Rate limits and credits ---------------------------------------------------------------------
+-- Set here, enforced by the check in shared memory (per server), the balances written out with
+-- usage. In a token context only the user's own tokens (and with the manage scope), and never
+-- looser than the authenticating token's own limit or budget: a token cannot lift its limits
+-- through another token of its user.
+
+CREATE FUNCTION @extschema@.pat_set_rate_limit(token_id uuid, requests integer, per interval)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    owner text;
+BEGIN
+    PERFORM pat.require_not_null(token_id, 'token_id');
+    PERFORM pat.require_own_token(token_id);
+    PERFORM pat.require_rate_limit(requests, per);
+    SELECT t.user_id INTO owner FROM pat.tokens t
+    WHERE t.token_id OPERATOR(pg_catalog.=) pat_set_rate_limit.token_id
+    FOR KEY SHARE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'token % does not exist', token_id USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM pat.require_no_looser_rate(requests, per);
+    IF requests IS NULL THEN
+        UPDATE pat.token_limits l SET requests = NULL, per = NULL
+        WHERE l.token_id OPERATOR(pg_catalog.=) pat_set_rate_limit.token_id;
+        DELETE FROM pat.token_limits l
+        WHERE l.token_id OPERATOR(pg_catalog.=) pat_set_rate_limit.token_id
+          AND l.requests IS NULL AND l.credits_set_at IS NULL;
+    ELSE
+        INSERT INTO pat.token_limits AS l (token_id, user_id, requests, per)
+        VALUES (token_id, owner, requests, per)
+        ON CONFLICT ON CONSTRAINT token_limits_pkey
+        DO UPDATE SET requests = excluded.requests, per = excluded.per;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.pat_set_rate_limit(uuid, integer, interval) IS
+    'limit a token to requests checks per interval (a burst of requests, refilled evenly), enforced by each server''s checks; NULL requests removes the limit';
+
+CREATE FUNCTION @extschema@.pat_set_user_rate_limit(user_id text, requests integer, per interval)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM pat.require_not_null(user_id, 'user_id');
+    PERFORM pat.require_rate_limit(requests, per);
+    IF @extschema@.pat_current_token_id() IS NOT NULL THEN
+        -- A token may only tighten its own user's limit.
+        PERFORM pat.require_own_token(@extschema@.pat_current_token_id());
+        IF user_id OPERATOR(pg_catalog.<>) @extschema@.pat_current_user() THEN
+            RAISE EXCEPTION 'a token may only set its own user''s rate limit'
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        PERFORM pat.require_no_looser_rate(requests, per);
+    END IF;
+    IF requests IS NULL THEN
+        DELETE FROM pat.user_rate_limits u
+        WHERE u.user_id OPERATOR(pg_catalog.=) pat_set_user_rate_limit.user_id;
+    ELSE
+        INSERT INTO pat.user_rate_limits AS u (user_id, requests, per)
+        VALUES (user_id, requests, per)
+        ON CONFLICT ON CONSTRAINT user_rate_limits_pkey
+        DO UPDATE SET requests = excluded.requests, per = excluded.per;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.pat_set_user_rate_limit(text, integer, interval) IS
+    'limit all of a user''s tokens together to requests checks per interval, on each server; NULL requests removes the limit';
+
+CREATE FUNCTION @extschema@.pat_set_credits(token_id uuid, remaining bigint,
+                                            refill_amount bigint DEFAULT NULL,
+                                            refill_every interval DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    owner text;
+BEGIN
+    PERFORM pat.require_not_null(token_id, 'token_id');
+    PERFORM pat.require_own_token(token_id);
+    IF remaining IS NOT NULL THEN
+        PERFORM pat.require_credits(remaining, refill_amount, refill_every);
+    ELSIF refill_amount IS NOT NULL OR refill_every IS NOT NULL THEN
+        RAISE EXCEPTION 'a refill needs a budget' USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Give remaining too, or NULL for all three to remove the budget.';
+    END IF;
+    SELECT t.user_id INTO owner FROM pat.tokens t
+    WHERE t.token_id OPERATOR(pg_catalog.=) pat_set_credits.token_id
+    FOR KEY SHARE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'token % does not exist', token_id USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM pat.require_no_looser_credits(remaining, refill_amount, refill_every);
+    IF remaining IS NULL THEN
+        UPDATE pat.token_limits l
+        SET credits_set_at = NULL, credits_remaining = NULL, credits_period = 0,
+            refill_amount = NULL, refill_every = NULL
+        WHERE l.token_id OPERATOR(pg_catalog.=) pat_set_credits.token_id;
+        DELETE FROM pat.token_limits l
+        WHERE l.token_id OPERATOR(pg_catalog.=) pat_set_credits.token_id
+          AND l.requests IS NULL AND l.credits_set_at IS NULL;
+    ELSE
+        -- clock_timestamp(): two budgets set in one transaction are still told apart.
+        INSERT INTO pat.token_limits AS l (token_id, user_id, credits_set_at, credits_remaining,
+                                           credits_period, refill_amount, refill_every)
+        VALUES (token_id, owner, pg_catalog.clock_timestamp(), remaining, 0, refill_amount,
+                refill_every)
+        ON CONFLICT ON CONSTRAINT token_limits_pkey
+        DO UPDATE SET credits_set_at = excluded.credits_set_at,
+                      credits_remaining = excluded.credits_remaining, credits_period = 0,
+                      refill_amount = excluded.refill_amount,
+                      refill_every = excluded.refill_every;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.pat_set_credits(uuid, bigint, bigint, interval) IS
+    'give a token a budget of remaining valid checks, optionally set back to refill_amount every refill_every from now; NULL remaining removes the budget';
+
+CREATE FUNCTION @extschema@.pat_limits(token_id uuid,
+    OUT requests integer, OUT per interval, OUT user_requests integer, OUT user_per interval,
+    OUT remaining bigint, OUT refill_amount bigint, OUT refill_every interval,
+    OUT next_refill_at timestamptz)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    owner text;
+BEGIN
+    PERFORM pat.require_not_null(token_id, 'token_id');
+    PERFORM pat.require_own_token(token_id);
+    SELECT t.user_id INTO owner FROM pat.tokens t
+    WHERE t.token_id OPERATOR(pg_catalog.=) pat_limits.token_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'token % does not exist', token_id USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT l.requests, l.per, l.refill_amount, l.refill_every,
+           pat.current_credits(l.token_id, l.credits_set_at, l.credits_remaining,
+                               l.credits_period, l.refill_amount, l.refill_every),
+           pat.next_refill_at(l.credits_set_at, l.refill_every)
+    INTO requests, per, refill_amount, refill_every, remaining, next_refill_at
+    FROM pat.token_limits l WHERE l.token_id OPERATOR(pg_catalog.=) pat_limits.token_id;
+    SELECT u.requests, u.per INTO user_requests, user_per
+    FROM pat.user_rate_limits u WHERE u.user_id OPERATOR(pg_catalog.=) owner;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.pat_limits(uuid) IS
+    'a token''s rate limit, its user''s, and its credits: remaining now (as this server''s shared memory has it) and the next refill';
+
+-- A limit or budget set or removed drops the user's cached tokens (which carry them); a balance
+-- written out by the usage worker (credits_remaining, credits_period) does not.
+CREATE TRIGGER token_limits_invalidate_cached_user
+    AFTER INSERT OR DELETE OR UPDATE OF requests, per, credits_set_at, refill_amount, refill_every
+    ON pat.token_limits
+    FOR EACH ROW EXECUTE FUNCTION pat.invalidate_cached_user();
+CREATE TRIGGER token_limits_invalidate_caches AFTER TRUNCATE ON pat.token_limits
+    FOR EACH STATEMENT EXECUTE FUNCTION pat.invalidate_token_caches();
+CREATE TRIGGER user_rate_limits_invalidate_cached_user
+    AFTER INSERT OR UPDATE OR DELETE ON pat.user_rate_limits
+    FOR EACH ROW EXECUTE FUNCTION pat.invalidate_cached_user();
+CREATE TRIGGER user_rate_limits_invalidate_caches AFTER TRUNCATE ON pat.user_rate_limits
+    FOR EACH STATEMENT EXECUTE FUNCTION pat.invalidate_token_caches();
+
+ALTER TABLE pat.token_limits ENABLE ALWAYS TRIGGER token_limits_invalidate_cached_user;
+ALTER TABLE pat.token_limits ENABLE ALWAYS TRIGGER token_limits_invalidate_caches;
+ALTER TABLE pat.user_rate_limits ENABLE ALWAYS TRIGGER user_rate_limits_invalidate_cached_user;
+ALTER TABLE pat.user_rate_limits ENABLE ALWAYS TRIGGER user_rate_limits_invalidate_caches;
+
+REVOKE ALL ON TABLE pat.token_limits, pat.user_rate_limits FROM PUBLIC;
+REVOKE ALL ON FUNCTION pat.require_rate_limit(integer, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION pat.require_credits(bigint, bigint, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION pat.require_no_looser_rate(integer, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION pat.require_no_looser_credits(bigint, bigint, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION pat.current_credits(uuid, timestamptz, bigint, bigint, bigint, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION pat.credit_period(timestamptz, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION pat.next_refill_at(timestamptz, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION pat.carry_limits(uuid, uuid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION pat.write_credits(uuid[], timestamptz[], bigint[], bigint[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.pat_set_rate_limit(uuid, integer, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.pat_set_user_rate_limit(text, integer, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.pat_set_credits(uuid, bigint, bigint, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.pat_limits(uuid) FROM PUBLIC;
+
+INSERT INTO pat.profile_functions (function_signature, least_profile) VALUES
+    ('pat_set_rate_limit(uuid, integer, interval)', 'application'),
+    ('pat_set_user_rate_limit(text, integer, interval)', 'application'),
+    ('pat_set_credits(uuid, bigint, bigint, interval)', 'application'),
+    ('pat_limits(uuid)', 'application');
+-- End of rate limits and credits (issue 28)

@@ -129,6 +129,43 @@ SELECT pg_catalog.pg_extension_config_dump('pat.user_roles', '');
 SELECT pg_catalog.pg_extension_config_dump('pat.tokens', '');
 SELECT pg_catalog.pg_extension_config_dump('pat.token_usage', '');
 
+-- Rate limits and credit budgets --------------------------------------------------------------
+-- Apart from the token row: setting a limit is no edit of the token (no audit row, no guard),
+-- and the usage worker writes balances here without touching pat.tokens. The check enforces
+-- them in shared memory (src/pg/usage/limiter_store.hpp); a change to a limit or budget drops
+-- the user's cached tokens (the trigger below), a balance written out does not.
+CREATE TABLE pat.token_limits (
+    token_id          uuid PRIMARY KEY REFERENCES pat.tokens ON DELETE CASCADE,
+    user_id           text NOT NULL,  -- the token's, so a change can reach its cached copies
+    requests          integer CHECK (requests >= 1),
+    per               interval CHECK (per > '0' AND per <= '1000 years'),
+    credits_set_at    timestamptz,    -- when the budget was set: its version and refill anchor
+    credits_remaining bigint CHECK (credits_remaining >= 0),
+    credits_period    bigint NOT NULL DEFAULT 0 CHECK (credits_period >= 0),
+    refill_amount     bigint CHECK (refill_amount >= 0),
+    refill_every      interval CHECK (refill_every > '0' AND refill_every <= '1000 years'),
+    CONSTRAINT token_limits_rate_whole CHECK ((requests IS NULL) = (per IS NULL)),
+    CONSTRAINT token_limits_credits_whole
+        CHECK ((credits_set_at IS NULL) = (credits_remaining IS NULL)),
+    CONSTRAINT token_limits_refill_whole CHECK ((refill_amount IS NULL) = (refill_every IS NULL)
+                                                AND (refill_amount IS NULL
+                                                     OR credits_set_at IS NOT NULL))
+);
+COMMENT ON TABLE pat.token_limits IS
+    'a token''s rate limit (requests per interval) and credit budget; credits_remaining is the balance as last written out (in refill period credits_period since credits_set_at), the live one is in shared memory';
+
+-- A user's rate limit across all of its tokens together.
+CREATE TABLE pat.user_rate_limits (
+    user_id  text PRIMARY KEY,
+    requests integer NOT NULL CHECK (requests >= 1),
+    per      interval NOT NULL CHECK (per > '0' AND per <= '1000 years')
+);
+COMMENT ON TABLE pat.user_rate_limits IS
+    'a user''s rate limit across all of its tokens (requests per interval), enforced per server';
+
+SELECT pg_catalog.pg_extension_config_dump('pat.token_limits', '');
+SELECT pg_catalog.pg_extension_config_dump('pat.user_rate_limits', '');
+
 -- The audit log -----------------------------------------------------------------------------
 -- Token lifecycle rows (triggers on pat.tokens) and the row changes of tables audited with
 -- pat_audit(), hash-chained; see docs/audit.md.
@@ -245,7 +282,8 @@ CREATE TABLE pat.token_checks (
     day      date NOT NULL,
     outcome  text NOT NULL
              CHECK (outcome IN ('valid', 'insufficient_scope', 'expired', 'revoked',
-                                'not_found', 'malformed', 'suspended', 'forbidden_network')),
+                                'not_found', 'malformed', 'suspended', 'forbidden_network',
+                                'rate_limited', 'usage_exceeded')),
     checks   bigint NOT NULL CHECK (checks > 0),
     CONSTRAINT token_checks_key UNIQUE NULLS NOT DISTINCT (token_id, day, outcome)
 );

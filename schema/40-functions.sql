@@ -67,11 +67,11 @@ CREATE FUNCTION @extschema@.pat_validate(token text, required_scopes text[] DEFA
     client_addr inet DEFAULT NULL, resource text DEFAULT NULL,
     OUT valid boolean, OUT status text, OUT token_id uuid, OUT user_id text,
     OUT token_name text, OUT scopes text[], OUT expires_at timestamptz, OUT token_type text,
-    OUT metadata jsonb)
+    OUT metadata jsonb, OUT retry_after interval, OUT remaining bigint)
 AS 'MODULE_PATHNAME', 'pat_validate'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION @extschema@.pat_validate(text, text[], inet, text) IS
-    'check a bearer token: one row with status valid, malformed, not_found, expired, revoked, suspended, forbidden_network (client_addr outside the token''s networks, or NULL for a token with networks) or insufficient_scope (also for a resource the scope is not bound to); token_type personal, or organization when user_id is an account id; the token''s metadata';
+    'check a bearer token: one row with status valid, malformed, not_found, expired, revoked, suspended, forbidden_network (client_addr outside the token''s networks, or NULL for a token with networks) or insufficient_scope (also for a resource the scope is not bound to), and for an otherwise valid token rate_limited (retry_after: when it could pass) or usage_exceeded (its credits spent); token_type personal, or organization when user_id is an account id; the token''s metadata; remaining: its credits left (NULL without a budget)';
 
 CREATE FUNCTION @extschema@.pat_authenticate(token text, required_scopes text[] DEFAULT '{}',
                                              client_addr inet DEFAULT NULL)
@@ -79,7 +79,7 @@ RETURNS text
 AS 'MODULE_PATHNAME', 'pat_authenticate'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION @extschema@.pat_authenticate(text, text[], inet) IS
-    'check a bearer token or raise (28000; 42501 for a missing scope or an address outside the token''s networks); sets the token context for this transaction; client_addr: the HTTP client''s address, or inet_client_addr() for a direct connection';
+    'check a bearer token or raise (28000; 42501 for a missing scope or an address outside the token''s networks; PT429 over its rate limit, with Retry-After in the detail; PT402 with its credits spent); sets the token context for this transaction; client_addr: the HTTP client''s address, or inet_client_addr() for a direct connection';
 
 -- The same functions for a client that binds strings as varchar (JDBC's default): with these
 -- exact matches here, an overload taking varchar in another schema later on the search_path
@@ -88,7 +88,7 @@ CREATE FUNCTION @extschema@.pat_validate(token varchar, required_scopes text[] D
     client_addr inet DEFAULT NULL, resource text DEFAULT NULL,
     OUT valid boolean, OUT status text, OUT token_id uuid, OUT user_id text,
     OUT token_name text, OUT scopes text[], OUT expires_at timestamptz, OUT token_type text,
-    OUT metadata jsonb)
+    OUT metadata jsonb, OUT retry_after interval, OUT remaining bigint)
 AS 'MODULE_PATHNAME', 'pat_validate'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION @extschema@.pat_validate(varchar, text[], inet, text) IS
@@ -473,6 +473,158 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.pat_usage(uuid, date) IS
     'checks of a token per UTC day and outcome since a day, including what is not written out yet';
+
+-- Rate limits and credits ---------------------------------------------------------------------
+-- Set here, enforced by the check in shared memory (per server), the balances written out with
+-- usage. In a token context only the user's own tokens (and with the manage scope), and never
+-- looser than the authenticating token's own limit or budget: a token cannot lift its limits
+-- through another token of its user.
+
+CREATE FUNCTION @extschema@.pat_set_rate_limit(token_id uuid, requests integer, per interval)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    owner text;
+BEGIN
+    PERFORM pat.require_not_null(token_id, 'token_id');
+    PERFORM pat.require_own_token(token_id);
+    PERFORM pat.require_rate_limit(requests, per);
+    SELECT t.user_id INTO owner FROM pat.tokens t
+    WHERE t.token_id OPERATOR(pg_catalog.=) pat_set_rate_limit.token_id
+    FOR KEY SHARE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'token % does not exist', token_id USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM pat.require_no_looser_rate(requests, per);
+    IF requests IS NULL THEN
+        UPDATE pat.token_limits l SET requests = NULL, per = NULL
+        WHERE l.token_id OPERATOR(pg_catalog.=) pat_set_rate_limit.token_id;
+        DELETE FROM pat.token_limits l
+        WHERE l.token_id OPERATOR(pg_catalog.=) pat_set_rate_limit.token_id
+          AND l.requests IS NULL AND l.credits_set_at IS NULL;
+    ELSE
+        INSERT INTO pat.token_limits AS l (token_id, user_id, requests, per)
+        VALUES (token_id, owner, requests, per)
+        ON CONFLICT ON CONSTRAINT token_limits_pkey
+        DO UPDATE SET requests = excluded.requests, per = excluded.per;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.pat_set_rate_limit(uuid, integer, interval) IS
+    'limit a token to requests checks per interval (a burst of requests, refilled evenly), enforced by each server''s checks; NULL requests removes the limit';
+
+CREATE FUNCTION @extschema@.pat_set_user_rate_limit(user_id text, requests integer, per interval)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM pat.require_not_null(user_id, 'user_id');
+    PERFORM pat.require_rate_limit(requests, per);
+    IF @extschema@.pat_current_token_id() IS NOT NULL THEN
+        -- A token may only tighten its own user's limit.
+        PERFORM pat.require_own_token(@extschema@.pat_current_token_id());
+        IF user_id OPERATOR(pg_catalog.<>) @extschema@.pat_current_user() THEN
+            RAISE EXCEPTION 'a token may only set its own user''s rate limit'
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        PERFORM pat.require_no_looser_rate(requests, per);
+    END IF;
+    IF requests IS NULL THEN
+        DELETE FROM pat.user_rate_limits u
+        WHERE u.user_id OPERATOR(pg_catalog.=) pat_set_user_rate_limit.user_id;
+    ELSE
+        INSERT INTO pat.user_rate_limits AS u (user_id, requests, per)
+        VALUES (user_id, requests, per)
+        ON CONFLICT ON CONSTRAINT user_rate_limits_pkey
+        DO UPDATE SET requests = excluded.requests, per = excluded.per;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.pat_set_user_rate_limit(text, integer, interval) IS
+    'limit all of a user''s tokens together to requests checks per interval, on each server; NULL requests removes the limit';
+
+CREATE FUNCTION @extschema@.pat_set_credits(token_id uuid, remaining bigint,
+                                            refill_amount bigint DEFAULT NULL,
+                                            refill_every interval DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    owner text;
+BEGIN
+    PERFORM pat.require_not_null(token_id, 'token_id');
+    PERFORM pat.require_own_token(token_id);
+    IF remaining IS NOT NULL THEN
+        PERFORM pat.require_credits(remaining, refill_amount, refill_every);
+    ELSIF refill_amount IS NOT NULL OR refill_every IS NOT NULL THEN
+        RAISE EXCEPTION 'a refill needs a budget' USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Give remaining too, or NULL for all three to remove the budget.';
+    END IF;
+    SELECT t.user_id INTO owner FROM pat.tokens t
+    WHERE t.token_id OPERATOR(pg_catalog.=) pat_set_credits.token_id
+    FOR KEY SHARE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'token % does not exist', token_id USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM pat.require_no_looser_credits(remaining, refill_amount, refill_every);
+    IF remaining IS NULL THEN
+        UPDATE pat.token_limits l
+        SET credits_set_at = NULL, credits_remaining = NULL, credits_period = 0,
+            refill_amount = NULL, refill_every = NULL
+        WHERE l.token_id OPERATOR(pg_catalog.=) pat_set_credits.token_id;
+        DELETE FROM pat.token_limits l
+        WHERE l.token_id OPERATOR(pg_catalog.=) pat_set_credits.token_id
+          AND l.requests IS NULL AND l.credits_set_at IS NULL;
+    ELSE
+        -- clock_timestamp(): two budgets set in one transaction are still told apart.
+        INSERT INTO pat.token_limits AS l (token_id, user_id, credits_set_at, credits_remaining,
+                                           credits_period, refill_amount, refill_every)
+        VALUES (token_id, owner, pg_catalog.clock_timestamp(), remaining, 0, refill_amount,
+                refill_every)
+        ON CONFLICT ON CONSTRAINT token_limits_pkey
+        DO UPDATE SET credits_set_at = excluded.credits_set_at,
+                      credits_remaining = excluded.credits_remaining, credits_period = 0,
+                      refill_amount = excluded.refill_amount,
+                      refill_every = excluded.refill_every;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.pat_set_credits(uuid, bigint, bigint, interval) IS
+    'give a token a budget of remaining valid checks, optionally set back to refill_amount every refill_every from now; NULL remaining removes the budget';
+
+CREATE FUNCTION @extschema@.pat_limits(token_id uuid,
+    OUT requests integer, OUT per interval, OUT user_requests integer, OUT user_per interval,
+    OUT remaining bigint, OUT refill_amount bigint, OUT refill_every interval,
+    OUT next_refill_at timestamptz)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    owner text;
+BEGIN
+    PERFORM pat.require_not_null(token_id, 'token_id');
+    PERFORM pat.require_own_token(token_id);
+    SELECT t.user_id INTO owner FROM pat.tokens t
+    WHERE t.token_id OPERATOR(pg_catalog.=) pat_limits.token_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'token % does not exist', token_id USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT l.requests, l.per, l.refill_amount, l.refill_every,
+           pat.current_credits(l.token_id, l.credits_set_at, l.credits_remaining,
+                               l.credits_period, l.refill_amount, l.refill_every),
+           pat.next_refill_at(l.credits_set_at, l.refill_every)
+    INTO requests, per, refill_amount, refill_every, remaining, next_refill_at
+    FROM pat.token_limits l WHERE l.token_id OPERATOR(pg_catalog.=) pat_limits.token_id;
+    SELECT u.requests, u.per INTO user_requests, user_per
+    FROM pat.user_rate_limits u WHERE u.user_id OPERATOR(pg_catalog.=) owner;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.pat_limits(uuid) IS
+    'a token''s rate limit, its user''s, and its credits: remaining now (as this server''s shared memory has it) and the next refill';
 
 -- Notices -------------------------------------------------------------------------------------
 

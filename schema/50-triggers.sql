@@ -83,7 +83,25 @@ CREATE TRIGGER role_scopes_invalidate_caches AFTER INSERT OR UPDATE OR DELETE ON
 CREATE TRIGGER role_scopes_truncate_invalidate_caches AFTER TRUNCATE ON pat.role_scopes
     FOR EACH STATEMENT EXECUTE FUNCTION pat.invalidate_token_caches();
 
+-- A limit or budget set or removed drops the user's cached tokens (which carry them); a balance
+-- written out by the usage worker (credits_remaining, credits_period) does not.
+CREATE TRIGGER token_limits_invalidate_cached_user
+    AFTER INSERT OR DELETE OR UPDATE OF requests, per, credits_set_at, refill_amount, refill_every
+    ON pat.token_limits
+    FOR EACH ROW EXECUTE FUNCTION pat.invalidate_cached_user();
+CREATE TRIGGER token_limits_invalidate_caches AFTER TRUNCATE ON pat.token_limits
+    FOR EACH STATEMENT EXECUTE FUNCTION pat.invalidate_token_caches();
+CREATE TRIGGER user_rate_limits_invalidate_cached_user
+    AFTER INSERT OR UPDATE OR DELETE ON pat.user_rate_limits
+    FOR EACH ROW EXECUTE FUNCTION pat.invalidate_cached_user();
+CREATE TRIGGER user_rate_limits_invalidate_caches AFTER TRUNCATE ON pat.user_rate_limits
+    FOR EACH STATEMENT EXECUTE FUNCTION pat.invalidate_token_caches();
+
 ALTER TABLE pat.tokens ENABLE ALWAYS TRIGGER tokens_invalidate_cached_token;
+ALTER TABLE pat.token_limits ENABLE ALWAYS TRIGGER token_limits_invalidate_cached_user;
+ALTER TABLE pat.token_limits ENABLE ALWAYS TRIGGER token_limits_invalidate_caches;
+ALTER TABLE pat.user_rate_limits ENABLE ALWAYS TRIGGER user_rate_limits_invalidate_cached_user;
+ALTER TABLE pat.user_rate_limits ENABLE ALWAYS TRIGGER user_rate_limits_invalidate_caches;
 ALTER TABLE pat.tokens ENABLE ALWAYS TRIGGER tokens_invalidate_caches;
 ALTER TABLE pat.user_roles ENABLE ALWAYS TRIGGER user_roles_invalidate_cached_user;
 ALTER TABLE pat.user_roles ENABLE ALWAYS TRIGGER user_roles_invalidate_caches;

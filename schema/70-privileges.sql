@@ -68,6 +68,11 @@ INSERT INTO pat.profile_functions (function_signature, least_profile) VALUES
     ('pat_flush_usage()', 'admin'),
     ('pat_merge_usage(uuid[], timestamptz[], uuid[], date[], text[], bigint[])', 'admin'),
     ('pat_usage(uuid, date)', 'application'),
+    -- Rate limits and credits
+    ('pat_set_rate_limit(uuid, integer, interval)', 'application'),
+    ('pat_set_user_rate_limit(text, integer, interval)', 'application'),
+    ('pat_set_credits(uuid, bigint, bigint, interval)', 'application'),
+    ('pat_limits(uuid)', 'application'),
     -- Notices
     ('pat_queue_notices()', 'application'),
     ('pat_take_notices(integer)', 'application'),

@@ -383,6 +383,14 @@ SELECT valid, status, token_type, metadata FROM pat_validate(:'otok', '{old:read
 SELECT valid, status FROM pat_validate(:'otok', '{old:read}', '10.0.0.1');
 -- A token made before has no limits.
 SELECT networks, resources, metadata, suspended_at FROM pat.tokens WHERE token_id = :'tid';
+-- A token made before has no rate limit or credits, and can be given both.
+SELECT token_id AS otid FROM pat_validate(:'otok') \gset
+SELECT valid, status, retry_after, remaining FROM pat_validate(:'otok', '{old:read}');
+SELECT pat_set_rate_limit(:'otid', 1, '1 hour'), pat_set_credits(:'otid', 5);
+SELECT status, retry_after IS NULL AS no_retry, remaining FROM pat_validate(:'otok', '{old:read}');
+SELECT status, retry_after > '59 minutes' AS retry_in_an_hour, remaining
+FROM pat_validate(:'otok', '{old:read}');
+SELECT outcome, checks FROM pat.pending_checks(:'otid', NULL) WHERE outcome = 'rate_limited';
 
 -- The newest version is the default one: a new version needs its round here.
 SELECT extversion = default_version AS newest FROM pg_extension e

@@ -97,7 +97,8 @@ SELECT pat_grant_role('tgg-alice', 'tgg_member');
 CREATE ROLE regress_tgg_bypass BYPASSRLS;
 GRANT USAGE ON SCHEMA pat TO regress_tgg_bypass;
 GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON pat.tokens TO regress_tgg_bypass;
-GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON pat.token_usage, pat.token_checks
+GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON pat.token_usage, pat.token_checks,
+    pat.token_limits
 TO regress_tgg_bypass;
 SELECT pat_grant_profile('regress_tgg_bypass', 'validator');
 SET ROLE regress_tgg_bypass;

@@ -50,6 +50,10 @@ inline constexpr const char *kTriggerProtocolViolated = "39P01";
 inline constexpr const char *kInternalError = "XX000";
 inline constexpr const char *kFeatureNotSupported = "0A000";
 inline constexpr const char *kProgramLimitExceeded = "54000";
+// pg_pat's own class PT: a valid token over its rate limit (an API answers 429 with
+// Retry-After), and one whose credits are spent (402, or 429 without Retry-After).
+inline constexpr const char *kTokenRateLimited = "PT429";
+inline constexpr const char *kTokenUsageExceeded = "PT402";
 }  // namespace sqlstate
 
 }  // namespace pat

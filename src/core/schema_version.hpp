@@ -76,6 +76,9 @@ inline constexpr SchemaVersion kParentIdIndex = SchemaVersion::k1_12;
 // check reads with its row; pat_validate takes the client's address and a resource and answers
 // nine columns (metadata last), pat_authenticate takes the client's address.
 inline constexpr SchemaVersion kRestrictions = SchemaVersion::k1_12;
+// pat.token_limits and pat.user_rate_limits: rate limits and credits, which the check reads with
+// a token's row and enforces in shared memory; outcomes rate_limited and usage_exceeded.
+inline constexpr SchemaVersion kRateLimits = SchemaVersion::k1_12;
 }  // namespace schema_since
 
 }  // namespace pat

@@ -22,6 +22,10 @@ std::string_view status_name(TokenStatus status) noexcept {
             return "suspended";
         case TokenStatus::forbidden_network:
             return "forbidden_network";
+        case TokenStatus::rate_limited:
+            return "rate_limited";
+        case TokenStatus::usage_exceeded:
+            return "usage_exceeded";
     }
     return "unknown";
 }

@@ -18,10 +18,12 @@ enum class TokenStatus {
     insufficient_scope,
     suspended,          // switched off by pat_suspend() until pat_resume()
     forbidden_network,  // checked from outside the token's networks (or from an unknown address)
+    rate_limited,       // otherwise valid, over its own or its user's rate limit (rate_limit.hpp)
+    usage_exceeded,     // otherwise valid, its credits spent
 };
 
 // "valid", "malformed", "not_found", "expired", "revoked", "insufficient_scope", "suspended",
-// "forbidden_network".
+// "forbidden_network", "rate_limited", "usage_exceeded".
 std::string_view status_name(TokenStatus status) noexcept;
 
 struct StoredTokenState {

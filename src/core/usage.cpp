@@ -7,9 +7,10 @@ namespace {
 
 // The counting order; also the order pat_usage sorts outcomes within a day.
 constexpr std::array<TokenStatus, kOutcomeCount> kOutcomes = {
-    TokenStatus::valid,     TokenStatus::insufficient_scope, TokenStatus::expired,
-    TokenStatus::revoked,   TokenStatus::not_found,          TokenStatus::malformed,
-    TokenStatus::suspended, TokenStatus::forbidden_network,
+    TokenStatus::valid,          TokenStatus::insufficient_scope, TokenStatus::expired,
+    TokenStatus::revoked,        TokenStatus::not_found,          TokenStatus::malformed,
+    TokenStatus::suspended,      TokenStatus::forbidden_network,  TokenStatus::rate_limited,
+    TokenStatus::usage_exceeded,
 };
 
 constexpr std::int64_t kMicrosPerDay = 86400LL * 1000 * 1000;

@@ -10,7 +10,7 @@
 namespace pat {
 
 // Checks are counted per outcome; the order is the column order of UsageTally::checks.
-inline constexpr int kOutcomeCount = 8;
+inline constexpr int kOutcomeCount = 10;
 
 // The index of status in UsageTally::checks.
 int outcome_index(TokenStatus status) noexcept;

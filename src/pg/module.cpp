@@ -11,6 +11,7 @@
 #include "pg/settings.hpp"
 #include "pg/tokens/token_cache.hpp"
 #include "pg/tokens/token_context.hpp"
+#include "pg/usage/limiter_store.hpp"
 #include "pg/usage/usage_flush.hpp"
 #include "pg/usage/usage_store.hpp"
 #include "pg/workers/launcher.hpp"
@@ -34,6 +35,7 @@ void _PG_init(void) {
     pat::pg::register_token_context_callbacks();
     pat::pg::setup_token_cache();
     pat::pg::setup_usage_store();
+    pat::pg::setup_limiter_store();
     pat::pg::setup_usage_flush();
     pat::pg::setup_link_schedule();
     pat::pg::setup_audit_guard();

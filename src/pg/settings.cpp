@@ -31,6 +31,7 @@ static char *max_delegated_lifetime_setting = nullptr;
 static int max_delegation_depth_setting = 3;
 static int max_active_tokens_setting = 0;
 static int usage_max_entries_setting = 250000;
+static int rate_limit_max_entries_setting = 100000;
 static int token_cache_size_setting = 1000000;
 static int token_cache_memory_kb_setting = 64 * 1024;
 static char *usage_forward_conninfo_setting = nullptr;
@@ -405,6 +406,13 @@ void define_settings() {
         "Checks of further tokens are counted for the whole database until the next flush.",
         &usage_max_entries_setting, 250000, 100, 100000000, PGC_POSTMASTER, 0, nullptr, nullptr,
         nullptr);
+    DefineCustomIntVariable(
+        "pat.rate_limit_max_entries",
+        "Tokens and users with a rate limit or credits whose state shared memory holds.",
+        "State that says no more than its absence is forgotten to make room; when none can be, "
+        "checks needing a new entry are refused as rate_limited.",
+        &rate_limit_max_entries_setting, 100000, 100, 100000000, PGC_POSTMASTER, 0, nullptr,
+        nullptr, nullptr);
     DefineCustomStringVariable(
         "pat.usage_forward_conninfo",
         "How a standby's usage worker connects to the primary; empty: primary_conninfo.",
@@ -415,6 +423,10 @@ void define_settings() {
 
 int usage_max_entries() {
     return usage_max_entries_setting;
+}
+
+int rate_limit_max_entries() {
+    return rate_limit_max_entries_setting;
 }
 
 int token_cache_size() {

@@ -76,6 +76,10 @@ int token_cache_memory_kb();
 // read when shared memory is sized.
 int usage_max_entries();
 
+// pat.rate_limit_max_entries: tokens and users with a rate limit or credits whose limiter state
+// shared memory holds (limiter_store.hpp).
+int rate_limit_max_entries();
+
 // pat.usage_forward_conninfo: how a standby forwards usage to the primary ("": primary_conninfo).
 const char *usage_forward_conninfo();
 

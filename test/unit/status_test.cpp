@@ -32,6 +32,8 @@ TEST(StatusName, NamesEveryStatus) {
     EXPECT_EQ(pat::status_name(TokenStatus::expired), "expired");
     EXPECT_EQ(pat::status_name(TokenStatus::revoked), "revoked");
     EXPECT_EQ(pat::status_name(TokenStatus::insufficient_scope), "insufficient_scope");
+    EXPECT_EQ(pat::status_name(TokenStatus::rate_limited), "rate_limited");
+    EXPECT_EQ(pat::status_name(TokenStatus::usage_exceeded), "usage_exceeded");
 }
 
 TEST(DecideStatus, ValidWhenNothingIsWrong) {

@@ -17,7 +17,7 @@ TEST(UsageOutcome, EveryStatusHasItsOwnColumn) {
     for (TokenStatus s :
          {TokenStatus::valid, TokenStatus::malformed, TokenStatus::not_found, TokenStatus::expired,
           TokenStatus::revoked, TokenStatus::insufficient_scope, TokenStatus::suspended,
-          TokenStatus::forbidden_network}) {
+          TokenStatus::forbidden_network, TokenStatus::rate_limited, TokenStatus::usage_exceeded}) {
         int index = pat::outcome_index(s);
         ASSERT_GE(index, 0);
         ASSERT_LT(index, pat::kOutcomeCount);

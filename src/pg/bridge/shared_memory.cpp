@@ -12,7 +12,7 @@ struct SegmentHeader {
 };
 
 // The usage store, the audit linker and the lifecycle schedule: room for a few more.
-constexpr int kMaxParts = 8;
+constexpr int kMaxParts = 12;
 SharedPart parts[kMaxParts];
 int part_count = 0;
 

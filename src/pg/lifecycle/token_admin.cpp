@@ -253,6 +253,10 @@ KeptPlan lock_for_rotation_plan = {kLockForRotation, 1, {UUIDOID}};
 KeptPlan lock_for_rotation_with_birth_plan = {kLockForRotationWithBirth, 1, {UUIDOID}};
 KeptPlan shorten_expiry_plan = {kShortenExpiry, 2, {UUIDOID, TIMESTAMPTZOID}};
 KeptPlan rotated_from_plan = {kRotatedFrom, 1, {UUIDOID}};
+// Rotation: the successor gets the rate limit and what is left of the budget (schema with rate
+// limits only).
+const char kCarryLimits[] = "SELECT pat.carry_limits($1, $2)";
+KeptPlan carry_limits_plan = {kCarryLimits, 2, {UUIDOID, UUIDOID}};
 KeptPlan lock_plan = {kLockToken, 1, {UUIDOID}};
 KeptPlan lock_with_type_plan = {kLockTokenWithType, 1, {UUIDOID}};
 KeptPlan update_plan = {kUpdateToken, 3, {UUIDOID, TEXTOID, TEXTARRAYOID}};
@@ -839,6 +843,10 @@ Datum rotate_token(FunctionCallInfo fcinfo, Asked asked) {
     TimestampTz old_until = static_cast<TimestampTz>(
         pat::overlap_expiry(started, overlap_until - started, old.expires_at));
     pat::pg::with_owner_spi([&] {
+        if (pat::pg::schema_has(pat::schema_since::kRateLimits)) {
+            Datum ids[2] = {UUIDPGetDatum(token_id), UUIDPGetDatum(&new_id)};
+            run(carry_limits_plan, ids, nullptr, false, SPI_OK_SELECT);
+        }
         Datum values[2] = {UUIDPGetDatum(token_id), TimestampTzGetDatum(old_until)};
         if (revoke_now) {
             run(revoke_plan, values, nullptr, false, SPI_OK_UPDATE);

@@ -65,6 +65,7 @@ struct SharedToken {
     bool organization;
     bool delegated;
     bool suspended;
+    pat::TokenLimits limits;
     alignas(MAXIMUM_ALIGNOF) char payload[kPayloadBytes];  // user id, then name
 };
 
@@ -415,6 +416,7 @@ bool find_shared_token(const pat::Digest &digest, bool (*is_current)(const Entry
     token->organization = copy.organization;
     token->delegated = copy.delegated;
     token->suspended = copy.suspended;
+    token->limits = copy.limits;
     token->payload = payload;
     token->bytes = 0;
     token->referenced = true;
@@ -464,6 +466,7 @@ bool store_shared_token(const CachedToken &token, const EntryWords &words) {
             entry->revoked = token.revoked;
             entry->organization = token.organization;
             entry->delegated = token.delegated;
+            entry->limits = token.limits;
             memcpy(entry->payload, token.payload, values_bytes);
         }
         LWLockRelease(lock);

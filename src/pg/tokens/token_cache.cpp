@@ -466,6 +466,7 @@ void fill_token(const StoredToken &stored, ScopeList allowed_scopes, CachedToken
     filled->revoked = stored.revoked;
     filled->organization = stored.organization;
     filled->delegated = stored.delegated;
+    filled->limits = stored.limits;
 }
 
 bool is_current(const EntryWords &words) {

@@ -26,6 +26,7 @@
 #include <string_view>
 
 #include "core/digest.hpp"
+#include "core/rate_limit.hpp"
 
 namespace pat::pg {
 
@@ -58,6 +59,7 @@ struct CachedToken {
     // Its networks, resource bindings and metadata, encoded (core/restrictions.hpp), in the
     // payload after the views; nullptr for a token without any.
     const varlena *restrictions;
+    pat::TokenLimits limits;
     EntryWords words;
     void *payload;  // one allocation holding the varlena values and the views above
     Size bytes;     // what the entry costs against pat.token_cache_memory

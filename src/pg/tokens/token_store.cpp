@@ -13,6 +13,7 @@
 #include "pg/bridge/convert.hpp"
 #include "pg/bridge/schema_version.hpp"
 #include "pg/bridge/spi_support.hpp"
+#include "core/time_range.hpp"
 
 namespace pat::pg {
 
@@ -41,6 +42,12 @@ struct LookupRelations {
     LookupRelation scope_table{"scopes", "scopes_pkey"};
     // A delegated token's ancestors, found by token_id; where the schema has delegation.
     LookupRelation token_ids{"tokens", "tokens_pkey"};
+    // Rate limits and credits, by token_id and by user_id; where the schema has them.
+    LookupRelation token_limits{"token_limits", "token_limits_pkey"};
+    LookupRelation user_limits{"user_rate_limits", "user_rate_limits_pkey"};
+    AttrNumber limit_requests = 0, limit_per = 0, credits_set_at = 0, credits_remaining = 0,
+               credits_period = 0, refill_amount = 0, refill_every = 0;
+    AttrNumber user_requests = 0, user_per = 0;  // 0: the schema has no rate limits
     AttrNumber token_id = 0, user_id = 0, name = 0, scopes = 0, expires_at = 0, revoked_at = 0;
     AttrNumber digest = 0;
     AttrNumber ancestors = 0, token_type = 0;  // 0: the schema has no delegation
@@ -80,6 +87,22 @@ const LookupRelations &lookup_relations() {
         resolved.token_ids.index = pat_relation("tokens_pkey", "Reinstall the extension.");
         resolved.ancestors = column_number(tokens, "ancestors");
         resolved.token_type = column_number(tokens, "token_type");
+    }
+    if (schema_has(pat::schema_since::kRateLimits)) {
+        for (LookupRelation *relation : {&resolved.token_limits, &resolved.user_limits}) {
+            relation->table = pat_relation(relation->table_name, "Reinstall the extension.");
+            relation->index = pat_relation(relation->index_name, "Reinstall the extension.");
+        }
+        Oid limits = resolved.token_limits.table;
+        resolved.limit_requests = column_number(limits, "requests");
+        resolved.limit_per = column_number(limits, "per");
+        resolved.credits_set_at = column_number(limits, "credits_set_at");
+        resolved.credits_remaining = column_number(limits, "credits_remaining");
+        resolved.credits_period = column_number(limits, "credits_period");
+        resolved.refill_amount = column_number(limits, "refill_amount");
+        resolved.refill_every = column_number(limits, "refill_every");
+        resolved.user_requests = column_number(resolved.user_limits.table, "requests");
+        resolved.user_per = column_number(resolved.user_limits.table, "per");
     }
     if (schema_has(pat::schema_since::kRestrictions)) {
         resolved.networks = column_number(tokens, "networks");
@@ -170,6 +193,58 @@ T *copy_varlena(Datum value) {
 
 constexpr std::string_view kOrganizationType = "organization";
 
+// An interval column in microseconds (a month as 30 days); the tables' checks keep it within
+// 1000 years, so it always fits.
+std::int64_t read_interval(TupleTableSlot *slot, AttrNumber attno) {
+    bool is_null = false;
+    const Interval *value = DatumGetIntervalP(slot_getattr(slot, attno, &is_null));
+    return pat::interval_span(value->month, value->day, value->time).value_or(INT64_MAX);
+}
+
+// The rate limit in columns requests and per into *requests and *per; 0 requests when none.
+void read_rate(TupleTableSlot *slot, AttrNumber requests, AttrNumber per, int32 *limit_requests,
+               int64 *limit_per) {
+    bool is_null = false;
+    Datum value = slot_getattr(slot, requests, &is_null);
+    *limit_requests = is_null ? 0 : DatumGetInt32(value);
+    *limit_per = is_null ? 0 : read_interval(slot, per);
+}
+
+// The token's own limits (by token_id) and its user's rate limit (by user_id), as of snapshot.
+void fetch_limits(const LookupRelations &relations, Snapshot snapshot, StoredToken *token) {
+    token->limits = pat::TokenLimits{};
+    if (relations.limit_requests == 0) {
+        return;
+    }
+    OpenedRelation limits = open_lookup(relations.token_limits);
+    scan_equal(limits, BTEqualStrategyNumber, snapshot, UUIDPGetDatum(&token->token_id), F_UUID_EQ,
+               [&](TupleTableSlot *row) {
+                   pat::TokenLimits &l = token->limits;
+                   read_rate(row, relations.limit_requests, relations.limit_per, &l.rate_requests,
+                             &l.rate_per);
+                   bool is_null = false;
+                   Datum set_at = slot_getattr(row, relations.credits_set_at, &is_null);
+                   if (!is_null) {
+                       l.credits_version = DatumGetTimestampTz(set_at);
+                       Datum amount = slot_getattr(row, relations.refill_amount, &is_null);
+                       if (!is_null) {
+                           l.refill_amount = DatumGetInt64(amount);
+                           l.refill_every = read_interval(row, relations.refill_every);
+                       }
+                   }
+                   return false;
+               });
+    close_lookup(limits);
+    OpenedRelation user_limits = open_lookup(relations.user_limits);
+    scan_equal(user_limits, BTEqualStrategyNumber, snapshot, PointerGetDatum(token->user_id),
+               F_TEXTEQ, [&](TupleTableSlot *row) {
+                   read_rate(row, relations.user_requests, relations.user_per,
+                             &token->limits.user_rate_requests, &token->limits.user_rate_per);
+                   return false;
+               });
+    close_lookup(user_limits);
+}
+
 // A delegated token answers as its weakest ancestor: revoked when one is revoked or gone, expired
 // when one has expired. Each is read by token_id under snapshot, the one its own row was read
 // with, so the chain is judged as of one moment.
@@ -217,7 +292,7 @@ bool is_lookup_relation(Oid relation) {
     }
     for (const LookupRelation *known :
          {&lookup.tokens, &lookup.user_roles, &lookup.roles, &lookup.role_scopes,
-          &lookup.scope_table, &lookup.token_ids}) {
+          &lookup.scope_table, &lookup.token_ids, &lookup.token_limits, &lookup.user_limits}) {
         if (relation == known->table || relation == known->index) {
             return true;
         }
@@ -301,8 +376,40 @@ bool fetch_token_row(const Digest &digest, StoredToken *token) {
     if (found && ancestors != nullptr) {
         fold_ancestors(relations, snapshot, ancestors, token);
     }
+    if (found) {
+        fetch_limits(relations, snapshot, token);
+    }
     UnregisterSnapshot(snapshot);
     pfree(key);
+    return found;
+}
+
+bool fetch_stored_credits(const pg_uuid_t &token_id, std::int64_t *version,
+                          pat::CreditBalance *balance) {
+    const LookupRelations &relations = lookup_relations();
+    if (relations.limit_requests == 0) {
+        return false;
+    }
+    Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
+    OpenedRelation limits = open_lookup(relations.token_limits);
+    bool found = false;
+    scan_equal(
+        limits, BTEqualStrategyNumber, snapshot, UUIDPGetDatum(const_cast<pg_uuid_t *>(&token_id)),
+        F_UUID_EQ, [&](TupleTableSlot *row) {
+            bool is_null = false;
+            Datum set_at = slot_getattr(row, relations.credits_set_at, &is_null);
+            if (is_null) {
+                return false;
+            }
+            *version = DatumGetTimestampTz(set_at);
+            balance->remaining =
+                DatumGetInt64(slot_getattr(row, relations.credits_remaining, &is_null));
+            balance->period = DatumGetInt64(slot_getattr(row, relations.credits_period, &is_null));
+            found = true;
+            return false;
+        });
+    close_lookup(limits);
+    UnregisterSnapshot(snapshot);
     return found;
 }
 

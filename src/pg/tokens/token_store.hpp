@@ -4,6 +4,7 @@
 #include "pg/bridge/postgres.hpp"
 
 #include "core/digest.hpp"
+#include "core/rate_limit.hpp"
 
 namespace pat::pg {
 
@@ -14,14 +15,15 @@ struct StoredToken {
     text *name;
     ArrayType *scopes;  // the token's own scopes
     bool has_expiry;
-    TimestampTz expires_at;  // the earliest of its own and its ancestors'
-    bool revoked;            // it, or an ancestor, is revoked or gone
-    bool organization;       // token_type 'organization': user_id is an account id
-    bool delegated;          // made by pat_delegate: it has ancestors
-    bool suspended;          // it, or an ancestor, is suspended (pat_suspend)
-    ArrayType *networks;     // cidr[], or nullptr for any network
-    Jsonb *resources;        // scope -> resource ids, or nullptr
-    Jsonb *metadata;         // or nullptr
+    TimestampTz expires_at;   // the earliest of its own and its ancestors'
+    bool revoked;             // it, or an ancestor, is revoked or gone
+    bool organization;        // token_type 'organization': user_id is an account id
+    bool delegated;           // made by pat_delegate: it has ancestors
+    bool suspended;           // it, or an ancestor, is suspended (pat_suspend)
+    ArrayType *networks;      // cidr[], or nullptr for any network
+    Jsonb *resources;         // scope -> resource ids, or nullptr
+    Jsonb *metadata;          // or nullptr
+    pat::TokenLimits limits;  // its rate limit and budget, and its user's rate limit
 };
 
 // What a user's roles allow; scopes are palloc'd text values in the caller's context.
@@ -51,6 +53,11 @@ Oid lookup_tokens_relation();
 // when no token has it. One index probe, and one more per ancestor of a delegated token (read
 // under the same snapshot: a token is valid only while its whole chain is).
 bool fetch_token_row(const Digest &digest, StoredToken *token);
+
+// The balance of token_id's budget as last written out, in the latest committed state; false
+// when it has no budget (any more). *version: the budget's (TokenLimits::credits_version).
+bool fetch_stored_credits(const pg_uuid_t &token_id, std::int64_t *version,
+                          pat::CreditBalance *balance);
 
 // The user's roles in the latest committed state.
 void fetch_user_roles(text *user_id, StoredRoles *roles);

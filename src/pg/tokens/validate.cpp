@@ -4,6 +4,7 @@
 // is touched. A well-formed token is looked up by digest in the backend's token cache (see
 // token_cache.hpp), which falls back to the tables. Everything on this path is plain data, so
 // an ereport() may pass through these frames.
+#include <optional>
 #include <string>
 
 #include "core/digest.hpp"
@@ -22,6 +23,9 @@
 #include "pg/settings.hpp"
 #include "pg/tokens/token_cache.hpp"
 #include "pg/tokens/token_context.hpp"
+#include "pg/bridge/schema_version.hpp"
+#include "pg/tokens/token_store.hpp"
+#include "pg/usage/limiter_store.hpp"
 #include "pg/usage/usage_store.hpp"
 
 namespace {
@@ -30,6 +34,8 @@ struct Check {
     pat::TokenStatus status;
     pat::pg::CachedToken *token;     // the stored token, unless malformed or not_found
     std::string_view missing_scope;  // a required scope the token lacks, if one was named
+    int64 retry_after;               // rate_limited: microseconds until it could pass
+    std::optional<int64> remaining;  // with credits: what is left after this check
 };
 
 // The token argument, or false when it cannot be a token (NULL or too long); the length is
@@ -89,6 +95,55 @@ bool holds_required_scopes(FunctionCallInfo fcinfo, const pat::pg::CachedToken &
     return true;
 }
 
+// An otherwise valid check against the token's rate limits and credits, in shared memory
+// (limiter_store.hpp): rate_limited or usage_exceeded when over. The clock is the real one, not
+// the transaction's: a long transaction's checks must still be spread over time.
+void enforce_limits(Check *check) {
+    const pat::TokenLimits &stored = check->token->limits;
+    if (!stored.any() || !pat::pg::schema_has(pat::schema_since::kRateLimits)) {
+        return;
+    }
+    pat::pg::LimitsToEnforce limits;
+    limits.token_id = check->token->token_id;
+    if (stored.has_rate()) {
+        limits.token_limit = stored.rate();
+    }
+    if (stored.has_user_rate()) {
+        limits.user_limit = stored.user_rate();
+        limits.user_id = VARDATA_ANY(check->token->user_id);
+        limits.user_id_length = VARSIZE_ANY_EXHDR(check->token->user_id);
+    }
+    if (stored.has_credits()) {
+        pat::pg::StoredCredits credits;
+        credits.version = stored.credits_version;
+        credits.plan = stored.plan();
+        limits.credits = credits;
+    }
+    TimestampTz now = GetCurrentTimestamp();
+    pat::pg::LimitOutcome outcome = pat::pg::enforce_limits(limits, now);
+    if (outcome.verdict == pat::pg::LimitVerdict::balance_needed) {
+        // The first check of this budget on this server (since it started, or since the entry
+        // was reclaimed): its balance as last written. A budget removed meanwhile reads as
+        // spent (fail closed) until the cache learns of it.
+        int64 version = 0;
+        pat::CreditBalance balance;
+        if (!pat::pg::fetch_stored_credits(limits.token_id, &version, &balance) ||
+            version != stored.credits_version) {
+            balance = pat::CreditBalance{0, 0};
+        }
+        limits.credits->balance = balance;
+        limits.balance_known = true;
+        outcome = pat::pg::enforce_limits(limits, now);
+    }
+    check->remaining = outcome.remaining;
+    if (outcome.verdict == pat::pg::LimitVerdict::rate_limited) {
+        check->status = pat::TokenStatus::rate_limited;
+        check->retry_after = outcome.retry_after;
+    } else if (outcome.verdict == pat::pg::LimitVerdict::usage_exceeded) {
+        check->status = pat::TokenStatus::usage_exceeded;
+    }
+}
+
 // The client_addr argument, or nullptr when it is NULL or the function has none (a schema before
 // restrictions). Read without allocating.
 const inet *client_address(FunctionCallInfo fcinfo) {
@@ -99,7 +154,7 @@ const inet *client_address(FunctionCallInfo fcinfo) {
 }
 
 Check check_token(FunctionCallInfo fcinfo) {
-    Check check = {pat::TokenStatus::malformed, nullptr, {}};
+    Check check = {pat::TokenStatus::malformed, nullptr, {}, 0, std::nullopt};
     std::string_view token_text;
     if (!token_argument(fcinfo, &token_text) || !pat::is_well_formed_token(token_text)) {
         return check;
@@ -134,6 +189,9 @@ Check check_token(FunctionCallInfo fcinfo) {
     }
     bool holds = holds_required_scopes(fcinfo, *check.token, limits, &check);
     check.status = pat::decide_status(pat::pg::policy_clock(), state, holds, address_allowed);
+    if (check.status == pat::TokenStatus::valid) {
+        enforce_limits(&check);
+    }
     return check;
 }
 
@@ -192,6 +250,18 @@ PAT_FUNCTION(pat_validate) {
             nulls[8] = false;
         }
     }
+    if (result_type->natts >= 11) {
+        if (check.status == pat::TokenStatus::rate_limited) {
+            auto *retry_after = static_cast<Interval *>(palloc0(sizeof(Interval)));
+            retry_after->time = check.retry_after;
+            values[9] = IntervalPGetDatum(retry_after);
+            nulls[9] = false;
+        }
+        if (check.remaining) {
+            values[10] = Int64GetDatum(*check.remaining);
+            nulls[10] = false;
+        }
+    }
     HeapTuple tuple = heap_form_tuple(result_type, values, nulls);
     count_use(check);
     return HeapTupleGetDatum(tuple);
@@ -221,6 +291,18 @@ PAT_FUNCTION(pat_authenticate) {
                     ? std::string("personal access token lacks a required scope")
                     : "personal access token lacks required scope \"" +
                           std::string(check.missing_scope.substr(0, pat::kScopeMaxChars)) + "\"");
+        case pat::TokenStatus::rate_limited: {
+            // Whole seconds, rounded up, as HTTP's Retry-After takes them.
+            int64 seconds = (check.retry_after + USECS_PER_SEC - 1) / USECS_PER_SEC;
+            throw pat::Error(pat::sqlstate::kTokenRateLimited,
+                             "personal access token is over its rate limit",
+                             "Retry-After: " + std::to_string(seconds),
+                             "Answer 429 Too Many Requests with this Retry-After header.");
+        }
+        case pat::TokenStatus::usage_exceeded:
+            throw pat::Error(pat::sqlstate::kTokenUsageExceeded,
+                             "personal access token has no credits left",
+                             "The token is usage_exceeded.");
         default:
             throw pat::Error(pat::sqlstate::kInvalidAuthorization, "invalid personal access token",
                              "The token is " + std::string(pat::status_name(check.status)) + ".");

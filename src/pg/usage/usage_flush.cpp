@@ -3,10 +3,14 @@
 // Batches are palloc'd, and libpq results are freed before any error is raised.
 #include "pg/usage/usage_flush.hpp"
 
+#include <algorithm>
+
 #include "core/usage.hpp"
 #include "pg/bridge/guard.hpp"
 #include "pg/bridge/spi_support.hpp"
+#include "pg/bridge/schema_version.hpp"
 #include "pg/settings.hpp"
+#include "pg/usage/limiter_store.hpp"
 #include "pg/usage/usage_store.hpp"
 
 namespace pat::pg {
@@ -21,6 +25,24 @@ struct InFlight {
     InFlight *next;
 };
 InFlight *in_flight = nullptr;
+
+// Credit balances taken from shared memory whose writing has not committed yet: the entries
+// keep them (limiter_store.hpp) until the transaction ends and says whether they were written.
+struct CreditsInFlight {
+    UnwrittenCredits *credits;  // in TopMemoryContext
+    int count;
+    SubTransactionId subtransaction;  // a savepoint rolled back undoes the write
+};
+CreditsInFlight credits_in_flight = {nullptr, 0, InvalidSubTransactionId};
+
+void finish_credits(bool committed) {
+    if (credits_in_flight.credits == nullptr) {
+        return;
+    }
+    finish_credit_write(credits_in_flight.credits, credits_in_flight.count, committed);
+    pfree(credits_in_flight.credits);
+    credits_in_flight = {nullptr, 0, InvalidSubTransactionId};
+}
 
 void forget_in_flight(bool put_back_usage, SubTransactionId only) {
     InFlight **link = &in_flight;
@@ -42,8 +64,10 @@ void forget_in_flight(bool put_back_usage, SubTransactionId only) {
 void on_transaction_end(XactEvent event, void *) {
     if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) {
         forget_in_flight(true, InvalidSubTransactionId);
+        finish_credits(false);
     } else if (ends_transaction(event)) {
         forget_in_flight(false, InvalidSubTransactionId);
+        finish_credits(true);
     }
 }
 
@@ -51,7 +75,13 @@ void on_subtransaction_end(SubXactEvent event, SubTransactionId mine, SubTransac
                            void *) {
     if (event == SUBXACT_EVENT_ABORT_SUB) {
         forget_in_flight(true, mine);
+        if (credits_in_flight.subtransaction == mine) {
+            finish_credits(false);
+        }
     } else if (event == SUBXACT_EVENT_COMMIT_SUB) {
+        if (credits_in_flight.subtransaction == mine) {
+            credits_in_flight.subtransaction = parent;
+        }
         for (InFlight *batch = in_flight; batch != nullptr; batch = batch->next) {
             if (batch->subtransaction == mine) {
                 batch->subtransaction = parent;
@@ -238,6 +268,49 @@ int merge_on_primary(const MergeArguments &arguments) {
     return written;
 }
 
+// Most balances written per flush; more wait for the next.
+constexpr int kMaxCreditsPerFlush = 100000;
+
+// On a primary, where the schema has credits: writes this database's spent balances through
+// pat.write_credits() as the owner of pg_pat's tables. A standby writes none: it spends its
+// own copy of the replicated balance (README).
+void write_credits() {
+    if (RecoveryInProgress() || !schema_has(pat::schema_since::kRateLimits) ||
+        credits_in_flight.credits != nullptr) {
+        return;
+    }
+    int most = static_cast<int>(std::min<int64>(limiter_stats().entries, kMaxCreditsPerFlush));
+    auto *taken = static_cast<UnwrittenCredits *>(
+        MemoryContextAlloc(TopMemoryContext, sizeof(UnwrittenCredits) * (most + 1)));
+    int count = take_unwritten_credits(taken, most);
+    credits_in_flight = {taken, count, GetCurrentSubTransactionId()};
+    if (count == 0) {
+        return;
+    }
+    auto *ids = static_cast<Datum *>(palloc(sizeof(Datum) * count));
+    auto *set_at = static_cast<Datum *>(palloc(sizeof(Datum) * count));
+    auto *remaining = static_cast<Datum *>(palloc(sizeof(Datum) * count));
+    auto *periods = static_cast<Datum *>(palloc(sizeof(Datum) * count));
+    for (int i = 0; i < count; ++i) {
+        ids[i] = UUIDPGetDatum(&taken[i].token_id);
+        set_at[i] = TimestampTzGetDatum(taken[i].version);
+        remaining[i] = Int64GetDatum(taken[i].balance.remaining);
+        periods[i] = Int64GetDatum(taken[i].balance.period);
+    }
+    Datum values[4] = {make_array(ids, nullptr, count, UUIDOID),
+                       make_array(set_at, nullptr, count, TIMESTAMPTZOID),
+                       make_array(remaining, nullptr, count, INT8OID),
+                       make_array(periods, nullptr, count, INT8OID)};
+    Oid types[4] = {UUIDARRAYOID, TIMESTAMPTZARRAYOID, INT8ARRAYOID, INT8ARRAYOID};
+    OwnerSpi spi = begin_owner_spi(tokens_relation());
+    int rc = SPI_execute_with_args("SELECT pat.write_credits($1, $2, $3, $4)", 4, types, values,
+                                   nullptr, false, 1);
+    if (rc != SPI_OK_SELECT) {
+        elog(ERROR, "pg_pat could not write credit balances: %s", SPI_result_code_string(rc));
+    }
+    end_owner_spi(spi);
+}
+
 }  // namespace
 
 int flush_usage() {
@@ -253,6 +326,7 @@ int flush_usage() {
         LockRelationOid(tokens, AccessShareLock);
         LockRelationOid(usage, RowExclusiveLock);
     }
+    write_credits();
     InFlight *batch = take_batch();
     if (batch->count == 0) {
         return 0;

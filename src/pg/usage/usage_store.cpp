@@ -28,7 +28,10 @@ constexpr int kDatabaseWideReserve = 1024;
 constexpr const char *kSaveFile = PAT_USAGE_FILE;
 constexpr const char *kSaveTempFile = PAT_USAGE_FILE ".tmp";
 constexpr uint32 kSaveMagic = 0x50415455;  // "PATU"
-constexpr uint32 kSaveVersion = 1;
+// Version 1 held entries with six outcomes; version 2 says how many each entry holds. Outcomes
+// are only ever added at the end (usage.hpp), so a file with fewer loads into the first ones.
+constexpr uint32 kSaveVersion = 2;
+constexpr uint32 kFirstOutcomeCount = 6;
 constexpr int32 kNoPendingDay = PG_INT32_MAX;
 constexpr int64 kNoLostUse = PG_INT64_MIN;
 // After the entries, the save file holds the latest lost use (a file without it is read as
@@ -164,12 +167,16 @@ void save_pending(int code, Datum) {
                       errmsg("pg_pat could not write usage file \"%s\": %m", kSaveTempFile)));
         return;
     }
-    uint32 header[3] = {kSaveMagic, kSaveVersion, uint32(hash_get_num_entries(usage_table))};
+    uint32 header[4] = {kSaveMagic, kSaveVersion, uint32(hash_get_num_entries(usage_table)),
+                        uint32(pat::kOutcomeCount)};
     bool ok = fwrite(header, sizeof(header), 1, file) == 1;
     HASH_SEQ_STATUS scan;
     hash_seq_init(&scan, usage_table);
     while (auto *entry = static_cast<UsageEntry *>(hash_seq_search(&scan))) {
-        ok = ok && fwrite(entry, sizeof(UsageEntry), 1, file) == 1;
+        ok = ok && fwrite(&entry->key, sizeof(entry->key), 1, file) == 1 &&
+             fwrite(&entry->tally.last_used, sizeof(entry->tally.last_used), 1, file) == 1 &&
+             fwrite(entry->tally.checks.data(), sizeof(uint64), pat::kOutcomeCount, file) ==
+                 size_t(pat::kOutcomeCount);
     }
     int64 lost_use = static_cast<int64>(pg_atomic_read_u64(&shared->latest_lost_use));
     if (lost_use != kNoLostUse) {
@@ -192,11 +199,29 @@ void load_saved() {
     if (file == nullptr) {
         return;
     }
-    uint32 header[3] = {};
-    if (fread(header, sizeof(header), 1, file) == 1 && header[0] == kSaveMagic &&
-        header[1] == kSaveVersion) {
+    uint32 header[4] = {};
+    bool known = fread(header, sizeof(uint32), 3, file) == 3 && header[0] == kSaveMagic;
+    if (known && header[1] == 1) {
+        header[3] = kFirstOutcomeCount;
+    } else if (known && header[1] == kSaveVersion) {
+        known = fread(&header[3], sizeof(uint32), 1, file) == 1 &&
+                header[3] <= uint32(pat::kOutcomeCount);
+    } else {
+        known = false;
+    }
+    if (known) {
+        // Each entry as written: key, last use, then header[3] outcome counts (version 1 wrote
+        // the whole struct, whose padding after the key is the same).
+        uint64 checks[pat::kOutcomeCount];
         UsageEntry entry;
-        for (uint32 i = 0; i < header[2] && fread(&entry, sizeof(entry), 1, file) == 1; ++i) {
+        for (uint32 i = 0; i < header[2]; ++i) {
+            entry.tally = pat::UsageTally{};
+            if (fread(&entry.key, offsetof(UsageEntry, tally), 1, file) != 1 ||
+                fread(&entry.tally.last_used, sizeof(int64), 1, file) != 1 ||
+                fread(checks, sizeof(uint64), header[3], file) != header[3]) {
+                break;
+            }
+            memcpy(entry.tally.checks.data(), checks, sizeof(uint64) * header[3]);
             add(entry.key, entry.tally, false);
         }
         uint32 trailer = 0;
