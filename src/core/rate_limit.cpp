@@ -8,31 +8,8 @@
 
 namespace pat {
 
-namespace {
-
-using Wide = __int128;
-
-// floor(a / b) for b > 0.
-Wide floor_div(Wide a, Wide b) {
-    Wide q = a / b;
-    if (a % b != 0 && a < 0) {
-        --q;
-    }
-    return q;
-}
-
-Wide value_of(const RateState &state) {
-    return Wide(state.high) * (Wide(1) << 64) + Wide(state.low);
-}
-
-RateState state_of(Wide value) {
-    RateState state;
-    state.high = static_cast<std::int64_t>(floor_div(value, Wide(1) << 64));
-    state.low = static_cast<std::uint64_t>(value - Wide(state.high) * (Wide(1) << 64));
-    return state;
-}
-
-}  // namespace
+using rate_detail::value_of;
+using rate_detail::Wide;
 
 RateLimitVerdict check_rate_limit(std::int64_t requests, std::int64_t per) noexcept {
     if (requests < 1 || requests > INT32_MAX) {
@@ -65,31 +42,6 @@ void require_valid_rate_limit(RateLimitVerdict verdict) {
                         "a rate limit's interval must be at most 1000 years");
     }
     throw Error(sqlstate::kInternalError, "unknown rate limit verdict");
-}
-
-RateDecision decide_rate(const RateLimit &limit, const RateState &state,
-                         std::int64_t now) noexcept {
-    RateDecision decision;
-    decision.next = state;
-    Wide now_scaled = Wide(now) * limit.requests;
-    Wide arrival = value_of(state);
-    if (arrival < now_scaled) {
-        arrival = now_scaled;
-    }
-    // One check moves the arrival time on by the emission interval, per / requests of a
-    // microsecond: per units. It conforms unless that puts it more than a whole interval
-    // (per * requests units) ahead of now.
-    Wide next = arrival + limit.per;
-    Wide allowed_from = next - Wide(limit.per) * limit.requests;
-    if (allowed_from > now_scaled) {
-        Wide wait = allowed_from - now_scaled;
-        Wide micros = (wait + limit.requests - 1) / limit.requests;
-        decision.retry_after = micros > INT64_MAX ? INT64_MAX : static_cast<std::int64_t>(micros);
-        return decision;
-    }
-    decision.allowed = true;
-    decision.next = state_of(next);
-    return decision;
 }
 
 bool rate_state_idle(const RateLimit &limit, const RateState &state, std::int64_t now) noexcept {

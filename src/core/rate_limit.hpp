@@ -48,8 +48,59 @@ struct RateDecision {
     RateState next;
 };
 
-// Decides one check at now. Never overflows, whatever the limit and the times.
-RateDecision decide_rate(const RateLimit &limit, const RateState &state, std::int64_t now) noexcept;
+namespace rate_detail {
+
+__extension__ typedef __int128 Wide;
+
+// floor(a / b) for b > 0.
+inline Wide floor_div(Wide a, Wide b) noexcept {
+    Wide q = a / b;
+    if (a % b != 0 && a < 0) {
+        --q;
+    }
+    return q;
+}
+
+inline Wide value_of(const RateState &state) noexcept {
+    return Wide(state.high) * (Wide(1) << 64) + Wide(state.low);
+}
+
+inline RateState state_of(Wide value) noexcept {
+    RateState state;
+    state.high = static_cast<std::int64_t>(floor_div(value, Wide(1) << 64));
+    state.low = static_cast<std::uint64_t>(value - Wide(state.high) * (Wide(1) << 64));
+    return state;
+}
+
+}  // namespace rate_detail
+
+// Decides one check at now. Never overflows, whatever the limit and the times. Inline: it runs
+// in every check of a limited token, inside the limiter's spinlock.
+inline RateDecision decide_rate(const RateLimit &limit, const RateState &state,
+                                std::int64_t now) noexcept {
+    using rate_detail::Wide;
+    RateDecision decision;
+    decision.next = state;
+    Wide now_scaled = Wide(now) * limit.requests;
+    Wide arrival = rate_detail::value_of(state);
+    if (arrival < now_scaled) {
+        arrival = now_scaled;
+    }
+    // One check moves the arrival time on by the emission interval, per / requests of a
+    // microsecond: per units. It conforms unless that puts it more than a whole interval
+    // (per * requests units) ahead of now.
+    Wide next = arrival + limit.per;
+    Wide allowed_from = next - Wide(limit.per) * limit.requests;
+    if (allowed_from > now_scaled) {
+        Wide wait = allowed_from - now_scaled;
+        Wide micros = (wait + limit.requests - 1) / limit.requests;
+        decision.retry_after = micros > INT64_MAX ? INT64_MAX : static_cast<std::int64_t>(micros);
+        return decision;
+    }
+    decision.allowed = true;
+    decision.next = rate_detail::state_of(next);
+    return decision;
+}
 
 // Whether state says no more than a fresh one would at now (the bucket is full again), so it
 // can be forgotten without letting any check through that it would refuse.

@@ -1,10 +1,13 @@
 // The shared-memory limiter; see limiter_store.hpp.
 //
-// A partitioned dynahash with one LWLock per partition, as the usage store: a check locks the
-// partitions of its token's and its user's entries (in partition order, so two checks never wait
-// for each other in a cycle) for the few hundred nanoseconds a decision takes. Checks of
-// different tokens rarely meet; checks of one token queue on its partition's lock, which is held
-// for no longer than the decision.
+// Each entry's state lives in a slot of a fixed array, guarded by the slot's own spinlock; a
+// partitioned dynahash (one LWLock per partition, as the usage store) maps each key to its slot.
+// A check takes only spinlocks: a backend remembers where the keys it checked live (a hint, as
+// the slot number and the slot's generation), and the generation, which moves on whenever a
+// slot is given up, tells it under the slot's lock whether the hint still holds. Only a check
+// without a hint, or with one gone stale, looks the key up under its partition's lock. The
+// spinlocks are held for the decision alone (a few arithmetic steps, nothing that can fail), so
+// checks of one token queue for no longer than that, and checks of different tokens never meet.
 #include "pg/usage/limiter_store.hpp"
 
 #include <cstdio>
@@ -31,6 +34,9 @@ constexpr const char *kSaveFile = PAT_LIMITER_FILE;
 constexpr const char *kSaveTempFile = PAT_LIMITER_FILE ".tmp";
 constexpr uint32 kSaveMagic = 0x5041544d;  // "PATM"
 constexpr uint32 kSaveVersion = 1;
+// How many keys a backend remembers the slots of (a power of two). A check of a key whose hint
+// was pushed out only costs a lookup under the partition's lock.
+constexpr int kHints = 512;
 
 enum class EntryKind : uint8 { token = 1, user = 2 };
 
@@ -41,9 +47,12 @@ struct LimiterKey {
     // one window: stricter, never looser.
     pg_uuid_t id;
 };
+static_assert(sizeof(LimiterKey) == 3 * sizeof(uint64), "hashed as three words");
 
-struct LimiterEntry {
-    LimiterKey key;  // the hash key: must stay first
+// Everything an entry knows. It is also the record of the save file, so its layout is the
+// file's (kSaveVersion).
+struct LimiterRecord {
+    LimiterKey key;
     // The rate limit the state was computed for (requests 0: none).
     pat::RateLimit limit;
     pat::RateState rate;
@@ -56,108 +65,194 @@ struct LimiterEntry {
     int64 writing;    // spent, taken by a write that has not committed yet
 };
 
+struct LimiterSlot {
+    slock_t mutex;  // guards generation and record
+    // Moves on each time the slot is given up (under its key's partition lock too), so a hint
+    // naming the slot with an older generation is known to be stale.
+    uint64 generation;
+    LimiterRecord record;
+};
+
+// The dynahash's entry: where the key's state is.
+struct LimiterEntry {
+    LimiterKey key;  // the hash key: must stay first
+    uint32 slot;
+};
+
 struct LimiterShared {
     LWLockPadded *locks;
     pg_atomic_uint32 entries;
     pg_atomic_uint64 full_refusals;
     pg_atomic_uint64 last_sweep;  // TimestampTz as uint64
+    slock_t free_mutex;           // guards free_count and the free slots' stack
+    uint32 free_count;
 };
 
 LimiterShared *shared = nullptr;
 HTAB *limiter_table = nullptr;
+LimiterSlot *slots = nullptr;
+uint32 *free_slots = nullptr;  // a stack of free_count slot numbers
+
+// Where this backend last found a key's state. Trusted only while the slot's generation is the
+// one seen then.
+struct SlotHint {
+    LimiterKey key;
+    uint32 slot;
+    uint64 generation;
+    bool known;
+};
+SlotHint hints[kHints];
 
 long capacity() {
     return rate_limit_max_entries();
+}
+
+uint64 mix(uint64 h) {
+    h ^= h >> 30;
+    h *= UINT64CONST(0xbf58476d1ce4e5b9);
+    h ^= h >> 27;
+    h *= UINT64CONST(0x94d049bb133111eb);
+    return h ^ (h >> 31);
+}
+
+// The key's hash, from its fields: token ids are random and user keys hashes already, and the
+// mix keeps any structure left in them from crowding a bucket. Cheaper than hashing its bytes,
+// and a check computes it on every call.
+uint32 key_hash(const LimiterKey &key) {
+    uint64 halves[2];
+    memcpy(halves, key.id.data, sizeof(halves));
+    uint64 where = uint64(key.database) << 8 | uint64(key.kind);
+    return static_cast<uint32>(mix(mix(halves[0] ^ where) ^ halves[1]));
+}
+
+uint32 limiter_hash_function(const void *key, Size) {
+    return key_hash(*static_cast<const LimiterKey *>(key));
+}
+
+bool same_key(const LimiterKey &a, const LimiterKey &b) {
+    return a.database == b.database && a.kind == b.kind &&
+           memcmp(a.id.data, b.id.data, sizeof(a.id.data)) == 0;
 }
 
 LWLock *partition_lock(uint32 hash) {
     return &shared->locks[hash % kPartitions].lock;
 }
 
-LimiterKey token_key(const pg_uuid_t &token_id) {
-    LimiterKey key;
-    memset(&key, 0, sizeof(key));
-    key.database = MyDatabaseId;
-    key.kind = EntryKind::token;
-    key.id = token_id;
-    return key;
+// Keys are filled in place and their padding zeroed: the dynahash compares them whole.
+void fill_token_key(LimiterKey *key, const pg_uuid_t &token_id) {
+    memset(key, 0, sizeof(*key));
+    key->database = MyDatabaseId;
+    key->kind = EntryKind::token;
+    key->id = token_id;
 }
 
-LimiterKey user_key(const char *user_id, int length) {
-    LimiterKey key;
-    memset(&key, 0, sizeof(key));
-    key.database = MyDatabaseId;
-    key.kind = EntryKind::user;
+void fill_user_key(LimiterKey *key, const char *user_id, int length) {
+    memset(key, 0, sizeof(*key));
+    key->database = MyDatabaseId;
+    key->kind = EntryKind::user;
     uint64 halves[2] = {
         hash_bytes_extended(reinterpret_cast<const unsigned char *>(user_id), length, 0),
         hash_bytes_extended(reinterpret_cast<const unsigned char *>(user_id), length, 1)};
-    static_assert(sizeof(halves) == sizeof(key.id.data));
-    memcpy(key.id.data, halves, sizeof(halves));
-    return key;
+    static_assert(sizeof(halves) == sizeof(key->id.data));
+    memcpy(key->id.data, halves, sizeof(halves));
 }
 
-// Whether forgetting entry lets no check through that it would refuse: its bucket is full
+// Whether forgetting an entry lets no check through that it would refuse: its bucket is full
 // again and its balance is all written out.
-bool forgettable(const LimiterEntry &entry, int64 now) {
+bool forgettable(const LimiterRecord &record, int64 now) {
     bool rate_idle =
-        entry.limit.requests == 0 || pat::rate_state_idle(entry.limit, entry.rate, now);
-    bool credits_written = !entry.has_credits || (entry.unwritten == 0 && entry.writing == 0);
+        record.limit.requests == 0 || pat::rate_state_idle(record.limit, record.rate, now);
+    bool credits_written = !record.has_credits || (record.unwritten == 0 && record.writing == 0);
     return rate_idle && credits_written;
 }
 
-// Under the key's partition lock: its entry, made fresh if needed; nullptr when the store is
-// full.
+LimiterRecord fresh_record(const LimiterKey &key) {
+    LimiterRecord record;
+    record.key = key;
+    record.limit = pat::RateLimit{};
+    record.rate = pat::RateState{};
+    record.has_credits = false;
+    record.credits_version = 0;
+    record.plan = pat::CreditPlan{};
+    record.balance = pat::CreditBalance{};
+    record.unwritten = 0;
+    record.writing = 0;
+    return record;
+}
+
+// Under the key's partition lock: its entry, made fresh (with a slot) if needed; nullptr when
+// the store is full.
 LimiterEntry *find_or_make(const LimiterKey &key, uint32 hash) {
     auto *entry = static_cast<LimiterEntry *>(
         hash_search_with_hash_value(limiter_table, &key, hash, HASH_FIND, nullptr));
     if (entry != nullptr) {
         return entry;
     }
-    if (pg_atomic_read_u32(&shared->entries) >= uint32(capacity())) {
+    SpinLockAcquire(&shared->free_mutex);
+    bool have_slot = shared->free_count > 0;
+    uint32 slot = have_slot ? free_slots[--shared->free_count] : 0;
+    SpinLockRelease(&shared->free_mutex);
+    if (!have_slot) {
         return nullptr;
     }
     bool found = false;
     entry = static_cast<LimiterEntry *>(
         hash_search_with_hash_value(limiter_table, &key, hash, HASH_ENTER_NULL, &found));
     if (entry == nullptr) {
+        SpinLockAcquire(&shared->free_mutex);
+        free_slots[shared->free_count++] = slot;
+        SpinLockRelease(&shared->free_mutex);
         return nullptr;
     }
+    entry->slot = slot;
+    LimiterSlot *state = &slots[slot];
+    SpinLockAcquire(&state->mutex);
+    state->record = fresh_record(key);
+    SpinLockRelease(&state->mutex);
     pg_atomic_add_fetch_u32(&shared->entries, 1);
-    entry->limit = pat::RateLimit{};
-    entry->rate = pat::RateState{};
-    entry->has_credits = false;
-    entry->credits_version = 0;
-    entry->plan = pat::CreditPlan{};
-    entry->balance = pat::CreditBalance{};
-    entry->unwritten = 0;
-    entry->writing = 0;
     return entry;
 }
 
-// Brings entry's limit to limit: a different limit starts from a fresh state.
-void adopt_limit(LimiterEntry *entry, const std::optional<pat::RateLimit> &limit) {
+// Under the entry's partition lock: removes it and gives its slot up, so every hint naming the
+// slot goes stale.
+void remove_entry(LimiterEntry *entry) {
+    uint32 slot = entry->slot;
+    LimiterSlot *state = &slots[slot];
+    SpinLockAcquire(&state->mutex);
+    ++state->generation;
+    SpinLockRelease(&state->mutex);
+    LimiterKey key = entry->key;
+    hash_search(limiter_table, &key, HASH_REMOVE, nullptr);
+    SpinLockAcquire(&shared->free_mutex);
+    free_slots[shared->free_count++] = slot;
+    SpinLockRelease(&shared->free_mutex);
+    pg_atomic_sub_fetch_u32(&shared->entries, 1);
+}
+
+// Brings record's limit to limit: a different limit starts from a fresh state.
+void adopt_limit(LimiterRecord *record, const std::optional<pat::RateLimit> &limit) {
     pat::RateLimit wanted = limit.value_or(pat::RateLimit{});
-    if (entry->limit.requests != wanted.requests || entry->limit.per != wanted.per) {
-        entry->limit = wanted;
-        entry->rate = pat::RateState{};
+    if (record->limit.requests != wanted.requests || record->limit.per != wanted.per) {
+        record->limit = wanted;
+        record->rate = pat::RateState{};
     }
 }
 
-// Brings entry's budget to the stored one: a new version starts from the stored balance.
-void adopt_credits(LimiterEntry *entry, const std::optional<StoredCredits> &credits) {
+// Brings record's budget to the stored one: a new version starts from the stored balance.
+void adopt_credits(LimiterRecord *record, const std::optional<StoredCredits> &credits) {
     if (!credits) {
-        entry->has_credits = false;
-        entry->unwritten = 0;
-        entry->writing = 0;
+        record->has_credits = false;
+        record->unwritten = 0;
+        record->writing = 0;
         return;
     }
-    if (!entry->has_credits || entry->credits_version != credits->version) {
-        entry->has_credits = true;
-        entry->credits_version = credits->version;
-        entry->plan = credits->plan;
-        entry->balance = credits->balance;
-        entry->unwritten = 0;
-        entry->writing = 0;
+    if (!record->has_credits || record->credits_version != credits->version) {
+        record->has_credits = true;
+        record->credits_version = credits->version;
+        record->plan = credits->plan;
+        record->balance = credits->balance;
+        record->unwritten = 0;
+        record->writing = 0;
     }
 }
 
@@ -175,9 +270,12 @@ bool sweep(int64 now) {
     HASH_SEQ_STATUS scan;
     hash_seq_init(&scan, limiter_table);
     while (auto *entry = static_cast<LimiterEntry *>(hash_seq_search(&scan))) {
-        if (forgettable(*entry, now)) {
-            hash_search(limiter_table, &entry->key, HASH_REMOVE, nullptr);
-            pg_atomic_sub_fetch_u32(&shared->entries, 1);
+        LimiterSlot *state = &slots[entry->slot];
+        SpinLockAcquire(&state->mutex);
+        bool idle = forgettable(state->record, now);
+        SpinLockRelease(&state->mutex);
+        if (idle) {
+            remove_entry(entry);
         }
     }
     for (int i = kPartitions - 1; i >= 0; --i) {
@@ -186,59 +284,36 @@ bool sweep(int64 now) {
     return true;
 }
 
-// The locks of up to two partitions, taken in partition order, each once.
-class PartitionLocks {
-  public:
-    PartitionLocks(uint32 first_hash, std::optional<uint32> second_hash) {
-        int a = first_hash % kPartitions;
-        int b = second_hash ? int(*second_hash % kPartitions) : a;
-        count_ = a == b ? 1 : 2;
-        indexes_[0] = std::min(a, b);
-        indexes_[1] = std::max(a, b);
-        for (int i = 0; i < count_; ++i) {
-            LWLockAcquire(&shared->locks[indexes_[i]].lock, LW_EXCLUSIVE);
-        }
+// Where key's state is, as a slot and the generation it had: from this backend's hint, or looked
+// up (and made, if new) under the key's partition lock. The slot is not locked; false when no
+// entry could be made.
+bool locate(const LimiterKey &key, uint32 hash, bool trust_hint, SlotHint **hint_out) {
+    SlotHint *hint = &hints[hash % kHints];
+    *hint_out = hint;
+    if (trust_hint && hint->known && same_key(hint->key, key)) {
+        return true;
     }
-    ~PartitionLocks() {
-        for (int i = count_ - 1; i >= 0; --i) {
-            LWLockRelease(&shared->locks[indexes_[i]].lock);
-        }
+    LWLock *lock = partition_lock(hash);
+    LWLockAcquire(lock, LW_EXCLUSIVE);
+    LimiterEntry *entry = find_or_make(key, hash);
+    if (entry != nullptr) {
+        // The generation only moves under this lock, so it needs no spinlock to be read here.
+        hint->key = key;
+        hint->slot = entry->slot;
+        hint->generation = slots[entry->slot].generation;
+        hint->known = true;
     }
-    PartitionLocks(const PartitionLocks &) = delete;
-    PartitionLocks &operator=(const PartitionLocks &) = delete;
+    LWLockRelease(lock);
+    return entry != nullptr;
+}
 
-  private:
-    int indexes_[2] = {0, 0};
-    int count_ = 0;
-};
-
-// One attempt at deciding; false when an entry could not be made (outcome untouched).
-bool try_enforce(const LimitsToEnforce &limits, int64 now, LimitOutcome *outcome) {
-    bool token_entry_needed = limits.token_limit.has_value() || limits.credits.has_value();
-    bool user_entry_needed = limits.user_limit.has_value();
-    LimiterKey tkey = token_key(limits.token_id);
-    uint32 thash = get_hash_value(limiter_table, &tkey);
-    std::optional<LimiterKey> ukey;
-    std::optional<uint32> uhash;
-    if (user_entry_needed) {
-        ukey = user_key(limits.user_id, limits.user_id_length);
-        uhash = get_hash_value(limiter_table, &*ukey);
-    }
-    // LWLockAcquire only errors when too many locks are held (never with two), so the C++
-    // object's destructor is not skipped by a longjmp.
-    PartitionLocks locks(token_entry_needed ? thash : *uhash, uhash);
-    LimiterEntry *token = nullptr;
-    LimiterEntry *user = nullptr;
-    if (token_entry_needed && (token = find_or_make(tkey, thash)) == nullptr) {
-        return false;
-    }
-    if (user_entry_needed && (user = find_or_make(*ukey, *uhash)) == nullptr) {
-        return false;
-    }
+// The decision itself, with the entries' slots locked. noexcept, and nothing in it can fail.
+void decide(const LimitsToEnforce &limits, int64 now, LimiterRecord *token, LimiterRecord *user,
+            LimitOutcome *outcome) noexcept {
     if (token != nullptr && limits.credits && !limits.balance_known &&
         (!token->has_credits || token->credits_version != limits.credits->version)) {
         outcome->verdict = LimitVerdict::balance_needed;
-        return true;
+        return;
     }
     pat::RateDecision token_rate;
     token_rate.allowed = true;
@@ -279,7 +354,61 @@ bool try_enforce(const LimitsToEnforce &limits, int64 now, LimitOutcome *outcome
         }
         outcome->remaining = token->balance.remaining;
     }
-    return true;
+}
+
+// One attempt at deciding; false when an entry could not be made (outcome untouched).
+bool try_enforce(const LimitsToEnforce &limits, int64 now, LimitOutcome *outcome) {
+    bool token_entry_needed = limits.token_limit.has_value() || limits.credits.has_value();
+    bool user_entry_needed = limits.user_limit.has_value();
+    LimiterKey tkey;
+    LimiterKey ukey;
+    uint32 thash = 0;
+    uint32 uhash = 0;
+    if (token_entry_needed) {
+        fill_token_key(&tkey, limits.token_id);
+        thash = key_hash(tkey);
+    }
+    if (user_entry_needed) {
+        fill_user_key(&ukey, limits.user_id, limits.user_id_length);
+        uhash = key_hash(ukey);
+    }
+    // The first attempt trusts the hints; an attempt that finds one stale looks both up again.
+    for (bool trust_hints = true;; trust_hints = false) {
+        SlotHint *thint = nullptr;
+        SlotHint *uhint = nullptr;
+        if (token_entry_needed && !locate(tkey, thash, trust_hints, &thint)) {
+            return false;
+        }
+        if (user_entry_needed && !locate(ukey, uhash, trust_hints, &uhint)) {
+            return false;
+        }
+        // Two distinct keys never share a slot; the lower slot is locked first, so two checks
+        // never wait for each other in a cycle.
+        LimiterSlot *token = thint != nullptr ? &slots[thint->slot] : nullptr;
+        LimiterSlot *user = uhint != nullptr ? &slots[uhint->slot] : nullptr;
+        LimiterSlot *first = token;
+        LimiterSlot *second = user;
+        if (first == nullptr || (second != nullptr && second < first)) {
+            std::swap(first, second);
+        }
+        SpinLockAcquire(&first->mutex);
+        if (second != nullptr) {
+            SpinLockAcquire(&second->mutex);
+        }
+        bool current = (token == nullptr || token->generation == thint->generation) &&
+                       (user == nullptr || user->generation == uhint->generation);
+        if (current) {
+            decide(limits, now, token != nullptr ? &token->record : nullptr,
+                   user != nullptr ? &user->record : nullptr, outcome);
+        }
+        if (second != nullptr) {
+            SpinLockRelease(&second->mutex);
+        }
+        SpinLockRelease(&first->mutex);
+        if (current) {
+            return true;
+        }
+    }
 }
 
 // Postmaster, at a clean shutdown: saves every entry. Nothing else runs then.
@@ -294,12 +423,12 @@ void save_entries(int code, Datum) {
         return;
     }
     uint32 header[4] = {kSaveMagic, kSaveVersion, uint32(hash_get_num_entries(limiter_table)),
-                        uint32(sizeof(LimiterEntry))};
+                        uint32(sizeof(LimiterRecord))};
     bool ok = fwrite(header, sizeof(header), 1, file) == 1;
     HASH_SEQ_STATUS scan;
     hash_seq_init(&scan, limiter_table);
     while (auto *entry = static_cast<LimiterEntry *>(hash_seq_search(&scan))) {
-        LimiterEntry saved = *entry;
+        LimiterRecord saved = slots[entry->slot].record;
         saved.unwritten += saved.writing;  // a write that never committed
         saved.writing = 0;
         ok = ok && fwrite(&saved, sizeof(saved), 1, file) == 1;
@@ -321,17 +450,16 @@ void load_saved() {
     }
     uint32 header[4] = {};
     if (fread(header, sizeof(header), 1, file) == 1 && header[0] == kSaveMagic &&
-        header[1] == kSaveVersion && header[3] == sizeof(LimiterEntry)) {
-        LimiterEntry saved;
+        header[1] == kSaveVersion && header[3] == sizeof(LimiterRecord)) {
+        LimiterRecord saved;
         for (uint32 i = 0; i < header[2] && fread(&saved, sizeof(saved), 1, file) == 1; ++i) {
-            uint32 hash = get_hash_value(limiter_table, &saved.key);
-            LimiterEntry *entry = find_or_make(saved.key, hash);
+            LimiterEntry *entry = find_or_make(saved.key, key_hash(saved.key));
             if (entry == nullptr) {
                 ereport(LOG, (errmsg("pg_pat could not load all saved limiter state: "
                                      "pat.rate_limit_max_entries is smaller than before")));
                 break;
             }
-            *entry = saved;
+            slots[entry->slot].record = saved;
         }
     } else {
         ereport(LOG, (errmsg("pg_pat ignored limiter file \"%s\": not written by this version",
@@ -342,7 +470,8 @@ void load_saved() {
 }
 
 void request_table() {
-    RequestAddinShmemSpace(hash_estimate_size(capacity(), sizeof(LimiterEntry)));
+    RequestAddinShmemSpace(add_size(hash_estimate_size(capacity(), sizeof(LimiterEntry)),
+                                    mul_size(capacity(), sizeof(LimiterSlot) + sizeof(uint32))));
     RequestNamedLWLockTranche(kTrancheName, kPartitions);
 }
 
@@ -354,12 +483,28 @@ void attach_store(void *header, bool first) {
         pg_atomic_init_u64(&shared->full_refusals, 0);
         pg_atomic_init_u64(&shared->last_sweep, static_cast<uint64>(PG_INT64_MIN));
     }
+    bool found = false;
+    slots = static_cast<LimiterSlot *>(
+        ShmemInitStruct("pg_pat limiter slots", mul_size(capacity(), sizeof(LimiterSlot)), &found));
+    free_slots = static_cast<uint32 *>(
+        ShmemInitStruct("pg_pat limiter free slots", mul_size(capacity(), sizeof(uint32)), &found));
+    if (first) {
+        SpinLockInit(&shared->free_mutex);
+        // Popped from the end: slot 0 first.
+        shared->free_count = uint32(capacity());
+        for (uint32 i = 0; i < shared->free_count; ++i) {
+            SpinLockInit(&slots[i].mutex);
+            slots[i].generation = 0;
+            free_slots[i] = shared->free_count - 1 - i;
+        }
+    }
     HASHCTL control = {};
     control.keysize = sizeof(LimiterKey);
     control.entrysize = sizeof(LimiterEntry);
+    control.hash = limiter_hash_function;
     control.num_partitions = kPartitions;
     limiter_table = ShmemInitHash("pg_pat limiter table", capacity(), capacity(), &control,
-                                  HASH_ELEM | HASH_BLOBS | HASH_PARTITION | HASH_FIXED_SIZE);
+                                  HASH_ELEM | HASH_FUNCTION | HASH_PARTITION | HASH_FIXED_SIZE);
     // As the usage store: nothing under pg_upgrade, where the file stays for the new cluster.
     if (!IsUnderPostmaster && !IsBinaryUpgrade) {
         on_shmem_exit(save_entries, 0);
@@ -370,11 +515,13 @@ void attach_store(void *header, bool first) {
 }
 
 void forget(const LimiterKey &key) {
-    uint32 hash = get_hash_value(limiter_table, &key);
+    uint32 hash = key_hash(key);
     LWLock *lock = partition_lock(hash);
     LWLockAcquire(lock, LW_EXCLUSIVE);
-    if (hash_search_with_hash_value(limiter_table, &key, hash, HASH_REMOVE, nullptr) != nullptr) {
-        pg_atomic_sub_fetch_u32(&shared->entries, 1);
+    auto *entry = static_cast<LimiterEntry *>(
+        hash_search_with_hash_value(limiter_table, &key, hash, HASH_FIND, nullptr));
+    if (entry != nullptr) {
+        remove_entry(entry);
     }
     LWLockRelease(lock);
 }
@@ -410,15 +557,22 @@ std::optional<std::int64_t> current_credits(const pg_uuid_t &token_id, const Sto
     if (limiter_table == nullptr) {
         return std::nullopt;
     }
-    LimiterKey key = token_key(token_id);
-    uint32 hash = get_hash_value(limiter_table, &key);
+    LimiterKey key;
+    fill_token_key(&key, token_id);
+    uint32 hash = key_hash(key);
     LWLock *lock = partition_lock(hash);
     LWLockAcquire(lock, LW_SHARED);
     auto *entry = static_cast<LimiterEntry *>(
         hash_search_with_hash_value(limiter_table, &key, hash, HASH_FIND, nullptr));
     std::optional<std::int64_t> remaining;
-    if (entry != nullptr && entry->has_credits && entry->credits_version == stored.version) {
-        remaining = pat::balance_at(entry->plan, entry->balance, now).remaining;
+    if (entry != nullptr) {
+        LimiterSlot *state = &slots[entry->slot];
+        SpinLockAcquire(&state->mutex);
+        const LimiterRecord &record = state->record;
+        if (record.has_credits && record.credits_version == stored.version) {
+            remaining = pat::balance_at(record.plan, record.balance, now).remaining;
+        }
+        SpinLockRelease(&state->mutex);
     }
     LWLockRelease(lock);
     return remaining;
@@ -426,35 +580,45 @@ std::optional<std::int64_t> current_credits(const pg_uuid_t &token_id, const Sto
 
 void forget_token_limits(const pg_uuid_t &token_id) {
     if (limiter_table != nullptr) {
-        forget(token_key(token_id));
+        LimiterKey key;
+        fill_token_key(&key, token_id);
+        forget(key);
     }
 }
 
 void forget_user_limit(const char *user_id, int user_id_length) {
     if (limiter_table != nullptr) {
-        forget(user_key(user_id, user_id_length));
+        LimiterKey key;
+        fill_user_key(&key, user_id, user_id_length);
+        forget(key);
     }
 }
 
 int take_unwritten_credits(UnwrittenCredits *out, int max) {
     int n = 0;
     for (int i = 0; i < kPartitions; ++i) {
-        LWLockAcquire(&shared->locks[i].lock, LW_EXCLUSIVE);
+        LWLockAcquire(&shared->locks[i].lock, LW_SHARED);
     }
     HASH_SEQ_STATUS scan;
     hash_seq_init(&scan, limiter_table);
     while (auto *entry = static_cast<LimiterEntry *>(hash_seq_search(&scan))) {
         if (entry->key.database != MyDatabaseId || entry->key.kind != EntryKind::token ||
-            !entry->has_credits || entry->unwritten == 0 || n == max) {
+            n == max) {
             continue;
         }
-        out[n].token_id = entry->key.id;
-        out[n].version = entry->credits_version;
-        out[n].balance = entry->balance;
-        out[n].spent = entry->unwritten;
-        entry->writing += entry->unwritten;
-        entry->unwritten = 0;
-        ++n;
+        LimiterSlot *state = &slots[entry->slot];
+        SpinLockAcquire(&state->mutex);
+        LimiterRecord *record = &state->record;
+        if (record->has_credits && record->unwritten != 0) {
+            out[n].token_id = record->key.id;
+            out[n].version = record->credits_version;
+            out[n].balance = record->balance;
+            out[n].spent = record->unwritten;
+            record->writing += record->unwritten;
+            record->unwritten = 0;
+            ++n;
+        }
+        SpinLockRelease(&state->mutex);
     }
     for (int i = kPartitions - 1; i >= 0; --i) {
         LWLockRelease(&shared->locks[i].lock);
@@ -464,18 +628,24 @@ int take_unwritten_credits(UnwrittenCredits *out, int max) {
 
 void finish_credit_write(const UnwrittenCredits *credits, int count, bool committed) {
     for (int i = 0; i < count; ++i) {
-        LimiterKey key = token_key(credits[i].token_id);
-        uint32 hash = get_hash_value(limiter_table, &key);
+        LimiterKey key;
+        fill_token_key(&key, credits[i].token_id);
+        uint32 hash = key_hash(key);
         LWLock *lock = partition_lock(hash);
-        LWLockAcquire(lock, LW_EXCLUSIVE);
+        LWLockAcquire(lock, LW_SHARED);
         auto *entry = static_cast<LimiterEntry *>(
             hash_search_with_hash_value(limiter_table, &key, hash, HASH_FIND, nullptr));
-        if (entry != nullptr && entry->has_credits &&
-            entry->credits_version == credits[i].version) {
-            entry->writing = std::max<int64>(0, entry->writing - credits[i].spent);
-            if (!committed) {
-                entry->unwritten += credits[i].spent;
+        if (entry != nullptr) {
+            LimiterSlot *state = &slots[entry->slot];
+            SpinLockAcquire(&state->mutex);
+            LimiterRecord *record = &state->record;
+            if (record->has_credits && record->credits_version == credits[i].version) {
+                record->writing = std::max<int64>(0, record->writing - credits[i].spent);
+                if (!committed) {
+                    record->unwritten += credits[i].spent;
+                }
             }
+            SpinLockRelease(&state->mutex);
         }
         LWLockRelease(lock);
     }
