@@ -1,13 +1,16 @@
 // The shared-memory limiter; see limiter_store.hpp.
 //
-// Each entry's state lives in a slot of a fixed array, guarded by the slot's own spinlock; a
-// partitioned dynahash (one LWLock per partition, as the usage store) maps each key to its slot.
-// A check takes only spinlocks: a backend remembers where the keys it checked live (a hint, as
-// the slot number and the slot's generation), and the generation, which moves on whenever a
-// slot is given up, tells it under the slot's lock whether the hint still holds. Only a check
-// without a hint, or with one gone stale, looks the key up under its partition's lock. The
-// spinlocks are held for the decision alone (a few arithmetic steps, nothing that can fail), so
-// checks of one token queue for no longer than that, and checks of different tokens never meet.
+// Each entry's state lives in a slot of a fixed array, guarded by the slot's own spinlock, and
+// records its key. A partitioned dynahash (one LWLock per partition, as the usage store) owns
+// the entries: it maps each key to its slot, and entries are made and removed under its locks.
+// A check finds its slot without those locks: a new entry takes, when free, one of the two
+// slots its key's hash points at (its home slots, side by side, so a check reads one place in
+// memory), else any free slot, named then in a small overflow index by the same hash. Either
+// is only a guess, taken when the slot's key, read under the slot's lock, is the check's own; a
+// guess gone stale (the entry removed, its slot reused) just sends the check to the dynahash.
+// The spinlocks are held for the decision alone (a few arithmetic steps, nothing that can
+// fail), so checks of one token queue for no longer than that, and checks of different tokens
+// never meet.
 #include "pg/usage/limiter_store.hpp"
 
 #include <cstdio>
@@ -34,11 +37,10 @@ constexpr const char *kSaveFile = PAT_LIMITER_FILE;
 constexpr const char *kSaveTempFile = PAT_LIMITER_FILE ".tmp";
 constexpr uint32 kSaveMagic = 0x5041544d;  // "PATM"
 constexpr uint32 kSaveVersion = 1;
-// How many keys a backend remembers the slots of (a power of two). A check of a key whose hint
-// was pushed out only costs a lookup under the partition's lock.
-constexpr int kHints = 512;
+constexpr uint32 kNoSlot = PG_UINT32_MAX;
 
-enum class EntryKind : uint8 { token = 1, user = 2 };
+// none: a free slot, whose record matches no key.
+enum class EntryKind : uint8 { none = 0, token = 1, user = 2 };
 
 struct LimiterKey {
     Oid database;
@@ -66,10 +68,8 @@ struct LimiterRecord {
 };
 
 struct LimiterSlot {
-    slock_t mutex;  // guards generation and record
-    // Moves on each time the slot is given up (under its key's partition lock too), so a hint
-    // naming the slot with an older generation is known to be stale.
-    uint64 generation;
+    slock_t mutex;  // guards record
+    bool used;      // guarded by the shared free_mutex: the slot belongs to an entry
     LimiterRecord record;
 };
 
@@ -84,27 +84,37 @@ struct LimiterShared {
     pg_atomic_uint32 entries;
     pg_atomic_uint64 full_refusals;
     pg_atomic_uint64 last_sweep;  // TimestampTz as uint64
-    slock_t free_mutex;           // guards free_count and the free slots' stack
-    uint32 free_count;
+    slock_t free_mutex;           // guards the slots' used flags and next_scan
+    uint32 next_scan;             // where the search for a free slot away from home goes on
 };
 
 LimiterShared *shared = nullptr;
 HTAB *limiter_table = nullptr;
 LimiterSlot *slots = nullptr;
-uint32 *free_slots = nullptr;  // a stack of free_count slot numbers
-
-// Where this backend last found a key's state. Trusted only while the slot's generation is the
-// one seen then.
-struct SlotHint {
-    LimiterKey key;
-    uint32 slot;
-    uint64 generation;
-    bool known;
-};
-SlotHint hints[kHints];
+uint32 slot_count = 0;
+pg_atomic_uint32 *slot_index = nullptr;  // the overflow index: slot numbers (kNoSlot: none)
+uint32 index_mask = 0;
 
 long capacity() {
     return rate_limit_max_entries();
+}
+
+// Slots: half as many again as entries, so that most entries find a home slot free.
+uint32 slots_size() {
+    return uint32(std::max<long>(2, capacity() + capacity() / 2));
+}
+
+// Positions in the overflow index: a power of two, at least one per entry.
+uint32 index_size() {
+    return uint32(pg_nextpower2_64(uint64(capacity())));
+}
+
+uint32 home_slot(uint32 hash) {
+    return hash % slot_count;
+}
+
+uint32 next_slot(uint32 slot) {
+    return slot + 1 == slot_count ? 0 : slot + 1;
 }
 
 uint64 mix(uint64 h) {
@@ -180,6 +190,22 @@ LimiterRecord fresh_record(const LimiterKey &key) {
     return record;
 }
 
+// Under the key's partition lock: names slot, if it is not one of the key's home slots, in the
+// overflow index (unless it is named there already), in a free way or else over the first.
+void name_in_index(uint32 hash, uint32 slot) {
+    uint32 home = home_slot(hash);
+    if (slot == home || slot == next_slot(home)) {
+        return;
+    }
+    uint32 at = hash & index_mask;
+    uint32 first = pg_atomic_read_u32(&slot_index[at]);
+    uint32 second = pg_atomic_read_u32(&slot_index[at ^ 1]);
+    if (first == slot || second == slot) {
+        return;
+    }
+    pg_atomic_write_u32(&slot_index[first == kNoSlot || second != kNoSlot ? at : at ^ 1], slot);
+}
+
 // Under the key's partition lock: its entry, made fresh (with a slot) if needed; nullptr when
 // the store is full.
 LimiterEntry *find_or_make(const LimiterKey &key, uint32 hash) {
@@ -188,22 +214,33 @@ LimiterEntry *find_or_make(const LimiterKey &key, uint32 hash) {
     if (entry != nullptr) {
         return entry;
     }
-    SpinLockAcquire(&shared->free_mutex);
-    bool have_slot = shared->free_count > 0;
-    uint32 slot = have_slot ? free_slots[--shared->free_count] : 0;
-    SpinLockRelease(&shared->free_mutex);
-    if (!have_slot) {
+    if (pg_atomic_read_u32(&shared->entries) >= uint32(capacity())) {
         return nullptr;
     }
     bool found = false;
     entry = static_cast<LimiterEntry *>(
         hash_search_with_hash_value(limiter_table, &key, hash, HASH_ENTER_NULL, &found));
     if (entry == nullptr) {
-        SpinLockAcquire(&shared->free_mutex);
-        free_slots[shared->free_count++] = slot;
-        SpinLockRelease(&shared->free_mutex);
         return nullptr;
     }
+    // A home slot if one is free, else the next free one on (there are more slots than
+    // entries, so there is one).
+    uint32 home = home_slot(hash);
+    uint32 slot = home;
+    SpinLockAcquire(&shared->free_mutex);
+    if (slots[slot].used) {
+        slot = next_slot(home);
+    }
+    if (slots[slot].used) {
+        slot = shared->next_scan;
+        while (slots[slot].used) {
+            slot = next_slot(slot);
+        }
+        shared->next_scan = next_slot(slot);
+    }
+    slots[slot].used = true;
+    SpinLockRelease(&shared->free_mutex);
+    name_in_index(hash, slot);
     entry->slot = slot;
     LimiterSlot *state = &slots[slot];
     SpinLockAcquire(&state->mutex);
@@ -213,20 +250,34 @@ LimiterEntry *find_or_make(const LimiterKey &key, uint32 hash) {
     return entry;
 }
 
-// Under the entry's partition lock: removes it and gives its slot up, so every hint naming the
-// slot goes stale.
-void remove_entry(LimiterEntry *entry) {
+// Under the entry's partition lock: removes it and gives its slot up; with idle_at, only if it
+// can be forgotten then (and whether it was removed). The slot's record stops matching any key
+// in the same step, under the slot's lock, so no check can decide on it in between, and a check
+// that reaches the slot through a stale index position learns that it is stale.
+bool remove_entry(LimiterEntry *entry, std::optional<int64> idle_at = std::nullopt) {
     uint32 slot = entry->slot;
     LimiterSlot *state = &slots[slot];
     SpinLockAcquire(&state->mutex);
-    ++state->generation;
+    bool removing = !idle_at || forgettable(state->record, *idle_at);
+    if (removing) {
+        state->record.key.kind = EntryKind::none;
+    }
     SpinLockRelease(&state->mutex);
+    if (!removing) {
+        return false;
+    }
     LimiterKey key = entry->key;
+    uint32 at = key_hash(key) & index_mask;
+    for (uint32 way = 0; way < 2; ++way) {
+        uint32 expected = slot;
+        pg_atomic_compare_exchange_u32(&slot_index[at ^ way], &expected, kNoSlot);
+    }
     hash_search(limiter_table, &key, HASH_REMOVE, nullptr);
     SpinLockAcquire(&shared->free_mutex);
-    free_slots[shared->free_count++] = slot;
+    slots[slot].used = false;
     SpinLockRelease(&shared->free_mutex);
     pg_atomic_sub_fetch_u32(&shared->entries, 1);
+    return true;
 }
 
 // Brings record's limit to limit: a different limit starts from a fresh state.
@@ -270,13 +321,7 @@ bool sweep(int64 now) {
     HASH_SEQ_STATUS scan;
     hash_seq_init(&scan, limiter_table);
     while (auto *entry = static_cast<LimiterEntry *>(hash_seq_search(&scan))) {
-        LimiterSlot *state = &slots[entry->slot];
-        SpinLockAcquire(&state->mutex);
-        bool idle = forgettable(state->record, now);
-        SpinLockRelease(&state->mutex);
-        if (idle) {
-            remove_entry(entry);
-        }
+        remove_entry(entry, now);
     }
     for (int i = kPartitions - 1; i >= 0; --i) {
         LWLockRelease(&shared->locks[i].lock);
@@ -284,27 +329,50 @@ bool sweep(int64 now) {
     return true;
 }
 
-// Where key's state is, as a slot and the generation it had: from this backend's hint, or looked
-// up (and made, if new) under the key's partition lock. The slot is not locked; false when no
-// entry could be made.
-bool locate(const LimiterKey &key, uint32 hash, bool trust_hint, SlotHint **hint_out) {
-    SlotHint *hint = &hints[hash % kHints];
-    *hint_out = hint;
-    if (trust_hint && hint->known && same_key(hint->key, key)) {
-        return true;
+// key's slot locked, if it is in one of its home slots or the overflow index names it; else
+// nullptr.
+LimiterSlot *lock_indexed(const LimiterKey &key, uint32 hash) {
+    uint32 home = home_slot(hash);
+    uint32 at = hash & index_mask;
+    uint32 guesses[4] = {home, next_slot(home), pg_atomic_read_u32(&slot_index[at]),
+                         pg_atomic_read_u32(&slot_index[at ^ 1])};
+    for (uint32 slot : guesses) {
+        if (slot == kNoSlot) {
+            continue;
+        }
+        LimiterSlot *state = &slots[slot];
+        SpinLockAcquire(&state->mutex);
+        if (same_key(state->record.key, key)) {
+            return state;
+        }
+        SpinLockRelease(&state->mutex);
     }
+    return nullptr;
+}
+
+// The slot of key's entry (made if new), looked up under its partition lock and named in the
+// overflow index again if its name there was overwritten. Not locked; nullptr when no entry
+// could be made.
+LimiterSlot *locate(const LimiterKey &key, uint32 hash) {
     LWLock *lock = partition_lock(hash);
     LWLockAcquire(lock, LW_EXCLUSIVE);
     LimiterEntry *entry = find_or_make(key, hash);
     if (entry != nullptr) {
-        // The generation only moves under this lock, so it needs no spinlock to be read here.
-        hint->key = key;
-        hint->slot = entry->slot;
-        hint->generation = slots[entry->slot].generation;
-        hint->known = true;
+        name_in_index(hash, entry->slot);
     }
     LWLockRelease(lock);
-    return entry != nullptr;
+    return entry != nullptr ? &slots[entry->slot] : nullptr;
+}
+
+// The slot of key's entry (made if new), not locked: as the index names it, else as the
+// dynahash has it; nullptr when no entry could be made.
+LimiterSlot *find_slot(const LimiterKey &key, uint32 hash) {
+    LimiterSlot *state = lock_indexed(key, hash);
+    if (state == nullptr) {
+        return locate(key, hash);
+    }
+    SpinLockRelease(&state->mutex);
+    return state;
 }
 
 // The decision itself, with the entries' slots locked. noexcept, and nothing in it can fail.
@@ -372,34 +440,49 @@ bool try_enforce(const LimitsToEnforce &limits, int64 now, LimitOutcome *outcome
         fill_user_key(&ukey, limits.user_id, limits.user_id_length);
         uhash = key_hash(ukey);
     }
-    // The first attempt trusts the hints; an attempt that finds one stale looks both up again.
-    for (bool trust_hints = true;; trust_hints = false) {
-        SlotHint *thint = nullptr;
-        SlotHint *uhint = nullptr;
-        if (token_entry_needed && !locate(tkey, thash, trust_hints, &thint)) {
+    if (!user_entry_needed) {
+        // The usual check: one key, whose slot the index mostly knows.
+        for (;;) {
+            LimiterSlot *token = lock_indexed(tkey, thash);
+            if (token == nullptr) {
+                token = locate(tkey, thash);
+                if (token == nullptr) {
+                    return false;
+                }
+                SpinLockAcquire(&token->mutex);
+                if (!same_key(token->record.key, tkey)) {
+                    SpinLockRelease(&token->mutex);  // removed meanwhile: look again
+                    continue;
+                }
+            }
+            decide(limits, now, &token->record, nullptr, outcome);
+            SpinLockRelease(&token->mutex);
+            return true;
+        }
+    }
+    // Two keys: both slots are found first, then locked lowest first, so two checks never wait
+    // for each other in a cycle (two distinct keys never share a slot). A slot whose key changed
+    // meanwhile is looked up again.
+    for (;;) {
+        LimiterSlot *token = nullptr;
+        if (token_entry_needed && (token = find_slot(tkey, thash)) == nullptr) {
             return false;
         }
-        if (user_entry_needed && !locate(ukey, uhash, trust_hints, &uhint)) {
+        LimiterSlot *user = find_slot(ukey, uhash);
+        if (user == nullptr) {
             return false;
         }
-        // Two distinct keys never share a slot; the lower slot is locked first, so two checks
-        // never wait for each other in a cycle.
-        LimiterSlot *token = thint != nullptr ? &slots[thint->slot] : nullptr;
-        LimiterSlot *user = uhint != nullptr ? &slots[uhint->slot] : nullptr;
-        LimiterSlot *first = token;
-        LimiterSlot *second = user;
-        if (first == nullptr || (second != nullptr && second < first)) {
-            std::swap(first, second);
-        }
+        LimiterSlot *first = token != nullptr && token < user ? token : user;
+        LimiterSlot *second = first == user ? token : user;
         SpinLockAcquire(&first->mutex);
         if (second != nullptr) {
             SpinLockAcquire(&second->mutex);
         }
-        bool current = (token == nullptr || token->generation == thint->generation) &&
-                       (user == nullptr || user->generation == uhint->generation);
+        bool current = (token == nullptr || same_key(token->record.key, tkey)) &&
+                       same_key(user->record.key, ukey);
         if (current) {
-            decide(limits, now, token != nullptr ? &token->record : nullptr,
-                   user != nullptr ? &user->record : nullptr, outcome);
+            decide(limits, now, token != nullptr ? &token->record : nullptr, &user->record,
+                   outcome);
         }
         if (second != nullptr) {
             SpinLockRelease(&second->mutex);
@@ -470,8 +553,10 @@ void load_saved() {
 }
 
 void request_table() {
-    RequestAddinShmemSpace(add_size(hash_estimate_size(capacity(), sizeof(LimiterEntry)),
-                                    mul_size(capacity(), sizeof(LimiterSlot) + sizeof(uint32))));
+    Size size = hash_estimate_size(capacity(), sizeof(LimiterEntry));
+    size = add_size(size, mul_size(slots_size(), sizeof(LimiterSlot)));
+    size = add_size(size, mul_size(index_size(), sizeof(pg_atomic_uint32)));
+    RequestAddinShmemSpace(size);
     RequestNamedLWLockTranche(kTrancheName, kPartitions);
 }
 
@@ -484,18 +569,22 @@ void attach_store(void *header, bool first) {
         pg_atomic_init_u64(&shared->last_sweep, static_cast<uint64>(PG_INT64_MIN));
     }
     bool found = false;
+    slot_count = slots_size();
     slots = static_cast<LimiterSlot *>(
-        ShmemInitStruct("pg_pat limiter slots", mul_size(capacity(), sizeof(LimiterSlot)), &found));
-    free_slots = static_cast<uint32 *>(
-        ShmemInitStruct("pg_pat limiter free slots", mul_size(capacity(), sizeof(uint32)), &found));
+        ShmemInitStruct("pg_pat limiter slots", mul_size(slot_count, sizeof(LimiterSlot)), &found));
+    index_mask = index_size() - 1;
+    slot_index = static_cast<pg_atomic_uint32 *>(ShmemInitStruct(
+        "pg_pat limiter index", mul_size(index_size(), sizeof(pg_atomic_uint32)), &found));
     if (first) {
         SpinLockInit(&shared->free_mutex);
-        // Popped from the end: slot 0 first.
-        shared->free_count = uint32(capacity());
-        for (uint32 i = 0; i < shared->free_count; ++i) {
+        shared->next_scan = 0;
+        for (uint32 i = 0; i < slot_count; ++i) {
             SpinLockInit(&slots[i].mutex);
-            slots[i].generation = 0;
-            free_slots[i] = shared->free_count - 1 - i;
+            slots[i].used = false;
+            slots[i].record.key.kind = EntryKind::none;
+        }
+        for (uint32 i = 0; i <= index_mask; ++i) {
+            pg_atomic_init_u32(&slot_index[i], kNoSlot);
         }
     }
     HASHCTL control = {};
