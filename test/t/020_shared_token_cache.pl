@@ -111,6 +111,50 @@ SELECT last_check_missed FROM pat_token_cache_stats();
 is( $passes, "300\n300\n300\nt|t\nt\nt\nf",
 	'three passes over 300 tokens with 300 scope sets answer every token\'s own scopes, the cache emptied whenever its sets fill up, and a token checked again is a hit'
 );
+
+# Tokens with metadata each name an interned block of their own, so they are what fills the
+# sets. 40 plain tokens (one shared set) are cached first; then 300 tokens with metadata of
+# their own come through, filling the sets again and again. Room is made by dropping sets no
+# entry names and evicting tokens with limits of their own, so the plain tokens stay cached: a
+# new connection's checks of them all hit. Each metadata token still answers its own metadata.
+$small->safe_psql(
+	'postgres', q{
+CREATE TABLE plain_tokens AS
+SELECT i, c.token FROM generate_series(1, 40) AS i,
+     LATERAL pat_create('user-' || (i % 30 + 1), 'plain ' || i, '{s01:read}', '30 days') AS c;
+CREATE TABLE metadata_tokens AS
+SELECT i, c.token FROM generate_series(1, 300) AS i,
+     LATERAL pat_create('user-' || (i % 30 + 1), 'meta ' || i, '{s01:read}', '30 days',
+                        metadata => jsonb_build_object('customer', repeat('c', 60) || i)) AS c;
+SELECT count(*) FROM plain_tokens t, pat_validate(t.token) v WHERE v.valid;
+});
+my $storm = $small->safe_psql(
+	'postgres', q{
+SELECT count(*) FILTER (WHERE v.metadata->>'customer' = repeat('c', 60) || t.i)
+FROM metadata_tokens t, LATERAL pat_validate(t.token) v;
+SELECT count(*) FILTER (WHERE v.metadata->>'customer' = repeat('c', 60) || t.i)
+FROM metadata_tokens t, LATERAL pat_validate(t.token) v;
+});
+is($storm, "300\n300", 'two passes over 300 tokens with metadata of their own answer their own');
+my $plain_hits = $small->safe_psql(
+	'postgres', q{
+CREATE FUNCTION plain_hits() RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE
+    t record;
+    hits integer := 0;
+BEGIN
+    FOR t IN SELECT token FROM plain_tokens LOOP
+        IF (SELECT valid FROM pat_validate(t.token))
+           AND NOT (SELECT last_check_missed FROM pat_token_cache_stats()) THEN
+            hits := hits + 1;
+        END IF;
+    END LOOP;
+    RETURN hits;
+END
+$$;
+SELECT plain_hits();
+});
+is($plain_hits, '40', 'tokens without limits of their own stay cached while tokens with metadata fill the sets');
 $small->stop;
 
 done_testing();

@@ -7,17 +7,18 @@
 // scope sets, so each set is kept once, and entries are all one small size whatever their
 // scopes. A token's own limits (networks, resource bindings, metadata: one encoded block) are
 // interned in the same area, by the same code, and named by a second number (limits shared by
-// many tokens, a CI network, are kept once; metadata makes a token's block its own, so a server
-// where many tokens carry metadata fills the area, and empties the cache, sooner). A token whose id
-// and name do not fit, or whose scopes or limits exceed kLargestSet, is kept in the backend's
-// own cache instead.
+// many tokens, a CI network, are kept once; metadata makes a token's block its own, so tokens
+// with metadata are what fills the area). A token whose id and name do not fit, or whose scopes
+// or limits exceed kLargestSet, is kept in the backend's own cache instead.
 //
 // The scope sets are an append-only area beside the table, found by content through an
-// open-addressing index, and never changed once written. When it is full, the whole cache is
-// emptied (every partition's lock, then the sets' lock) and the sets start again: entries only
-// name sets, so none may outlive them. A set is interned and its entry stored under the entry's
+// open-addressing index, and never changed while any check may read them. When it is full, room
+// is made with every partition's lock and then the sets' lock held, so no check is copying a
+// set: the sets no entry names are dropped and the rest moved down and renumbered in their
+// entries; while that is not enough, a quarter of the entries with limits of their own are
+// evicted (then of any entries). A set is interned and its entry stored under the entry's
 // partition lock, and a check copies the set under it too, so no entry names a set that was
-// emptied. Lock order: partitions in ascending order, then the sets' lock.
+// dropped or moved. Lock order: partitions in ascending order, then the sets' lock.
 #include "pg/tokens/shared_tokens.hpp"
 
 #include "pg/bridge/convert.hpp"
@@ -101,6 +102,7 @@ struct ScopeSets {
     uint32 *index;
     uint32 *hashes;
     Size *offsets;
+    uint32 *renumbered;  // scratch for compaction: each old set number's new one
     char *area;
     Size area_bytes;
 };
@@ -138,6 +140,7 @@ Size sets_memory() {
     size = add_size(size, MAXALIGN(mul_size(sizeof(uint32), set_index_size())));
     size = add_size(size, MAXALIGN(mul_size(sizeof(uint32), set_capacity())));
     size = add_size(size, MAXALIGN(mul_size(sizeof(Size), set_capacity())));
+    size = add_size(size, MAXALIGN(mul_size(sizeof(uint32), set_capacity())));
     return add_size(size, set_area_bytes());
 }
 
@@ -180,11 +183,10 @@ void acquire_all_partitions() {
     }
 }
 
-// Frees at least a quarter of the table: entries no check used since the last eviction first
-// (a batched second chance), then any.
-void evict() {
-    acquire_all_partitions();
-    long target = hash_get_num_entries(table) - table_capacity() / 4 * 3;
+// Under every partition's lock: removes up to target entries (only those that name a
+// restrictions set, if restricted_only), entries no check used since the last eviction first (a
+// batched second chance), then any; how many it removed.
+long evict_locked(long target, bool restricted_only) {
     long removed = 0;
     for (bool second_chance : {true, false}) {
         HASH_SEQ_STATUS scan;
@@ -194,6 +196,9 @@ void evict() {
                 hash_seq_term(&scan);
                 break;
             }
+            if (restricted_only && entry->restrictions_set == kNoSet) {
+                continue;
+            }
             if (second_chance && pg_atomic_exchange_u32(&entry->referenced, 0) != 0) {
                 continue;
             }
@@ -201,35 +206,108 @@ void evict() {
             ++removed;
         }
     }
-    release_all_partitions();
-    pg_atomic_fetch_add_u64(&shared->evictions, static_cast<uint64>(removed));
+    return removed;
 }
 
-// Empties the table and the scope sets, when the sets have no room for a set of needed bytes:
-// every entry names a set, so entries go with them.
-void empty_all(Size needed) {
+// Frees at least a quarter of the table.
+void evict() {
     acquire_all_partitions();
-    LWLockAcquire(sets_lock(), LW_EXCLUSIVE);
-    long removed = 0;
-    // Only when still full: another backend may have emptied them while this one waited.
-    if (sets.header->count == sets.capacity || sets.header->used + needed > sets.area_bytes) {
-        HASH_SEQ_STATUS scan;
-        hash_seq_init(&scan, table);
-        while (auto *entry = static_cast<SharedToken *>(hash_seq_search(&scan))) {
-            hash_search(table, &entry->key, HASH_REMOVE, nullptr);
-            ++removed;
-        }
-        sets.header->count = 0;
-        sets.header->used = 0;
-        memset(sets.index, 0, sizeof(uint32) * sets.index_size);
-    }
-    LWLockRelease(sets_lock());
+    long removed = evict_locked(hash_get_num_entries(table) - table_capacity() / 4 * 3, false);
     release_all_partitions();
     pg_atomic_fetch_add_u64(&shared->evictions, static_cast<uint64>(removed));
 }
 
 const ArrayType *set_at(uint32 number) {
     return reinterpret_cast<const ArrayType *>(sets.area + sets.offsets[number]);
+}
+
+// Whether the sets have room for one more set of needed bytes. Under the sets' lock.
+bool sets_have_room(Size needed) {
+    return sets.header->count < sets.capacity && sets.header->used + needed <= sets.area_bytes;
+}
+
+// Keeps only the sets that some entry names, moved down to the start of the area in their order
+// (sets are numbered in the order they were written, so each moves towards the start and none
+// over another that is kept), and renumbers the entries. How many entries name a restrictions
+// set. Under every partition's lock (no check is copying a set) and the sets' lock.
+long compact_sets() {
+    constexpr uint32 kUnnamed = PG_UINT32_MAX;
+    uint32 count = sets.header->count;
+    for (uint32 number = 0; number < count; ++number) {
+        sets.renumbered[number] = kUnnamed;
+    }
+    long restricted = 0;
+    HASH_SEQ_STATUS scan;
+    hash_seq_init(&scan, table);
+    while (auto *entry = static_cast<SharedToken *>(hash_seq_search(&scan))) {
+        sets.renumbered[entry->scope_set] = 0;
+        if (entry->restrictions_set != kNoSet) {
+            sets.renumbered[entry->restrictions_set] = 0;
+            ++restricted;
+        }
+    }
+    uint32 kept = 0;
+    Size used = 0;
+    for (uint32 number = 0; number < count; ++number) {
+        if (sets.renumbered[number] == kUnnamed) {
+            continue;
+        }
+        Size bytes = MAXALIGN(VARSIZE(set_at(number)));
+        memmove(sets.area + used, sets.area + sets.offsets[number], bytes);
+        sets.hashes[kept] = sets.hashes[number];
+        sets.offsets[kept] = used;
+        sets.renumbered[number] = kept++;
+        used += bytes;
+    }
+    sets.header->count = kept;
+    sets.header->used = used;
+    memset(sets.index, 0, sizeof(uint32) * sets.index_size);
+    uint32 mask = sets.index_size - 1;
+    for (uint32 number = 0; number < kept; ++number) {
+        uint32 slot = sets.hashes[number] & mask;
+        while (sets.index[slot] != 0) {
+            slot = (slot + 1) & mask;
+        }
+        sets.index[slot] = number + 1;
+    }
+    hash_seq_init(&scan, table);
+    while (auto *entry = static_cast<SharedToken *>(hash_seq_search(&scan))) {
+        entry->scope_set = sets.renumbered[entry->scope_set];
+        if (entry->restrictions_set != kNoSet) {
+            entry->restrictions_set = sets.renumbered[entry->restrictions_set];
+        }
+    }
+    return restricted;
+}
+
+// Makes room in the sets for one more set of needed bytes: first by dropping the sets no entry
+// names any more, then by evicting a quarter of the entries that name a token's own limits (a
+// token with metadata names a block of its own, so these are what fill the area) and dropping
+// their sets, again while needed; then a quarter of any entries. Entries that share their sets
+// stay cached while tokens with metadata come and go.
+void make_room_in_sets(Size needed) {
+    acquire_all_partitions();
+    LWLockAcquire(sets_lock(), LW_EXCLUSIVE);
+    long removed = 0;
+    // Another backend may have made room while this one waited.
+    if (!sets_have_room(needed)) {
+        long restricted = compact_sets();
+        while (!sets_have_room(needed) && hash_get_num_entries(table) > 0) {
+            bool restricted_only = restricted > 0;
+            long among = restricted_only ? restricted : hash_get_num_entries(table);
+            removed += evict_locked(among / 4 + 1, restricted_only);
+            restricted = compact_sets();
+        }
+        if (!sets_have_room(needed)) {
+            // No entry is left, so no set is named: start the area again.
+            sets.header->count = 0;
+            sets.header->used = 0;
+            memset(sets.index, 0, sizeof(uint32) * sets.index_size);
+        }
+    }
+    LWLockRelease(sets_lock());
+    release_all_partitions();
+    pg_atomic_fetch_add_u64(&shared->evictions, static_cast<uint64>(removed));
 }
 
 // The index slot of the set equal to bytes, or of the empty slot where it would go. Under the
@@ -305,6 +383,8 @@ void attach_sets() {
     base += MAXALIGN(sizeof(uint32) * sets.capacity);
     sets.offsets = reinterpret_cast<Size *>(base);
     base += MAXALIGN(sizeof(Size) * sets.capacity);
+    sets.renumbered = reinterpret_cast<uint32 *>(base);
+    base += MAXALIGN(sizeof(uint32) * sets.capacity);
     sets.area = base;
     if (!found) {
         sets.header->count = 0;
@@ -474,8 +554,8 @@ bool store_shared_token(const CachedToken &token, const EntryWords &words) {
             break;
         }
         if (interned == Interned::sets_full) {
-            empty_all(MAXALIGN(VARSIZE(token.scopes)) +
-                      (limits != nullptr ? MAXALIGN(VARSIZE(limits)) : 0));
+            make_room_in_sets(MAXALIGN(VARSIZE(token.scopes)) +
+                              (limits != nullptr ? MAXALIGN(VARSIZE(limits)) : 0));
         } else {
             evict();
         }
