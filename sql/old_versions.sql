@@ -392,6 +392,10 @@ SELECT status, retry_after > '59 minutes' AS retry_in_an_hour, remaining
 FROM pat_validate(:'otok', '{old:read}');
 SELECT outcome, checks FROM pat.pending_checks(:'otid', NULL) WHERE outcome = 'rate_limited';
 
+-- 1.13 ----------------------------------------------------------------------------------------
+ALTER EXTENSION pg_pat UPDATE TO '1.13';
+SELECT extversion FROM pg_extension WHERE extname = 'pg_pat';
+
 -- The newest version is the default one: a new version needs its round here.
 SELECT extversion = default_version AS newest FROM pg_extension e
 JOIN pg_available_extensions a ON a.name = e.extname WHERE e.extname = 'pg_pat';
