@@ -41,8 +41,10 @@ void setup_usage_store();
 bool usage_kept_here();
 
 // Counts one check of token_id (nullptr when no stored token was found) at now, unless this
-// database keeps no usage. May ereport (usage_kept_here).
-void count_check(const pg_uuid_t *token_id, pat::TokenStatus status, TimestampTz now);
+// database keeps no usage; a valid one notes the client address, if given, among the token's
+// recent ones. May ereport (usage_kept_here).
+void count_check(const pg_uuid_t *token_id, pat::TokenStatus status, TimestampTz now,
+                 const pat::IpAddress *address = nullptr);
 
 // Removes this database's pending entries and returns them, allocated in memory; *count is
 // set.
