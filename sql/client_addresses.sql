@@ -111,3 +111,8 @@ SELECT pat_merge_addresses(ARRAY[:'tid']::uuid[], '{}', '{}', true);
 DELETE FROM pat.tokens WHERE token_id = :'other_id';
 SELECT count(*) AS left_behind FROM pat.token_addresses WHERE token_id = :'other_id';
 DROP ROLE regress_pat_ad_app;
+
+-- Clean up: leave the tables as CREATE EXTENSION left them.
+SET client_min_messages = warning;
+TRUNCATE pat.tokens, pat.user_roles, pat.role_scopes, pat.roles, pat.scopes, pat.notices CASCADE;
+RESET client_min_messages;
