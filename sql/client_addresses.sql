@@ -70,11 +70,12 @@ SELECT valid FROM pat_validate(:'tok', '{addr:read}', '203.0.113.7');
 SELECT pat_flush_usage() >= 1 AS flushed;
 SELECT (last_addresses)[1] AS newest FROM pat_list('ad-alice') WHERE token_id = :'tid';
 SELECT count(*) AS notices FROM pat_take_notices(1000) WHERE token_id = :'tid';
--- off: nothing recorded, and what was pending when it was switched off is not written.
+-- off: a check records nothing (flushed with notify on again), and what was pending when it
+-- was switched off is not written.
 SET pat.client_addresses = off;
 SELECT valid FROM pat_validate(:'tok', '{addr:read}', '203.0.113.8');
-SELECT pat_flush_usage() >= 1 AS flushed;
 SET pat.client_addresses = notify;
+SELECT pat_flush_usage() >= 1 AS flushed;
 SELECT valid FROM pat_validate(:'tok', '{addr:read}', '203.0.113.9');
 SET pat.client_addresses = off;
 SELECT pat_flush_usage() >= 1 AS flushed;
