@@ -36,8 +36,9 @@ COMMENT ON TABLE pat.notices IS
 -- The usage flush's client addresses, in the same statement as pat_merge_usage(): from this
 -- node's worker, from pat_flush_usage(), and from a standby's worker over libpq. Each
 -- (token, address) keeps its first and latest use; each token keeps its newest 5 addresses.
--- With notify, an address not in the table before (never used, or used so long ago that 5
--- newer ones pushed it out) queues a new_address notice for the token's owner: one per token,
+-- With notify, an address not in the table before for the token or the token it was rotated
+-- from (never used, or used so long ago that 5 newer ones pushed it out) queues a new_address
+-- notice for the token's owner: one per token,
 -- queued again as new ones come, details.addresses listing those not yet handed out (a notice
 -- taken and a newer address: a new list), and NOTIFY pat_notices. Times are bounded as in
 -- pat_merge_usage(); deleted tokens are skipped. Returns how many addresses were new.
@@ -75,9 +76,12 @@ BEGIN
         WHERE m.token_id IS NOT NULL AND m.address IS NOT NULL AND m.used_at IS NOT NULL
         GROUP BY 1, 2),
     judged AS (
+        -- Known to the token, or to the token it was rotated from: a successor used where its
+        -- predecessor was is not news.
         SELECT s.token_id, s.address, s.used_at, t.user_id, t.name,
                NOT EXISTS (SELECT FROM pat.token_addresses a
-                           WHERE a.token_id OPERATOR(pg_catalog.=) s.token_id
+                           WHERE a.token_id OPERATOR(pg_catalog.=)
+                                 ANY (ARRAY[s.token_id, t.rotated_from])
                              AND a.address OPERATOR(pg_catalog.=) s.address) AS new
         FROM sent s JOIN pat.tokens t ON t.token_id OPERATOR(pg_catalog.=) s.token_id
         WHERE s.used_at OPERATOR(pg_catalog.+) skew OPERATOR(pg_catalog.>=) t.created_at),

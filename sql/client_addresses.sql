@@ -97,6 +97,15 @@ SELECT valid FROM pat_validate(:'other', '{addr:read}', '192.0.2.2');
 SELECT pat_flush_usage() >= 1 AS flushed;
 SELECT last_addresses FROM pat_list('ad-alice') WHERE token_id = :'other_id';
 SELECT kind, token_name, details FROM pat_take_notices(1000) WHERE token_id = :'other_id';
+-- A rotated token's successor used where its predecessor was: no notice; elsewhere: one.
+SELECT token AS successor, token_id AS successor_id FROM pat_rotate(:'tid') \gset
+SELECT valid FROM pat_validate(:'successor', '{addr:read}', '203.0.113.7');
+SELECT pat_flush_usage() >= 1 AS flushed;
+SELECT count(*) AS notices FROM pat_take_notices(1000) WHERE token_id = :'successor_id';
+SELECT valid FROM pat_validate(:'successor', '{addr:read}', '203.0.113.70');
+SELECT pat_flush_usage() >= 1 AS flushed;
+SELECT last_addresses FROM pat_list('ad-alice') WHERE token_id = :'successor_id';
+SELECT kind, token_name, details FROM pat_take_notices(1000) WHERE token_id = :'successor_id';
 -- A token never used from an address shows none.
 SELECT token_id AS unused_id FROM pat_create('ad-alice', 'unused', '{addr:read}', '30 days') \gset
 SELECT last_addresses IS NULL AS none FROM pat_list('ad-alice') WHERE token_id = :'unused_id';
