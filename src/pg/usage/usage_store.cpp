@@ -149,7 +149,9 @@ void add(UsageKey key, const pat::UsageTally &tally, bool locked) {
             wake_flusher();
         }
         memset(&key.token_id, 0, sizeof(key.token_id));
-        add(key, tally, locked);
+        pat::UsageTally counted = tally;
+        counted.addresses = {};  // a token's, not the database's
+        add(key, counted, locked);
         return;
     }
     pg_atomic_fetch_add_u64(&shared->lost_checks, tally.total());
