@@ -122,6 +122,12 @@ DELETE FROM pat.tokens WHERE token_id = :'other_id';
 SELECT count(*) AS left_behind FROM pat.token_addresses WHERE token_id = :'other_id';
 DROP ROLE regress_pat_ad_app;
 
+-- A check from an address stays write-free: read-only, no transaction id.
+BEGIN TRANSACTION READ ONLY;
+SELECT valid FROM pat_validate(:'successor', '{addr:read}', '192.0.2.99');
+SELECT pg_current_xact_id_if_assigned() IS NULL AS no_transaction_id;
+COMMIT;
+
 -- Clean up: leave the tables as CREATE EXTENSION left them.
 SET client_min_messages = warning;
 TRUNCATE pat.tokens, pat.user_roles, pat.role_scopes, pat.roles, pat.scopes, pat.notices CASCADE;
