@@ -31,11 +31,12 @@ SELECT valid FROM pat_validate(:'tok', '{addr:read}', NULL);
 SELECT valid FROM pat_validate(:'tok', '{addr:read}');
 SELECT valid, status FROM pat_validate(:'tok', '{addr:write}', '198.51.100.9');
 SELECT valid FROM pat_validate(:'tok', '{addr:read}', '::ffff:192.0.2.3');
--- A check writes nothing: nothing is in the table, and pat_list shows none, until a flush.
+-- A check writes nothing: nothing is in the table until a flush; pat_list shows what this
+-- server has pending: the newest 5 distinct, newest first (2001:db8::1 was pushed out).
 SELECT count(*) AS written FROM pat.token_addresses WHERE token_id = :'tid';
 SELECT last_addresses FROM pat_list('ad-alice') WHERE token_id = :'tid';
 SELECT pat_flush_usage() >= 1 AS flushed;
--- The newest 5 distinct, newest first (2001:db8::1 was pushed out before it was written).
+-- Written, the same.
 SELECT last_addresses FROM pat_list('ad-alice') WHERE token_id = :'tid';
 SELECT address, first_seen_at <= last_used_at AS ordered, last_used_at <= now() AS past
 FROM pat.token_addresses WHERE token_id = :'tid' ORDER BY last_used_at DESC;
@@ -44,8 +45,10 @@ SELECT kind, user_id, token_name, details FROM pat_take_notices(1000) WHERE toke
 -- pat_token_activity: the last use from each address beside the audit rows.
 SELECT action, client_address, actor FROM pat_token_activity(:'tid');
 
--- A known address again: its last use moves, no notice.
+-- A known address again: its last use moves (pat_list merges the pending use with the written
+-- ones), no notice.
 SELECT valid FROM pat_validate(:'tok', '{addr:read}', '192.0.2.2');
+SELECT last_addresses FROM pat_list('ad-alice') WHERE token_id = :'tid';
 SELECT pat_flush_usage() >= 1 AS flushed;
 SELECT last_addresses FROM pat_list('ad-alice') WHERE token_id = :'tid';
 SELECT count(*) AS notices FROM pat_take_notices(1000) WHERE token_id = :'tid';

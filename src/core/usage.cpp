@@ -1,6 +1,7 @@
 // Usage tallies: counting checks and merging batches.
 #include "usage.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace pat {
@@ -104,6 +105,25 @@ void UsageTally::merge(const UsageTally &other) noexcept {
             note_address(slot.address, slot.last_used);
         }
     }
+}
+
+int UsageTally::newest_addresses(RecentAddress (&out)[kRecentAddressCount]) const noexcept {
+    int count = 0;
+    for (const RecentAddress &slot : addresses) {
+        if (!slot.empty()) {
+            out[count++] = slot;
+        }
+    }
+    std::sort(out, out + count, [](const RecentAddress &a, const RecentAddress &b) {
+        if (a.last_used != b.last_used) {
+            return a.last_used > b.last_used;
+        }
+        if (a.address.family != b.address.family) {
+            return a.address.family == AddressFamily::ipv4;
+        }
+        return std::memcmp(a.address.bytes, b.address.bytes, sizeof a.address.bytes) < 0;
+    });
+    return count;
 }
 
 int UsageTally::address_count() const noexcept {

@@ -65,6 +65,10 @@ struct UsageTally {
     // How many address slots are in use.
     int address_count() const noexcept;
 
+    // The addresses in use, newest first (equal times: IPv4 before IPv6, then by bytes), into
+    // out; how many.
+    int newest_addresses(RecentAddress (&out)[kRecentAddressCount]) const noexcept;
+
     bool has_last_used() const noexcept { return last_used != kNever; }
     std::uint64_t total() const noexcept;
 };

@@ -219,4 +219,23 @@ TEST(UsageTally, MergeKeepsTheNewestDistinctAddressesOfBoth) {
     EXPECT_EQ(a.total(), 8u);
 }
 
+TEST(UsageTally, NewestAddressesComeFirst) {
+    UsageTally tally;
+    pat::IpAddress v6 = ipv6_ending(9);
+    pat::IpAddress late = ipv4(10, 0, 0, 2);
+    pat::IpAddress early = ipv4(10, 0, 0, 1);
+    pat::IpAddress tied = ipv4(10, 0, 0, 3);
+    tally.count(TokenStatus::valid, 20, &v6);
+    tally.count(TokenStatus::valid, 30, &late);
+    tally.count(TokenStatus::valid, 10, &early);
+    tally.count(TokenStatus::valid, 20, &tied);
+    pat::RecentAddress newest[pat::kRecentAddressCount];
+    ASSERT_EQ(tally.newest_addresses(newest), 4);
+    EXPECT_TRUE(pat::same_address(newest[0].address, late));
+    EXPECT_TRUE(pat::same_address(newest[1].address, tied));  // IPv4 before IPv6 at equal times
+    EXPECT_TRUE(pat::same_address(newest[2].address, v6));
+    EXPECT_TRUE(pat::same_address(newest[3].address, early));
+    EXPECT_EQ(UsageTally().newest_addresses(newest), 0);
+}
+
 }  // namespace

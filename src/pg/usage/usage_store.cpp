@@ -426,6 +426,20 @@ bool pending_last_use(const pg_uuid_t &token_id, TimestampTz *last_used) {
     return false;
 }
 
+void pending_addresses(const pg_uuid_t &token_id, pat::UsageTally *tally) {
+    int32 today = pat::day_of(GetCurrentTransactionStartTimestamp());
+    for (int32 day = today + 1; day >= oldest_pending_day(); --day) {
+        pat::UsageTally pending;
+        if (pending_tally(MyDatabaseId, token_id, day, &pending)) {
+            for (const pat::RecentAddress &slot : pending.addresses) {
+                if (!slot.empty()) {
+                    tally->note_address(slot.address, slot.last_used);
+                }
+            }
+        }
+    }
+}
+
 int databases_with_pending(Oid *databases, int max) {
     int n = 0;
     lock_all(LW_SHARED);

@@ -56,6 +56,10 @@ void put_back(const UsageEntry *entries, int count);
 // The pending tally of token_id on day, or false when none is pending.
 bool pending_tally(Oid database, const pg_uuid_t &token_id, int32 day, pat::UsageTally *tally);
 
+// Notes in *tally the client addresses of token_id's entries in this database not written out
+// yet, every pending day's.
+void pending_addresses(const pg_uuid_t &token_id, pat::UsageTally *tally);
+
 // The earliest day any pending entry has; later than today when nothing is pending.
 int32 oldest_pending_day();
 
