@@ -199,7 +199,7 @@ void add_address_arguments(const InFlight &batch, MergeArguments *arguments) {
     for (int i = 0; i < batch.count; ++i) {
         const UsageEntry &entry = batch.entries[i];
         if (is_database_wide(entry.key)) {
-            continue;  // a token's that did not fit: its addresses are no token's
+            continue;  // no token to write addresses for
         }
         for (const pat::RecentAddress &slot : entry.tally.addresses) {
             if (slot.empty()) {
