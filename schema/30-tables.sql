@@ -122,12 +122,27 @@ COMMENT ON TABLE pat.token_usage IS
 -- Usage rows are made by the first write of a token's usage (pat_merge_usage upserts them), not
 -- at creation: a token never used has none, and pat_create checks no foreign key for it.
 
+-- The last client addresses each token was used from (pat_validate's and pat_authenticate's
+-- client_addr, valid checks only), apart from the token row as its last use is: a check notes
+-- them in shared memory and the usage flush writes them here (pat_merge_addresses), keeping the
+-- newest 5 per token. pat.client_addresses = off records none.
+CREATE TABLE pat.token_addresses (
+    token_id      uuid REFERENCES pat.tokens ON DELETE CASCADE,
+    address       inet,
+    first_seen_at timestamptz NOT NULL,
+    last_used_at  timestamptz NOT NULL,
+    PRIMARY KEY (token_id, address)
+);
+COMMENT ON TABLE pat.token_addresses IS
+    'the newest 5 distinct client addresses per token with their first and last use, written by pg_pat''s background worker (never by a check); personal data, off with pat.client_addresses';
+
 SELECT pg_catalog.pg_extension_config_dump('pat.scopes', '');
 SELECT pg_catalog.pg_extension_config_dump('pat.roles', '');
 SELECT pg_catalog.pg_extension_config_dump('pat.role_scopes', '');
 SELECT pg_catalog.pg_extension_config_dump('pat.user_roles', '');
 SELECT pg_catalog.pg_extension_config_dump('pat.tokens', '');
 SELECT pg_catalog.pg_extension_config_dump('pat.token_usage', '');
+SELECT pg_catalog.pg_extension_config_dump('pat.token_addresses', '');
 
 -- Rate limits and credit budgets --------------------------------------------------------------
 -- Apart from the token row: setting a limit is no edit of the token (no audit row, no guard),
@@ -302,7 +317,7 @@ CREATE TABLE pat.notices (
                CHECK (kind IN ('expires_in_60_days', 'expires_in_30_days', 'expires_in_7_days',
                                'expires_in_1_day', 'expired', 'revoked_leaked',
                                'revoked_inactive', 'reuse_after_rotation', 'suspended',
-                               'resumed')),
+                               'resumed', 'new_address')),
     user_id    text NOT NULL,
     token_id   uuid NOT NULL,  -- no foreign key: a notice outlives a deleted token
     token_name text NOT NULL,
@@ -313,7 +328,7 @@ CREATE TABLE pat.notices (
     CONSTRAINT notices_token_kind_key UNIQUE (token_id, kind)
 );
 COMMENT ON TABLE pat.notices IS
-    'notices to token owners (expiry, leak, inactivity, reuse after rotation, suspension), one per token and kind; pat_take_notices() hands each out once (a suspension or resumption queues its kind again)';
+    'notices to token owners (expiry, leak, inactivity, reuse after rotation, suspension, use from a new address), one per token and kind; pat_take_notices() hands each out once (a suspension or resumption queues its kind again; a new address queues new_address again, its details.addresses listing each address not yet handed out)';
 COMMENT ON COLUMN pat.notices.due_at IS
     'when the notice became due: the threshold crossed (expires_at - 7 days, ...) or the event';
 -- pat_take_notices() reads the oldest untaken notices; taken ones leave the index.

@@ -173,7 +173,7 @@ RETURNS TABLE (token_id uuid, name text, scopes text[], created_at timestamptz,
 AS 'MODULE_PATHNAME', 'pat_list'
 LANGUAGE C STABLE;
 COMMENT ON FUNCTION @extschema@.pat_list(text) IS
-    'a user''s tokens with their status (active, expired, revoked: a token whose ancestor fell is revoked or expired with it), type, parent and creator, limits and suspension; never a digest or secret';
+    'a user''s tokens with their status (active, expired, revoked: a token whose ancestor fell is revoked or expired with it), type, parent and creator, limits and suspension, and last client addresses (newest first, as the usage flush wrote them; NULL: none); never a digest or secret';
 
 -- Organization tokens -------------------------------------------------------------------------
 
@@ -269,11 +269,12 @@ COMMENT ON FUNCTION @extschema@.pat_clear() IS
 -- Recent activity -----------------------------------------------------------------------------
 
 CREATE FUNCTION @extschema@.pat_token_activity(token_id uuid, max integer DEFAULT 50)
-RETURNS TABLE (occurred_at timestamptz, action text, table_name text, actor text)
+RETURNS TABLE (occurred_at timestamptz, action text, table_name text, actor text,
+               client_address inet)
 AS 'MODULE_PATHNAME', 'pat_token_activity'
 LANGUAGE C STABLE;
 COMMENT ON FUNCTION @extschema@.pat_token_activity(uuid, integer) IS
-    'one token''s audit rows and its delegated descendants'', newest first (at most max, 1 to 1000): when, what, which table, who (naming the delegated token that acted); in a token context only the user''s own tokens';
+    'one token''s audit rows and its delegated descendants'', and its last uses from each of its last client addresses (action used, with client_address), newest first (at most max, 1 to 1000): when, what, which table, who (naming the delegated token that acted); in a token context only the user''s own tokens';
 
 -- Digest key fingerprints ---------------------------------------------------------------------
 
@@ -446,6 +447,112 @@ $$;
 COMMENT ON FUNCTION @extschema@.pat_merge_usage(uuid[], timestamptz[], uuid[], date[], text[],
                                                  bigint[]) IS
     'internal: merge a batch of usage (pg_pat''s worker, and standbys over libpq as a role with the admin profile); last uses after now() + 5 minutes are recorded as now(), uses and checks from before their token existed are skipped';
+
+-- The usage flush's client addresses, in the same statement as pat_merge_usage(): from this
+-- node's worker, from pat_flush_usage(), and from a standby's worker over libpq. Each
+-- (token, address) keeps its first and latest use; each token keeps its newest 5 addresses.
+-- With notify, an address not in the table before for the token or the token it was rotated
+-- from (never used, or used so long ago that 5 newer ones pushed it out) queues a new_address
+-- notice for the token's owner: one per token,
+-- queued again as new ones come, details.addresses listing those not yet handed out (a notice
+-- taken and a newer address: a new list), and NOTIFY pat_notices. Times are bounded as in
+-- pat_merge_usage(); deleted tokens are skipped. Returns how many addresses were new.
+CREATE FUNCTION @extschema@.pat_merge_addresses(token_ids uuid[], addresses inet[],
+                                                used_at timestamptz[], notify boolean)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    skew CONSTANT interval := '5 minutes';
+    latest CONSTANT timestamptz := now() OPERATOR(pg_catalog.+) skew;
+    kept CONSTANT integer := 5;
+    new_addresses integer;
+    noticed integer;
+BEGIN
+    IF token_ids IS NULL OR addresses IS NULL OR used_at IS NULL OR notify IS NULL THEN
+        RAISE EXCEPTION 'address arrays must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF cardinality(token_ids) <> cardinality(addresses)
+       OR cardinality(token_ids) <> cardinality(used_at) THEN
+        RAISE EXCEPTION 'address arrays must have matching lengths'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    WITH sent AS (
+        -- A host's address: a prefix given with it is not kept.
+        SELECT m.token_id,
+               pg_catalog.set_masklen(m.address,
+                                      CASE pg_catalog.family(m.address) WHEN 4 THEN 32
+                                      ELSE 128 END) AS address,
+               pg_catalog.max(CASE WHEN m.used_at OPERATOR(pg_catalog.>) latest THEN now()
+                                   ELSE m.used_at END) AS used_at
+        FROM unnest(token_ids, addresses, used_at) AS m(token_id, address, used_at)
+        WHERE m.token_id IS NOT NULL AND m.address IS NOT NULL AND m.used_at IS NOT NULL
+        GROUP BY 1, 2),
+    judged AS (
+        -- Known to the token, or to the token it was rotated from: a successor used where its
+        -- predecessor was is not news.
+        SELECT s.token_id, s.address, s.used_at, t.user_id, t.name,
+               NOT EXISTS (SELECT FROM pat.token_addresses a
+                           WHERE a.token_id OPERATOR(pg_catalog.=)
+                                 ANY (ARRAY[s.token_id, t.rotated_from])
+                             AND a.address OPERATOR(pg_catalog.=) s.address) AS new
+        FROM sent s JOIN pat.tokens t ON t.token_id OPERATOR(pg_catalog.=) s.token_id
+        WHERE s.used_at OPERATOR(pg_catalog.+) skew OPERATOR(pg_catalog.>=) t.created_at),
+    merged AS (
+        INSERT INTO pat.token_addresses AS a (token_id, address, first_seen_at, last_used_at)
+        SELECT j.token_id, j.address, j.used_at, j.used_at FROM judged j
+        ON CONFLICT (token_id, address) DO UPDATE
+        SET last_used_at = GREATEST(a.last_used_at, excluded.last_used_at),
+            first_seen_at = LEAST(a.first_seen_at, excluded.first_seen_at)
+        RETURNING 1),
+    queued AS (
+        INSERT INTO pat.notices AS n (kind, user_id, token_id, token_name, due_at, details)
+        SELECT 'new_address', j.user_id, j.token_id, j.name, pg_catalog.min(j.used_at),
+               pg_catalog.jsonb_build_object(
+                   'addresses', pg_catalog.jsonb_agg(pg_catalog.host(j.address)
+                                                     ORDER BY j.used_at, j.address))
+        FROM judged j WHERE notify AND j.new
+        GROUP BY j.token_id, j.user_id, j.name
+        ON CONFLICT ON CONSTRAINT notices_token_kind_key DO UPDATE
+        SET token_name = excluded.token_name,
+            details = CASE WHEN n.taken_at IS NULL
+                           THEN pg_catalog.jsonb_build_object(
+                                    'addresses', COALESCE(n.details OPERATOR(pg_catalog.->) 'addresses',
+                                                          '[]'::jsonb)
+                                                 OPERATOR(pg_catalog.||)
+                                                 (excluded.details OPERATOR(pg_catalog.->) 'addresses'))
+                           ELSE excluded.details END,
+            due_at = CASE WHEN n.taken_at IS NULL THEN n.due_at ELSE excluded.due_at END,
+            queued_at = now(), taken_at = NULL
+        RETURNING 1)
+    SELECT (SELECT pg_catalog.count(*) FROM judged j WHERE j.new),
+           (SELECT pg_catalog.count(*) FROM queued)
+    INTO new_addresses, noticed;
+
+    -- The newest 5 per token (the latest use first, then the address, so a tie is decided
+    -- the same way every time).
+    DELETE FROM pat.token_addresses a
+    USING (SELECT r.token_id, r.address
+           FROM (SELECT x.token_id, x.address,
+                        pg_catalog.row_number() OVER (PARTITION BY x.token_id
+                                                      ORDER BY x.last_used_at DESC, x.address)
+                            AS rank
+                 FROM pat.token_addresses x
+                 WHERE x.token_id OPERATOR(pg_catalog.=) ANY (token_ids)) r
+           WHERE r.rank OPERATOR(pg_catalog.>) kept) gone
+    WHERE a.token_id OPERATOR(pg_catalog.=) gone.token_id
+      AND a.address OPERATOR(pg_catalog.=) gone.address;
+
+    IF noticed OPERATOR(pg_catalog.>) 0 THEN
+        PERFORM pg_catalog.pg_notify('pat_notices', '');
+    END IF;
+    RETURN new_addresses;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.pat_merge_addresses(uuid[], inet[], timestamptz[], boolean) IS
+    'internal: merge a batch of client addresses (pg_pat''s worker, and standbys over libpq as a role with the admin profile), keeping each token''s newest 5; with notify, a new_address notice for each address not kept before';
 
 CREATE FUNCTION @extschema@.pat_usage(token_id uuid, since date DEFAULT CURRENT_DATE - 30)
 RETURNS TABLE (day date, outcome text, checks bigint)

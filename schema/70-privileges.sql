@@ -67,6 +67,7 @@ INSERT INTO pat.profile_functions (function_signature, least_profile) VALUES
     -- Usage
     ('pat_flush_usage()', 'admin'),
     ('pat_merge_usage(uuid[], timestamptz[], uuid[], date[], text[], bigint[])', 'admin'),
+    ('pat_merge_addresses(uuid[], inet[], timestamptz[], boolean)', 'admin'),
     ('pat_usage(uuid, date)', 'application'),
     -- Rate limits and credits
     ('pat_set_rate_limit(uuid, integer, interval)', 'application'),

@@ -392,6 +392,29 @@ SELECT status, retry_after > '59 minutes' AS retry_in_an_hour, remaining
 FROM pat_validate(:'otok', '{old:read}');
 SELECT outcome, checks FROM pat.pending_checks(:'otid', NULL) WHERE outcome = 'rate_limited';
 
+-- 1.13 ----------------------------------------------------------------------------------------
+CREATE ROLE regress_pat_old_admin;
+SELECT pat_grant_profile('regress_pat_old_admin', 'admin');
+SELECT token AS atok, token_id AS atid
+FROM pat_create('old_user', 'addresses at 1.13', '{old:read}', '30 days') \gset
+ALTER EXTENSION pg_pat UPDATE TO '1.13';
+SELECT extversion FROM pg_extension WHERE extname = 'pg_pat';
+-- pat_token_activity gained a column: whoever could run it still can; whoever could write usage
+-- (a standby's forwarding role) can write client addresses.
+SELECT has_function_privilege('regress_pat_old_admin', 'pat_token_activity(uuid, integer)',
+                              'EXECUTE') AS activity,
+       has_function_privilege('regress_pat_old_admin',
+                              'pat_merge_addresses(uuid[], inet[], timestamptz[], boolean)',
+                              'EXECUTE') AS merge_addresses;
+DROP OWNED BY regress_pat_old_admin;
+DROP ROLE regress_pat_old_admin;
+-- A token made before is used from an address: written by the flush, shown, its owner notified.
+SELECT valid FROM pat_validate(:'atok', '{old:read}', '192.0.2.13');
+SELECT pat_flush_usage() >= 1 AS flushed;
+SELECT last_addresses FROM pat_list('old_user') WHERE token_id = :'atid';
+SELECT kind, details FROM pat_take_notices(1000) WHERE token_id = :'atid';
+SELECT action, client_address FROM pat_token_activity(:'atid') WHERE action = 'used';
+
 -- The newest version is the default one: a new version needs its round here.
 SELECT extversion = default_version AS newest FROM pg_extension e
 JOIN pg_available_extensions a ON a.name = e.extname WHERE e.extname = 'pg_pat';

@@ -98,7 +98,7 @@ CREATE ROLE regress_tgg_bypass BYPASSRLS;
 GRANT USAGE ON SCHEMA pat TO regress_tgg_bypass;
 GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON pat.tokens TO regress_tgg_bypass;
 GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON pat.token_usage, pat.token_checks,
-    pat.token_limits
+    pat.token_limits, pat.token_addresses
 TO regress_tgg_bypass;
 SELECT pat_grant_profile('regress_tgg_bypass', 'validator');
 SET ROLE regress_tgg_bypass;

@@ -27,10 +27,11 @@ enum class SchemaVersion {
     k1_10,
     k1_11,
     k1_12,
+    k1_13,
 };
 
 // The newest schema this library knows, the control file's default_version.
-inline constexpr SchemaVersion kNewestSchema = SchemaVersion::k1_12;
+inline constexpr SchemaVersion kNewestSchema = SchemaVersion::k1_13;
 
 // The schema extversion names ("1.6"). A version this library does not know counts as the
 // newest it knows: update scripts only add, so a later schema has everything this library uses.
@@ -79,6 +80,10 @@ inline constexpr SchemaVersion kRestrictions = SchemaVersion::k1_12;
 // pat.token_limits and pat.user_rate_limits: rate limits and credits, which the check reads with
 // a token's row and enforces in shared memory; outcomes rate_limited and usage_exceeded.
 inline constexpr SchemaVersion kRateLimits = SchemaVersion::k1_12;
+// pat.token_addresses: the usage flush writes each token's last client addresses and queues a
+// new_address notice for an address the token never used; pat_list and pat_token_activity show
+// them.
+inline constexpr SchemaVersion kTokenAddresses = SchemaVersion::k1_13;
 }  // namespace schema_since
 
 }  // namespace pat

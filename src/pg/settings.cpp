@@ -35,6 +35,13 @@ static int rate_limit_max_entries_setting = 100000;
 static int token_cache_size_setting = 1000000;
 static int token_cache_memory_kb_setting = 80 * 1024;
 static char *usage_forward_conninfo_setting = nullptr;
+static int client_addresses_setting = static_cast<int>(pat::pg::ClientAddresses::notify);
+static const struct config_enum_entry client_addresses_options[] = {
+    {"off", static_cast<int>(pat::pg::ClientAddresses::off), false},
+    {"record", static_cast<int>(pat::pg::ClientAddresses::record), false},
+    {"notify", static_cast<int>(pat::pg::ClientAddresses::notify), false},
+    {nullptr, 0, false},
+};
 
 // Keys shorter than this are passwords, not keys.
 static constexpr size_t kMinKeyChars = 32;
@@ -419,6 +426,18 @@ void define_settings() {
         "The role needs EXECUTE on pat_merge_usage (the admin profile has it).",
         &usage_forward_conninfo_setting, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY, nullptr, nullptr,
         nullptr);
+    // A policy on personal data: only a superuser sets it (per server, database or role), not
+    // the application's sessions.
+    DefineCustomEnumVariable(
+        "pat.client_addresses",
+        "Whether checks record the client addresses they are given: off, record or notify.",
+        "record keeps each token's last 5 distinct client addresses (pat_validate's and "
+        "pat_authenticate's client_addr, valid checks only), written by the usage flush and shown "
+        "by pat_list and pat_token_activity; notify also queues a new_address notice for an "
+        "address the token has not been used from; off records no address (they are personal "
+        "data), and the flush writes none still pending.",
+        &client_addresses_setting, static_cast<int>(pat::pg::ClientAddresses::notify),
+        client_addresses_options, PGC_SUSET, 0, nullptr, nullptr, nullptr);
 }
 
 int usage_max_entries() {
@@ -435,6 +454,10 @@ int token_cache_size() {
 
 int token_cache_memory_kb() {
     return token_cache_memory_kb_setting;
+}
+
+ClientAddresses client_addresses() {
+    return static_cast<ClientAddresses>(client_addresses_setting);
 }
 
 const char *usage_forward_conninfo() {

@@ -83,4 +83,10 @@ int rate_limit_max_entries();
 // pat.usage_forward_conninfo: how a standby forwards usage to the primary ("": primary_conninfo).
 const char *usage_forward_conninfo();
 
+// pat.client_addresses: whether checks record the client addresses they are given (a token's
+// last five, written by the usage flush), and whether the flush queues a new_address notice
+// for an address a token never used. Client addresses are personal data: off records none.
+enum class ClientAddresses { off, record, notify };
+ClientAddresses client_addresses();
+
 }  // namespace pat::pg

@@ -161,6 +161,10 @@ is( $node->safe_psql($SRC,
 
 # Record uses (last_used_at) for two tokens before the dump: counted, then written out.
 statuses($node, $SRC, [ $ci, $bobcli ]);
+# And a client address, where the schema keeps them.
+my $has_addresses =
+  $node->safe_psql($SRC, "SELECT to_regclass('pat.token_addresses') IS NOT NULL") eq 't';
+$node->safe_psql($SRC, "SELECT pat_validate('$ci->{token}', '{}', '192.0.2.50')") if $has_addresses;
 is($node->safe_psql($SRC, 'SELECT pat_flush_usage()'), '2', 'the two uses are written out');
 is( $node->safe_psql($SRC, 'SELECT count(*) FROM pat.token_usage WHERE last_used_at IS NOT NULL'),
 	'2', 'two tokens have a recorded use before the dump');
@@ -174,6 +178,7 @@ is(statuses($node, $SRC, \@tokens, '{scorecards:write}'),
 
 my @tables = qw(pat.scopes pat.roles pat.role_scopes pat.user_roles pat.tokens pat.token_usage);
 push @tables, 'pat.audit_log' if $has_audit;
+push @tables, 'pat.token_addresses' if $has_addresses;
 # The checks above were counted in shared memory and the workers write counts and audit rows on
 # their own schedule: written out now, nothing changes between the fingerprints and the dump.
 $node->safe_psql($SRC, 'SELECT pat_flush_usage(); SELECT pat_audit_link()');
@@ -253,6 +258,10 @@ sub check_restored
 	is($target->safe_psql($db,
 			"SELECT u.last_used_at IS NOT NULL FROM pat.token_usage u WHERE u.token_id = '$ci->{id}'"),
 		't', "$label: recorded use kept");
+	is( $target->safe_psql($db,
+			"SELECT string_agg(host(address), ',') FROM pat.token_addresses WHERE token_id = '$ci->{id}'"),
+		'192.0.2.50', "$label: recorded client address kept")
+	  if $has_addresses;
 	is($target->safe_psql($db, "SELECT pat_revoke('$revoked->{id}')"),
 		'f', "$label: the revoked token is still revoked for pat_revoke");
 

@@ -89,6 +89,12 @@ is( session_query($cached,
 is(session_query($cached, 'SELECT pat_current_user() IS NULL', 'context after commit'),
 	't', 'standby: the context ends with the transaction');
 
+# A check on the standby given the client's address: forwarded with the usage.
+is( session_query($cached,
+		"SELECT status FROM pat_validate('$a1->{token}', '{catalog:read}', '198.51.100.77')",
+		'standby validate from an address'),
+	'valid', 'standby: a check from a client address');
+
 # Tokens only validated on the standby: the standby wrote nothing, its worker forwarded the
 # uses and counts to the primary (over primary_conninfo), within a few intervals.
 my $forwarded_at = time();
@@ -101,6 +107,15 @@ is( $primary->safe_psql(
 		'postgres', qq{SELECT string_agg(outcome || '=' || (checks > 0), ',' ORDER BY outcome)
 		               FROM pat.token_checks WHERE token_id = '$a1->{id}'}),
 	'valid=true', 'standby checks are counted on the primary');
+ok( $primary->poll_query_until(
+		'postgres', qq{SELECT last_addresses = '{198.51.100.77}' FROM pat_list('alice')
+		               WHERE token_id = '$a1->{id}'}),
+	'the client address of a standby check reaches the primary');
+is( $primary->safe_psql(
+		'postgres', qq{SELECT kind || ' ' || (details->>'addresses') FROM pat.notices
+		               WHERE token_id = '$a1->{id}' AND kind = 'new_address'}),
+	'new_address ["198.51.100.77"]',
+	'and queues the owner\'s new_address notice there');
 is($primary->safe_psql('postgres', "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_pat launcher'"),
 	'1', "the primary runs pg_pat's launcher");
 is($standby->safe_psql('postgres', "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_pat launcher'"),

@@ -480,6 +480,19 @@ SELECT pat_grant_role('dave', 'delegator');
 			"t\nsuspended\nt\nsuspended,resumed",
 			"a token made under $version can be suspended after the update, its owner notified");
 	}
+	if (!version_before($default, '1.13'))
+	{
+		# 1.13: a token made before the update, used from an address after it: the flush writes
+		# the address and notifies its owner; pat_list and pat_token_activity show it.
+		is( $node->safe_psql($db,
+				"SELECT (pat_validate('$old->{token}', '{catalog:read}', '192.0.2.13')).valid;
+				 SELECT pat_flush_usage() >= 1;
+				 SELECT last_addresses FROM pat_list('alice') WHERE token_id = '$old->{id}';
+				 SELECT string_agg(kind || ' ' || (details->>'addresses'), ',') FROM pat_take_notices();
+				 SELECT client_address FROM pat_token_activity('$old->{id}') WHERE action = 'used'"),
+			qq{t\nt\n{192.0.2.13}\nnew_address ["192.0.2.13"]\n192.0.2.13},
+			"a token made under $version records its client address after the update");
+	}
 	if (!version_before($default, '1.8'))
 	{
 		# 1.8: the prefix set at the update is known to the scanner rules, and a token made

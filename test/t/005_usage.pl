@@ -110,13 +110,21 @@ ok($node->poll_query_until('postgres', "SELECT current_setting('pat.usage_flush_
 	'flush interval now an hour');
 sleep(1);    # the launcher's current wait was for the old interval
 
-check_times(3);
+check_times(1);
+# Two more, from client addresses, IPv4 and IPv6, pending at the shutdown.
+$node->safe_psql('postgres',
+	"SELECT pat_validate('$token', '{notes:read}', '192.0.2.10'); SELECT pg_sleep(0.01);
+	 SELECT pat_validate('$token', '{notes:read}', '2001:db8::10')");
+is($node->safe_psql('postgres', "SELECT count(*) FROM pat.token_addresses WHERE token_id = '$id'"),
+	'0', 'client addresses pending, not written');
 $node->stop('fast');
 $node->start;
 # Saved at shutdown, loaded at start, and written by the worker's first round right away.
 ok($node->poll_query_until('postgres',
 		"SELECT coalesce(sum(checks), 0) = 8 FROM pat.token_checks WHERE token_id = '$id' AND outcome = 'valid'"),
 	'a clean restart loses no check (5 + 3)');
+is($node->safe_psql('postgres', "SELECT last_addresses FROM pat_list('ann') WHERE token_id = '$id'"),
+	'{2001:db8::10,192.0.2.10}', 'nor the client addresses pending at the shutdown, newest first');
 
 check_times(4);
 is($node->safe_psql('postgres', 'SELECT pat_flush_usage()'), '1', 'flushed before the crash');

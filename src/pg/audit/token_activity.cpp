@@ -54,10 +54,39 @@ const char kActivityWithDescendants[] =
     "  FROM pat.audit_pending p WHERE p.token_id IN (SELECT i.token_id FROM ids i))) a"
     " ORDER BY a.occurred_at DESC, a.seq DESC NULLS FIRST LIMIT $2";
 
+// Where the schema keeps client addresses, and the function has their column: the rows above
+// with no address, and the token's last use from each of its last addresses (action used,
+// actor its user).
+const char kActivityWithAddresses[] =
+    "WITH descendants AS (SELECT t.token_id FROM pat.tokens t"
+    "  WHERE t.ancestors OPERATOR(pg_catalog.@>) ARRAY[$1]::uuid[]),"
+    " ids AS (SELECT $1::uuid AS token_id UNION ALL SELECT d.token_id FROM descendants d)"
+    "SELECT a.occurred_at, a.action, a.table_name,"
+    "  CASE WHEN a.token_id OPERATOR(pg_catalog.=) $1 THEN a.actor"
+    "   ELSE a.actor OPERATOR(pg_catalog.||) ' (delegated token '"
+    "    OPERATOR(pg_catalog.||) pg_catalog.quote_literal(a.token_name) OPERATOR(pg_catalog.||) ')'"
+    "  END, a.client_address FROM ("
+    " (SELECT l.occurred_at, l.action, l.table_name,"
+    "   COALESCE(l.actor, l.user_id, l.db_role) AS actor, l.seq, l.token_id, l.token_name,"
+    "   NULL::pg_catalog.inet AS client_address"
+    "  FROM pat.audit_log l WHERE l.token_id IN (SELECT i.token_id FROM ids i)"
+    "  ORDER BY l.occurred_at DESC LIMIT $2)"
+    " UNION ALL"
+    " (SELECT p.occurred_at, p.action, p.table_name,"
+    "   COALESCE(p.actor, p.user_id, p.db_role), NULL, p.token_id, p.token_name, NULL"
+    "  FROM pat.audit_pending p WHERE p.token_id IN (SELECT i.token_id FROM ids i))"
+    " UNION ALL"
+    " (SELECT d.last_used_at, 'used', NULL, t.user_id, NULL, d.token_id, t.name, d.address"
+    "  FROM pat.token_addresses d JOIN pat.tokens t"
+    "   ON t.token_id OPERATOR(pg_catalog.=) d.token_id"
+    "  WHERE d.token_id OPERATOR(pg_catalog.=) $1)) a"
+    " ORDER BY a.occurred_at DESC, a.seq DESC NULLS FIRST, a.client_address LIMIT $2";
+
 pat::pg::KeptPlan owner_plan = {kTokenOwner, 1, {UUIDOID}};
 pat::pg::KeptPlan activity_plan = {kActivity, 2, {UUIDOID, INT4OID}};
 pat::pg::KeptPlan activity_with_descendants_plan = {
     kActivityWithDescendants, 2, {UUIDOID, INT4OID}};
+pat::pg::KeptPlan activity_with_addresses_plan = {kActivityWithAddresses, 2, {UUIDOID, INT4OID}};
 
 // Inside a token context: token_id must be a token of the context's user, and the token must
 // hold the manage scope. A missing token and another user's get the same answer, as in
@@ -89,8 +118,9 @@ PAT_FUNCTION(pat_require_own_token) {
 
 // pat_token_activity(token_id, max DEFAULT 50): occurred_at, action, table_name and actor (who
 // acted: pat_set_actor()'s actor, else the token's user) of the token's audit rows and its
-// delegated descendants' (their actor names the delegated token), newest first, at most max
-// (1 to 1000). Inside a token context only the user's own tokens (and with
+// delegated descendants' (their actor names the delegated token), and where the schema keeps
+// client addresses, the token's last use from each (action used, client_address), newest
+// first, at most max (1 to 1000). Inside a token context only the user's own tokens (and with
 // the manage scope); outside one, also a deleted token's rows.
 PAT_FUNCTION(pat_token_activity) {
     pg_uuid_t *token_id = pat::pg::token_id_argument(fcinfo, 0);
@@ -107,7 +137,12 @@ PAT_FUNCTION(pat_token_activity) {
         Tuplestorestate *rows = pat::pg::begin_result_rows(fcinfo, type);
         Datum arguments[2] = {UUIDPGetDatum(token_id), Int32GetDatum(max)};
         bool delegation = pat::pg::schema_has(pat::schema_since::kDelegation);
-        (void)pat::pg::run_kept_plan(delegation ? activity_with_descendants_plan : activity_plan,
+        // The function's shape says whether addresses have a column (the schema that has it
+        // has their table).
+        bool addresses = type->natts > 4;
+        (void)pat::pg::run_kept_plan(addresses    ? activity_with_addresses_plan
+                                     : delegation ? activity_with_descendants_plan
+                                                  : activity_plan,
                                      arguments, nullptr, true, SPI_OK_SELECT);
         pat::pg::put_spi_rows(rows, type);
     });

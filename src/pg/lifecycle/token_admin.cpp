@@ -233,6 +233,27 @@ const char kListTokensWithLimits[] =
     "  FROM pat.tokens a WHERE a.token_id OPERATOR(pg_catalog.=) ANY (t.ancestors)) c ON true"
     " WHERE t.user_id OPERATOR(pg_catalog.=) $1"
     " ORDER BY t.created_at DESC, t.token_id";
+// Where the schema keeps client addresses: the same, then the token's written ones and their
+// last uses (NULL when none).
+const char kListTokensWithAddresses[] =
+    "SELECT t.token_id, t.name, t.scopes, t.created_at, t.expires_at, u.last_used_at,"
+    " t.revoked_at, t.token_type, t.parent_id, t.created_by, c.fallen, c.expires_at,"
+    " t.networks, t.resources, t.metadata,"
+    " t.suspended_at IS NOT NULL OR COALESCE(c.suspended, false),"
+    " (SELECT pg_catalog.array_agg(d.address)"
+    "  FROM pat.token_addresses d WHERE d.token_id OPERATOR(pg_catalog.=) t.token_id),"
+    " (SELECT pg_catalog.array_agg(d.last_used_at)"
+    "  FROM pat.token_addresses d WHERE d.token_id OPERATOR(pg_catalog.=) t.token_id)"
+    " FROM pat.tokens t"
+    " LEFT JOIN pat.token_usage u ON u.token_id OPERATOR(pg_catalog.=) t.token_id"
+    " LEFT JOIN LATERAL (SELECT"
+    "   pg_catalog.count(*) OPERATOR(pg_catalog.<) pg_catalog.cardinality(t.ancestors)"
+    "   OR pg_catalog.bool_or(a.revoked_at IS NOT NULL) AS fallen,"
+    "   pg_catalog.min(a.expires_at) AS expires_at,"
+    "   pg_catalog.bool_or(a.suspended_at IS NOT NULL) AS suspended"
+    "  FROM pat.tokens a WHERE a.token_id OPERATOR(pg_catalog.=) ANY (t.ancestors)) c ON true"
+    " WHERE t.user_id OPERATOR(pg_catalog.=) $1"
+    " ORDER BY t.created_at DESC, t.token_id";
 
 using pat::pg::KeptPlan;
 
@@ -266,6 +287,7 @@ KeptPlan revoke_all_plan = {kRevokeAll, 1, {TEXTOID}};
 KeptPlan list_plan = {kListTokens, 1, {TEXTOID}};
 KeptPlan list_with_chain_plan = {kListTokensWithChain, 1, {TEXTOID}};
 KeptPlan list_with_limits_plan = {kListTokensWithLimits, 1, {TEXTOID}};
+KeptPlan list_with_addresses_plan = {kListTokensWithAddresses, 1, {TEXTOID}};
 KeptPlan insert_with_birth_plan = {
     kInsertTokenWithBirth,
     12,
@@ -1215,8 +1237,46 @@ PAT_FUNCTION(pat_revoke_all) {
     PG_RETURN_INT32(static_cast<int32>(revoked));
 }
 
-// pat_list(user_id): the user's tokens, newest first, with last use (including what this node
-// has not written out yet) and status, judged by the rule and clock validation uses.
+// pat_list's last_addresses: the token's newest 5 of the addresses written (columns[16], their
+// last uses columns[17]) and those this node has not written out yet (unless
+// pat.client_addresses is off: then the flush drops them), newest first; NULL when none.
+static void last_addresses(const Datum *columns, const bool *column_nulls, Datum *value,
+                           bool *null) {
+    pat::UsageTally seen;
+    if (!column_nulls[16] && !column_nulls[17]) {
+        Datum *addresses = nullptr;
+        Datum *times = nullptr;
+        int count = 0;
+        int times_count = 0;
+        deconstruct_array(DatumGetArrayTypeP(columns[16]), INETOID, -1, false, TYPALIGN_INT,
+                          &addresses, nullptr, &count);
+        deconstruct_array(DatumGetArrayTypeP(columns[17]), TIMESTAMPTZOID, sizeof(TimestampTz),
+                          FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &times, nullptr, &times_count);
+        for (int i = 0; i < count && i < times_count; ++i) {
+            seen.note_address(
+                pat::pg::address_of(reinterpret_cast<const inet *>(DatumGetPointer(addresses[i]))),
+                DatumGetTimestampTz(times[i]));
+        }
+    }
+    if (pat::pg::client_addresses() != pat::pg::ClientAddresses::off) {
+        pat::pg::pending_addresses(*DatumGetUUIDP(columns[0]), &seen);
+    }
+    pat::RecentAddress newest[pat::kRecentAddressCount];
+    int count = seen.newest_addresses(newest);
+    if (count == 0) {
+        return;
+    }
+    pat::IpAddress addresses[pat::kRecentAddressCount];
+    for (int i = 0; i < count; ++i) {
+        addresses[i] = newest[i].address;
+    }
+    *value = PointerGetDatum(pat::pg::addresses_array(addresses, count));
+    *null = false;
+}
+
+// pat_list(user_id): the user's tokens, newest first, with last use and last client addresses
+// (including what this node has not written out yet) and status, judged by the rule and clock
+// validation uses.
 PAT_FUNCTION(pat_list) {
     text *user_id = pat::pg::user_id_argument(fcinfo, 0);
     pat::pg::require_self_service(pat::pg::text_view(user_id));
@@ -1226,18 +1286,22 @@ PAT_FUNCTION(pat_list) {
     // sixteen where it has restrictions.
     bool with_chain = type->natts > 8;
     bool with_limits = type->natts > 11;
+    // The addresses' table is the schema's to say: the shape has their column from restrictions
+    // on, before the table.
+    bool with_addresses = with_limits && pat::pg::schema_has(pat::schema_since::kTokenAddresses);
     pat::pg::with_owner_spi([&] {
         Tuplestorestate *rows = pat::pg::begin_result_rows(fcinfo, type);
         Datum arguments[1] = {PointerGetDatum(user_id)};
-        uint64 count = run(with_limits  ? list_with_limits_plan
-                           : with_chain ? list_with_chain_plan
-                                        : list_plan,
+        uint64 count = run(with_addresses ? list_with_addresses_plan
+                           : with_limits  ? list_with_limits_plan
+                           : with_chain   ? list_with_chain_plan
+                                          : list_plan,
                            arguments, nullptr, true, SPI_OK_SELECT);
         for (uint64 i = 0; i < count; ++i) {
             // The query's columns: those of the result but status, then the chain's state, then
-            // the limits.
-            Datum columns[16];
-            bool column_nulls[16];
+            // the limits, then the addresses and their last uses.
+            Datum columns[18];
+            bool column_nulls[18];
             heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, columns, column_nulls);
             Datum values[16];
             bool nulls[16];
@@ -1246,9 +1310,11 @@ PAT_FUNCTION(pat_list) {
                     values[c] = columns[c + 1];
                     nulls[c] = column_nulls[c + 1];
                 }
-                // Recorded addresses are not kept yet.
                 values[15] = 0;
                 nulls[15] = true;
+                if (with_addresses) {
+                    last_addresses(columns, column_nulls, &values[15], &nulls[15]);
+                }
             }
             for (int c = 0; c < 7; ++c) {
                 values[c] = columns[c];

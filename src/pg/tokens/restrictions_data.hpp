@@ -22,6 +22,9 @@ Jsonb *bindings_jsonb(const std::vector<pat::ResourceBinding> &bindings);
 // The networks as a cidr[]; nullptr for none.
 ArrayType *networks_array(const std::vector<pat::Network> &networks);
 
+// addresses as an inet[] of hosts (/32, /128), in their order; count > 0.
+ArrayType *addresses_array(const pat::IpAddress *addresses, int count);
+
 // The encoded block of a token's limits as a varlena in the current memory context (its
 // metadata as the whole jsonb value, so it can be returned in place), or nullptr when the token
 // has none.

@@ -200,10 +200,21 @@ Check check_token(FunctionCallInfo fcinfo) {
 bool warned_outside_transaction_block = false;
 
 // Counts the check in shared memory (usage_store.hpp): no table is written, no transaction id
-// taken, no WAL generated.
-void count_use(const Check &check) {
+// taken, no WAL generated. A valid check given the client's address notes it there too, unless
+// pat.client_addresses is off; the usage flush writes it out.
+void count_use(FunctionCallInfo fcinfo, const Check &check) {
+    pat::IpAddress address;
+    const pat::IpAddress *noted = nullptr;
+    if (check.status == pat::TokenStatus::valid &&
+        pat::pg::client_addresses() != pat::pg::ClientAddresses::off) {
+        const inet *client = client_address(fcinfo);
+        if (client != nullptr) {
+            address = pat::pg::address_of(client);
+            noted = &address;
+        }
+    }
     pat::pg::count_check(check.token != nullptr ? &check.token->token_id : nullptr, check.status,
-                         pat::pg::policy_clock());
+                         pat::pg::policy_clock(), noted);
 }
 
 }  // namespace
@@ -263,7 +274,7 @@ PAT_FUNCTION(pat_validate) {
         }
     }
     HeapTuple tuple = heap_form_tuple(result_type, values, nulls);
-    count_use(check);
+    count_use(fcinfo, check);
     return HeapTupleGetDatum(tuple);
 }
 
@@ -271,7 +282,7 @@ PAT_FUNCTION(pat_validate) {
 PAT_FUNCTION(pat_authenticate) {
     pat::pg::warn_of_lookalike_functions(fcinfo);
     Check check = check_token(fcinfo);
-    count_use(check);
+    count_use(fcinfo, check);
     switch (check.status) {
         case pat::TokenStatus::valid:
             break;

@@ -103,9 +103,13 @@ InFlight *take_batch() {
     return batch;
 }
 
-// The six arrays pat_merge_usage() takes.
+// The six arrays pat_merge_usage() takes, then, with client addresses to write, the three
+// arrays and the flag pat_merge_addresses() takes.
+constexpr int kUsageArguments = 6;
+constexpr int kMostArguments = kUsageArguments + 4;
 struct MergeArguments {
-    Datum values[6];
+    Datum values[kMostArguments];
+    int count;
 };
 
 Datum make_array(Datum *elements, bool *nulls, int count, Oid type) {
@@ -163,11 +167,62 @@ MergeArguments merge_arguments(const InFlight &batch) {
     arguments.values[3] = make_array(days, nullptr, n, DATEOID);
     arguments.values[4] = make_array(outcomes, nullptr, n, TEXTOID);
     arguments.values[5] = make_array(counts, nullptr, n, INT8OID);
+    arguments.count = kUsageArguments;
     return arguments;
 }
 
-const Oid kMergeTypes[6] = {UUIDARRAYOID, TIMESTAMPTZARRAYOID, UUIDARRAYOID,
-                            DATEARRAYOID, TEXTARRAYOID,        INT8ARRAYOID};
+// A client address as a host's inet (/32 or /128), palloc'd.
+Datum inet_datum(const pat::IpAddress &address) {
+    auto *value = static_cast<inet *>(palloc0(sizeof(inet)));
+    inet_struct *data = reinterpret_cast<inet_struct *>(VARDATA(value));
+    bool v4 = address.family == pat::AddressFamily::ipv4;
+    data->family = v4 ? PGSQL_AF_INET : PGSQL_AF_INET6;
+    data->bits = v4 ? 32 : 128;
+    memcpy(data->ipaddr, address.bytes, v4 ? 4 : 16);
+    SET_INET_VARSIZE(value);
+    return PointerGetDatum(value);
+}
+
+// Adds pat_merge_addresses()'s arguments (token ids, addresses, last uses, whether to queue
+// new_address notices) when the batch has addresses, the schema has their table and
+// pat.client_addresses records them: switched off, what is still pending is dropped too.
+void add_address_arguments(const InFlight &batch, MergeArguments *arguments) {
+    ClientAddresses mode = client_addresses();
+    if (mode == ClientAddresses::off || !schema_has(pat::schema_since::kTokenAddresses)) {
+        return;
+    }
+    int most = batch.count * pat::kRecentAddressCount + 1;
+    auto *ids = static_cast<Datum *>(palloc(sizeof(Datum) * most));
+    auto *addresses = static_cast<Datum *>(palloc(sizeof(Datum) * most));
+    auto *used_at = static_cast<Datum *>(palloc(sizeof(Datum) * most));
+    int n = 0;
+    for (int i = 0; i < batch.count; ++i) {
+        const UsageEntry &entry = batch.entries[i];
+        if (is_database_wide(entry.key)) {
+            continue;  // no token to write addresses for
+        }
+        for (const pat::RecentAddress &slot : entry.tally.addresses) {
+            if (slot.empty()) {
+                continue;
+            }
+            ids[n] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&entry.key.token_id));
+            addresses[n] = inet_datum(slot.address);
+            used_at[n++] = TimestampTzGetDatum(slot.last_used);
+        }
+    }
+    if (n == 0) {
+        return;
+    }
+    arguments->values[kUsageArguments] = make_array(ids, nullptr, n, UUIDOID);
+    arguments->values[kUsageArguments + 1] = make_array(addresses, nullptr, n, INETOID);
+    arguments->values[kUsageArguments + 2] = make_array(used_at, nullptr, n, TIMESTAMPTZOID);
+    arguments->values[kUsageArguments + 3] = BoolGetDatum(mode == ClientAddresses::notify);
+    arguments->count = kMostArguments;
+}
+
+const Oid kMergeTypes[kMostArguments] = {
+    UUIDARRAYOID, TIMESTAMPTZARRAYOID, UUIDARRAYOID, DATEARRAYOID,        TEXTARRAYOID,
+    INT8ARRAYOID, UUIDARRAYOID,        INETARRAYOID, TIMESTAMPTZARRAYOID, BOOLOID};
 
 // The schema pg_pat is installed in (PostgreSQL 15 exports no lookup for it).
 Oid extension_schema() {
@@ -186,23 +241,31 @@ Oid extension_schema() {
     return schema;
 }
 
-// "<schema>.pat_merge_usage($1, ..., $6)" for this database, palloc'd.
-char *merge_call() {
-    const char *schema = get_namespace_name(extension_schema());
-    return psprintf(
+// "<schema>.pat_merge_usage($1, ..., $6)" for this database, followed with addresses by
+// "<schema>.pat_merge_addresses($7, ..., $10)" in the same statement; palloc'd.
+char *merge_call(const MergeArguments &arguments) {
+    const char *schema = quote_identifier(get_namespace_name(extension_schema()));
+    const char *usage = psprintf(
         "SELECT %s.pat_merge_usage($1::pg_catalog.uuid[], $2::pg_catalog.timestamptz[],"
         " $3::pg_catalog.uuid[], $4::pg_catalog.date[], $5::pg_catalog.text[],"
         " $6::pg_catalog.int8[])",
-        quote_identifier(schema));
+        schema);
+    if (arguments.count == kUsageArguments) {
+        return const_cast<char *>(usage);
+    }
+    return psprintf(
+        "%s, %s.pat_merge_addresses($7::pg_catalog.uuid[], $8::pg_catalog.inet[],"
+        " $9::pg_catalog.timestamptz[], $10::pg_catalog.bool)",
+        usage, schema);
 }
 
 // On a primary: pat_merge_usage() through SPI, as the owner of pg_pat's tables.
 int merge_here(const MergeArguments &arguments) {
     OwnerSpi spi = begin_owner_spi(tokens_relation());
-    Oid types[6];
+    Oid types[kMostArguments];
     memcpy(types, kMergeTypes, sizeof(types));
-    int rc = SPI_execute_with_args(merge_call(), 6, types, const_cast<Datum *>(arguments.values),
-                                   nullptr, false, 1);
+    int rc = SPI_execute_with_args(merge_call(arguments), arguments.count, types,
+                                   const_cast<Datum *>(arguments.values), nullptr, false, 1);
     if (rc != SPI_OK_SELECT || SPI_processed != 1) {
         elog(ERROR, "pg_pat could not write usage: %s", SPI_result_code_string(rc));
     }
@@ -247,14 +310,17 @@ int merge_on_primary(const MergeArguments &arguments) {
     int nest = NewGUCNestLevel();
     set_config_option("datestyle", "ISO", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
                       false);
-    const char *texts[6];
-    for (int i = 0; i < 6; ++i) {
-        texts[i] = OidOutputFunctionCall(F_ARRAY_OUT, arguments.values[i]);
+    const char *texts[kMostArguments];
+    for (int i = 0; i < arguments.count; ++i) {
+        texts[i] = kMergeTypes[i] == BOOLOID
+                       ? (DatumGetBool(arguments.values[i]) ? "true" : "false")
+                       : OidOutputFunctionCall(F_ARRAY_OUT, arguments.values[i]);
     }
     AtEOXact_GUC(true, nest);
-    char *call = merge_call();
+    char *call = merge_call(arguments);
     PGconn *connection = connect_to_primary();
-    PGresult *result = PQexecParams(connection, call, 6, nullptr, texts, nullptr, nullptr, 0);
+    PGresult *result =
+        PQexecParams(connection, call, arguments.count, nullptr, texts, nullptr, nullptr, 0);
     bool ok = PQresultStatus(result) == PGRES_TUPLES_OK && PQntuples(result) == 1;
     int written = ok ? atoi(PQgetvalue(result, 0, 0)) : 0;
     char *message = ok ? nullptr : pstrdup(PQerrorMessage(connection));
@@ -332,6 +398,7 @@ int flush_usage() {
         return 0;
     }
     MergeArguments arguments = merge_arguments(*batch);
+    add_address_arguments(*batch, &arguments);
     return RecoveryInProgress() ? merge_on_primary(arguments) : merge_here(arguments);
 }
 

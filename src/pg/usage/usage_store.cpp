@@ -30,8 +30,13 @@ constexpr const char *kSaveTempFile = PAT_USAGE_FILE ".tmp";
 constexpr uint32 kSaveMagic = 0x50415455;  // "PATU"
 // Version 1 held entries with six outcomes; version 2 says how many each entry holds. Outcomes
 // are only ever added at the end (usage.hpp), so a file with fewer loads into the first ones.
-constexpr uint32 kSaveVersion = 2;
+// Version 3 adds each entry's recent client addresses after its outcomes (how many per entry in
+// the header); a file of version 1 or 2 loads with none.
+constexpr uint32 kSaveVersion = 3;
+constexpr uint32 kOutcomesOnlyVersion = 2;
 constexpr uint32 kFirstOutcomeCount = 6;
+// One address as saved: its last use, its family (4 or 6) and its 16 bytes.
+constexpr size_t kSavedAddressSize = sizeof(int64) + 1 + 16;
 constexpr int32 kNoPendingDay = PG_INT32_MAX;
 constexpr int64 kNoLostUse = PG_INT64_MIN;
 // After the entries, the save file holds the latest lost use (a file without it is read as
@@ -144,7 +149,9 @@ void add(UsageKey key, const pat::UsageTally &tally, bool locked) {
             wake_flusher();
         }
         memset(&key.token_id, 0, sizeof(key.token_id));
-        add(key, tally, locked);
+        pat::UsageTally counted = tally;
+        counted.addresses = {};  // a token's, not the database's
+        add(key, counted, locked);
         return;
     }
     pg_atomic_fetch_add_u64(&shared->lost_checks, tally.total());
@@ -154,6 +161,26 @@ void add(UsageKey key, const pat::UsageTally &tally, bool locked) {
     if (locked) {
         wake_flusher();
     }
+}
+
+// One address slot in the save file's layout, whatever the struct's padding.
+void save_address(const pat::RecentAddress &slot, char *saved) {
+    memcpy(saved, &slot.last_used, sizeof(int64));
+    saved[sizeof(int64)] = static_cast<char>(slot.address.family);
+    memcpy(saved + sizeof(int64) + 1, slot.address.bytes, 16);
+}
+
+// Notes a saved address slot in tally; an empty or unknown one is skipped.
+void load_address(const char *saved, pat::UsageTally *tally) {
+    pat::RecentAddress slot;
+    memcpy(&slot.last_used, saved, sizeof(int64));
+    auto family = static_cast<uint8>(saved[sizeof(int64)]);
+    if (slot.empty() || (family != 4 && family != 6)) {
+        return;
+    }
+    slot.address.family = static_cast<pat::AddressFamily>(family);
+    memcpy(slot.address.bytes, saved + sizeof(int64) + 1, 16);
+    tally->note_address(slot.address, slot.last_used);
 }
 
 // Postmaster, at a clean shutdown: saves every pending entry. Nothing else runs then.
@@ -167,8 +194,8 @@ void save_pending(int code, Datum) {
                       errmsg("pg_pat could not write usage file \"%s\": %m", kSaveTempFile)));
         return;
     }
-    uint32 header[4] = {kSaveMagic, kSaveVersion, uint32(hash_get_num_entries(usage_table)),
-                        uint32(pat::kOutcomeCount)};
+    uint32 header[5] = {kSaveMagic, kSaveVersion, uint32(hash_get_num_entries(usage_table)),
+                        uint32(pat::kOutcomeCount), uint32(pat::kRecentAddressCount)};
     bool ok = fwrite(header, sizeof(header), 1, file) == 1;
     HASH_SEQ_STATUS scan;
     hash_seq_init(&scan, usage_table);
@@ -177,6 +204,11 @@ void save_pending(int code, Datum) {
              fwrite(&entry->tally.last_used, sizeof(entry->tally.last_used), 1, file) == 1 &&
              fwrite(entry->tally.checks.data(), sizeof(uint64), pat::kOutcomeCount, file) ==
                  size_t(pat::kOutcomeCount);
+        for (const pat::RecentAddress &slot : entry->tally.addresses) {
+            char saved[kSavedAddressSize];
+            save_address(slot, saved);
+            ok = ok && fwrite(saved, sizeof(saved), 1, file) == 1;
+        }
     }
     int64 lost_use = static_cast<int64>(pg_atomic_read_u64(&shared->latest_lost_use));
     if (lost_use != kNoLostUse) {
@@ -199,19 +231,23 @@ void load_saved() {
     if (file == nullptr) {
         return;
     }
-    uint32 header[4] = {};
+    // magic, version, entries, outcomes per entry, addresses per entry.
+    uint32 header[5] = {};
     bool known = fread(header, sizeof(uint32), 3, file) == 3 && header[0] == kSaveMagic;
     if (known && header[1] == 1) {
         header[3] = kFirstOutcomeCount;
-    } else if (known && header[1] == kSaveVersion) {
+    } else if (known && header[1] == kOutcomesOnlyVersion) {
         known = fread(&header[3], sizeof(uint32), 1, file) == 1 &&
                 header[3] <= uint32(pat::kOutcomeCount);
+    } else if (known && header[1] == kSaveVersion) {
+        known = fread(&header[3], sizeof(uint32), 2, file) == 2 &&
+                header[3] <= uint32(pat::kOutcomeCount) && header[4] <= 64;
     } else {
         known = false;
     }
     if (known) {
         // Each entry as written: key, last use, then header[3] outcome counts (version 1 wrote
-        // the whole struct, whose padding after the key is the same).
+        // the whole struct, whose padding after the key is the same), then header[4] addresses.
         uint64 checks[pat::kOutcomeCount];
         UsageEntry entry;
         for (uint32 i = 0; i < header[2]; ++i) {
@@ -222,6 +258,17 @@ void load_saved() {
                 break;
             }
             memcpy(entry.tally.checks.data(), checks, sizeof(uint64) * header[3]);
+            bool whole = true;
+            for (uint32 a = 0; a < header[4] && whole; ++a) {
+                char saved[kSavedAddressSize];
+                whole = fread(saved, sizeof(saved), 1, file) == 1;
+                if (whole) {
+                    load_address(saved, &entry.tally);
+                }
+            }
+            if (!whole) {
+                break;
+            }
             add(entry.key, entry.tally, false);
         }
         uint32 trailer = 0;
@@ -287,7 +334,8 @@ bool usage_kept_here() {
     return schema_has(pat::schema_since::kTokenChecks);
 }
 
-void count_check(const pg_uuid_t *token_id, pat::TokenStatus status, TimestampTz now) {
+void count_check(const pg_uuid_t *token_id, pat::TokenStatus status, TimestampTz now,
+                 const pat::IpAddress *address) {
     if (usage_table == nullptr) {
         return;  // only when not preloaded, and then no function runs
     }
@@ -301,7 +349,8 @@ void count_check(const pg_uuid_t *token_id, pat::TokenStatus status, TimestampTz
         key.token_id = *token_id;
     }
     pat::UsageTally one;
-    one.count(status, now);
+    // An address is a token's: checks counted for the whole database keep none.
+    one.count(status, now, is_database_wide(key) ? nullptr : address);
     add(key, one, true);
 }
 
@@ -375,6 +424,20 @@ bool pending_last_use(const pg_uuid_t &token_id, TimestampTz *last_used) {
         }
     }
     return false;
+}
+
+void pending_addresses(const pg_uuid_t &token_id, pat::UsageTally *tally) {
+    int32 today = pat::day_of(GetCurrentTransactionStartTimestamp());
+    for (int32 day = today + 1; day >= oldest_pending_day(); --day) {
+        pat::UsageTally pending;
+        if (pending_tally(MyDatabaseId, token_id, day, &pending)) {
+            for (const pat::RecentAddress &slot : pending.addresses) {
+                if (!slot.empty()) {
+                    tally->note_address(slot.address, slot.last_used);
+                }
+            }
+        }
+    }
 }
 
 int databases_with_pending(Oid *databases, int max) {

@@ -41,8 +41,10 @@ void setup_usage_store();
 bool usage_kept_here();
 
 // Counts one check of token_id (nullptr when no stored token was found) at now, unless this
-// database keeps no usage. May ereport (usage_kept_here).
-void count_check(const pg_uuid_t *token_id, pat::TokenStatus status, TimestampTz now);
+// database keeps no usage; a valid one notes the client address, if given, among the token's
+// recent ones. May ereport (usage_kept_here).
+void count_check(const pg_uuid_t *token_id, pat::TokenStatus status, TimestampTz now,
+                 const pat::IpAddress *address = nullptr);
 
 // Removes this database's pending entries and returns them, allocated in memory; *count is
 // set.
@@ -53,6 +55,10 @@ void put_back(const UsageEntry *entries, int count);
 
 // The pending tally of token_id on day, or false when none is pending.
 bool pending_tally(Oid database, const pg_uuid_t &token_id, int32 day, pat::UsageTally *tally);
+
+// Notes in *tally the client addresses of token_id's entries in this database not written out
+// yet, every pending day's.
+void pending_addresses(const pg_uuid_t &token_id, pat::UsageTally *tally);
 
 // The earliest day any pending entry has; later than today when nothing is pending.
 int32 oldest_pending_day();
