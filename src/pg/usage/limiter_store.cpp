@@ -3,11 +3,14 @@
 // Each entry's state lives in a slot of a fixed array, guarded by the slot's own spinlock, and
 // records its key. A partitioned dynahash (one LWLock per partition, as the usage store) owns
 // the entries: it maps each key to its slot, and entries are made and removed under its locks.
-// A check finds its slot without those locks: a new entry takes, when free, one of the two
-// slots its key's hash points at (its home slots, side by side, so a check reads one place in
-// memory), else any free slot, named then in a small overflow index by the same hash. Either
-// is only a guess, taken when the slot's key, read under the slot's lock, is the check's own; a
-// guess gone stale (the entry removed, its slot reused) just sends the check to the dynahash.
+// A check finds its slot without those locks, through a shared index: slot numbers in two ways
+// per key's hash. What the index says is only a guess, taken when the slot's key, read under the
+// slot's lock, is the check's own; a guess gone stale (the entry removed, its slot reused, its
+// position taken by another key) just sends the check to the dynahash, which names the slot in
+// the index again. Slots are handed out from a stack, lowest first, so the live ones sit close
+// together: a server checking a few thousand limited tokens keeps their state in a few hundred
+// pages, which the processor's address translation holds, rather than spread over the whole
+// array.
 // The spinlocks are held for the decision alone (a few arithmetic steps, nothing that can
 // fail), so checks of one token queue for no longer than that, and checks of different tokens
 // never meet.
@@ -69,7 +72,6 @@ struct LimiterRecord {
 
 struct LimiterSlot {
     slock_t mutex;  // guards record
-    bool used;      // guarded by the shared free_mutex: the slot belongs to an entry
     LimiterRecord record;
 };
 
@@ -84,37 +86,25 @@ struct LimiterShared {
     pg_atomic_uint32 entries;
     pg_atomic_uint64 full_refusals;
     pg_atomic_uint64 last_sweep;  // TimestampTz as uint64
-    slock_t free_mutex;           // guards the slots' used flags and next_scan
-    uint32 next_scan;             // where the search for a free slot away from home goes on
+    slock_t free_mutex;           // guards free_count and the free slots' stack
+    uint32 free_count;
 };
 
 LimiterShared *shared = nullptr;
 HTAB *limiter_table = nullptr;
 LimiterSlot *slots = nullptr;
-uint32 slot_count = 0;
-pg_atomic_uint32 *slot_index = nullptr;  // the overflow index: slot numbers (kNoSlot: none)
+uint32 *free_slots = nullptr;            // a stack of free_count slot numbers, lowest on top
+pg_atomic_uint32 *slot_index = nullptr;  // slot numbers (kNoSlot: none) by hash
 uint32 index_mask = 0;
 
 long capacity() {
     return rate_limit_max_entries();
 }
 
-// Slots: half as many again as entries, so that most entries find a home slot free.
-uint32 slots_size() {
-    return uint32(std::max<long>(2, capacity() + capacity() / 2));
-}
-
-// Positions in the overflow index: a power of two, at least one per entry.
+// Positions in the index: a power of two, at least two per entry, so that two live keys rarely
+// contend for both ways of one hash.
 uint32 index_size() {
-    return uint32(pg_nextpower2_64(uint64(capacity())));
-}
-
-uint32 home_slot(uint32 hash) {
-    return hash % slot_count;
-}
-
-uint32 next_slot(uint32 slot) {
-    return slot + 1 == slot_count ? 0 : slot + 1;
+    return uint32(pg_nextpower2_64(uint64(capacity()) * 2));
 }
 
 uint64 mix(uint64 h) {
@@ -190,13 +180,9 @@ LimiterRecord fresh_record(const LimiterKey &key) {
     return record;
 }
 
-// Under the key's partition lock: names slot, if it is not one of the key's home slots, in the
-// overflow index (unless it is named there already), in a free way or else over the first.
+// Under the key's partition lock: names slot in the index (unless it is named there already),
+// in a free way or else over the first.
 void name_in_index(uint32 hash, uint32 slot) {
-    uint32 home = home_slot(hash);
-    if (slot == home || slot == next_slot(home)) {
-        return;
-    }
     uint32 at = hash & index_mask;
     uint32 first = pg_atomic_read_u32(&slot_index[at]);
     uint32 second = pg_atomic_read_u32(&slot_index[at ^ 1]);
@@ -223,23 +209,16 @@ LimiterEntry *find_or_make(const LimiterKey &key, uint32 hash) {
     if (entry == nullptr) {
         return nullptr;
     }
-    // A home slot if one is free, else the next free one on (there are more slots than
-    // entries, so there is one).
-    uint32 home = home_slot(hash);
-    uint32 slot = home;
+    // The dynahash holds at most capacity entries and there are as many slots, so one is free;
+    // should none be, the entry goes again and the store counts as full.
     SpinLockAcquire(&shared->free_mutex);
-    if (slots[slot].used) {
-        slot = next_slot(home);
-    }
-    if (slots[slot].used) {
-        slot = shared->next_scan;
-        while (slots[slot].used) {
-            slot = next_slot(slot);
-        }
-        shared->next_scan = next_slot(slot);
-    }
-    slots[slot].used = true;
+    bool have_slot = shared->free_count > 0;
+    uint32 slot = have_slot ? free_slots[--shared->free_count] : kNoSlot;
     SpinLockRelease(&shared->free_mutex);
+    if (!have_slot) {
+        hash_search_with_hash_value(limiter_table, &key, hash, HASH_REMOVE, nullptr);
+        return nullptr;
+    }
     name_in_index(hash, slot);
     entry->slot = slot;
     LimiterSlot *state = &slots[slot];
@@ -274,7 +253,7 @@ bool remove_entry(LimiterEntry *entry, std::optional<int64> idle_at = std::nullo
     }
     hash_search(limiter_table, &key, HASH_REMOVE, nullptr);
     SpinLockAcquire(&shared->free_mutex);
-    slots[slot].used = false;
+    free_slots[shared->free_count++] = slot;
     SpinLockRelease(&shared->free_mutex);
     pg_atomic_sub_fetch_u32(&shared->entries, 1);
     return true;
@@ -329,12 +308,10 @@ bool sweep(int64 now) {
     return true;
 }
 
-// key's slot locked, if it is in one of its home slots or the overflow index names it; else
-// nullptr.
+// key's slot locked, if the index names it; else nullptr.
 LimiterSlot *lock_indexed(const LimiterKey &key, uint32 hash) {
-    uint32 home = home_slot(hash);
     uint32 at = hash & index_mask;
-    uint32 guesses[4] = {home, next_slot(home), pg_atomic_read_u32(&slot_index[at]),
+    uint32 guesses[2] = {pg_atomic_read_u32(&slot_index[at]),
                          pg_atomic_read_u32(&slot_index[at ^ 1])};
     for (uint32 slot : guesses) {
         if (slot == kNoSlot) {
@@ -351,7 +328,7 @@ LimiterSlot *lock_indexed(const LimiterKey &key, uint32 hash) {
 }
 
 // The slot of key's entry (made if new), looked up under its partition lock and named in the
-// overflow index again if its name there was overwritten. Not locked; nullptr when no entry
+// index again if its name there was overwritten. Not locked; nullptr when no entry
 // could be made.
 LimiterSlot *locate(const LimiterKey &key, uint32 hash) {
     LWLock *lock = partition_lock(hash);
@@ -554,7 +531,7 @@ void load_saved() {
 
 void request_table() {
     Size size = hash_estimate_size(capacity(), sizeof(LimiterEntry));
-    size = add_size(size, mul_size(slots_size(), sizeof(LimiterSlot)));
+    size = add_size(size, mul_size(capacity(), sizeof(LimiterSlot) + sizeof(uint32)));
     size = add_size(size, mul_size(index_size(), sizeof(pg_atomic_uint32)));
     RequestAddinShmemSpace(size);
     RequestNamedLWLockTranche(kTrancheName, kPartitions);
@@ -569,19 +546,20 @@ void attach_store(void *header, bool first) {
         pg_atomic_init_u64(&shared->last_sweep, static_cast<uint64>(PG_INT64_MIN));
     }
     bool found = false;
-    slot_count = slots_size();
     slots = static_cast<LimiterSlot *>(
-        ShmemInitStruct("pg_pat limiter slots", mul_size(slot_count, sizeof(LimiterSlot)), &found));
+        ShmemInitStruct("pg_pat limiter slots", mul_size(capacity(), sizeof(LimiterSlot)), &found));
+    free_slots = static_cast<uint32 *>(
+        ShmemInitStruct("pg_pat limiter free slots", mul_size(capacity(), sizeof(uint32)), &found));
     index_mask = index_size() - 1;
     slot_index = static_cast<pg_atomic_uint32 *>(ShmemInitStruct(
         "pg_pat limiter index", mul_size(index_size(), sizeof(pg_atomic_uint32)), &found));
     if (first) {
         SpinLockInit(&shared->free_mutex);
-        shared->next_scan = 0;
-        for (uint32 i = 0; i < slot_count; ++i) {
+        shared->free_count = uint32(capacity());
+        for (uint32 i = 0; i < shared->free_count; ++i) {
             SpinLockInit(&slots[i].mutex);
-            slots[i].used = false;
             slots[i].record.key.kind = EntryKind::none;
+            free_slots[i] = shared->free_count - 1 - i;  // slot 0 on top
         }
         for (uint32 i = 0; i <= index_mask; ++i) {
             pg_atomic_init_u32(&slot_index[i], kNoSlot);
