@@ -10,8 +10,7 @@
 // the index again. Slots are handed out from a stack, lowest first, so the live ones sit close
 // together: a server checking a few thousand limited tokens keeps their state in a few hundred
 // pages, which the processor's address translation holds, rather than spread over the whole
-// array.
-// The spinlocks are held for the decision alone (a few arithmetic steps, nothing that can
+// array. The spinlocks are held for the decision alone (a few arithmetic steps, nothing that can
 // fail), so checks of one token queue for no longer than that, and checks of different tokens
 // never meet.
 #include "pg/usage/limiter_store.hpp"
