@@ -36,6 +36,10 @@ struct Check {
     std::string_view missing_scope;  // a required scope the token lacks, if one was named
     int64 retry_after;               // rate_limited: microseconds until it could pass
     std::optional<int64> remaining;  // with credits: what is left after this check
+    // The client_addr argument (nullptr: none), converted for the core once, when first needed:
+    // by the token's networks, then by the usage store recording it.
+    const inet *client;
+    std::optional<pat::IpAddress> client_ip;
 };
 
 // The token argument, or false when it cannot be a token (NULL or too long); the length is
@@ -153,8 +157,20 @@ const inet *client_address(FunctionCallInfo fcinfo) {
     return PG_GETARG_INET_PP(2);
 }
 
+// The check's client address as the core takes it, or nullptr when none was given.
+const pat::IpAddress *client_ip(Check *check) {
+    if (check->client == nullptr) {
+        return nullptr;
+    }
+    if (!check->client_ip) {
+        check->client_ip = pat::pg::address_of(check->client);
+    }
+    return &*check->client_ip;
+}
+
 Check check_token(FunctionCallInfo fcinfo) {
-    Check check = {pat::TokenStatus::malformed, nullptr, {}, 0, std::nullopt};
+    Check check = {pat::TokenStatus::malformed, nullptr,     {}, 0, std::nullopt,
+                   client_address(fcinfo),      std::nullopt};
     std::string_view token_text;
     if (!token_argument(fcinfo, &token_text) || !pat::is_well_formed_token(token_text)) {
         return check;
@@ -180,12 +196,7 @@ Check check_token(FunctionCallInfo fcinfo) {
     pat::RestrictionsView limits(reinterpret_cast<const char *>(check.token->restrictions));
     bool address_allowed = true;
     if (limits.network_count() > 0) {
-        const inet *client = client_address(fcinfo);
-        pat::IpAddress address;
-        if (client != nullptr) {
-            address = pat::pg::address_of(client);
-        }
-        address_allowed = limits.allows_address(client != nullptr ? &address : nullptr);
+        address_allowed = limits.allows_address(client_ip(&check));
     }
     bool holds = holds_required_scopes(fcinfo, *check.token, limits, &check);
     check.status = pat::decide_status(pat::pg::policy_clock(), state, holds, address_allowed);
@@ -202,18 +213,13 @@ bool warned_outside_transaction_block = false;
 // Counts the check in shared memory (usage_store.hpp): no table is written, no transaction id
 // taken, no WAL generated. A valid check given the client's address notes it there too, unless
 // pat.client_addresses is off; the usage flush writes it out.
-void count_use(FunctionCallInfo fcinfo, const Check &check) {
-    pat::IpAddress address;
+void count_use(Check *check) {
     const pat::IpAddress *noted = nullptr;
-    if (check.status == pat::TokenStatus::valid &&
+    if (check->status == pat::TokenStatus::valid &&
         pat::pg::client_addresses() != pat::pg::ClientAddresses::off) {
-        const inet *client = client_address(fcinfo);
-        if (client != nullptr) {
-            address = pat::pg::address_of(client);
-            noted = &address;
-        }
+        noted = client_ip(check);
     }
-    pat::pg::count_check(check.token != nullptr ? &check.token->token_id : nullptr, check.status,
+    pat::pg::count_check(check->token != nullptr ? &check->token->token_id : nullptr, check->status,
                          pat::pg::policy_clock(), noted);
 }
 
@@ -274,7 +280,7 @@ PAT_FUNCTION(pat_validate) {
         }
     }
     HeapTuple tuple = heap_form_tuple(result_type, values, nulls);
-    count_use(fcinfo, check);
+    count_use(&check);
     return HeapTupleGetDatum(tuple);
 }
 
@@ -282,14 +288,14 @@ PAT_FUNCTION(pat_validate) {
 PAT_FUNCTION(pat_authenticate) {
     pat::pg::warn_of_lookalike_functions(fcinfo);
     Check check = check_token(fcinfo);
-    count_use(fcinfo, check);
+    count_use(&check);
     switch (check.status) {
         case pat::TokenStatus::valid:
             break;
         case pat::TokenStatus::forbidden_network:
             throw pat::Error(pat::sqlstate::kInsufficientPrivilege,
                              "personal access token may not be used from this address",
-                             client_address(fcinfo) == nullptr
+                             check.client == nullptr
                                  ? "The token works only from its networks, and no client "
                                    "address was given."
                                  : "The client address is outside the token's networks.",
