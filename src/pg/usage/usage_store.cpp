@@ -348,10 +348,27 @@ void count_check(const pg_uuid_t *token_id, pat::TokenStatus status, TimestampTz
     if (token_id != nullptr && pat::outcome_names_token(status)) {
         key.token_id = *token_id;
     }
-    pat::UsageTally one;
     // An address is a token's: checks counted for the whole database keep none.
-    one.count(status, now, is_database_wide(key) ? nullptr : address);
-    add(key, one, true);
+    if (is_database_wide(key)) {
+        address = nullptr;
+    }
+    // Counted straight into its entry when it has one, as nearly every check of a token does;
+    // the first check of a token's day makes the entry through add(), which also knows where a
+    // check goes that does not fit.
+    uint32 hash = get_hash_value(usage_table, &key);
+    LWLock *lock = partition_lock(hash);
+    LWLockAcquire(lock, LW_EXCLUSIVE);
+    auto *entry = static_cast<UsageEntry *>(
+        hash_search_with_hash_value(usage_table, &key, hash, HASH_FIND, nullptr));
+    if (entry != nullptr) {
+        entry->tally.count(status, now, address);
+    }
+    LWLockRelease(lock);
+    if (entry == nullptr) {
+        pat::UsageTally one;
+        one.count(status, now, address);
+        add(key, one, true);
+    }
 }
 
 UsageEntry *take_pending(Oid database, MemoryContext memory, int *count) {
