@@ -57,6 +57,17 @@ bytea *make_bytea(const unsigned char *data, size_t size) {
     });
 }
 
+inet *make_inet(const pat::IpAddress &address) {
+    auto *value = call_pg([] { return static_cast<inet *>(palloc0(sizeof(inet))); });
+    inet_struct *data = reinterpret_cast<inet_struct *>(VARDATA(value));
+    bool v4 = address.family == pat::AddressFamily::ipv4;
+    data->family = v4 ? PGSQL_AF_INET : PGSQL_AF_INET6;
+    data->bits = v4 ? 32 : 128;
+    memcpy(data->ipaddr, address.bytes, v4 ? 4 : 16);
+    SET_INET_VARSIZE(value);
+    return value;
+}
+
 }  // namespace pat::pg
 
 namespace pat::pg {

@@ -3,6 +3,8 @@
 
 #include "pg/bridge/postgres.hpp"
 
+#include "core/restrictions.hpp"
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,6 +28,9 @@ text *make_text(std::string_view value);
 
 // A palloc'd bytea of size bytes from data (a digest, a hash).
 bytea *make_bytea(const unsigned char *data, size_t size);
+
+// A palloc'd inet of a host's address (/32 or /128).
+inet *make_inet(const pat::IpAddress &address);
 
 }  // namespace pat::pg
 

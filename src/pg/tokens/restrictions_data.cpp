@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/error.hpp"
+#include "pg/bridge/convert.hpp"
 #include "pg/bridge/guard.hpp"
 
 namespace pat::pg {
@@ -180,14 +181,7 @@ ArrayType *networks_array(const std::vector<pat::Network> &networks) {
 ArrayType *addresses_array(const pat::IpAddress *addresses, int count) {
     Datum *elements = call_pg([&] { return static_cast<Datum *>(palloc(sizeof(Datum) * count)); });
     for (int i = 0; i < count; ++i) {
-        inet *value = call_pg([] { return static_cast<inet *>(palloc0(sizeof(inet))); });
-        inet_struct *data = reinterpret_cast<inet_struct *>(VARDATA(value));
-        bool v4 = addresses[i].family == pat::AddressFamily::ipv4;
-        data->family = v4 ? PGSQL_AF_INET : PGSQL_AF_INET6;
-        data->bits = v4 ? 32 : 128;
-        std::memcpy(data->ipaddr, addresses[i].bytes, v4 ? 4 : 16);
-        SET_INET_VARSIZE(value);
-        elements[i] = PointerGetDatum(value);
+        elements[i] = PointerGetDatum(make_inet(addresses[i]));
     }
     return call_pg(
         [&] { return construct_array(elements, count, INETOID, -1, false, TYPALIGN_INT); });

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "core/usage.hpp"
+#include "pg/bridge/convert.hpp"
 #include "pg/bridge/guard.hpp"
 #include "pg/bridge/spi_support.hpp"
 #include "pg/bridge/schema_version.hpp"
@@ -171,18 +172,6 @@ MergeArguments merge_arguments(const InFlight &batch) {
     return arguments;
 }
 
-// A client address as a host's inet (/32 or /128), palloc'd.
-Datum inet_datum(const pat::IpAddress &address) {
-    auto *value = static_cast<inet *>(palloc0(sizeof(inet)));
-    inet_struct *data = reinterpret_cast<inet_struct *>(VARDATA(value));
-    bool v4 = address.family == pat::AddressFamily::ipv4;
-    data->family = v4 ? PGSQL_AF_INET : PGSQL_AF_INET6;
-    data->bits = v4 ? 32 : 128;
-    memcpy(data->ipaddr, address.bytes, v4 ? 4 : 16);
-    SET_INET_VARSIZE(value);
-    return PointerGetDatum(value);
-}
-
 // Adds pat_merge_addresses()'s arguments (token ids, addresses, last uses, whether to queue
 // new_address notices) when the batch has addresses, the schema has their table and
 // pat.client_addresses records them: switched off, what is still pending is dropped too.
@@ -206,7 +195,7 @@ void add_address_arguments(const InFlight &batch, MergeArguments *arguments) {
                 continue;
             }
             ids[n] = UUIDPGetDatum(const_cast<pg_uuid_t *>(&entry.key.token_id));
-            addresses[n] = inet_datum(slot.address);
+            addresses[n] = PointerGetDatum(make_inet(slot.address));
             used_at[n++] = TimestampTzGetDatum(slot.last_used);
         }
     }
