@@ -191,3 +191,4 @@ SELECT status, remaining FROM pat_validate(:'b1');
 SELECT token AS b2, token_id AS b2_id FROM pat_rotate(:'b1_id') \gset
 SELECT requests, per, remaining, refill_amount, refill_every FROM pat_limits(:'b2_id');
 SELECT status, remaining FROM pat_validate(:'b2');
+

@@ -129,6 +129,18 @@ is(check($node, $free->{token}), 'valid -', 'full: an unlimited token passes');
 $node->poll_query_until('postgres', "SELECT status = 'valid' FROM pat_validate('$late->{token}')")
   or die 'the full limiter never made room';
 pass('full: idle windows are forgotten and the token passes');
+# Each filler's cache entry still guesses the slot its forgotten state had, and the late token's
+# state is in one of those slots now. A guess is used only for its own token's state: the fillers
+# (all but two, so that they fit beside the late and the limited token) start fresh windows and
+# are refused their second check, and the late token's window is its own.
+my $fillers = "(SELECT token FROM filler OFFSET 2) f, LATERAL pat_validate(f.token) v";
+is($node->safe_psql('postgres', "SELECT count(*) FILTER (WHERE v.status = 'valid') FROM $fillers"),
+	'97', 'forgotten fillers start afresh, whatever their entries guess');
+is( $node->safe_psql(
+		'postgres', "SELECT count(*) FILTER (WHERE v.status = 'rate_limited') FROM $fillers"),
+	'97',
+	'... and are refused their second check');
+is(check($node, $late->{token}), 'valid -', 'the late token keeps its own window');
 
 # --- a standby's own window -----------------------------------------------------------------
 

@@ -25,6 +25,7 @@
 #include "pg/bridge/shared_memory.hpp"
 #include "pg/settings.hpp"
 #include "pg/tokens/token_store.hpp"
+#include "pg/usage/limiter_store.hpp"
 
 namespace pat::pg {
 
@@ -57,6 +58,11 @@ struct SharedToken {
     TimestampTz expires_at;
     EntryWords words;
     pg_atomic_uint32 referenced;  // set by checks (under a shared lock), cleared by eviction
+    // The limiter's slot for the token (CachedToken::limiter_slot): written by checks without
+    // any lock, since it is only ever a guess. An element of the table is only ever an entry of
+    // it, so a check writing through a pointer kept after the entry was evicted or replaced
+    // misleads at most the next check of another token, which verifies the guess.
+    pg_atomic_uint32 limiter_slot;
     uint32 scope_set;             // its number among the interned sets
     uint32 restrictions_set;      // its encoded limits' number among them, or kNoSet
     uint16 payload_bytes;
@@ -497,6 +503,8 @@ bool find_shared_token(const pat::Digest &digest, bool (*is_current)(const Entry
     token->delegated = copy.delegated;
     token->suspended = copy.suspended;
     token->limits = copy.limits;
+    token->limiter_slot = pg_atomic_read_u32(&copy.limiter_slot);
+    token->limiter_slot_home = &entry->limiter_slot;
     token->payload = payload;
     token->bytes = 0;
     token->referenced = true;
@@ -526,12 +534,15 @@ bool store_shared_token(const CachedToken &token, const EntryWords &words) {
             interned = intern_set(limits, &limits_number);
         }
         SharedToken *entry = nullptr;
+        bool found = false;
         if (interned == Interned::yes) {
-            bool found = false;
             entry = static_cast<SharedToken *>(
                 hash_search_with_hash_value(table, &key, hash, HASH_ENTER_NULL, &found));
         }
         if (entry != nullptr) {
+            if (!found) {  // else it is the same token's, whose guess still holds
+                pg_atomic_init_u32(&entry->limiter_slot, kUnknownLimiterSlot);
+            }
             entry->token_id = token.token_id;
             entry->expires_at = token.expires_at;
             entry->words = words;

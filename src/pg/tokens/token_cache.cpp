@@ -66,6 +66,7 @@
 #include "pg/tokens/restrictions_data.hpp"
 #include "pg/tokens/shared_tokens.hpp"
 #include "pg/tokens/token_store.hpp"
+#include "pg/usage/limiter_store.hpp"
 
 namespace pat::pg {
 
@@ -467,6 +468,8 @@ void fill_token(const StoredToken &stored, ScopeList allowed_scopes, CachedToken
     filled->organization = stored.organization;
     filled->delegated = stored.delegated;
     filled->limits = stored.limits;
+    filled->limiter_slot = kUnknownLimiterSlot;
+    filled->limiter_slot_home = nullptr;
 }
 
 bool is_current(const EntryWords &words) {

@@ -60,6 +60,11 @@ struct CachedToken {
     // payload after the views; nullptr for a token without any.
     const varlena *restrictions;
     pat::TokenLimits limits;
+    // Where the limiter kept the token's state at its last check (limiter_store.hpp), a guess it
+    // verifies; and where the shared table keeps that guess for every backend, so that a check
+    // finding the state elsewhere corrects it there (nullptr for an entry of the backend's own).
+    uint32 limiter_slot;
+    pg_atomic_uint32 *limiter_slot_home;
     EntryWords words;
     void *payload;  // one allocation holding the varlena values and the views above
     Size bytes;     // what the entry costs against pat.token_cache_memory

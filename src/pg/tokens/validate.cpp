@@ -99,6 +99,18 @@ bool holds_required_scopes(FunctionCallInfo fcinfo, const pat::pg::CachedToken &
     return true;
 }
 
+// Keeps where the limiter found token's state as the guess for its next check: in this entry
+// (the backend's copy) and in the shared table's, for every backend.
+void remember_limiter_slot(pat::pg::CachedToken *token, uint32 slot) {
+    if (slot == token->limiter_slot || slot == pat::pg::kUnknownLimiterSlot) {
+        return;
+    }
+    token->limiter_slot = slot;
+    if (token->limiter_slot_home != nullptr) {
+        pg_atomic_write_u32(token->limiter_slot_home, slot);
+    }
+}
+
 // An otherwise valid check against the token's rate limits and credits, in shared memory
 // (limiter_store.hpp): rate_limited or usage_exceeded when over. The clock is the real one, not
 // the transaction's: a long transaction's checks must still be spread over time.
@@ -109,6 +121,7 @@ void enforce_limits(Check *check) {
     }
     pat::pg::LimitsToEnforce limits;
     limits.token_id = check->token->token_id;
+    limits.token_slot_hint = check->token->limiter_slot;
     if (stored.has_rate()) {
         limits.token_limit = stored.rate();
     }
@@ -139,6 +152,7 @@ void enforce_limits(Check *check) {
         limits.balance_known = true;
         outcome = pat::pg::enforce_limits(limits, now);
     }
+    remember_limiter_slot(check->token, outcome.token_slot);
     check->remaining = outcome.remaining;
     if (outcome.verdict == pat::pg::LimitVerdict::rate_limited) {
         check->status = pat::TokenStatus::rate_limited;
@@ -186,6 +200,10 @@ Check check_token(FunctionCallInfo fcinfo) {
         check.status = pat::TokenStatus::not_found;
         pat::pg::warn_of_missing_keys();  // perhaps it was made under a key not set here
         return check;
+    }
+    if (check.token->limits.any()) {
+        // Fetched while the status and scopes are decided, for enforce_limits().
+        pat::pg::prefetch_limiter_slot(check.token->limiter_slot);
     }
     pat::StoredTokenState state;
     state.revoked = check.token->revoked;

@@ -7,7 +7,9 @@
 // per key's hash. What the index says is only a guess, taken when the slot's key, read under the
 // slot's lock, is the check's own; a guess gone stale (the entry removed, its slot reused, its
 // position taken by another key) just sends the check to the dynahash, which names the slot in
-// the index again. Slots are handed out from a stack, lowest first, so the live ones sit close
+// the index again. A token's cache entry carries a guess at its slot too (the one its last check
+// used), verified the same way, so that a check of a limited token goes straight to its state
+// and can ask for it early. Slots are handed out from a stack, lowest first, so the live ones sit close
 // together: a server checking a few thousand limited tokens keeps their state in a few hundred
 // pages, which the processor's address translation holds, rather than spread over the whole
 // array. The spinlocks are held for the decision alone (a few arithmetic steps, nothing that can
@@ -307,6 +309,20 @@ bool sweep(int64 now) {
     return true;
 }
 
+// key's slot locked, if slot (a guess) holds its state; else nullptr.
+LimiterSlot *lock_guessed(const LimiterKey &key, uint32 slot) {
+    if (slot >= uint32(capacity())) {
+        return nullptr;
+    }
+    LimiterSlot *state = &slots[slot];
+    SpinLockAcquire(&state->mutex);
+    if (same_key(state->record.key, key)) {
+        return state;
+    }
+    SpinLockRelease(&state->mutex);
+    return nullptr;
+}
+
 // key's slot locked, if the index names it; else nullptr.
 LimiterSlot *lock_indexed(const LimiterKey &key, uint32 hash) {
     uint32 at = hash & index_mask;
@@ -417,9 +433,13 @@ bool try_enforce(const LimitsToEnforce &limits, int64 now, LimitOutcome *outcome
         uhash = key_hash(ukey);
     }
     if (!user_entry_needed) {
-        // The usual check: one key, whose slot the index mostly knows.
+        // The usual check: one key, whose slot the token's cache entry or else the index mostly
+        // knows.
         for (;;) {
-            LimiterSlot *token = lock_indexed(tkey, thash);
+            LimiterSlot *token = lock_guessed(tkey, limits.token_slot_hint);
+            if (token == nullptr) {
+                token = lock_indexed(tkey, thash);
+            }
             if (token == nullptr) {
                 token = locate(tkey, thash);
                 if (token == nullptr) {
@@ -433,6 +453,7 @@ bool try_enforce(const LimitsToEnforce &limits, int64 now, LimitOutcome *outcome
             }
             decide(limits, now, &token->record, nullptr, outcome);
             SpinLockRelease(&token->mutex);
+            outcome->token_slot = uint32(token - slots);
             return true;
         }
     }
@@ -465,6 +486,9 @@ bool try_enforce(const LimitsToEnforce &limits, int64 now, LimitOutcome *outcome
         }
         SpinLockRelease(&first->mutex);
         if (current) {
+            if (token != nullptr) {
+                outcome->token_slot = uint32(token - slots);
+            }
             return true;
         }
     }
@@ -616,6 +640,17 @@ LimitOutcome enforce_limits(const LimitsToEnforce &limits, TimestampTz now) {
     outcome.verdict = LimitVerdict::rate_limited;
     outcome.retry_after = kFullRetryMicros;
     return outcome;
+}
+
+void prefetch_limiter_slot(uint32 slot) {
+    if (slots == nullptr || slot >= uint32(capacity())) {
+        return;
+    }
+    const char *start = reinterpret_cast<const char *>(&slots[slot]);
+    for (Size line = 0; line < sizeof(LimiterSlot); line += PG_CACHE_LINE_SIZE) {
+        __builtin_prefetch(start + line, 1);
+    }
+    __builtin_prefetch(start + sizeof(LimiterSlot) - 1, 1);
 }
 
 std::optional<std::int64_t> current_credits(const pg_uuid_t &token_id, const StoredCredits &stored,

@@ -19,6 +19,10 @@
 
 namespace pat::pg {
 
+// A token's limiter state is found through a guess at its slot, carried by the token caches'
+// entries: this guesses nothing.
+constexpr uint32 kUnknownLimiterSlot = PG_UINT32_MAX;
+
 // A token's budget as stored: the balance last written out, the refill period it belongs to,
 // and the plan. version tells budgets apart: setting a budget again gives a new version, and
 // shared memory then forgets what it spent of the old one.
@@ -40,6 +44,9 @@ struct LimitsToEnforce {
     // Whether credits->balance was read from the table. Without it, a check that finds no entry
     // for this budget asks for it (balance_needed) rather than read a table under a lock.
     bool balance_known = false;
+    // Where the token's state was last found (LimitOutcome::token_slot), or kUnknownLimiterSlot.
+    // Only a guess: the slot is used if it still holds this token's state.
+    uint32 token_slot_hint = kUnknownLimiterSlot;
 };
 
 enum class LimitVerdict { allowed, rate_limited, usage_exceeded, balance_needed };
@@ -50,7 +57,15 @@ struct LimitOutcome {
     std::int64_t retry_after = 0;
     // With credits: what is left after this check (nullopt without credits).
     std::optional<std::int64_t> remaining;
+    // Where the token's state was found, for the next check's guess; kUnknownLimiterSlot when
+    // the token has none.
+    uint32 token_slot = kUnknownLimiterSlot;
 };
+
+// Asks the processor to fetch the state in slot (a token's guess) while the check does other
+// work, so that deciding the limits later finds it in cache. Does nothing for
+// kUnknownLimiterSlot.
+void prefetch_limiter_slot(uint32 slot);
 
 // Defines nothing itself (pat.rate_limit_max_entries is in settings) and adds the store to the
 // shared segment; from _PG_init only.
