@@ -4,10 +4,16 @@
 #include <climits>
 #include <cstring>
 
+// SHA256_CTX and its functions are deprecated in OpenSSL 3 in favour of EVP, but kept in every
+// build with the deprecated interfaces (Debian's, every major distribution's): TokenDigester
+// uses them for a token's digest on the check's path, where EVP's allocations cost as much as
+// the hash.
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/sha.h>
 
 #include "error.hpp"
 
@@ -159,52 +165,40 @@ std::string masked_keys(const std::vector<std::string> &fingerprints) {
     return shown;
 }
 
-// The fetched algorithm, the pads' absorbed states (HMAC only) and a scratch context.
+// The pads' absorbed states (HMAC only). OpenSSL's SHA-256 context as plain data, not the EVP
+// interface's: a check copies it and hashes a few dozen bytes, where EVP would allocate and free
+// a provider context for each digest, which cost as much as the hashing itself.
 struct TokenDigester::OpenSslState {
-    EVP_MD *sha256 = nullptr;
-    EVP_MD_CTX *inner = nullptr;  // after absorbing key XOR ipad; null for plain SHA-256
-    EVP_MD_CTX *outer = nullptr;  // after absorbing key XOR opad
-    EVP_MD_CTX *scratch = nullptr;
+    bool keyed = false;
+    SHA256_CTX inner;  // after absorbing key XOR ipad
+    SHA256_CTX outer;  // after absorbing key XOR opad
 };
 
 TokenDigester::TokenDigester(std::string_view key) : state_(new OpenSslState) {
-    try {
-        state_->sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-        state_->scratch = EVP_MD_CTX_new();
-        if (state_->sha256 == nullptr || state_->scratch == nullptr)
-            throw_openssl_error("could not set up SHA-256");
-        if (key.empty())
-            return;
-        // RFC 2104: a key longer than the block is hashed first, then zero-padded to a block.
-        constexpr std::size_t kBlock = 64;
-        unsigned char block[kBlock] = {};
-        if (key.size() > kBlock) {
-            unsigned int len = 0;
-            if (EVP_Digest(bytes_of(key), key.size(), block, &len, state_->sha256, nullptr) != 1)
-                throw_openssl_error("could not hash the HMAC key");
-        } else {
-            std::memcpy(block, key.data(), key.size());
-        }
-        unsigned char pad[kBlock];
-        auto absorb = [&](unsigned char mask) {
-            for (std::size_t i = 0; i < kBlock; ++i)
-                pad[i] = block[i] ^ mask;
-            EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-            if (ctx == nullptr || EVP_DigestInit_ex(ctx, state_->sha256, nullptr) != 1 ||
-                EVP_DigestUpdate(ctx, pad, kBlock) != 1) {
-                EVP_MD_CTX_free(ctx);
-                throw_openssl_error("could not prepare the HMAC key");
-            }
-            return ctx;
-        };
-        state_->inner = absorb(0x36);
-        state_->outer = absorb(0x5c);
-        OPENSSL_cleanse(block, sizeof block);
-        OPENSSL_cleanse(pad, sizeof pad);
-    } catch (...) {
-        release();
-        throw;
+    if (key.empty())
+        return;
+    // RFC 2104: a key longer than the block is hashed first, then zero-padded to a block.
+    constexpr std::size_t kBlock = 64;
+    unsigned char block[kBlock] = {};
+    if (key.size() > kBlock) {
+        SHA256(bytes_of(key), key.size(), block);
+    } else {
+        std::memcpy(block, key.data(), key.size());
     }
+    unsigned char pad[kBlock];
+    auto absorb = [&](unsigned char mask, SHA256_CTX *ctx) {
+        for (std::size_t i = 0; i < kBlock; ++i)
+            pad[i] = block[i] ^ mask;
+        return SHA256_Init(ctx) == 1 && SHA256_Update(ctx, pad, kBlock) == 1;
+    };
+    bool absorbed = absorb(0x36, &state_->inner) && absorb(0x5c, &state_->outer);
+    OPENSSL_cleanse(block, sizeof block);
+    OPENSSL_cleanse(pad, sizeof pad);
+    if (!absorbed) {
+        release();
+        throw_openssl_error("could not prepare the HMAC key");
+    }
+    state_->keyed = true;
 }
 
 TokenDigester::~TokenDigester() {
@@ -227,32 +221,28 @@ TokenDigester &TokenDigester::operator=(TokenDigester &&other) noexcept {
 void TokenDigester::release() noexcept {
     if (state_ == nullptr)
         return;
-    EVP_MD_CTX_free(state_->inner);
-    EVP_MD_CTX_free(state_->outer);
-    EVP_MD_CTX_free(state_->scratch);
-    EVP_MD_free(state_->sha256);
+    OPENSSL_cleanse(state_, sizeof *state_);  // the pads' states stand for the key
     delete state_;
     state_ = nullptr;
 }
 
 Digest TokenDigester::digest(std::string_view token) const {
     Digest out{};
-    unsigned int len = 0;
-    EVP_MD_CTX *ctx = state_->scratch;
-    if (state_->inner == nullptr) {
-        if (EVP_DigestInit_ex(ctx, state_->sha256, nullptr) != 1 ||
-            EVP_DigestUpdate(ctx, bytes_of(token), token.size()) != 1 ||
-            EVP_DigestFinal_ex(ctx, out.data(), &len) != 1)
+    SHA256_CTX ctx;
+    if (!state_->keyed) {
+        if (SHA256_Init(&ctx) != 1 || SHA256_Update(&ctx, bytes_of(token), token.size()) != 1 ||
+            SHA256_Final(out.data(), &ctx) != 1)
             throw_openssl_error("could not compute SHA-256 digest");
         return out;
     }
     Digest inner{};
-    if (EVP_MD_CTX_copy_ex(ctx, state_->inner) != 1 ||
-        EVP_DigestUpdate(ctx, bytes_of(token), token.size()) != 1 ||
-        EVP_DigestFinal_ex(ctx, inner.data(), &len) != 1 ||
-        EVP_MD_CTX_copy_ex(ctx, state_->outer) != 1 ||
-        EVP_DigestUpdate(ctx, inner.data(), inner.size()) != 1 ||
-        EVP_DigestFinal_ex(ctx, out.data(), &len) != 1)
+    ctx = state_->inner;
+    bool ok = SHA256_Update(&ctx, bytes_of(token), token.size()) == 1 &&
+              SHA256_Final(inner.data(), &ctx) == 1;
+    ctx = state_->outer;
+    ok = ok && SHA256_Update(&ctx, inner.data(), inner.size()) == 1 &&
+         SHA256_Final(out.data(), &ctx) == 1;
+    if (!ok)
         throw_openssl_error("could not compute HMAC-SHA-256 digest");
     return out;
 }

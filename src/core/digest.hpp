@@ -47,9 +47,9 @@ class AuditRowDigest {
     void *as_stored_;  // EVP_MD_CTX: prev_hash, 0xFF, then the stored bytes; null if unneeded
 };
 
-// A digest function prepared once: SHA-256, or HMAC-SHA-256 under a key, with OpenSSL's
-// algorithm fetched and the key's inner and outer pads absorbed up front, so each token costs
-// two short hash updates. Not thread-safe (one scratch context); a backend is one thread.
+// A digest function prepared once: SHA-256, or HMAC-SHA-256 under a key, with the key's inner
+// and outer pads absorbed up front, so each token costs two short hash updates and no
+// allocation.
 class TokenDigester {
   public:
     explicit TokenDigester(std::string_view key);  // empty key: plain SHA-256

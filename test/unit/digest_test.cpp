@@ -92,7 +92,7 @@ TEST(TokenDigester, MatchesOneShotDigest) {
         for (const std::string &token : tokens) {
             EXPECT_EQ(digester.digest(token), pat::token_digest(token, key))
                 << "key size " << key.size() << ", token size " << token.size();
-            // Repeated use of the scratch context gives the same answer.
+            // Repeated use gives the same answer.
             EXPECT_EQ(digester.digest(token), digester.digest(token));
         }
     }
