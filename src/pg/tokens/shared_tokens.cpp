@@ -63,8 +63,8 @@ struct SharedToken {
     // it, so a check writing through a pointer kept after the entry was evicted or replaced
     // misleads at most the next check of another token, which verifies the guess.
     pg_atomic_uint32 limiter_slot;
-    uint32 scope_set;             // its number among the interned sets
-    uint32 restrictions_set;      // its encoded limits' number among them, or kNoSet
+    uint32 scope_set;         // its number among the interned sets
+    uint32 restrictions_set;  // its encoded limits' number among them, or kNoSet
     uint16 payload_bytes;
     uint16 name_offset;
     bool has_expiry;

@@ -241,6 +241,22 @@ void count_use(Check *check) {
                          pat::pg::policy_clock(), noted);
 }
 
+// The text of word, made once per backend into *kept: every check answers with one of a dozen
+// words (its status, its token's type), which heap_form_tuple copies into the row anyway.
+Datum kept_word(std::string_view word, text **kept) {
+    if (*kept == nullptr) {
+        auto *made =
+            static_cast<text *>(MemoryContextAlloc(TopMemoryContext, VARHDRSZ + word.size()));
+        SET_VARSIZE(made, VARHDRSZ + word.size());
+        memcpy(VARDATA(made), word.data(), word.size());
+        *kept = made;
+    }
+    return PointerGetDatum(*kept);
+}
+
+text *status_words[static_cast<int>(pat::TokenStatus::usage_exceeded) + 1];
+text *type_words[2];
+
 }  // namespace
 
 // pat_validate(token, required_scopes): exactly one row, never an error for a bad token.
@@ -263,8 +279,8 @@ PAT_FUNCTION(pat_validate) {
                          "this library knows");
     }
     values[0] = BoolGetDatum(check.status == pat::TokenStatus::valid);
-    std::string_view status = pat::status_name(check.status);
-    values[1] = PointerGetDatum(cstring_to_text_with_len(status.data(), status.size()));
+    values[1] =
+        kept_word(pat::status_name(check.status), &status_words[static_cast<int>(check.status)]);
     if (check.token != nullptr) {
         const pat::pg::CachedToken &token = *check.token;
         values[2] = UUIDPGetDatum(&check.token->token_id);
@@ -274,8 +290,8 @@ PAT_FUNCTION(pat_validate) {
         values[6] = TimestampTzGetDatum(token.expires_at);
         nulls[2] = nulls[3] = nulls[4] = nulls[5] = false;
         nulls[6] = !token.has_expiry;
-        values[7] =
-            PointerGetDatum(cstring_to_text(token.organization ? "organization" : "personal"));
+        values[7] = kept_word(token.organization ? "organization" : "personal",
+                              &type_words[token.organization ? 1 : 0]);
         nulls[7] = false;
         // Metadata is the application's: returned only with a valid answer, so a token that is
         // refused (from the wrong network, suspended) tells its holder nothing more.

@@ -9,9 +9,9 @@
 // position taken by another key) just sends the check to the dynahash, which names the slot in
 // the index again. A token's cache entry carries a guess at its slot too (the one its last check
 // used), verified the same way, so that a check of a limited token goes straight to its state
-// and can ask for it early. Slots are handed out from a stack, lowest first, so the live ones sit close
-// together: a server checking a few thousand limited tokens keeps their state in a few hundred
-// pages, which the processor's address translation holds, rather than spread over the whole
+// and can ask for it early. Slots are handed out from a stack, lowest first, so the live ones sit
+// close together: a server checking a few thousand limited tokens keeps their state in a few
+// hundred pages, which the processor's address translation holds, rather than spread over the whole
 // array. The spinlocks are held for the decision alone (a few arithmetic steps, nothing that can
 // fail), so checks of one token queue for no longer than that, and checks of different tokens
 // never meet.
