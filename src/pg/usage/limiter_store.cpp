@@ -230,15 +230,15 @@ LimiterEntry *find_or_make(const LimiterKey &key, uint32 hash) {
     return entry;
 }
 
-// Under the entry's partition lock: removes it and gives its slot up; with idle_at, only if it
-// can be forgotten then (and whether it was removed). The slot's record stops matching any key
+// Under the entry's partition lock: removes it and gives its slot up if it can be forgotten at
+// now (and whether it was removed). The slot's record stops matching any key
 // in the same step, under the slot's lock, so no check can decide on it in between, and a check
 // that reaches the slot through a stale index position learns that it is stale.
-bool remove_entry(LimiterEntry *entry, std::optional<int64> idle_at = std::nullopt) {
+bool remove_if_forgettable(LimiterEntry *entry, int64 now) {
     uint32 slot = entry->slot;
     LimiterSlot *state = &slots[slot];
     SpinLockAcquire(&state->mutex);
-    bool removing = !idle_at || forgettable(state->record, *idle_at);
+    bool removing = forgettable(state->record, now);
     if (removing) {
         state->record.key.kind = EntryKind::none;
     }
@@ -301,7 +301,7 @@ bool sweep(int64 now) {
     HASH_SEQ_STATUS scan;
     hash_seq_init(&scan, limiter_table);
     while (auto *entry = static_cast<LimiterEntry *>(hash_seq_search(&scan))) {
-        remove_entry(entry, now);
+        remove_if_forgettable(entry, now);
     }
     for (int i = kPartitions - 1; i >= 0; --i) {
         LWLockRelease(&shared->locks[i].lock);
@@ -604,18 +604,6 @@ void attach_store(void *header, bool first) {
     }
 }
 
-void forget(const LimiterKey &key) {
-    uint32 hash = key_hash(key);
-    LWLock *lock = partition_lock(hash);
-    LWLockAcquire(lock, LW_EXCLUSIVE);
-    auto *entry = static_cast<LimiterEntry *>(
-        hash_search_with_hash_value(limiter_table, &key, hash, HASH_FIND, nullptr));
-    if (entry != nullptr) {
-        remove_entry(entry);
-    }
-    LWLockRelease(lock);
-}
-
 }  // namespace
 
 void setup_limiter_store() {
@@ -677,22 +665,6 @@ std::optional<std::int64_t> current_credits(const pg_uuid_t &token_id, const Sto
     }
     LWLockRelease(lock);
     return remaining;
-}
-
-void forget_token_limits(const pg_uuid_t &token_id) {
-    if (limiter_table != nullptr) {
-        LimiterKey key;
-        fill_token_key(&key, token_id);
-        forget(key);
-    }
-}
-
-void forget_user_limit(const char *user_id, int user_id_length) {
-    if (limiter_table != nullptr) {
-        LimiterKey key;
-        fill_user_key(&key, user_id, user_id_length);
-        forget(key);
-    }
 }
 
 int take_unwritten_credits(UnwrittenCredits *out, int max) {

@@ -82,11 +82,6 @@ LimitOutcome enforce_limits(const LimitsToEnforce &limits, TimestampTz now);
 std::optional<std::int64_t> current_credits(const pg_uuid_t &token_id, const StoredCredits &stored,
                                             TimestampTz now);
 
-// Forgets this database's state of token_id (its limit or budget changed, or it is gone).
-void forget_token_limits(const pg_uuid_t &token_id);
-// Forgets this database's state of user_id's user-wide limit.
-void forget_user_limit(const char *user_id, int user_id_length);
-
 // A balance to write out: what shared memory spent since the last write.
 struct UnwrittenCredits {
     pg_uuid_t token_id;
