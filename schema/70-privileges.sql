@@ -182,6 +182,8 @@ $$;
 REVOKE ALL ON SCHEMA pat FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA pat FROM PUBLIC;
 REVOKE ALL ON SEQUENCE pat.audit_batch_seq FROM PUBLIC;
+-- A caller of pat_validate needs no right on its row type: only making objects of it does.
+REVOKE ALL ON TYPE pat.validation FROM PUBLIC;
 -- Every function of pg_pat, in either schema: the API's reach a role only through a grant
 -- profile, the helpers and trigger functions in schema pat no one but their owner.
 DO $$

@@ -415,6 +415,24 @@ SELECT last_addresses FROM pat_list('old_user') WHERE token_id = :'atid';
 SELECT kind, details FROM pat_take_notices(1000) WHERE token_id = :'atid';
 SELECT action, client_address FROM pat_token_activity(:'atid') WHERE action = 'used';
 
+-- 1.14 ----------------------------------------------------------------------------------------
+CREATE ROLE regress_pat_old_validator;
+SELECT pat_grant_profile('regress_pat_old_validator', 'validator');
+ALTER EXTENSION pg_pat UPDATE TO '1.14';
+SELECT extversion FROM pg_extension WHERE extname = 'pg_pat';
+-- pat_validate returns pat.validation, the same columns: whoever could run it still can, and
+-- reads the same row.
+SELECT pg_get_function_result('pat_validate(text, text[], inet, text)'::regprocedure) AS text_form,
+       pg_get_function_result('pat_validate(varchar, text[], inet, text)'::regprocedure)
+           AS varchar_form;
+SET ROLE regress_pat_old_validator;
+SELECT valid, status, token_name, scopes, token_type, retry_after, remaining
+FROM pat_validate(:'atok', '{old:read}', '192.0.2.13');
+SELECT (pat_validate(:'atok'::varchar, '{old:read}', '192.0.2.13')).status;
+RESET ROLE;
+DROP OWNED BY regress_pat_old_validator;
+DROP ROLE regress_pat_old_validator;
+
 -- The newest version is the default one: a new version needs its round here.
 SELECT extversion = default_version AS newest FROM pg_extension e
 JOIN pg_available_extensions a ON a.name = e.extname WHERE e.extname = 'pg_pat';

@@ -28,10 +28,11 @@ enum class SchemaVersion {
     k1_11,
     k1_12,
     k1_13,
+    k1_14,
 };
 
 // The newest schema this library knows, the control file's default_version.
-inline constexpr SchemaVersion kNewestSchema = SchemaVersion::k1_13;
+inline constexpr SchemaVersion kNewestSchema = SchemaVersion::k1_14;
 
 // The schema extversion names ("1.6"). A version this library does not know counts as the
 // newest it knows: update scripts only add, so a later schema has everything this library uses.

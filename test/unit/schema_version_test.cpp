@@ -16,10 +16,11 @@ TEST(SchemaVersion, EachKnownVersionIsNamedByItsExtversion) {
     EXPECT_EQ(pat::schema_version_named("1.11"), SchemaVersion::k1_11);
     EXPECT_EQ(pat::schema_version_named("1.12"), SchemaVersion::k1_12);
     EXPECT_EQ(pat::schema_version_named("1.13"), SchemaVersion::k1_13);
+    EXPECT_EQ(pat::schema_version_named("1.14"), SchemaVersion::k1_14);
 }
 
 TEST(SchemaVersion, AnUnknownVersionCountsAsTheNewest) {
-    EXPECT_EQ(pat::schema_version_named("1.14"), pat::kNewestSchema);
+    EXPECT_EQ(pat::schema_version_named("1.15"), pat::kNewestSchema);
     EXPECT_EQ(pat::schema_version_named("2.0"), pat::kNewestSchema);
     EXPECT_EQ(pat::schema_version_named(""), pat::kNewestSchema);
     EXPECT_EQ(pat::schema_version_named("1.9 "), pat::kNewestSchema);
