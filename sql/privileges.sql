@@ -55,10 +55,13 @@ SELECT has_schema_privilege('public', 'pat', 'USAGE') AS public_usage,
        has_schema_privilege('regress_pat_nobody', 'pat', 'USAGE') AS nobody_usage;
 SELECT count(*) AS column_grants FROM pg_attribute a JOIN pat_relations r ON r.oid = a.attrelid
 WHERE a.attacl IS NOT NULL;
--- Nor on a type of pg_pat's (pat_validate's row), which PostgreSQL would let PUBLIC use.
+-- Nor on a type of pg_pat's own (pat_validate's row), which PostgreSQL would let PUBLIC use.
+-- (Not a table's row type or an array type, which some majors list as the extension's too.)
 SELECT t.typname, has_type_privilege('public', t.oid, 'USAGE') AS public_usage
 FROM pg_type t JOIN pg_depend d ON d.classid = 'pg_type'::regclass AND d.objid = t.oid
 JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'pg_pat' AND d.deptype = 'e'
+WHERE t.typcategory <> 'A'
+  AND (t.typrelid = 0 OR (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c')
 ORDER BY 1;
 
 -- A role without grants: 42501 for the functions and the tables.
